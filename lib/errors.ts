@@ -1,0 +1,88 @@
+/**
+ * Typed errors: one class per kind of failure, each naming what is wrong and where
+ * (file, node, tensor, shape). The CLI prints `error.message` and exits non-zero.
+ */
+export class LlfcError extends Error {
+  /** A stable machine-readable code, e.g. "ONNX_FORMAT". */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A file that is not a readable ONNX model (truncated, not protobuf, no graph). */
+export class OnnxFormatError extends LlfcError {
+  constructor(readonly file: string, detail: string, options?: { cause?: unknown }) {
+    super('ONNX_FORMAT', `${file}: not a valid ONNX model: ${detail}`, options);
+  }
+}
+
+/** A tensor stored in an external data file that is missing or too short. */
+export class ExternalDataError extends LlfcError {
+  constructor(readonly file: string, readonly tensor: string, detail: string) {
+    super('EXTERNAL_DATA', `${file}: tensor '${tensor}': ${detail}`);
+  }
+}
+
+/** Two checkpoints that are not the same architecture. */
+export class CheckpointMismatchError extends LlfcError {
+  constructor(
+    message: string,
+    readonly node?: string,
+    readonly tensor?: string,
+    readonly shapes?: [readonly number[], readonly number[]],
+  ) {
+    super('CHECKPOINT_MISMATCH', message);
+  }
+}
+
+/** A parameter tensor holding NaN or ±Inf. */
+export class NonFiniteParameterError extends LlfcError {
+  constructor(readonly file: string, readonly tensor: string, readonly index: number, value: number) {
+    super('NON_FINITE_PARAMETER', `${file}: parameter '${tensor}' holds ${value} at flat index ${index}`);
+  }
+}
+
+/** A data or label file that cannot be read, or whose content is invalid. */
+export class DatasetError extends LlfcError {
+  constructor(readonly file: string, detail: string, options?: { cause?: unknown }) {
+    super('DATASET', `${file}: ${detail}`, options);
+  }
+}
+
+/** Data whose shape does not fit the model's input. */
+export class ShapeMismatchError extends LlfcError {
+  constructor(message: string) {
+    super('SHAPE_MISMATCH', message);
+  }
+}
+
+/** Labels out of range or of the wrong length. */
+export class LabelError extends LlfcError {
+  constructor(message: string) {
+    super('LABELS', message);
+  }
+}
+
+/** An invalid option: α outside [0, 1], a non-positive batch size, an unknown layer, … */
+export class InvalidArgumentError extends LlfcError {
+  constructor(message: string) {
+    super('INVALID_ARGUMENT', message);
+  }
+}
+
+/** Work stopped through an AbortSignal. */
+export class CancelledError extends LlfcError {
+  constructor(message = 'cancelled') {
+    super('CANCELLED', message);
+  }
+}
+
+/** A failure inside the native addon (validation or kernel). */
+export class NativeError extends LlfcError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NATIVE', message, options);
+  }
+}

@@ -1,0 +1,59 @@
+/**
+ * Typed loader for the native addon. The CUDA build (when one was built and a device is
+ * usable) is tried first, then the CPU build; LLFC_BACKEND=cpu|cuda forces either.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { NativeError } from './errors.js';
+
+/** A run of the arena taken from `base` instead of interpolated, per tensor. */
+export interface NativeMask {
+  offsets: Float64Array;
+  lengths: Float64Array;
+  interpolate: Uint8Array;
+  base: Float32Array;
+}
+
+/** The functions the addon exports (native/addon.cc). */
+export interface NativeAddon {
+  readonly backend: 'cpu' | 'cuda';
+  interpolate(a: Float32Array, b: Float32Array, alphas: Float64Array, outs: Float32Array[], mask?: NativeMask): void;
+  copy(dst: Float32Array, src: Float32Array): void;
+}
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+let loaded: NativeAddon | undefined;
+
+function candidates(): string[] {
+  const forced = process.env.LLFC_BACKEND?.toLowerCase();
+  const cuda = join(root, 'build', 'Release', 'llfc_cuda.node');
+  const cpu = join(root, 'build', 'Release', 'llfc.node');
+  if (forced === 'cpu') return [cpu];
+  if (forced === 'cuda') return [cuda];
+  return [cuda, cpu];
+}
+
+/** The addon, loaded once. Throws NativeError when no build can be loaded. */
+export function native(): NativeAddon {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const failures: string[] = [];
+  for (const path of candidates()) {
+    if (!existsSync(path)) {
+      failures.push(`${path}: not built`);
+      continue;
+    }
+    try {
+      loaded = require(path) as NativeAddon;
+      return loaded;
+    } catch (error) {
+      failures.push(`${path}: ${(error as Error).message}`);
+      if (path.endsWith('llfc_cuda.node') && process.env.LLFC_BACKEND === undefined) {
+        process.stderr.write(`llfc: CUDA build unusable here, using the CPU build (${(error as Error).message.split('\n')[0]})\n`);
+      }
+    }
+  }
+  throw new NativeError(`the native addon could not be loaded (run \`npm run build:native\`):\n  ${failures.join('\n  ')}`);
+}

@@ -1,0 +1,174 @@
+// The one binding file: turns JS values into kernel calls. Every argument from JavaScript is
+// validated here (type, length, range) and every C++ failure becomes a JS exception, so no
+// input can take the process down. Kernels see raw pointers and sizes only.
+#include <napi.h>
+
+#include <cmath>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include "copy.h"
+#include "interpolate.h"
+
+namespace {
+
+// ---- argument helpers -------------------------------------------------------------------
+
+[[noreturn]] void throw_type(Napi::Env env, const std::string& msg) {
+  throw Napi::TypeError::New(env, msg);
+}
+[[noreturn]] void throw_range(Napi::Env env, const std::string& msg) {
+  throw Napi::RangeError::New(env, msg);
+}
+
+template <typename T, napi_typedarray_type Kind>
+Napi::TypedArrayOf<T> typed_array(const Napi::CallbackInfo& info, size_t index, const char* name,
+                                  const char* type_name) {
+  if (index >= info.Length() || !info[index].IsTypedArray() ||
+      info[index].As<Napi::TypedArray>().TypedArrayType() != Kind) {
+    throw_type(info.Env(), std::string(name) + " must be a " + type_name);
+  }
+  return info[index].As<Napi::TypedArrayOf<T>>();
+}
+
+Napi::Float32Array float32_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return typed_array<float, napi_float32_array>(info, i, name, "Float32Array");
+}
+Napi::Float64Array float64_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return typed_array<double, napi_float64_array>(info, i, name, "Float64Array");
+}
+Napi::Uint8Array uint8_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  return typed_array<uint8_t, napi_uint8_array>(info, i, name, "Uint8Array");
+}
+
+bool is_absent(const Napi::CallbackInfo& info, size_t i) {
+  return i >= info.Length() || info[i].IsUndefined() || info[i].IsNull();
+}
+
+// Runs a kernel and turns any C++ exception into a JS error.
+template <typename F>
+auto guarded(Napi::Env env, F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "llfc native: out of memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, std::string("llfc native: ") + e.what());
+  }
+}
+
+// ---- interpolation ------------------------------------------------------------------------
+
+// interpolate(a, b, alphas: Float64Array, outs: Float32Array[],
+//             mask?: { offsets: Float64Array, lengths: Float64Array, interpolate: Uint8Array,
+//                      base: Float32Array })
+Napi::Value Interpolate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto a = float32_arg(info, 0, "a");
+  auto b = float32_arg(info, 1, "b");
+  auto alphas = float64_arg(info, 2, "alphas");
+  const size_t n = a.ElementLength();
+  if (b.ElementLength() != n) {
+    throw_range(env, "b has " + std::to_string(b.ElementLength()) + " elements, a has " +
+                         std::to_string(n));
+  }
+  for (size_t k = 0; k < alphas.ElementLength(); ++k) {
+    const double alpha = alphas[k];
+    if (!std::isfinite(alpha) || alpha < 0.0 || alpha > 1.0) {
+      throw_range(env, "alphas[" + std::to_string(k) + "] = " + std::to_string(alpha) +
+                           " is outside [0, 1]");
+    }
+  }
+  if (info.Length() < 4 || !info[3].IsArray()) throw_type(env, "outs must be an array of Float32Array");
+  auto outs_js = info[3].As<Napi::Array>();
+  if (outs_js.Length() != alphas.ElementLength()) {
+    throw_range(env, "outs has " + std::to_string(outs_js.Length()) + " buffers for " +
+                         std::to_string(alphas.ElementLength()) + " alphas");
+  }
+  std::vector<float*> outs(outs_js.Length());
+  for (uint32_t k = 0; k < outs_js.Length(); ++k) {
+    Napi::Value v = outs_js[k];
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throw_type(env, "outs[" + std::to_string(k) + "] must be a Float32Array");
+    }
+    auto out = v.As<Napi::Float32Array>();
+    if (out.ElementLength() != n) {
+      throw_range(env, "outs[" + std::to_string(k) + "] has " + std::to_string(out.ElementLength()) +
+                           " elements, the arenas have " + std::to_string(n));
+    }
+    outs[k] = out.Data();
+  }
+
+  std::vector<llfc::Segment> segments;
+  const float* base = nullptr;
+  if (!is_absent(info, 4)) {
+    if (!info[4].IsObject()) throw_type(env, "mask must be an object");
+    auto mask = info[4].As<Napi::Object>();
+    auto field = [&](const char* key) -> Napi::Value { return mask.Get(key); };
+    auto check = [&](Napi::Value v, napi_typedarray_type kind, const char* key, const char* tn) {
+      if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != kind) {
+        throw_type(env, std::string("mask.") + key + " must be a " + tn);
+      }
+    };
+    Napi::Value offsets_v = field("offsets"), lengths_v = field("lengths"),
+                flags_v = field("interpolate"), base_v = field("base");
+    check(offsets_v, napi_float64_array, "offsets", "Float64Array");
+    check(lengths_v, napi_float64_array, "lengths", "Float64Array");
+    check(flags_v, napi_uint8_array, "interpolate", "Uint8Array");
+    check(base_v, napi_float32_array, "base", "Float32Array");
+    auto offsets = offsets_v.As<Napi::Float64Array>();
+    auto lengths = lengths_v.As<Napi::Float64Array>();
+    auto flags = flags_v.As<Napi::Uint8Array>();
+    auto base_arr = base_v.As<Napi::Float32Array>();
+    const size_t m = offsets.ElementLength();
+    if (lengths.ElementLength() != m || flags.ElementLength() != m) {
+      throw_range(env, "mask.offsets, mask.lengths and mask.interpolate must have equal lengths");
+    }
+    if (base_arr.ElementLength() != n) throw_range(env, "mask.base must have as many elements as a");
+    size_t expected = 0;
+    segments.reserve(m);
+    for (size_t s = 0; s < m; ++s) {
+      const double off = offsets[s], len = lengths[s];
+      if (off != static_cast<double>(expected) || len < 0 || std::floor(len) != len) {
+        throw_range(env, "mask segment " + std::to_string(s) +
+                             " does not continue the previous one (segments must tile the arena in order)");
+      }
+      segments.push_back({expected, static_cast<size_t>(len), flags[s] != 0});
+      expected += static_cast<size_t>(len);
+    }
+    if (expected != n) throw_range(env, "mask segments cover " + std::to_string(expected) +
+                                            " elements, the arenas have " + std::to_string(n));
+    base = base_arr.Data();
+  }
+
+  guarded(env, [&] {
+    llfc::interpolate(a.Data(), b.Data(), n, alphas.Data(), alphas.ElementLength(), outs.data(),
+                      segments.empty() ? nullptr : segments.data(), segments.size(), base);
+  });
+  return env.Undefined();
+}
+
+// copy(dst, src): the multithreaded memcpy baseline for benchmarks.
+Napi::Value Copy(const Napi::CallbackInfo& info) {
+  auto dst = float32_arg(info, 0, "dst");
+  auto src = float32_arg(info, 1, "src");
+  if (dst.ElementLength() != src.ElementLength()) throw_range(info.Env(), "dst and src differ in length");
+  llfc::parallel_copy(dst.Data(), src.Data(), src.ElementLength());
+  return info.Env().Undefined();
+}
+
+// ---- module -------------------------------------------------------------------------------
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("backend", Napi::String::New(env, "cpu"));
+  exports.Set("interpolate", Napi::Function::New(env, Interpolate, "interpolate"));
+  exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(llfc, Init)
