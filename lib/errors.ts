@@ -52,6 +52,13 @@ export class DatasetError extends LlfcError {
   }
 }
 
+/** A data file that holds no samples (its first axis is 0). Caught as a {@link DatasetError} too. */
+export class EmptyDatasetError extends DatasetError {
+  constructor(file: string, detail = 'holds no samples (0 along the first axis)') {
+    super(file, detail);
+  }
+}
+
 /** Data whose shape does not fit the model's input. */
 export class ShapeMismatchError extends LlfcError {
   constructor(message: string) {

@@ -1,0 +1,204 @@
+/**
+ * The streaming {@link Dataset}: fixed-size records read sequentially, converted to float32 and
+ * normalized batch by batch.
+ */
+import { CancelledError, InvalidArgumentError } from '../errors.js';
+import type { DType, InputDTypeName } from './dtype.js';
+import type { ReaderFactory } from './readers.js';
+import type { Batch, Dataset, Normalization } from './types.js';
+
+/** How samples lie in the byte stream of a {@link ReaderFactory}. */
+export interface RecordLayout {
+  source: string;
+  /** Samples to read (after `limit`). */
+  length: number;
+  sampleShape: number[];
+  dtype: DType & { name: InputDTypeName };
+  /** Bytes from one record to the next (≥ the sample's bytes; CIFAR-10 records hold a label byte too). */
+  recordBytes: number;
+  /** Offset of the sample's first byte within its record. */
+  sampleOffset: number;
+  reader: ReaderFactory;
+  labels?: Int32Array;
+  normalize?: Normalization;
+}
+
+/** Per-channel float32 mean and std, validated against the channel count. */
+interface ChannelNorm {
+  mean: Float32Array;
+  std: Float32Array;
+}
+
+/** Number of channels of a sample: its first axis (1 for scalar samples). */
+export function channelCount(sampleShape: readonly number[]): number {
+  return sampleShape.length === 0 ? 1 : sampleShape[0]!;
+}
+
+/** Checks the shape of a {@link Normalization} (any channel count). */
+export function validateNormalizationShape(n: unknown): asserts n is Normalization {
+  if (typeof n !== 'object' || n === null) throw new InvalidArgumentError('normalize must be an object {mean: number[], std: number[]}');
+  for (const field of ['mean', 'std'] as const) {
+    const v = (n as Record<string, unknown>)[field];
+    if (!Array.isArray(v) || v.length === 0) {
+      throw new InvalidArgumentError(`normalize.${field} must be a non-empty array of numbers`);
+    }
+    v.forEach((x, i) => {
+      if (typeof x !== 'number' || !Number.isFinite(x)) {
+        throw new InvalidArgumentError(`normalize.${field}[${i}] must be a finite number, got ${String(x)}`);
+      }
+    });
+  }
+  (n as Normalization).std.forEach((s, i) => {
+    if (Math.fround(s) === 0) throw new InvalidArgumentError(`normalize.std[${i}] is ${s}, which is 0 in float32`);
+  });
+}
+
+/** Expands a normalization to one float32 mean and std per channel. */
+export function channelNorm(n: Normalization, channels: number, source: string): ChannelNorm {
+  validateNormalizationShape(n);
+  const expand = (values: number[], field: string): Float32Array => {
+    if (values.length !== 1 && values.length !== channels) {
+      throw new InvalidArgumentError(
+        `normalize.${field} has ${values.length} values but ${source} has ${channels} channel${channels === 1 ? '' : 's'} (axis 1); give 1 or ${channels} values`,
+      );
+    }
+    return Float32Array.from({ length: channels }, (_, c) => values.length === 1 ? values[0]! : values[c]!);
+  };
+  return { mean: expand(n.mean, 'mean'), std: expand(n.std, 'std') };
+}
+
+/**
+ * Float32 value of one input element, before normalization: float32 as is, float64 rounded,
+ * uint8 as `f(f(x) / 255)` with `f = Math.fround` (numpy's `x.astype(float32) / 255`).
+ */
+export function uint8ToFloat(x: number): number {
+  return Math.fround(Math.fround(x) / 255);
+}
+
+/**
+ * Normalizes one float32 value: `f(f(v - f(mean)) / f(std))` with `f = Math.fround`, i.e. each
+ * operation rounded to float32 as numpy does for float32 arrays. `mean` and `std` must
+ * already be float32 values.
+ */
+export function normalizeValue(v: number, mean: number, std: number): number {
+  return Math.fround(Math.fround(v - mean) / std);
+}
+
+/** Converts records of raw bytes into float32 samples. */
+class Converter {
+  private readonly sampleSize: number;
+  private readonly spatial: number;
+  private readonly channels: number;
+  /** uint8 data: one 256-entry table per channel giving the final float32 value. */
+  private readonly lut: Float32Array | null;
+
+  constructor(
+    private readonly layout: RecordLayout,
+    private readonly norm: ChannelNorm | null,
+  ) {
+    this.sampleSize = layout.sampleShape.reduce((a, b) => a * b, 1);
+    this.channels = channelCount(layout.sampleShape);
+    this.spatial = this.sampleSize / this.channels;
+    if (layout.dtype.name === 'uint8') {
+      const lut = new Float32Array(this.channels * 256);
+      for (let c = 0; c < this.channels; c++) {
+        for (let x = 0; x < 256; x++) {
+          const v = uint8ToFloat(x);
+          lut[c * 256 + x] = norm ? normalizeValue(v, norm.mean[c]!, norm.std[c]!) : v;
+        }
+      }
+      this.lut = lut;
+    } else {
+      this.lut = null;
+    }
+  }
+
+  convert(raw: Uint8Array, count: number): Float32Array {
+    const { recordBytes, sampleOffset, dtype } = this.layout;
+    const { sampleSize, spatial, channels, norm, lut } = this;
+    const out = new Float32Array(count * sampleSize);
+    if (lut) {
+      for (let s = 0; s < count; s++) {
+        const base = s * recordBytes + sampleOffset;
+        const o = s * sampleSize;
+        for (let c = 0; c < channels; c++) {
+          const t = c * 256;
+          const off = c * spatial;
+          for (let j = 0; j < spatial; j++) out[o + off + j] = lut[t + raw[base + off + j]!]!;
+        }
+      }
+      return out;
+    }
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const le = dtype.littleEndian;
+    const is64 = dtype.name === 'float64';
+    const size = dtype.size;
+    for (let s = 0; s < count; s++) {
+      const base = s * recordBytes + sampleOffset;
+      const o = s * sampleSize;
+      for (let c = 0; c < channels; c++) {
+        const off = c * spatial;
+        const m = norm ? norm.mean[c]! : 0;
+        const sd = norm ? norm.std[c]! : 1;
+        for (let j = 0; j < spatial; j++) {
+          const at = base + (off + j) * size;
+          const v = is64 ? Math.fround(view.getFloat64(at, le)) : view.getFloat32(at, le);
+          out[o + off + j] = norm ? normalizeValue(v, m, sd) : v;
+        }
+      }
+    }
+    return out;
+  }
+}
+
+/** A {@link Dataset} over fixed-size records. */
+export class RecordDataset implements Dataset {
+  readonly source: string;
+  readonly length: number;
+  readonly sampleShape: readonly number[];
+  readonly labels?: Int32Array;
+  private readonly converter: Converter;
+
+  constructor(private readonly layout: RecordLayout) {
+    this.source = layout.source;
+    this.length = layout.length;
+    this.sampleShape = Object.freeze([...layout.sampleShape]);
+    if (layout.labels) this.labels = layout.labels;
+    const norm = layout.normalize ? channelNorm(layout.normalize, channelCount(layout.sampleShape), layout.source) : null;
+    this.converter = new Converter(layout, norm);
+  }
+
+  batches(batchSize: number, options?: { signal?: AbortSignal }): AsyncIterableIterator<Batch> {
+    if (typeof batchSize !== 'number' || !Number.isSafeInteger(batchSize) || batchSize <= 0) {
+      throw new InvalidArgumentError(`batch size must be a positive integer, got ${String(batchSize)}`);
+    }
+    const signal = options?.signal;
+    if (signal !== undefined && !(signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError('options.signal must be an AbortSignal');
+    }
+    return this.iterate(batchSize, signal);
+  }
+
+  private async *iterate(batchSize: number, signal: AbortSignal | undefined): AsyncGenerator<Batch> {
+    const checkAbort = () => {
+      if (signal?.aborted) throw new CancelledError(`reading ${this.source} cancelled`);
+    };
+    checkAbort();
+    const { recordBytes, reader: open } = this.layout;
+    const raw = new Uint8Array(Math.min(batchSize, this.length) * recordBytes);
+    const reader = await open();
+    try {
+      for (let start = 0, index = 0; start < this.length; start += batchSize, index++) {
+        checkAbort();
+        const size = Math.min(batchSize, this.length - start);
+        await reader.read(raw, size * recordBytes);
+        checkAbort();
+        const batch: Batch = { index, start, size, inputs: this.converter.convert(raw, size) };
+        if (this.labels) batch.labels = this.labels.slice(start, start + size);
+        yield batch;
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+}
