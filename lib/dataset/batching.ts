@@ -20,6 +20,8 @@ export interface RecordLayout {
   sampleOffset: number;
   reader: ReaderFactory;
   labels?: Int32Array;
+  /** Where the labels came from, for messages. */
+  labelsSource?: string;
   normalize?: Normalization;
 }
 
@@ -157,13 +159,17 @@ export class RecordDataset implements Dataset {
   readonly length: number;
   readonly sampleShape: readonly number[];
   readonly labels?: Int32Array;
+  readonly labelsSource?: string;
   private readonly converter: Converter;
 
   constructor(private readonly layout: RecordLayout) {
     this.source = layout.source;
     this.length = layout.length;
     this.sampleShape = Object.freeze([...layout.sampleShape]);
-    if (layout.labels) this.labels = layout.labels;
+    if (layout.labels) {
+      this.labels = layout.labels;
+      this.labelsSource = layout.labelsSource ?? layout.source;
+    }
     const norm = layout.normalize ? channelNorm(layout.normalize, channelCount(layout.sampleShape), layout.source) : null;
     this.converter = new Converter(layout, norm);
   }

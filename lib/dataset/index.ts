@@ -180,7 +180,7 @@ export async function openDataset(options: OpenDatasetOptions): Promise<Dataset>
     recordBytes,
     sampleOffset: 0,
     reader: array.reader,
-    ...(labels ? { labels: length < labels.length ? labels.slice(0, length) : labels } : {}),
+    ...(labels ? { labels: length < labels.length ? labels.slice(0, length) : labels, labelsSource: labelsWhere ?? array.where } : {}),
     ...(options.normalize ? { normalize: options.normalize } : {}),
   });
 }

@@ -50,6 +50,8 @@ export interface Dataset {
   readonly sampleShape: readonly number[];
   /** All labels (after `limit`), when a labels file was given or the format carries labels (CIFAR-10). */
   readonly labels?: Int32Array;
+  /** Where the labels came from (the labels file, or the data file when it carries them), for messages. */
+  readonly labelsSource?: string;
   /**
    * Iterates over the dataset in order, `batchSize` samples at a time; the last batch holds the
    * remainder. Every sample appears exactly once. Each call starts a fresh, independent pass that

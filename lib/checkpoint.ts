@@ -1,0 +1,295 @@
+/**
+ * A checkpoint: an ONNX model whose float parameters live in one contiguous arena.
+ *
+ * Parameters are per use, not per stored tensor: every (node, input slot) that reads a FLOAT
+ * initializer, directly or through Identity aliases, gets its own slot in the arena. Two
+ * exports of one architecture may share tensors differently (PyTorch de-duplicates equal
+ * values, e.g. all-zero biases), yet their per-use parameter lists line up one to one.
+ */
+import { CheckpointMismatchError, NonFiniteParameterError, OnnxFormatError } from './errors.js';
+import { cloneModel, readModel, type OnnxModel } from './onnx/model.js';
+import { floatValueInfo, initializerAliases, initializerMap, isAliasNode, nodeName, producerMap, realInputs, valueShape } from './onnx/graph.js';
+import { DataType, onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from './onnx/proto.js';
+import { elementCount, readFloat32, tensorShape, valueKey, writeFloat32 } from './onnx/tensor.js';
+
+/** One use of a float initializer by a node: a slot of the arena. */
+export interface Parameter {
+  /** Position in the checkpoint's parameter list. */
+  readonly index: number;
+  /** The initializer's name as stored (may differ between exports: "onnx::Conv_17"). */
+  readonly tensor: string;
+  /** The consuming node's name. */
+  readonly node: string;
+  /** Index of the consuming node in graph.node. */
+  readonly nodeIndex: number;
+  readonly op: string;
+  /** Which input of the node reads it (Gemm: 1 weight, 2 bias). */
+  readonly inputIndex: number;
+  readonly shape: readonly number[];
+  /** Offset and length in the arena, in floats. */
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** A graph input or output: name and dims (-1 where symbolic, e.g. the batch). */
+export interface ValueSpec {
+  readonly name: string;
+  readonly shape: readonly number[];
+}
+
+export interface Checkpoint {
+  readonly file: string;
+  /** The model as read (never modified). */
+  readonly model: ModelProto;
+  /** Every float parameter, per use, in graph order. */
+  readonly arena: Float32Array;
+  readonly parameters: readonly Parameter[];
+  readonly input: ValueSpec;
+  readonly outputs: readonly ValueSpec[];
+  /** One structural signature per compute node (Identity aliases left out), for pairing. */
+  readonly structure: readonly NodeSignature[];
+}
+
+/** What pairing compares for one compute node. */
+export interface NodeSignature {
+  readonly nodeIndex: number;
+  readonly name: string;
+  readonly op: string;
+  readonly attributes: string;
+  /** Per input: its kind and what must match. */
+  readonly inputs: readonly InputSignature[];
+}
+
+export type InputSignature =
+  | { kind: 'parameter'; tensor: string; shape: readonly number[]; parameter: number }
+  | { kind: 'constant'; tensor: string; key: string }
+  | { kind: 'value'; producer: number; slot: number }
+  | { kind: 'graph-input'; position: number }
+  | { kind: 'none' };
+
+export async function loadCheckpoint(file: string): Promise<Checkpoint> {
+  return checkpointFromModel(await readModel(file));
+}
+
+function attributeKey(attributes: AttributeProto[] | null | undefined): string {
+  return (attributes ?? [])
+    .map((a) => `${a.name}=${Buffer.from(onnx.AttributeProto.encode(a).finish()).toString('base64')}`)
+    .sort()
+    .join(';');
+}
+
+/** Builds the arena and the structural signature of a model. */
+export function checkpointFromModel({ file, proto }: OnnxModel): Checkpoint {
+  const graph = proto.graph!;
+  const initializers = initializerMap(graph);
+  const aliases = initializerAliases(graph, initializers);
+  const producers = producerMap(graph);
+  const inputs = realInputs(graph);
+  if (inputs.length !== 1) {
+    throw new OnnxFormatError(file, `expected exactly one data input, found ${inputs.length} (${inputs.map((i) => i.name).join(', ') || 'none'})`);
+  }
+  const inputPositions = new Map(inputs.map((v, i) => [v.name ?? '', i]));
+  const nodes = graph.node ?? [];
+  const computeIndex = new Map<number, number>();
+  nodes.forEach((node, i) => {
+    if (!isAliasNode(node, aliases)) computeIndex.set(i, computeIndex.size);
+  });
+
+  const parameters: Parameter[] = [];
+  const values: Float32Array[] = [];
+  const structure: NodeSignature[] = [];
+  let offset = 0;
+  nodes.forEach((node, nodeIndex) => {
+    if (isAliasNode(node, aliases)) return;
+    const name = nodeName(node, nodeIndex);
+    const signature: InputSignature[] = (node.input ?? []).map((input, inputIndex): InputSignature => {
+      if (!input) return { kind: 'none' };
+      const stored = initializers.has(input) ? input : aliases.get(input);
+      if (stored !== undefined) {
+        const tensor = initializers.get(stored)!;
+        if (tensor.dataType !== DataType.FLOAT) return { kind: 'constant', tensor: stored, key: valueKey(tensor) };
+        const shape = tensorShape(tensor);
+        const data = readFloat32(tensor, file);
+        const bad = data.findIndex((v) => !Number.isFinite(v));
+        if (bad >= 0) throw new NonFiniteParameterError(file, stored, bad, data[bad]!);
+        const parameter: Parameter = { index: parameters.length, tensor: stored, node: name, nodeIndex, op: node.opType ?? '', inputIndex, shape, offset, length: data.length };
+        parameters.push(parameter);
+        values.push(data);
+        offset += data.length;
+        return { kind: 'parameter', tensor: stored, shape, parameter: parameter.index };
+      }
+      const producer = producers.get(input);
+      if (producer) return { kind: 'value', producer: computeIndex.get(producer.node) ?? -1, slot: producer.slot };
+      const position = inputPositions.get(input);
+      if (position !== undefined) return { kind: 'graph-input', position };
+      throw new OnnxFormatError(file, `node '${name}' reads '${input}', which no node, input or initializer provides`);
+    });
+    structure.push({ nodeIndex, name, op: `${node.domain ?? ''}::${node.opType}`, attributes: attributeKey(node.attribute), inputs: signature });
+  });
+
+  const arena = new Float32Array(offset);
+  parameters.forEach((p, i) => arena.set(values[i]!, p.offset));
+  const input = inputs[0]!;
+  return {
+    file,
+    model: proto,
+    arena,
+    parameters,
+    input: { name: input.name ?? '', shape: valueShape(input) },
+    outputs: (graph.output ?? []).map((o) => ({ name: o.name ?? '', shape: valueShape(o) })),
+    structure,
+  };
+}
+
+function describeInput(s: InputSignature): string {
+  switch (s.kind) {
+    case 'parameter':
+      return `parameter '${s.tensor}' of shape [${s.shape.join(', ')}]`;
+    case 'constant':
+      return `constant '${s.tensor}'`;
+    case 'value':
+      return `the output ${s.slot} of compute node ${s.producer}`;
+    case 'graph-input':
+      return `graph input ${s.position}`;
+    case 'none':
+      return 'no input';
+  }
+}
+
+/**
+ * Checks that two checkpoints are the same architecture by graph structure (op sequence,
+ * attributes, wiring, parameter shapes, constant values), never by names. Throws a
+ * CheckpointMismatchError naming the first differing node, tensor and shapes.
+ */
+export function pairCheckpoints(a: Checkpoint, b: Checkpoint): void {
+  const n = Math.min(a.structure.length, b.structure.length);
+  for (let i = 0; i < n; i++) {
+    const sa = a.structure[i]!;
+    const sb = b.structure[i]!;
+    const where = `node ${i} ('${sa.name}' in ${a.file}, '${sb.name}' in ${b.file})`;
+    if (sa.op !== sb.op) {
+      throw new CheckpointMismatchError(`${a.file} and ${b.file} differ at ${where}: op ${sa.op.replace(/^::/, '')} vs ${sb.op.replace(/^::/, '')}`, sa.name);
+    }
+    if (sa.attributes !== sb.attributes) {
+      throw new CheckpointMismatchError(`${a.file} and ${b.file} differ at ${where} (${sa.op.replace(/^::/, '')}): the attributes differ`, sa.name);
+    }
+    if (sa.inputs.length !== sb.inputs.length) {
+      throw new CheckpointMismatchError(`${a.file} and ${b.file} differ at ${where}: ${sa.inputs.length} inputs vs ${sb.inputs.length}`, sa.name);
+    }
+    for (let k = 0; k < sa.inputs.length; k++) {
+      const ia = sa.inputs[k]!;
+      const ib = sb.inputs[k]!;
+      const same =
+        ia.kind === ib.kind &&
+        (ia.kind !== 'parameter' || (ib.kind === 'parameter' && ia.shape.join() === ib.shape.join())) &&
+        (ia.kind !== 'constant' || (ib.kind === 'constant' && ia.key === ib.key)) &&
+        (ia.kind !== 'value' || (ib.kind === 'value' && ia.producer === ib.producer && ia.slot === ib.slot)) &&
+        (ia.kind !== 'graph-input' || (ib.kind === 'graph-input' && ia.position === ib.position));
+      if (!same) {
+        const tensor = ia.kind === 'parameter' || ia.kind === 'constant' ? ia.tensor : undefined;
+        const shapes: [readonly number[], readonly number[]] | undefined =
+          ia.kind === 'parameter' && ib.kind === 'parameter' ? [ia.shape, ib.shape] : undefined;
+        throw new CheckpointMismatchError(
+          `${a.file} and ${b.file} differ at ${where}, input ${k}: ${describeInput(ia)} vs ${describeInput(ib)}`,
+          sa.name,
+          tensor,
+          shapes,
+        );
+      }
+    }
+  }
+  if (a.structure.length !== b.structure.length) {
+    const longer = a.structure.length > b.structure.length ? a : b;
+    const extra = longer.structure[n]!;
+    throw new CheckpointMismatchError(
+      `${a.file} has ${a.structure.length} compute nodes and ${b.file} has ${b.structure.length}; the first extra one is '${extra.name}' in ${longer.file}`,
+      extra.name,
+    );
+  }
+}
+
+/** Name of the graph value that feeds parameter slot k in rewritten models. */
+export function parameterValueName(p: Parameter): string {
+  return `llfc_param_${p.index}`;
+}
+
+/**
+ * A copy of the model in which every parameter use reads its own value `llfc_param_k`;
+ * shared initializers and Identity aliases that only served parameters are removed.
+ * With `values`, the parameters are initializers holding those values (one arena);
+ * without, they are graph inputs to be fed at run time.
+ */
+export function rewireParameters(checkpoint: Checkpoint, values?: Float32Array): ModelProto {
+  const model = cloneModel(checkpoint.model);
+  const graph = model.graph!;
+  const nodes = graph.node ?? [];
+  for (const p of checkpoint.parameters) nodes[p.nodeIndex]!.input![p.inputIndex] = parameterValueName(p);
+
+  // Drop alias Identity nodes and float initializers nothing reads any more.
+  const used = (): Set<string> => {
+    const names = new Set<string>();
+    for (const node of graph.node ?? []) for (const i of node.input ?? []) names.add(i);
+    for (const o of graph.output ?? []) names.add(o.name ?? '');
+    return names;
+  };
+  let removed = true;
+  while (removed) {
+    const names = used();
+    const before = graph.node!.length;
+    graph.node = graph.node!.filter((n: NodeProto) => n.opType !== 'Identity' || (n.output ?? []).some((o) => names.has(o)));
+    removed = graph.node.length !== before;
+  }
+  const names = used();
+  graph.initializer = (graph.initializer ?? []).filter((t: TensorProto) => names.has(t.name ?? ''));
+  // Older exporters also list initializers as graph inputs: keep only the live ones.
+  const kept = new Set(graph.initializer.map((t) => t.name));
+  const dataInputs = new Set(realInputs(checkpoint.model.graph!).map((v) => v.name));
+  graph.input = (graph.input ?? []).filter((v) => dataInputs.has(v.name) || kept.has(v.name));
+
+  if (values) {
+    for (const p of checkpoint.parameters) {
+      const tensor = onnx.TensorProto.create({ name: parameterValueName(p), dataType: DataType.FLOAT, dims: [...p.shape] });
+      writeFloat32(tensor, values.subarray(p.offset, p.offset + p.length));
+      graph.initializer.push(tensor);
+    }
+  } else {
+    for (const p of checkpoint.parameters) graph.input.push(floatValueInfo(parameterValueName(p), p.shape));
+  }
+  return model;
+}
+
+/**
+ * A copy of the original model with its parameters replaced by `values` (an arena of this
+ * checkpoint's layout), keeping initializer names. A tensor shared by several uses takes the
+ * value of its first use; use rewireParameters when uses must be able to differ.
+ */
+export function withParameters(checkpoint: Checkpoint, values: Float32Array): ModelProto {
+  if (values.length !== checkpoint.arena.length) {
+    throw new RangeError(`withParameters: ${values.length} values for an arena of ${checkpoint.arena.length}`);
+  }
+  const model = cloneModel(checkpoint.model);
+  const initializers = initializerMap(model.graph!);
+  const written = new Set<string>();
+  for (const p of checkpoint.parameters) {
+    if (written.has(p.tensor)) continue;
+    written.add(p.tensor);
+    writeFloat32(initializers.get(p.tensor)!, values.subarray(p.offset, p.offset + p.length));
+  }
+  return model;
+}
+
+/** Whether every use of each stored tensor has the same values in `values` (so withParameters loses nothing). */
+export function sharedTensorsAgree(checkpoint: Checkpoint, values: Float32Array): boolean {
+  const first = new Map<string, Parameter>();
+  for (const p of checkpoint.parameters) {
+    const q = first.get(p.tensor);
+    if (!q) {
+      first.set(p.tensor, p);
+      continue;
+    }
+    for (let i = 0; i < p.length; i++) if (values[p.offset + i] !== values[q.offset + i]) return false;
+  }
+  return true;
+}
+
+export { elementCount };

@@ -1,0 +1,166 @@
+/**
+ * Linear mode connectivity (SCIENCE.md §1): loss and accuracy along θ(α) and the barriers.
+ */
+import type { Checkpoint } from '../checkpoint.js';
+import { pairCheckpoints } from '../checkpoint.js';
+import { checkLabels, type Dataset } from '../dataset/index.js';
+import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { checkAlphas, interpolateArenas } from '../interpolate.js';
+import { throwIfAborted, type RunControl } from '../progress.js';
+import { ModelSession, type ParameterFeed } from '../session.js';
+
+export interface LmcOptions extends RunControl {
+  /** α values (default: 11 evenly spaced from 0 to 1). */
+  readonly alphas?: readonly number[];
+  readonly batchSize?: number;
+  /** How parameters reach onnxruntime (default 'initializers': a session per α, measured faster by bench/runtime.ts). */
+  readonly feed?: ParameterFeed;
+}
+
+export interface LmcBarriers {
+  /** max_α [L(α) − ((1−α)L(0) + αL(1))] */
+  readonly loss: number;
+  /** max_α L(α) − ½(L(0) + L(1)) (Git Re-Basin) */
+  readonly lossMidpoint: number;
+  /** max_α [((1−α)Acc(0) + αAcc(1)) − Acc(α)] */
+  readonly accuracy: number;
+}
+
+export interface LmcResult {
+  readonly alphas: number[];
+  /** Mean cross-entropy per α. */
+  readonly loss: number[];
+  /** Top-1 accuracy per α, as a fraction. */
+  readonly accuracy: number[];
+  /** null when the α values do not include both endpoints. */
+  readonly barriers: LmcBarriers | null;
+  readonly samples: number;
+}
+
+/** n evenly spaced α from 0 to 1 (i/(n−1), so 0.1 is exactly 1/10). */
+export function alphaGrid(steps: number): number[] {
+  if (!Number.isInteger(steps) || steps < 2) throw new InvalidArgumentError(`steps must be an integer ≥ 2, got ${steps}`);
+  return Array.from({ length: steps }, (_, i) => i / (steps - 1));
+}
+
+function endpoints(alphas: readonly number[], values: readonly number[]): [number, number] {
+  const i0 = alphas.indexOf(0);
+  const i1 = alphas.indexOf(1);
+  if (i0 < 0 || i1 < 0) throw new InvalidArgumentError('barriers need α = 0 and α = 1 among the α values');
+  return [values[i0]!, values[i1]!];
+}
+
+/** Loss barrier against the linear path between the endpoint losses. */
+export function lossBarrier(alphas: readonly number[], loss: readonly number[]): number {
+  const [l0, l1] = endpoints(alphas, loss);
+  return Math.max(...alphas.map((a, i) => loss[i]! - ((1 - a) * l0 + a * l1)));
+}
+
+/** Loss barrier against the mean of the endpoint losses (Git Re-Basin). */
+export function midpointLossBarrier(alphas: readonly number[], loss: readonly number[]): number {
+  const [l0, l1] = endpoints(alphas, loss);
+  return Math.max(...loss) - 0.5 * (l0 + l1);
+}
+
+/** Accuracy barrier: the largest drop below the line between the endpoint accuracies. */
+export function accuracyBarrier(alphas: readonly number[], accuracy: readonly number[]): number {
+  const [a0, a1] = endpoints(alphas, accuracy);
+  return Math.max(...alphas.map((a, i) => (1 - a) * a0 + a * a1 - accuracy[i]!));
+}
+
+/**
+ * Sum over the batch of cross-entropy (float64, log-sum-exp stabilised) and the number of
+ * top-1 hits (ties go to the lowest index, as argmax does).
+ */
+export function crossEntropyAndHits(logits: Float32Array, labels: Int32Array, classes: number): { loss: number; hits: number } {
+  let loss = 0;
+  let hits = 0;
+  for (let s = 0; s < labels.length; s++) {
+    const row = s * classes;
+    let max = -Infinity;
+    let arg = 0;
+    for (let c = 0; c < classes; c++) {
+      const v = logits[row + c]!;
+      if (v > max) {
+        max = v;
+        arg = c;
+      }
+    }
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max);
+    loss += max + Math.log(sum) - logits[row + labels[s]!]!;
+    if (arg === labels[s]) hits++;
+  }
+  return { loss, hits };
+}
+
+/** Number of classes of a model whose first output is N×C logits. */
+export function logitClasses(checkpoint: Checkpoint): number {
+  const shape = checkpoint.outputs[0]?.shape ?? [];
+  const classes = shape[shape.length - 1] ?? -1;
+  if (shape.length !== 2 || classes <= 0) {
+    throw new ShapeMismatchError(`${checkpoint.file}: the first output '${checkpoint.outputs[0]?.name}' has shape [${shape.join(', ')}], not N×C logits`);
+  }
+  return classes;
+}
+
+/**
+ * Loss and accuracy of θ(α) for every α on the dataset, and the three barriers.
+ * α is the outer loop: one arena buffer is reused, so memory stays at one model.
+ */
+export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}): Promise<LmcResult> {
+  const alphas = [...(options.alphas ?? alphaGrid(11))];
+  checkAlphas(alphas);
+  const batchSize = options.batchSize ?? 256;
+  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`batch size must be a positive integer, got ${batchSize}`);
+  pairCheckpoints(a, b);
+  if (!data.labels) throw new InvalidArgumentError(`${data.source}: LMC needs labels`);
+  const classes = logitClasses(a);
+  checkLabels(data.labels, classes, data.labelsSource ?? data.source);
+  const feed = options.feed ?? 'initializers';
+  const batchesPerPass = Math.ceil(data.length / batchSize);
+  const total = batchesPerPass * alphas.length;
+  let done = 0;
+
+  const theta = new Float32Array(a.arena.length);
+  const shared = feed === 'inputs' ? await ModelSession.create(a) : undefined;
+  const loss: number[] = [];
+  const accuracy: number[] = [];
+  try {
+    for (const alpha of alphas) {
+      throwIfAborted(options.signal);
+      interpolateArenas(a.arena, b.arena, [alpha], [theta]);
+      const session = shared ?? (await ModelSession.create(a, { parameters: theta }));
+      try {
+        session.checkInputShape(data.sampleShape, data.source);
+        let lossSum = 0;
+        let hits = 0;
+        for await (const batch of data.batches(batchSize, options.signal ? { signal: options.signal } : {})) {
+          throwIfAborted(options.signal);
+          const out = await session.run(batch.inputs, [batch.size, ...data.sampleShape], theta);
+          const logits = out[session.outputNames[0]!]!.data as Float32Array;
+          const r = crossEntropyAndHits(logits, batch.labels!, classes);
+          lossSum += r.loss;
+          hits += r.hits;
+          options.onProgress?.({ phase: 'lmc', done: ++done, total });
+        }
+        loss.push(lossSum / data.length);
+        accuracy.push(hits / data.length);
+      } finally {
+        if (!shared) await session.release();
+      }
+    }
+  } finally {
+    await shared?.release();
+  }
+  const hasEnds = alphas.includes(0) && alphas.includes(1);
+  return {
+    alphas,
+    loss,
+    accuracy,
+    barriers: hasEnds
+      ? { loss: lossBarrier(alphas, loss), lossMidpoint: midpointLossBarrier(alphas, loss), accuracy: accuracyBarrier(alphas, accuracy) }
+      : null,
+    samples: data.length,
+  };
+}

@@ -1,0 +1,33 @@
+/** The `llfc` command: parses arguments, runs a subcommand, maps errors to exit codes. */
+import { Command, CommanderError } from 'commander';
+import { CancelledError, LlfcError } from '../errors.js';
+import { version } from '../version.js';
+import { demoCommand } from './demo.js';
+import { lmcCommand } from './lmc.js';
+
+/** Exit codes: 0 ok, 1 unexpected failure, 2 bad input or usage, 130 interrupted. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = new Command('llfc')
+    .description('linear mode connectivity and layerwise linear feature connectivity of ONNX checkpoints')
+    .version(version)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.addCommand(lmcCommand().exitOverride());
+  program.addCommand(demoCommand().exitOverride());
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof CancelledError) {
+      process.stderr.write(`llfc: ${error.message}; nothing written\n`);
+      return 130;
+    }
+    if (error instanceof LlfcError) {
+      process.stderr.write(`llfc: error: ${error.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`llfc: unexpected failure: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,57 @@
+/** Terminal output for commands: tables, a progress bar on TTYs, and Ctrl-C as cancellation. */
+import cliProgress from 'cli-progress';
+import type { ProgressEvent, ProgressListener } from '../progress.js';
+
+export interface OutputOptions {
+  readonly quiet?: boolean;
+  readonly json?: boolean;
+}
+
+/** Formats rows as an aligned text table (first column left, the rest right aligned). */
+export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: readonly string[]): string =>
+    cells.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export const percent = (x: number): string => `${(100 * x).toFixed(2)}%`;
+export const fixed = (x: number, digits = 4): string => (Number.isFinite(x) ? x.toFixed(digits) : String(x));
+
+/**
+ * A progress listener drawing a bar with ETA on stderr, only when stderr is a terminal and
+ * output is not quiet; `stop()` clears it.
+ */
+export function progressBar(options: OutputOptions): { listener: ProgressListener; stop(): void } {
+  if (options.quiet || !process.stderr.isTTY) return { listener: () => {}, stop: () => {} };
+  const bar = new cliProgress.SingleBar(
+    { stream: process.stderr, format: ' {phase} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}', hideCursor: true, clearOnComplete: true, etaBuffer: 50 },
+    cliProgress.Presets.shades_classic,
+  );
+  let phase = '';
+  return {
+    listener: (e: ProgressEvent) => {
+      if (e.phase !== phase) {
+        if (phase) bar.stop();
+        phase = e.phase;
+        bar.start(e.total, e.done, { phase });
+      } else {
+        bar.update(e.done, { phase });
+      }
+    },
+    stop: () => {
+      if (phase) bar.stop();
+    },
+  };
+}
+
+/** An AbortSignal that fires on the first Ctrl-C (SIGINT); a second one exits at once. */
+export function interruptSignal(): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onInt = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort('interrupted (Ctrl-C)');
+  };
+  process.on('SIGINT', onInt);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onInt) };
+}

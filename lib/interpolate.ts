@@ -1,0 +1,55 @@
+/** θ(α) = (1−α)·θ_A + α·θ_B over parameter arenas, by the native kernel. */
+import { InvalidArgumentError } from './errors.js';
+import { native } from './native.js';
+import type { Checkpoint } from './checkpoint.js';
+
+/** Throws InvalidArgumentError unless every α is a finite number in [0, 1]. */
+export function checkAlphas(alphas: readonly number[], what = 'alpha'): void {
+  if (alphas.length === 0) throw new InvalidArgumentError(`no ${what} values given`);
+  alphas.forEach((alpha, i) => {
+    if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0 || alpha > 1) {
+      throw new InvalidArgumentError(`${what} ${alphas.length > 1 ? `#${i + 1} ` : ''}= ${alpha} is outside [0, 1]`);
+    }
+  });
+}
+
+/** Which parameters to interpolate; the others come from `base`. */
+export interface InterpolationMask {
+  /** Per parameter of the checkpoint: true = interpolate. */
+  readonly interpolate: readonly boolean[];
+  /** Arena the other parameters are copied from (usually A's or B's). */
+  readonly base: Float32Array;
+}
+
+/**
+ * Writes θ(α) for every α into `outs` (one arena-sized buffer per α, allocated when absent)
+ * in one pass over the arenas. `layout` (the checkpoint) is needed only with a mask.
+ */
+export function interpolateArenas(
+  a: Float32Array,
+  b: Float32Array,
+  alphas: readonly number[],
+  outs?: Float32Array[],
+  mask?: InterpolationMask,
+  layout?: Checkpoint,
+): Float32Array[] {
+  checkAlphas(alphas);
+  if (a.length !== b.length) throw new InvalidArgumentError(`arenas differ in length: ${a.length} vs ${b.length}`);
+  const buffers = outs ?? alphas.map(() => new Float32Array(a.length));
+  if (mask) {
+    if (!layout) throw new InvalidArgumentError('a mask needs the checkpoint layout');
+    const params = layout.parameters;
+    if (mask.interpolate.length !== params.length) {
+      throw new InvalidArgumentError(`mask has ${mask.interpolate.length} entries for ${params.length} parameters`);
+    }
+    native().interpolate(a, b, Float64Array.from(alphas), buffers, {
+      offsets: Float64Array.from(params, (p) => p.offset),
+      lengths: Float64Array.from(params, (p) => p.length),
+      interpolate: Uint8Array.from(mask.interpolate, (m) => (m ? 1 : 0)),
+      base: mask.base,
+    });
+  } else {
+    native().interpolate(a, b, Float64Array.from(alphas), buffers);
+  }
+  return buffers;
+}

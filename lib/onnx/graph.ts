@@ -1,0 +1,77 @@
+/** Queries on an ONNX graph: initializers, Identity aliases, producers, value shapes. */
+import { onnx, toNumber, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+
+/** A node's display name: its own name, or op#index when the exporter gave none. */
+export function nodeName(node: NodeProto, index: number): string {
+  return node.name && node.name.length > 0 ? node.name : `${node.opType}#${index}`;
+}
+
+export function initializerMap(graph: GraphProto): Map<string, TensorProto> {
+  const map = new Map<string, TensorProto>();
+  for (const tensor of graph.initializer ?? []) map.set(tensor.name ?? '', tensor);
+  return map;
+}
+
+/**
+ * Identity nodes that only re-export an initializer (PyTorch's exporter de-duplicates
+ * equal-valued tensors this way): output name → the initializer it aliases, through chains.
+ */
+export function initializerAliases(graph: GraphProto, initializers: Map<string, TensorProto>): Map<string, string> {
+  const aliases = new Map<string, string>();
+  let changed = true;
+  while (changed) {
+    changed = false;
+    for (const node of graph.node ?? []) {
+      if (node.opType !== 'Identity' || (node.domain ?? '') !== '') continue;
+      const input = node.input?.[0] ?? '';
+      const output = node.output?.[0] ?? '';
+      const target = initializers.has(input) ? input : aliases.get(input);
+      if (target !== undefined && !aliases.has(output)) {
+        aliases.set(output, target);
+        changed = true;
+      }
+    }
+  }
+  return aliases;
+}
+
+/** Whether a node is an Identity that only aliases an initializer. */
+export function isAliasNode(node: NodeProto, aliases: Map<string, string>): boolean {
+  return node.opType === 'Identity' && (node.domain ?? '') === '' && aliases.has(node.output?.[0] ?? '');
+}
+
+/** value name → (node index, output slot) of the node that computes it. */
+export function producerMap(graph: GraphProto): Map<string, { node: number; slot: number }> {
+  const map = new Map<string, { node: number; slot: number }>();
+  (graph.node ?? []).forEach((node, index) => {
+    (node.output ?? []).forEach((name, slot) => {
+      if (name) map.set(name, { node: index, slot });
+    });
+  });
+  return map;
+}
+
+/** The graph inputs that are real inputs (older exporters also list initializers there). */
+export function realInputs(graph: GraphProto): ValueInfoProto[] {
+  const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  return (graph.input ?? []).filter((v) => !initializers.has(v.name));
+}
+
+/** Static dims of a value (a symbolic or unknown dim is -1). */
+export function valueShape(value: ValueInfoProto): number[] {
+  const dims = value.type?.tensorType?.shape?.dim ?? [];
+  return dims.map((d) => ((d as { value?: string }).value === 'dimValue' ? toNumber(d.dimValue) : -1));
+}
+
+/** A FLOAT tensor value_info with the given name and (optional) dims. */
+export function floatValueInfo(name: string, dims?: readonly number[]): ValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType: onnx.TensorProto.DataType.FLOAT,
+        ...(dims ? { shape: { dim: dims.map((d) => ({ dimValue: d })) } } : {}),
+      },
+    },
+  });
+}

@@ -1,0 +1,53 @@
+/** Reading and writing the values of ONNX tensors (initializers). */
+import { DataType, dataTypeName, toNumber, type TensorProto } from './proto.js';
+
+export function tensorShape(tensor: TensorProto): number[] {
+  return (tensor.dims ?? []).map((d) => toNumber(d));
+}
+
+export function elementCount(shape: readonly number[]): number {
+  return shape.reduce((n, d) => n * d, 1);
+}
+
+/**
+ * The values of a FLOAT tensor as a fresh Float32Array. raw_data is copied first because
+ * protobuf hands out unaligned views that cannot be viewed as Float32Array in place.
+ */
+export function readFloat32(tensor: TensorProto, where: string): Float32Array {
+  if (tensor.dataType !== DataType.FLOAT) {
+    throw new TypeError(`${where}: tensor '${tensor.name}' is ${dataTypeName(tensor.dataType)}, expected FLOAT`);
+  }
+  const count = elementCount(tensorShape(tensor));
+  if (tensor.rawData && tensor.rawData.length > 0) {
+    if (tensor.rawData.length !== count * 4) {
+      throw new RangeError(`${where}: tensor '${tensor.name}' has ${tensor.rawData.length} bytes of raw_data, its shape needs ${count * 4}`);
+    }
+    const copy = new Uint8Array(tensor.rawData.length);
+    copy.set(tensor.rawData);
+    return new Float32Array(copy.buffer);
+  }
+  const values = tensor.floatData ?? [];
+  if (values.length !== count) {
+    throw new RangeError(`${where}: tensor '${tensor.name}' has ${values.length} float_data values, its shape needs ${count}`);
+  }
+  return Float32Array.from(values);
+}
+
+/** Replaces a FLOAT tensor's values (stored as raw_data, as PyTorch's exporter does). */
+export function writeFloat32(tensor: TensorProto, values: Float32Array): void {
+  const bytes = new Uint8Array(values.byteLength);
+  bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
+  tensor.rawData = bytes;
+  tensor.floatData = [];
+}
+
+/** A canonical byte string of a tensor's value, for comparing constants between checkpoints. */
+export function valueKey(tensor: TensorProto): string {
+  const parts: string[] = [String(tensor.dataType), tensorShape(tensor).join('x')];
+  if (tensor.rawData && tensor.rawData.length > 0) parts.push(Buffer.from(tensor.rawData).toString('base64'));
+  for (const field of ['floatData', 'int32Data', 'int64Data', 'doubleData', 'uint64Data'] as const) {
+    const values = tensor[field] as unknown[] | null | undefined;
+    if (values && values.length > 0) parts.push(values.map((v) => String(v)).join(','));
+  }
+  return parts.join('|');
+}

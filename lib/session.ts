@@ -1,0 +1,92 @@
+/**
+ * onnxruntime sessions over a checkpoint's architecture. Parameters are either fed as graph
+ * inputs on every run (one session reused for every α) or baked in as initializers (one
+ * session per parameter set). Intermediate values are tapped by name as extra outputs.
+ */
+import * as ort from 'onnxruntime-node';
+import { InvalidArgumentError, OnnxFormatError, ShapeMismatchError } from './errors.js';
+import { parameterValueName, rewireParameters, type Checkpoint } from './checkpoint.js';
+import { encodeModel } from './onnx/model.js';
+import { floatValueInfo } from './onnx/graph.js';
+
+/** How parameters reach the session. */
+export type ParameterFeed = 'inputs' | 'initializers';
+
+export interface ModelSessionOptions {
+  /** Graph values to return besides the model outputs. */
+  readonly taps?: readonly string[];
+  /** Bake these parameters in (feed 'initializers'); without, parameters are fed per run. */
+  readonly parameters?: Float32Array;
+  /** onnxruntime intra-op threads (default: onnxruntime's choice). */
+  readonly threads?: number;
+}
+
+/** Output values of one run, by graph value name. */
+export type RunOutputs = Record<string, ort.Tensor>;
+
+export class ModelSession {
+  private constructor(
+    readonly checkpoint: Checkpoint,
+    private readonly session: ort.InferenceSession,
+    readonly feed: ParameterFeed,
+    /** Names this session returns: the model outputs, then the taps. */
+    readonly outputNames: readonly string[],
+  ) {}
+
+  static async create(checkpoint: Checkpoint, options: ModelSessionOptions = {}): Promise<ModelSession> {
+    const model = rewireParameters(checkpoint, options.parameters);
+    const graph = model.graph!;
+    const outputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
+    const known = new Set<string>([checkpoint.input.name]);
+    for (const node of graph.node ?? []) for (const o of node.output ?? []) known.add(o);
+    for (const tap of options.taps ?? []) {
+      if (!known.has(tap)) throw new InvalidArgumentError(`${checkpoint.file}: no value named '${tap}' to tap`);
+      if (!outputs.has(tap) && tap !== checkpoint.input.name) {
+        graph.output!.push(floatValueInfo(tap));
+        outputs.add(tap);
+      }
+    }
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(encodeModel(model), {
+        graphOptimizationLevel: 'all',
+        ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
+      });
+    } catch (error) {
+      throw new OnnxFormatError(checkpoint.file, `onnxruntime cannot load it: ${(error as Error).message}`, { cause: error });
+    }
+    const names = [...checkpoint.outputs.map((o) => o.name), ...(options.taps ?? []).filter((t) => !checkpoint.outputs.some((o) => o.name === t))];
+    return new ModelSession(checkpoint, session, options.parameters ? 'initializers' : 'inputs', names);
+  }
+
+  /** Throws ShapeMismatchError unless samples of `sampleShape` fit the model's input. */
+  checkInputShape(sampleShape: readonly number[], source: string): void {
+    const dims = this.checkpoint.input.shape;
+    const fits = dims.length === sampleShape.length + 1 && dims.slice(1).every((d, i) => d < 0 || d === sampleShape[i]);
+    if (!fits) {
+      throw new ShapeMismatchError(
+        `${source}: samples of shape [${sampleShape.join(', ')}] do not fit the input '${this.checkpoint.input.name}' of ${this.checkpoint.file}, ` +
+          `which takes [${dims.map((d) => (d < 0 ? 'N' : d)).join(', ')}]`,
+      );
+    }
+  }
+
+  /**
+   * Runs a batch: `inputs` holds samples of shape `dims` ([batch, ...sample]); `parameters`
+   * (an arena of the checkpoint's layout) is required when the session takes them per run.
+   */
+  async run(inputs: Float32Array, dims: readonly number[], parameters?: Float32Array): Promise<RunOutputs> {
+    const feeds: Record<string, ort.Tensor> = { [this.checkpoint.input.name]: new ort.Tensor('float32', inputs, [...dims]) };
+    if (this.feed === 'inputs') {
+      if (!parameters) throw new InvalidArgumentError('this session takes its parameters per run');
+      for (const p of this.checkpoint.parameters) {
+        feeds[parameterValueName(p)] = new ort.Tensor('float32', parameters.subarray(p.offset, p.offset + p.length), [...p.shape]);
+      }
+    }
+    return this.session.run(feeds, [...this.outputNames]);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
