@@ -1,0 +1,20 @@
+/** llfc: the public API. */
+export * from './errors.js';
+export type { ProgressEvent, ProgressListener, RunControl } from './progress.js';
+export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type Parameter, type ValueSpec } from './checkpoint.js';
+export { openDataset, checkLabels } from './dataset/index.js';
+export type { Batch, Dataset, Normalization, OpenDatasetOptions } from './dataset/index.js';
+export { interpolateArenas, checkAlphas, type InterpolationMask } from './interpolate.js';
+export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunOutputs } from './session.js';
+export {
+  linearModeConnectivity,
+  alphaGrid,
+  lossBarrier,
+  midpointLossBarrier,
+  accuracyBarrier,
+  type LmcOptions,
+  type LmcResult,
+  type LmcBarriers,
+} from './checks/lmc.js';
+export { readModel, writeModel, type OnnxModel } from './onnx/model.js';
+export { version } from './version.js';
