@@ -16,5 +16,10 @@ export {
   type LmcResult,
   type LmcBarriers,
 } from './checks/lmc.js';
+export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks/analyze.js';
+export { selectLayers, linearLayers, type LayerSpec, type LinearLayerSpec } from './checks/layers.js';
+export type { LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, AlignedAnalysis } from './report/types.js';
+export { buildReport, writeReport, REPORT_SCHEMA_VERSION, type Report } from './report/json.js';
+export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';
 export { version } from './version.js';

@@ -21,6 +21,10 @@ export interface NativeAddon {
   readonly backend: 'cpu' | 'cuda';
   interpolate(a: Float32Array, b: Float32Array, alphas: Float64Array, outs: Float32Array[], mask?: NativeMask): void;
   copy(dst: Float32Array, src: Float32Array): void;
+  /** Per-sample cosine statistics of features for several α (native/feature_stats.h); acc += K×5 sums. */
+  cosineStats(as: Float32Array[], alphas: Float64Array, fa: Float32Array, fb: Float32Array, n: number, acc: Float64Array): void;
+  /** out += [‖x − y‖², ‖x‖², ‖y‖²] in float64. */
+  sumSquares(x: Float32Array, y: Float32Array, out: Float64Array): void;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { InvalidArgumentError, OnnxFormatError, ShapeMismatchError } from './errors.js';
 import { parameterValueName, rewireParameters, type Checkpoint } from './checkpoint.js';
 import { encodeModel } from './onnx/model.js';
-import { floatValueInfo } from './onnx/graph.js';
+import { onnx, type ModelProto } from './onnx/proto.js';
 
 /** How parameters reach the session. */
 export type ParameterFeed = 'inputs' | 'initializers';
@@ -42,7 +42,7 @@ export class ModelSession {
     for (const tap of options.taps ?? []) {
       if (!known.has(tap)) throw new InvalidArgumentError(`${checkpoint.file}: no value named '${tap}' to tap`);
       if (!outputs.has(tap) && tap !== checkpoint.input.name) {
-        graph.output!.push(floatValueInfo(tap));
+        graph.output!.push(onnx.ValueInfoProto.create({ name: tap }));
         outputs.add(tap);
       }
     }
@@ -84,6 +84,43 @@ export class ModelSession {
       }
     }
     return this.session.run(feeds, [...this.outputNames]);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+/** A float tensor as the checks see it: values and dims. */
+export interface FloatTensor {
+  readonly data: Float32Array;
+  readonly dims: readonly number[];
+}
+
+/** Reads a run output as a FloatTensor; throws when it is not float32. */
+export function floatOutput(outputs: RunOutputs, name: string, where: string): FloatTensor {
+  const tensor = outputs[name];
+  if (!tensor) throw new InvalidArgumentError(`${where}: the run produced no value '${name}'`);
+  if (tensor.type !== 'float32') throw new InvalidArgumentError(`${where}: '${name}' is ${tensor.type}, not a float tensor`);
+  return { data: tensor.data as Float32Array, dims: tensor.dims };
+}
+
+/** A session over a small helper graph (one activation, a linear layer's products, …). */
+export class GraphSession {
+  private constructor(private readonly session: ort.InferenceSession) {}
+
+  static async create(model: ModelProto, where: string): Promise<GraphSession> {
+    try {
+      return new GraphSession(await ort.InferenceSession.create(encodeModel(model), { graphOptimizationLevel: 'all' }));
+    } catch (error) {
+      throw new OnnxFormatError(where, `onnxruntime cannot build a helper graph: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  async run(inputs: Record<string, FloatTensor>): Promise<RunOutputs> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor('float32', t.data, [...t.dims]);
+    return this.session.run(feeds);
   }
 
   async release(): Promise<void> {

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { CancelledError, LlfcError } from '../errors.js';
 import { version } from '../version.js';
+import { analyzeCommand } from './analyze.js';
 import { demoCommand } from './demo.js';
 import { lmcCommand } from './lmc.js';
 
@@ -13,6 +14,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.addCommand(lmcCommand().exitOverride());
+  program.addCommand(analyzeCommand().exitOverride());
   program.addCommand(demoCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });

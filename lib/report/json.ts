@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { LmcResult } from '../checks/lmc.js';
+import type { AlignedAnalysis, CommutativityReport, LayerReport } from './types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { writeFileAtomic } from '../onnx/model.js';
 import { version } from '../version.js';
@@ -21,7 +22,14 @@ export interface Report {
   readonly models: { a: string; b: string };
   readonly data: { source: string; samples: number; labels: boolean };
   readonly settings: ReportSettings;
-  readonly lmc: LmcResult;
+  /** null when the data has no labels. */
+  readonly lmc: LmcResult | null;
+  /** `analyze` only: α values of the per-layer checks, and the checks. */
+  readonly layerAlphas?: number[];
+  readonly layers?: LayerReport[];
+  readonly commutativity?: CommutativityReport[];
+  /** `analyze --align` only: the same checks on A and the aligned B. */
+  readonly aligned?: AlignedAnalysis;
 }
 
 export function buildReport(fields: Omit<Report, 'schemaVersion' | 'tool' | 'createdAt'>): Report {

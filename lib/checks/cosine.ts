@@ -1,0 +1,55 @@
+/**
+ * Streaming cosine statistics (SCIENCE.md conventions): d(a, m) = 1 − |⟨a, m⟩| / (‖a‖‖m‖) per
+ * sample, with m = (1−α)·f_A + α·f_B, reduced by the native addon into float64 sums.
+ */
+import { native } from '../native.js';
+
+const SLOTS = 5;
+
+export interface CosineSummary {
+  /** Mean over samples of the cosine distance. */
+  readonly distance: number;
+  /** Population std over samples. */
+  readonly distanceStd: number;
+  /** Mean over samples of ⟨a, m⟩ / ‖m‖². */
+  readonly coefficient: number;
+  /** Samples skipped because a norm was 0. */
+  readonly skipped: number;
+}
+
+/** Sums for several α at once; each add() is one batch. */
+export class CosineAccumulator {
+  private readonly sums: Float64Array;
+  private readonly alphas: Float64Array;
+
+  constructor(alphas: readonly number[]) {
+    this.alphas = Float64Array.from(alphas);
+    this.sums = new Float64Array(alphas.length * SLOTS);
+  }
+
+  /** a[k]: the features compared at alphas[k]; fa, fb: the endpoint features (n samples). */
+  add(a: Float32Array[], fa: Float32Array, fb: Float32Array, n: number): void {
+    native().cosineStats(a, this.alphas, fa, fb, n, this.sums);
+  }
+
+  summary(k: number): CosineSummary {
+    const s = this.sums.subarray(k * SLOTS, (k + 1) * SLOTS);
+    const count = s[3]!;
+    const mean = count > 0 ? s[0]! / count : NaN;
+    const variance = count > 0 ? Math.max(0, s[1]! / count - mean * mean) : NaN;
+    return { distance: mean, distanceStd: Math.sqrt(variance), coefficient: count > 0 ? s[2]! / count : NaN, skipped: s[4]! };
+  }
+}
+
+/** Accumulates d(f_A, f_B) per sample: the A-vs-B baseline (m = f_B at α = 1). */
+export class BaselineAccumulator {
+  private readonly inner = new CosineAccumulator([1]);
+
+  add(fa: Float32Array, fb: Float32Array, n: number): void {
+    this.inner.add([fa], fa, fb, n);
+  }
+
+  summary(): CosineSummary {
+    return this.inner.summary(0);
+  }
+}

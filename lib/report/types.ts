@@ -1,0 +1,87 @@
+/** The shapes of analysis results and of the JSON report (schema: report/report.schema.json). */
+import type { LmcResult } from '../checks/lmc.js';
+
+/** LLFC at one α (SCIENCE.md §2). */
+export interface LlfcPoint {
+  readonly alpha: number;
+  /** Mean over samples of d(f(θ(α)), (1−α)f(θ_A) + αf(θ_B)). */
+  readonly distance: number;
+  /** Population std over samples of that distance. */
+  readonly distanceStd: number;
+  /** Mean over samples of ⟨a, m⟩ / ‖m‖² (estimates 1/c). */
+  readonly coefficient: number;
+  /** Samples skipped because a norm was 0. */
+  readonly skipped: number;
+}
+
+/** Weak additivity of an activation at one α (SCIENCE.md §3). */
+export interface WeakAdditivityPoint {
+  readonly alpha: number;
+  readonly distance: number;
+  readonly skipped: number;
+}
+
+export type LayerKind = 'activation' | 'add' | 'logits' | 'other';
+
+/** Per-layer checks for one tapped tensor. */
+export interface LayerReport {
+  /** The ONNX tensor (graph value) name. */
+  readonly name: string;
+  /** The ONNX node that computes it. */
+  readonly node: string;
+  readonly op: string;
+  /** PyTorch module path recovered from the node name ("/layer1/0/conv1/Conv" → "layer1.0.conv1"), or null. */
+  readonly module: string | null;
+  readonly kind: LayerKind;
+  /** Position of the layer in graph order among the reported layers (0 = shallowest). */
+  readonly depth: number;
+  readonly llfc: LlfcPoint[];
+  /** Mean over samples of d(f_A, f_B). */
+  readonly baseline: number;
+  readonly baselineSkipped: number;
+  /** Activations only. */
+  readonly weakAdditivity?: WeakAdditivityPoint[];
+  readonly weakAdditivityBaseline?: number;
+}
+
+/** Commutativity of one linear layer (SCIENCE.md §4). */
+export interface CommutativityReport {
+  /** The ONNX node (Gemm, MatMul or Conv). */
+  readonly node: string;
+  /** The weight initializer's name (in A). */
+  readonly weight: string;
+  readonly op: string;
+  readonly module: string | null;
+  /** ‖X − Y‖²_F / (‖X‖_F‖Y‖_F) with X = W_A H_A + W_B H_B, Y = W_A H_B + W_B H_A. */
+  readonly distCom: number;
+  /** ‖W_A − W_B‖² / (‖W_A‖‖W_B‖). */
+  readonly distW: number;
+  /** ‖H_A − H_B‖² / (‖H_A‖‖H_B‖). */
+  readonly distH: number;
+}
+
+/** Everything `analyze` measures for one pair. */
+export interface PairAnalysis {
+  /** null when there are no labels (LLFC and the mechanism checks still run). */
+  readonly lmc: LmcResult | null;
+  /** α values of the per-layer checks. */
+  readonly alphas: number[];
+  readonly layers: LayerReport[];
+  readonly commutativity: CommutativityReport[];
+  /** Samples the per-layer checks used. */
+  readonly samples: number;
+}
+
+/** A summary of the permutation spec used for alignment. */
+export interface SpecSummary {
+  readonly groups: { readonly name: string; readonly size: number; readonly tensors: number }[];
+  readonly fixed: { readonly tensor: string; readonly axis: number; readonly reason: string }[];
+}
+
+/** The aligned pair's results next to the naive ones. */
+export interface AlignedAnalysis extends PairAnalysis {
+  readonly method: 'weight' | 'activation';
+  readonly spec: SpecSummary;
+  /** Weight matching: the objective after each sweep. */
+  readonly objective?: number[];
+}

@@ -1,0 +1,38 @@
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import Ajv2020 from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { describe, expect, it } from 'vitest';
+import { fixture } from '../helpers.js';
+
+const schema = JSON.parse(readFileSync(fixture('..', '..', 'schema', 'report-v1.schema.json'), 'utf8'));
+const ajv = new Ajv2020.default({ allErrors: true, strict: true, allowUnionTypes: true });
+addFormats.default(ajv);
+const validate = ajv.compile(schema);
+
+function llfcJson(...args: string[]): unknown {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args, '--json'], { encoding: 'utf8' });
+  expect(r.stderr).toBe('');
+  return JSON.parse(r.stdout);
+}
+
+const data = ['--data', fixture('data', 'fashion_test_x.npy'), '--mean', '0.286', '--std', '0.353', '--limit', '64'];
+const labels = ['--labels', fixture('data', 'fashion_test_y.npy')];
+
+describe('the versioned JSON Schema of the report', () => {
+  it.each([
+    ['llfc lmc', ['lmc', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, ...labels]],
+    ['llfc analyze on a ResNet', ['analyze', fixture('models', 'resnet_a.onnx'), fixture('models', 'resnet_b.onnx'), ...data, ...labels]],
+    ['llfc analyze without labels', ['analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data]],
+  ])('describes what %s writes', (_what, args) => {
+    const report = llfcJson(...args);
+    const ok = validate(report);
+    expect(validate.errors ?? []).toEqual([]);
+    expect(ok).toBe(true);
+  });
+
+  it('rejects a report with a misspelled field', () => {
+    const report = llfcJson('lmc', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, ...labels) as Record<string, unknown>;
+    expect(validate({ ...report, lmcc: report.lmc })).toBe(false);
+  });
+});
