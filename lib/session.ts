@@ -9,6 +9,19 @@ import { parameterValueName, rewireParameters, type Checkpoint } from './checkpo
 import { encodeModel } from './onnx/model.js';
 import { onnx, type ModelProto } from './onnx/proto.js';
 
+/**
+ * Options for every session: full graph optimization, and intra-op threads that sleep rather
+ * than spin between runs, since llfc keeps many sessions (one per α, helper graphs) and the
+ * native kernels' threads share the same cores.
+ */
+function sessionOptions(threads?: number): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: 'all',
+    ...(threads ? { intraOpNumThreads: threads } : {}),
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
+}
+
 /** How parameters reach the session. */
 export type ParameterFeed = 'inputs' | 'initializers';
 
@@ -48,10 +61,7 @@ export class ModelSession {
     }
     let session: ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(encodeModel(model), {
-        graphOptimizationLevel: 'all',
-        ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-      });
+      session = await ort.InferenceSession.create(encodeModel(model), sessionOptions(options.threads));
     } catch (error) {
       throw new OnnxFormatError(checkpoint.file, `onnxruntime cannot load it: ${(error as Error).message}`, { cause: error });
     }
@@ -111,7 +121,7 @@ export class GraphSession {
 
   static async create(model: ModelProto, where: string): Promise<GraphSession> {
     try {
-      return new GraphSession(await ort.InferenceSession.create(encodeModel(model), { graphOptimizationLevel: 'all' }));
+      return new GraphSession(await ort.InferenceSession.create(encodeModel(model), sessionOptions()));
     } catch (error) {
       throw new OnnxFormatError(where, `onnxruntime cannot build a helper graph: ${(error as Error).message}`, { cause: error });
     }

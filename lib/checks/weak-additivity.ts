@@ -38,8 +38,7 @@ export class WeakAdditivity {
     const sigmaOfMix: Float32Array[] = [];
     for (const mix of this.mixes) {
       const out = await this.session.run({ h: { data: mix, dims: hA.dims } });
-      // Copy: the next run may reuse onnxruntime's output buffer.
-      sigmaOfMix.push(Float32Array.from(floatOutput(out, 'y', this.layer.node).data));
+      sigmaOfMix.push(floatOutput(out, 'y', this.layer.node).data);
     }
     this.accumulator.add(sigmaOfMix, fa, fb, n);
   }
