@@ -1,5 +1,6 @@
 /** llfc: the public API. */
 export * from './errors.js';
+export { lmc, analyze, type PairRequest } from './api.js';
 export type { ProgressEvent, ProgressListener, RunControl } from './progress.js';
 export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type Parameter, type ValueSpec } from './checkpoint.js';
 export { openDataset, checkLabels } from './dataset/index.js';

@@ -1,0 +1,24 @@
+/** The worker thread's side: runs one task, posts progress, result or error, obeys abort. */
+import { parentPort, workerData } from 'node:worker_threads';
+import { LlfcError } from '../errors.js';
+import { tasks, type TaskName } from './tasks.js';
+
+const { task, request } = workerData as { task: TaskName; request: never };
+const controller = new AbortController();
+parentPort!.on('message', (message: { type: 'abort'; reason?: string }) => {
+  if (message.type === 'abort') controller.abort(message.reason ?? 'cancelled');
+});
+
+try {
+  const result = await tasks[task](request, {
+    signal: controller.signal,
+    onProgress: (event) => parentPort!.postMessage({ type: 'progress', event }),
+  });
+  parentPort!.postMessage({ type: 'result', result });
+} catch (error) {
+  const e = error as Error;
+  parentPort!.postMessage({
+    type: 'error',
+    error: { name: e.name, message: e.message, stack: e.stack, code: error instanceof LlfcError ? error.code : undefined },
+  });
+}

@@ -1,0 +1,66 @@
+/** The caller's side: starts a task in a worker thread and relays progress, cancellation and errors. */
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import * as errors from '../errors.js';
+import { CancelledError, LlfcError } from '../errors.js';
+import type { RunControl } from '../progress.js';
+import type { TaskMap, TaskName } from './tasks.js';
+
+interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  code?: string;
+}
+
+/** Rebuilds the typed error thrown in the worker, so `instanceof` works for the caller. */
+function reviveError(data: SerializedError): Error {
+  const classes = errors as unknown as Record<string, new (...args: never[]) => Error>;
+  const Class = classes[data.name] ?? (data.code ? LlfcError : Error);
+  const error = Object.create(Class.prototype) as Error & { code?: string };
+  Object.defineProperties(error, {
+    message: { value: data.message, enumerable: false, writable: true },
+    name: { value: data.name, enumerable: false, writable: true },
+    stack: { value: data.stack, enumerable: false, writable: true },
+  });
+  if (data.code) error.code = data.code;
+  return error;
+}
+
+/**
+ * The worker runs entry.js; from source (tests under tsx) it runs entry.ts after registering
+ * tsx's loader inside the worker, which does not inherit the parent's loader hooks.
+ */
+function startWorker(workerData: unknown): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./entry.js', import.meta.url), { workerData });
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/index\.cjs$/, 'index.mjs');
+  const entry = new URL('./entry.ts', import.meta.url).href;
+  const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData });
+}
+
+/** Runs a task off the main thread; resolves with its result. */
+export function runTask<K extends TaskName>(task: K, request: TaskMap[K]['request'], control: RunControl = {}): Promise<TaskMap[K]['result']> {
+  if (control.signal?.aborted) return Promise.reject(new CancelledError());
+  const worker = startWorker({ task, request });
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const onAbort = (): void => worker.postMessage({ type: 'abort', reason: typeof control.signal?.reason === 'string' ? control.signal.reason : 'cancelled' });
+    control.signal?.addEventListener('abort', onAbort, { once: true });
+    const finish = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      control.signal?.removeEventListener('abort', onAbort);
+      f();
+      void worker.terminate();
+    };
+    worker.on('message', (message: { type: string; event?: never; result?: never; error?: SerializedError }) => {
+      if (message.type === 'progress') control.onProgress?.(message.event!);
+      else if (message.type === 'result') finish(() => resolve(message.result!));
+      else if (message.type === 'error') finish(() => reject(reviveError(message.error!)));
+    });
+    worker.on('error', (error) => finish(() => reject(error)));
+    worker.on('exit', (code) => finish(() => reject(new errors.NativeError(`the worker thread exited with code ${code} before finishing ${task}`))));
+  });
+}

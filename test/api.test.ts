@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { analyze, lmc } from '../lib/api.js';
+import { CancelledError, CheckpointMismatchError } from '../lib/errors.js';
+import { fixture } from './helpers.js';
+
+const data = { data: fixture('data', 'fashion_test_x.npy'), labels: fixture('data', 'fashion_test_y.npy'), normalize: { mean: [0.286], std: [0.353] } };
+const pair = (name: string) => ({ a: fixture('models', `${name}_a.onnx`), b: fixture('models', `${name}_b.onnx`) });
+
+describe('the worker-thread API', () => {
+  it('keeps the caller’s event loop responsive: a timer keeps ticking during an analyze', async () => {
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const events: number[] = [];
+    const result = await analyze({ ...pair('mlp'), data: { ...data, limit: 1000 } }, { batchSize: 100, onProgress: (e) => events.push(e.done) });
+    clearInterval(timer);
+    expect(result.layers.length).toBe(3);
+    expect(events.at(-1)).toBe(events.length);
+    // The analysis takes seconds; a blocked loop would tick a handful of times at most.
+    expect(ticks).toBeGreaterThan(20);
+  });
+
+  it('gives the same LMC curve as the PyTorch reference', async () => {
+    const { readFileSync } = await import('node:fs');
+    const ref = JSON.parse(readFileSync(fixture('reference', 'lmc.json'), 'utf8')).mlp;
+    const result = await lmc({ ...pair('mlp'), data }, { alphas: ref.alphas });
+    expect(result.accuracy).toEqual(ref.accuracy);
+  });
+
+  it('stops with CancelledError when the signal aborts mid-run', async () => {
+    const controller = new AbortController();
+    const run = analyze({ ...pair('resnet'), data }, { batchSize: 50, signal: controller.signal, onProgress: (e) => e.done === 2 && controller.abort() });
+    await expect(run).rejects.toBeInstanceOf(CancelledError);
+  });
+
+  it('rethrows the typed error of the worker', async () => {
+    const run = lmc({ a: fixture('models', 'mlp_a.onnx'), b: fixture('models', 'cnn_bn_b.onnx'), data: { ...data, limit: 10 } });
+    await expect(run).rejects.toBeInstanceOf(CheckpointMismatchError);
+    await expect(run).rejects.toThrow(/differ at node 0/);
+  });
+});
