@@ -1,7 +1,8 @@
 /** θ(α) = (1−α)·θ_A + α·θ_B over parameter arenas, by the native kernel. */
 import { InvalidArgumentError } from './errors.js';
 import { native } from './native.js';
-import type { Checkpoint } from './checkpoint.js';
+import { pairCheckpoints, rewireParameters, sharedTensorsAgree, withParameters, type Checkpoint } from './checkpoint.js';
+import type { ModelProto } from './onnx/proto.js';
 
 /** Throws InvalidArgumentError unless every α is a finite number in [0, 1]. */
 export function checkAlphas(alphas: readonly number[], what = 'alpha'): void {
@@ -52,4 +53,17 @@ export function interpolateArenas(
     native().interpolate(a, b, Float64Array.from(alphas), buffers);
   }
   return buffers;
+}
+
+/**
+ * The model θ(α) = (1−α)·θ_A + α·θ_B as an ONNX model in A's graph. Initializer names are
+ * kept (so PyTorch-side tools map them back) unless a tensor A stores once is used with
+ * different values in θ(α) — possible when B does not share it — in which case every use gets
+ * its own initializer (`llfc_param_k`) and `perUse` is true.
+ */
+export function interpolatedModel(a: Checkpoint, b: Checkpoint, alpha: number): { model: ModelProto; perUse: boolean } {
+  pairCheckpoints(a, b);
+  const [theta] = interpolateArenas(a.arena, b.arena, [alpha]);
+  if (sharedTensorsAgree(a, theta!)) return { model: withParameters(a, theta!), perUse: false };
+  return { model: rewireParameters(a, theta!), perUse: true };
 }

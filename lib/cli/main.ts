@@ -4,6 +4,7 @@ import { CancelledError, LlfcError } from '../errors.js';
 import { version } from '../version.js';
 import { analyzeCommand } from './analyze.js';
 import { demoCommand } from './demo.js';
+import { interpolateCommand } from './interpolate.js';
 import { lmcCommand } from './lmc.js';
 
 /** Exit codes: 0 ok, 1 unexpected failure, 2 bad input or usage, 130 interrupted. */
@@ -15,6 +16,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.addCommand(lmcCommand().exitOverride());
   program.addCommand(analyzeCommand().exitOverride());
+  program.addCommand(interpolateCommand().exitOverride());
   program.addCommand(demoCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });

@@ -1,0 +1,30 @@
+/** `llfc interpolate A.onnx B.onnx --alpha 0.5 -o mid.onnx`: write the model θ(α). */
+import { Command } from 'commander';
+import { loadCheckpoint } from '../checkpoint.js';
+import { InvalidArgumentError } from '../errors.js';
+import { checkAlphas, interpolatedModel } from '../interpolate.js';
+import { writeModel } from '../onnx/model.js';
+import { checkOutputPath } from '../report/json.js';
+
+export function interpolateCommand(): Command {
+  return new Command('interpolate')
+    .description('write the model θ(α) = (1−α)θ_A + αθ_B as ONNX (A’s graph, every parameter interpolated)')
+    .argument('<a>', 'checkpoint A (ONNX), α = 0')
+    .argument('<b>', 'checkpoint B (ONNX), α = 1')
+    .requiredOption('--alpha <α>', 'the weight on B, in [0, 1]')
+    .requiredOption('-o, --output <file>', 'the ONNX file to write')
+    .option('--quiet', 'print nothing but errors')
+    .action(async (a: string, b: string, flags: { alpha: string; output: string; quiet?: boolean }) => {
+      const alpha = Number(flags.alpha);
+      if (flags.alpha.trim() === '' || Number.isNaN(alpha)) throw new InvalidArgumentError(`--alpha: '${flags.alpha}' is not a number`);
+      checkAlphas([alpha], '--alpha');
+      checkOutputPath(flags.output, [a, b]);
+      const [ca, cb] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b)]);
+      const { model, perUse } = interpolatedModel(ca, cb, alpha);
+      await writeModel(model, flags.output);
+      if (!flags.quiet) {
+        process.stdout.write(`wrote θ(${alpha}) of ${a} and ${b} to ${flags.output}\n`);
+        if (perUse) process.stdout.write('note: a tensor shared in A takes different values in θ(α); every use got its own initializer (llfc_param_k)\n');
+      }
+    });
+}
