@@ -24,3 +24,13 @@ export { buildReport, writeReport, REPORT_SCHEMA_VERSION, type Report } from './
 export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';
 export { version } from './version.js';
+export {
+  renderHtmlReport,
+  writeHtmlReport,
+  writePlots,
+  writeReportOutputs,
+  checkReportOutputs,
+  describeOutputs,
+  type ReportOutputFlags,
+  type WrittenOutputs,
+} from './report/write.js';

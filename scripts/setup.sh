@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what llfc needs on a fresh Debian machine with Node 20: the system packages that
-# are missing (C++ toolchain, cmake, Eigen), the npm dependencies (onnxruntime-node without its
+# are missing (C++ toolchain, cmake, Eigen; DejaVu fonts and Chromium for the HTML report's
+# PNG plots and browser test), the npm dependencies (onnxruntime-node without its
 # CUDA download), the native addon built from source, and the TypeScript build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,9 @@ command -v cmake >/dev/null || missing+=(cmake)
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
 [ -f /usr/include/eigen3/Eigen/Core ] || missing+=(libeigen3-dev)
+# The HTML report: a font for the PNG plots, and Chromium for its browser test.
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -4,11 +4,12 @@ import { loadCheckpoint } from '../checkpoint.js';
 import { alphaGrid, linearModeConnectivity, type LmcResult } from '../checks/lmc.js';
 import { InvalidArgumentError } from '../errors.js';
 import { buildReport, checkOutputPath, writeReport } from '../report/json.js';
+import { checkReportOutputs, describeOutputs, writeReportOutputs, type ReportOutputFlags } from '../report/write.js';
 import type { ParameterFeed } from '../session.js';
 import { addDataOptions, openDataFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
 import { fixed, formatTable, interruptSignal, percent, progressBar, type OutputOptions } from './terminal.js';
 
-export interface LmcFlags extends DataFlags, OutputOptions {
+export interface LmcFlags extends DataFlags, OutputOptions, ReportOutputFlags {
   steps?: string;
   alphas?: string;
   out?: string;
@@ -36,7 +37,9 @@ export function alphasFromFlags(flags: { steps?: string; alphas?: string }): num
 export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<void> {
   const alphas = alphasFromFlags(flags);
   const batchSize = parsePositiveInteger(flags.batchSize, '--batch-size');
-  if (flags.out) checkOutputPath(flags.out, [a, b, ...flags.data, ...(flags.labels ? [flags.labels] : [])]);
+  const inputs = [a, b, ...flags.data, ...(flags.labels ? [flags.labels] : [])];
+  if (flags.out) checkOutputPath(flags.out, inputs);
+  checkReportOutputs(flags, [...inputs, ...(flags.out ? [flags.out] : [])]);
   const [ca, cb, data] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b), openDataFromFlags(flags)]);
   const bar = progressBar(flags);
   const interrupt = interruptSignal();
@@ -54,10 +57,12 @@ export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<voi
     lmc,
   });
   if (flags.out) await writeReport(report, flags.out);
+  const written = await writeReportOutputs(report, flags, inputs);
   if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (!flags.quiet) {
     process.stdout.write(`LMC of ${a} (α=0) and ${b} (α=1) on ${data.length} samples of ${data.source}\n${lmcTable(lmc)}\n`);
     if (flags.out) process.stdout.write(`report written to ${flags.out}\n`);
+    process.stdout.write(describeOutputs(written));
   }
 }
 
@@ -75,7 +80,9 @@ export function lmcCommand(): Command {
     .argument('<b>', 'checkpoint B (ONNX), α = 1')
     .option('--steps <n>', 'an even α grid of n points from 0 to 1 (default 11)')
     .option('--alphas <list>', 'explicit α values, comma separated')
-    .option('--out <file>', 'write the JSON report here');
+    .option('--out <file>', 'write the JSON report here')
+    .option('--html <file>', 'write a self-contained HTML report with charts here')
+    .option('--plots <dir>', 'write each chart as SVG and PNG into this directory');
   addDataOptions(command);
   addOutputOptions(command);
   return command.action(async (a: string, b: string, flags: LmcFlags) => runLmc(a, b, flags));
