@@ -1,20 +1,19 @@
 /** `llfc analyze A.onnx B.onnx --data X [--labels Y]`: LMC plus LLFC and its two conditions per layer. */
 import { Command } from 'commander';
-import { loadCheckpoint } from '../checkpoint.js';
-import { analyzePair, DEFAULT_LAYER_ALPHAS } from '../checks/analyze.js';
-import { buildReport, checkOutputPath, writeReport, type Report } from '../report/json.js';
+import { analyze } from '../api.js';
+import { DEFAULT_LAYER_ALPHAS } from '../checks/analyze.js';
 import type { PairAnalysis } from '../report/types.js';
-import { addDataOptions, openDataFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
+import { addDataOptions, dataInputs, datasetOptionsFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
 import { alphasFromFlags, lmcTable } from './lmc.js';
-import { fixed, formatTable, interruptSignal, progressBar, type OutputOptions } from './terminal.js';
+import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
+import { fixed, formatTable } from './terminal.js';
 
-export interface AnalyzeFlags extends DataFlags, OutputOptions {
+export interface AnalyzeFlags extends DataFlags, ReportFlags {
   alphas?: string;
   steps?: string;
   layers?: string;
   commutativity: boolean;
   weakAdditivity: boolean;
-  out?: string;
 }
 
 export function layerTable(analysis: PairAnalysis): string {
@@ -47,6 +46,45 @@ export function analysisText(analysis: PairAnalysis): string {
   return parts.join('\n\n');
 }
 
+/** Runs the analysis of two files and prints/writes the report; shared by `analyze` and `demo`. */
+export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Promise<void> {
+  const layerAlphas = flags.alphas !== undefined ? parseNumberList(flags.alphas, '--alphas') : DEFAULT_LAYER_ALPHAS;
+  const lmcAlphas = alphasFromFlags({ ...(flags.steps !== undefined ? { steps: flags.steps } : {}) });
+  const batchSize = parsePositiveInteger(flags.batchSize, '--batch-size');
+  const inputs = [a, b, ...dataInputs(flags)];
+  checkOutputs(flags, inputs);
+  const data = datasetOptionsFromFlags(flags);
+  const analysis = await withProgress(flags, (control) =>
+    analyze(
+      { a, b, data },
+      {
+        alphas: layerAlphas,
+        lmcAlphas,
+        batchSize,
+        commutativity: flags.commutativity,
+        weakAdditivity: flags.weakAdditivity,
+        ...(flags.layers !== undefined ? { layers: flags.layers.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+        ...control,
+      },
+    ),
+  );
+  const source = flags.data.join(', ');
+  await finishReport(
+    {
+      models: { a, b },
+      data: { source, samples: analysis.samples, labels: flags.labels !== undefined },
+      settings: { batchSize, feed: 'initializers', layers: flags.layers ?? 'default' },
+      lmc: analysis.lmc,
+      layerAlphas: analysis.alphas,
+      layers: analysis.layers,
+      commutativity: analysis.commutativity,
+    },
+    flags,
+    inputs,
+    () => `Analysis of ${a} (α=0) and ${b} (α=1) on ${analysis.samples} samples of ${source}\n\n${analysisText(analysis)}`,
+  );
+}
+
 export function analyzeCommand(): Command {
   const command = new Command('analyze')
     .description('LMC plus, per layer, LLFC distance, scale coefficient, weak additivity and commutativity, in one pass over the data')
@@ -56,49 +94,8 @@ export function analyzeCommand(): Command {
     .option('--steps <n>', 'points of the LMC α grid (default 11)')
     .option('--layers <list>', 'layers to check: node names, tensor names, module paths or op types, comma separated')
     .option('--no-commutativity', 'skip the commutativity check')
-    .option('--no-weak-additivity', 'skip the weak-additivity check')
-    .option('--out <file>', 'write the JSON report here')
-    .option('--json', 'print the report as JSON on stdout')
-    .option('--quiet', 'print nothing but errors');
+    .option('--no-weak-additivity', 'skip the weak-additivity check');
   addDataOptions(command);
-  return command.action(async (a: string, b: string, flags: AnalyzeFlags) => {
-    const layerAlphas = flags.alphas !== undefined ? parseNumberList(flags.alphas, '--alphas') : DEFAULT_LAYER_ALPHAS;
-    const lmcAlphas = alphasFromFlags({ ...(flags.steps !== undefined ? { steps: flags.steps } : {}) });
-    const batchSize = parsePositiveInteger(flags.batchSize, '--batch-size');
-    if (flags.out) checkOutputPath(flags.out, [a, b, ...flags.data, ...(flags.labels ? [flags.labels] : [])]);
-    const [ca, cb, data] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b), openDataFromFlags(flags)]);
-    const bar = progressBar(flags);
-    const interrupt = interruptSignal();
-    let analysis: PairAnalysis;
-    try {
-      analysis = await analyzePair(ca, cb, data, {
-        alphas: layerAlphas,
-        lmcAlphas,
-        batchSize,
-        commutativity: flags.commutativity,
-        weakAdditivity: flags.weakAdditivity,
-        ...(flags.layers !== undefined ? { layers: flags.layers.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-        signal: interrupt.signal,
-        onProgress: bar.listener,
-      });
-    } finally {
-      bar.stop();
-      interrupt.dispose();
-    }
-    const report: Report = buildReport({
-      models: { a, b },
-      data: { source: data.source, samples: data.length, labels: data.labels !== undefined },
-      settings: { batchSize, feed: 'initializers', layers: flags.layers ?? 'default' },
-      lmc: analysis.lmc,
-      layerAlphas: analysis.alphas,
-      layers: analysis.layers,
-      commutativity: analysis.commutativity,
-    });
-    if (flags.out) await writeReport(report, flags.out);
-    if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    else if (!flags.quiet) {
-      process.stdout.write(`Analysis of ${a} (α=0) and ${b} (α=1) on ${data.length} samples of ${data.source}\n\n${analysisText(analysis)}\n`);
-      if (flags.out) process.stdout.write(`report written to ${flags.out}\n`);
-    }
-  });
+  addReportOptions(command);
+  return command.action(async (a: string, b: string, flags: AnalyzeFlags) => runAnalyze(a, b, flags));
 }

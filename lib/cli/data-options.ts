@@ -1,6 +1,6 @@
 /** The dataset options shared by commands that read data. */
 import { Option, type Command } from 'commander';
-import { openDataset, type Dataset } from '../dataset/index.js';
+import type { OpenDatasetOptions } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
 
 export interface DataFlags {
@@ -38,9 +38,10 @@ export function parsePositiveInteger(text: string, what: string): number {
   return n;
 }
 
-export async function openDataFromFlags(flags: DataFlags): Promise<Dataset> {
+/** The dataset options the flags describe (the dataset is opened where the work runs). */
+export function datasetOptionsFromFlags(flags: DataFlags): OpenDatasetOptions {
   if ((flags.mean === undefined) !== (flags.std === undefined)) throw new InvalidArgumentError('--mean and --std go together');
-  return openDataset({
+  return {
     data: flags.data.length === 1 ? flags.data[0]! : flags.data,
     ...(flags.labels !== undefined ? { labels: flags.labels } : {}),
     ...(flags.dataKey !== undefined ? { key: flags.dataKey } : {}),
@@ -49,5 +50,10 @@ export async function openDataFromFlags(flags: DataFlags): Promise<Dataset> {
       ? { normalize: { mean: parseNumberList(flags.mean, '--mean'), std: parseNumberList(flags.std, '--std') } }
       : {}),
     ...(flags.limit !== undefined ? { limit: parsePositiveInteger(flags.limit, '--limit') } : {}),
-  });
+  };
+}
+
+/** Every input file the flags name (never to be overwritten by an output). */
+export function dataInputs(flags: DataFlags): string[] {
+  return [...flags.data, ...(flags.labels ? [flags.labels] : [])];
 }

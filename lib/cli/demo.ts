@@ -1,29 +1,27 @@
-/** `llfc demo`: LMC of two bundled MLPs trained on Fashion-MNIST from different seeds. */
+/** `llfc demo`: the full analysis of two bundled MLPs trained on Fashion-MNIST from different seeds. */
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { packageRoot } from '../version.js';
-import { runLmc } from './lmc.js';
-import type { OutputOptions } from './terminal.js';
+import { runAnalyze } from './analyze.js';
+import { addReportOptions, type ReportFlags } from './report-output.js';
 
 const fixtures = join(packageRoot, 'test', 'fixtures');
 
 export function demoCommand(): Command {
-  return new Command('demo')
-    .description('run LMC on the bundled checkpoints (two Fashion-MNIST MLPs) and data')
-    .option('--out <file>', 'write the JSON report here')
-    .option('--json', 'print the report as JSON on stdout')
-    .option('--quiet', 'print nothing but errors')
-    .action(async (flags: OutputOptions & { out?: string }) => {
-      const a = join(fixtures, 'models', 'mlp_a.onnx');
-      const b = join(fixtures, 'models', 'mlp_b.onnx');
-      await runLmc(a, b, {
-        ...flags,
-        data: [join(fixtures, 'data', 'fashion_test_x.npy')],
-        labels: join(fixtures, 'data', 'fashion_test_y.npy'),
-        mean: '0.2860',
-        std: '0.3530',
-        batchSize: '500',
-        feed: 'initializers',
-      });
+  const command = new Command('demo').description(
+    'analyze the bundled checkpoints (two Fashion-MNIST MLPs from different seeds): LMC, LLFC per layer, weak additivity, commutativity',
+  );
+  addReportOptions(command);
+  return command.action(async (flags: ReportFlags) => {
+    await runAnalyze(join(fixtures, 'models', 'mlp_a.onnx'), join(fixtures, 'models', 'mlp_b.onnx'), {
+      ...flags,
+      data: [join(fixtures, 'data', 'fashion_test_x.npy')],
+      labels: join(fixtures, 'data', 'fashion_test_y.npy'),
+      mean: '0.2860',
+      std: '0.3530',
+      batchSize: '500',
+      commutativity: true,
+      weakAdditivity: true,
     });
+  });
 }

@@ -87,11 +87,13 @@ describe('llfc lmc', () => {
 });
 
 describe('llfc demo', () => {
-  it('runs on the bundled checkpoints and data with no arguments', () => {
+  it('analyzes the bundled checkpoints and data with no arguments: LMC, LLFC per layer, commutativity', () => {
     const r = llfc('demo');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/LMC of .*mlp_a\.onnx/);
-    expect(r.stdout).toMatch(/barriers: loss/);
+    expect(r.stdout).toMatch(/Analysis of .*mlp_a\.onnx/);
+    expect(r.stdout).toMatch(/barriers: loss 0\.99/);
+    expect(r.stdout).toMatch(/relu2 +activation/);
+    expect(r.stdout).toMatch(/fc2 +Gemm/);
     expect(existsSync(fixture('models', 'mlp_a.onnx'))).toBe(true);
   });
 });

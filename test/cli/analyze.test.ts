@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { fixture, tempDir } from '../helpers.js';
+
+const tmp = tempDir();
+afterAll(() => tmp.cleanup());
+const llfc = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args], { encoding: 'utf8' });
+const data = ['--data', fixture('data', 'fashion_test_x.npy'), '--mean', '0.286', '--std', '0.353', '--limit', '200'];
+
+describe('llfc analyze', () => {
+  it('writes the JSON report with layers and commutativity, and the HTML report', () => {
+    const out = join(tmp.dir, 'analysis.json');
+    const html = join(tmp.dir, 'analysis.html');
+    const r = llfc('analyze', fixture('models', 'cnn_bn_a.onnx'), fixture('models', 'cnn_bn_b.onnx'), ...data, '--labels', fixture('data', 'fashion_test_y.npy'), '--alphas', '0.5', '--steps', '5', '--out', out, '--html', html);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    expect(report.lmc.alphas).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    expect(report.layers.map((l: { module: string }) => l.module)).toEqual(['relu1', 'relu2', 'fc']);
+    expect(report.layers[0].llfc.map((p: { alpha: number }) => p.alpha)).toEqual([0.5]);
+    expect(report.commutativity.map((c: { weight: string }) => c.weight)).toEqual(['conv1.weight', 'conv2.weight', 'fc.weight']);
+    expect(existsSync(html)).toBe(true);
+  });
+
+  it('runs without labels and says LMC was skipped', () => {
+    const r = llfc('analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, '--layers', 'relu2');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/no labels given, skipped/);
+    expect(r.stdout).toMatch(/relu2/);
+  });
+
+  it.each([
+    [['--layers', 'nonsense'], /no layer matches 'nonsense'/],
+    [['--alphas', '0.5,7'], /7 is outside \[0, 1\]/],
+  ])('exits 2 naming the problem for %s', (args, message) => {
+    const r = llfc('analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, ...args);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+});
