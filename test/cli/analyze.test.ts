@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,5 +38,17 @@ describe('llfc analyze', () => {
     const r = llfc('analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, ...args);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(message);
+  });
+
+  it('stops cleanly on Ctrl-C (SIGINT): exit 130 and no partial output file', async () => {
+    const out = join(tmp.dir, 'interrupted.json');
+    const child = spawn(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), 'analyze', fixture('models', 'resnet_a.onnx'), fixture('models', 'resnet_b.onnx'), '--data', fixture('data', 'fashion_test_x.npy'), '--labels', fixture('data', 'fashion_test_y.npy'), '--batch-size', '50', '--out', out]);
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    setTimeout(() => child.kill('SIGINT'), 2500);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(130);
+    expect(stderr).toMatch(/interrupted.*nothing written/);
+    expect(existsSync(out)).toBe(false);
   });
 });
