@@ -4,9 +4,13 @@
  * The in-process building blocks (loadCheckpoint, openDataset, linearModeConnectivity,
  * analyzePair) are exported too, for callers who hold checkpoints and datasets in memory.
  */
+import { loadCheckpoint } from './checkpoint.js';
 import type { AnalyzeOptions } from './checks/analyze.js';
 import type { LmcOptions, LmcResult } from './checks/lmc.js';
+import { checkAlphas, interpolatedModel } from './interpolate.js';
+import { writeModel } from './onnx/model.js';
 import type { RunControl } from './progress.js';
+import { checkOutputPath } from './report/json.js';
 import type { PairAnalysis } from './report/types.js';
 import { runTask } from './worker/host.js';
 import type { PairRequest } from './worker/tasks.js';
@@ -27,4 +31,17 @@ export function analyze(request: PairRequest, options: AnalyzeOptions = {}): Pro
 
 function control(signal: AbortSignal | undefined, onProgress: RunControl['onProgress']): RunControl {
   return { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
+}
+
+/**
+ * Writes θ(α) of two ONNX files as a new ONNX file (A's graph and initializer names); the
+ * output must not be one of the inputs. Fast (one pass over the parameters), so it runs inline.
+ */
+export async function interpolate(a: string, b: string, alpha: number, output: string): Promise<{ perUse: boolean }> {
+  checkAlphas([alpha]);
+  checkOutputPath(output, [a, b]);
+  const [ca, cb] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b)]);
+  const { model, perUse } = interpolatedModel(ca, cb, alpha);
+  await writeModel(model, output);
+  return { perUse };
 }

@@ -1,11 +1,11 @@
 /** llfc: the public API. */
 export * from './errors.js';
-export { lmc, analyze, type PairRequest } from './api.js';
+export { lmc, analyze, interpolate, type PairRequest } from './api.js';
 export type { ProgressEvent, ProgressListener, RunControl } from './progress.js';
 export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type Parameter, type ValueSpec } from './checkpoint.js';
 export { openDataset, checkLabels } from './dataset/index.js';
 export type { Batch, Dataset, Normalization, OpenDatasetOptions } from './dataset/index.js';
-export { interpolateArenas, checkAlphas, type InterpolationMask } from './interpolate.js';
+export { interpolateArenas, interpolatedModel, checkAlphas, type InterpolationMask } from './interpolate.js';
 export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunOutputs } from './session.js';
 export {
   linearModeConnectivity,

@@ -1,10 +1,8 @@
 /** `llfc interpolate A.onnx B.onnx --alpha 0.5 -o mid.onnx`: write the model θ(α). */
 import { Command } from 'commander';
-import { loadCheckpoint } from '../checkpoint.js';
+import { interpolate } from '../api.js';
 import { InvalidArgumentError } from '../errors.js';
-import { checkAlphas, interpolatedModel } from '../interpolate.js';
-import { writeModel } from '../onnx/model.js';
-import { checkOutputPath } from '../report/json.js';
+import { checkAlphas } from '../interpolate.js';
 
 export function interpolateCommand(): Command {
   return new Command('interpolate')
@@ -18,10 +16,7 @@ export function interpolateCommand(): Command {
       const alpha = Number(flags.alpha);
       if (flags.alpha.trim() === '' || Number.isNaN(alpha)) throw new InvalidArgumentError(`--alpha: '${flags.alpha}' is not a number`);
       checkAlphas([alpha], '--alpha');
-      checkOutputPath(flags.output, [a, b]);
-      const [ca, cb] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b)]);
-      const { model, perUse } = interpolatedModel(ca, cb, alpha);
-      await writeModel(model, flags.output);
+      const { perUse } = await interpolate(a, b, alpha, flags.output);
       if (!flags.quiet) {
         process.stdout.write(`wrote θ(${alpha}) of ${a} and ${b} to ${flags.output}\n`);
         if (perUse) process.stdout.write('note: a tensor shared in A takes different values in θ(α); every use got its own initializer (llfc_param_k)\n');
