@@ -80,6 +80,16 @@ export class InvalidArgumentError extends LlfcError {
   }
 }
 
+/**
+ * An assignment problem whose forbidden pairs (+inf costs, −inf when maximizing) leave no
+ * complete assignment. `row` / `col` name the row or column that could not be assigned, when known.
+ */
+export class InfeasibleAssignmentError extends LlfcError {
+  constructor(message: string, readonly row?: number, readonly col?: number) {
+    super('INFEASIBLE_ASSIGNMENT', message);
+  }
+}
+
 /** Work stopped through an AbortSignal. */
 export class CancelledError extends LlfcError {
   constructor(message = 'cancelled') {

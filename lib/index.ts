@@ -24,6 +24,7 @@ export { buildReport, writeReport, REPORT_SCHEMA_VERSION, type Report } from './
 export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';
 export { version } from './version.js';
+export { linearSumAssignment, linearSumAssignmentAsync, type LinearSumAssignmentOptions, type LinearSumAssignmentResult, type LinearSumAssignmentStats } from './lap.js';
 export {
   renderHtmlReport,
   writeHtmlReport,

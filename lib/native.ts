@@ -16,6 +16,41 @@ export interface NativeMask {
   base: Float32Array;
 }
 
+/** Work counters of one linear assignment solve (native/lap.h LapResult::Stats). */
+export interface NativeLapStats {
+  freeAfterInit: number;
+  arrScans: number;
+  freeAfterArr: number;
+  pathPasses: number;
+}
+
+/** A linear assignment solution as the addon returns it (see lib/lap.ts). */
+export interface NativeLapResult {
+  rowInd: Int32Array;
+  colInd: Int32Array;
+  total: number;
+  colDuals: Float64Array;
+  warmStarted: boolean;
+  stats: NativeLapStats;
+}
+
+/** The CUDA build's device report (llfc_cuda.node's cudaInfo(); README "CUDA"). */
+export interface NativeCudaInfo {
+  available: boolean;
+  /** Why no device is used, when !available. */
+  reason: string;
+  driverVersion: number;
+  runtimeVersion: number;
+  chunkElements: number;
+  device?: string;
+  computeCapability?: string;
+  memoryBytes?: number;
+  /** The cuBLAS library GEMM uses, or null (GEMM then runs on the CPU) with cublasError. */
+  cublas?: string | null;
+  cublasError?: string;
+  residentBytes?: number;
+}
+
 /** The functions the addon exports (native/addon.cc). */
 export interface NativeAddon {
   readonly backend: 'cpu' | 'cuda';
@@ -25,6 +60,12 @@ export interface NativeAddon {
   cosineStats(as: Float32Array[], alphas: Float64Array, fa: Float32Array, fb: Float32Array, n: number, acc: Float64Array): void;
   /** out += [‖x − y‖², ‖x‖², ‖y‖²] in float64. */
   sumSquares(x: Float32Array, y: Float32Array, out: Float64Array): void;
+  // linear assignment (lib/lap.ts); failures carry `code` LAP_NAN | LAP_BAD_INFINITY |
+  // LAP_INFEASIBLE | LAP_INVALID_ARGUMENT and, where known, `row` / `col`.
+  lap(cost: Float32Array | Float64Array, rows: number, cols: number, maximize: boolean, warm?: Float64Array | null): NativeLapResult;
+  lapAsync(cost: Float32Array | Float64Array, rows: number, cols: number, maximize: boolean, warm?: Float64Array | null): Promise<NativeLapResult>;
+  /** out (n×m) = a (n×k) · bᵀ (b is m×k), row-major float32; threads 0 = all. */
+  gemmAbt(a: Float32Array, b: Float32Array, n: number, m: number, k: number, out: Float32Array, threads?: number): void;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

@@ -3,14 +3,18 @@
 // input can take the process down. Kernels see raw pointers and sizes only.
 #include <napi.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
 
 #include "copy.h"
 #include "feature_stats.h"
+#include "gemm.h"
 #include "interpolate.h"
+#include "lap.h"
 
 namespace {
 
@@ -216,6 +220,243 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- linear assignment --------------------------------------------------------------------
+// lap(cost: Float32Array | Float64Array, rows, cols, maximize: boolean, warm?: Float64Array)
+//   -> { rowInd, colInd, total, colDuals, warmStarted, stats }
+// lapAsync(same arguments) -> Promise of the same, solved on the libuv thread pool.
+// gemmAbt(a: Float32Array, b: Float32Array, n, m, k, out: Float32Array, threads?: number)
+// Solver failures are Errors with `code` (LAP_NAN, LAP_BAD_INFINITY, LAP_INFEASIBLE,
+// LAP_INVALID_ARGUMENT) and, where the failure has a position, `row` / `col`.
+
+size_t size_arg(const Napi::CallbackInfo& info, size_t i, const char* name) {
+  if (i >= info.Length() || !info[i].IsNumber()) throw_type(info.Env(), std::string(name) + " must be a number");
+  const double x = info[i].As<Napi::Number>().DoubleValue();
+  if (!(x >= 0) || std::floor(x) != x || x > 2147483647.0) {
+    throw_range(info.Env(), std::string(name) + " must be an integer in [0, 2^31), got " +
+                                Napi::Value(info[i]).ToString().Utf8Value());
+  }
+  return static_cast<size_t>(x);
+}
+
+struct LapInput {
+  const void* data = nullptr;
+  bool is_float = true;
+  size_t rows = 0, cols = 0;
+  bool maximize = false;
+  std::vector<double> warm;  // empty: cold
+  bool has_warm = false;
+};
+
+LapInput lap_input(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  LapInput in;
+  if (info.Length() < 1 || !info[0].IsTypedArray()) throw_type(env, "cost must be a Float32Array or Float64Array");
+  auto arr = info[0].As<Napi::TypedArray>();
+  if (arr.TypedArrayType() == napi_float32_array) {
+    in.is_float = true;
+    in.data = arr.As<Napi::Float32Array>().Data();
+  } else if (arr.TypedArrayType() == napi_float64_array) {
+    in.is_float = false;
+    in.data = arr.As<Napi::Float64Array>().Data();
+  } else {
+    throw_type(env, "cost must be a Float32Array or Float64Array");
+  }
+  in.rows = size_arg(info, 1, "rows");
+  in.cols = size_arg(info, 2, "cols");
+  const double cells = static_cast<double>(in.rows) * static_cast<double>(in.cols);
+  if (cells != static_cast<double>(arr.ElementLength())) {
+    throw_range(env, "cost has " + std::to_string(arr.ElementLength()) + " elements, rows·cols = " +
+                         std::to_string(in.rows) + "·" + std::to_string(in.cols));
+  }
+  if (info.Length() < 4 || !info[3].IsBoolean()) throw_type(env, "maximize must be a boolean");
+  in.maximize = info[3].As<Napi::Boolean>().Value();
+  if (!is_absent(info, 4)) {
+    auto warm = float64_arg(info, 4, "warm-start duals");
+    const size_t want = std::max(in.rows, in.cols);
+    if (warm.ElementLength() != want) {
+      throw_range(env, "warm-start duals have " + std::to_string(warm.ElementLength()) +
+                           " elements, max(rows, cols) = " + std::to_string(want));
+    }
+    in.warm.assign(warm.Data(), warm.Data() + want);
+    in.has_warm = true;
+  }
+  return in;
+}
+
+llfc::LapResult lap_solve(const LapInput& in) {
+  llfc::LapOptions o;
+  o.maximize = in.maximize;
+  o.warm_col_duals = in.has_warm ? in.warm.data() : nullptr;
+  return in.is_float
+             ? llfc::linear_sum_assignment(static_cast<const float*>(in.data), in.rows, in.cols, o)
+             : llfc::linear_sum_assignment(static_cast<const double*>(in.data), in.rows, in.cols, o);
+}
+
+const char* lap_code(llfc::LapError::Kind kind) {
+  switch (kind) {
+    case llfc::LapError::Kind::kNaN: return "LAP_NAN";
+    case llfc::LapError::Kind::kBadInfinity: return "LAP_BAD_INFINITY";
+    case llfc::LapError::Kind::kInfeasible: return "LAP_INFEASIBLE";
+    case llfc::LapError::Kind::kInvalidArgument: return "LAP_INVALID_ARGUMENT";
+  }
+  return "LAP_INVALID_ARGUMENT";
+}
+
+// A failed solve, carried from the worker thread to the JS thread.
+struct LapFailure {
+  std::string message;
+  std::string code;  // empty: not a LapError
+  int64_t row = -1, col = -1;
+};
+
+Napi::Error lap_error(Napi::Env env, const LapFailure& f) {
+  Napi::Error e = Napi::Error::New(env, "llfc native: " + f.message);
+  if (!f.code.empty()) {
+    e.Set("code", Napi::String::New(env, f.code));
+    if (f.row >= 0) e.Set("row", Napi::Number::New(env, static_cast<double>(f.row)));
+    if (f.col >= 0) e.Set("col", Napi::Number::New(env, static_cast<double>(f.col)));
+  }
+  return e;
+}
+
+LapFailure lap_failure(const std::exception& ex) {
+  LapFailure f;
+  f.message = ex.what();
+  if (auto* le = dynamic_cast<const llfc::LapError*>(&ex)) {
+    f.code = lap_code(le->kind());
+    f.row = le->row();
+    f.col = le->col();
+  } else if (dynamic_cast<const std::bad_alloc*>(&ex)) {
+    f.message = "out of memory";
+  }
+  return f;
+}
+
+template <typename A, typename T>
+A typed_copy(Napi::Env env, const std::vector<T>& v) {
+  A out = A::New(env, v.size());
+  if (!v.empty()) std::memcpy(out.Data(), v.data(), v.size() * sizeof(T));
+  return out;
+}
+
+Napi::Object lap_result(Napi::Env env, const llfc::LapResult& r) {
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("rowInd", typed_copy<Napi::Int32Array>(env, r.row_ind));
+  o.Set("colInd", typed_copy<Napi::Int32Array>(env, r.col_ind));
+  o.Set("total", Napi::Number::New(env, r.total));
+  o.Set("colDuals", typed_copy<Napi::Float64Array>(env, r.col_duals));
+  o.Set("warmStarted", Napi::Boolean::New(env, r.warm_started));
+  Napi::Object st = Napi::Object::New(env);
+  st.Set("freeAfterInit", Napi::Number::New(env, static_cast<double>(r.stats.free_after_init)));
+  st.Set("arrScans", Napi::Number::New(env, static_cast<double>(r.stats.arr_scans)));
+  st.Set("freeAfterArr", Napi::Number::New(env, static_cast<double>(r.stats.free_after_arr)));
+  st.Set("pathPasses", Napi::Number::New(env, static_cast<double>(r.stats.path_passes)));
+  o.Set("stats", st);
+  return o;
+}
+
+Napi::Value Lap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const LapInput in = lap_input(info);
+  llfc::LapResult r;
+  try {
+    r = lap_solve(in);
+  } catch (const std::exception& ex) {
+    throw lap_error(env, lap_failure(ex));
+  }
+  return lap_result(env, r);
+}
+
+// Solves on a worker thread; the cost array stays referenced (so not collected) until the
+// promise settles. The caller must not write to it or detach it meanwhile.
+class LapWorker : public Napi::AsyncWorker {
+ public:
+  LapWorker(Napi::Env env, LapInput in, Napi::TypedArray cost)
+      : Napi::AsyncWorker(env, "llfc.lapAsync"),
+        in_(std::move(in)),
+        cost_(Napi::Persistent(cost)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      result_ = lap_solve(in_);
+    } catch (const std::exception& ex) {
+      failed_ = true;
+      failure_ = lap_failure(ex);
+    } catch (...) {
+      failed_ = true;
+      failure_.message = "unknown failure";
+    }
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    cost_.Reset();
+    if (failed_) {
+      deferred_.Reject(lap_error(env, failure_).Value());
+    } else {
+      deferred_.Resolve(lap_result(env, result_));
+    }
+  }
+  void OnError(const Napi::Error& e) override {
+    cost_.Reset();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  LapInput in_;
+  Napi::Reference<Napi::TypedArray> cost_;
+  Napi::Promise::Deferred deferred_;
+  llfc::LapResult result_;
+  bool failed_ = false;
+  LapFailure failure_;
+};
+
+Napi::Value LapAsync(const Napi::CallbackInfo& info) {
+  LapInput in = lap_input(info);
+  auto* worker = new LapWorker(info.Env(), std::move(in), info[0].As<Napi::TypedArray>());
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();
+  return promise;
+}
+
+Napi::Value GemmAbt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto a = float32_arg(info, 0, "a");
+  auto b = float32_arg(info, 1, "b");
+  const size_t n = size_arg(info, 2, "n"), m = size_arg(info, 3, "m"), k = size_arg(info, 4, "k");
+  auto out = float32_arg(info, 5, "out");
+  auto expect = [&](size_t got, double want, const char* what) {
+    if (static_cast<double>(got) != want) {
+      throw_range(env, std::string(what) + " has " + std::to_string(got) + " elements, expected " +
+                           std::to_string(static_cast<size_t>(want)));
+    }
+  };
+  expect(a.ElementLength(), static_cast<double>(n) * static_cast<double>(k), "a (n·k)");
+  expect(b.ElementLength(), static_cast<double>(m) * static_cast<double>(k), "b (m·k)");
+  expect(out.ElementLength(), static_cast<double>(n) * static_cast<double>(m), "out (n·m)");
+  int threads = 0;
+  if (!is_absent(info, 6)) {
+    if (!info[6].IsNumber()) throw_type(env, "threads must be a number");
+    const double t = info[6].As<Napi::Number>().DoubleValue();
+    if (!(t >= 0 && t <= 1024) || std::floor(t) != t) throw_range(env, "threads must be an integer in [0, 1024]");
+    threads = static_cast<int>(t);
+  }
+  const float *pa = a.Data(), *pb = b.Data();
+  float* po = out.Data();
+  auto overlaps = [](const float* x, size_t nx, const float* y, size_t ny) {
+    return nx != 0 && ny != 0 && x < y + ny && y < x + nx;
+  };
+  if (overlaps(po, out.ElementLength(), pa, a.ElementLength()) ||
+      overlaps(po, out.ElementLength(), pb, b.ElementLength())) {
+    throw_range(env, "out must not overlap a or b");
+  }
+  guarded(env, [&] { llfc::gemm_abt(pa, pb, po, n, m, k, threads); });
+  return env.Undefined();
+}
+
 // ---- module -------------------------------------------------------------------------------
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -224,6 +465,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
   exports.Set("cosineStats", Napi::Function::New(env, CosineStats, "cosineStats"));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
+  // linear assignment
+  exports.Set("lap", Napi::Function::New(env, Lap, "lap"));
+  exports.Set("lapAsync", Napi::Function::New(env, LapAsync, "lapAsync"));
+  exports.Set("gemmAbt", Napi::Function::New(env, GemmAbt, "gemmAbt"));
   return exports;
 }
 
