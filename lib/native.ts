@@ -34,23 +34,6 @@ export interface NativeLapResult {
   stats: NativeLapStats;
 }
 
-/** The CUDA build's device report (llfc_cuda.node's cudaInfo(); README "CUDA"). */
-export interface NativeCudaInfo {
-  available: boolean;
-  /** Why no device is used, when !available. */
-  reason: string;
-  driverVersion: number;
-  runtimeVersion: number;
-  chunkElements: number;
-  device?: string;
-  computeCapability?: string;
-  memoryBytes?: number;
-  /** The cuBLAS library GEMM uses, or null (GEMM then runs on the CPU) with cublasError. */
-  cublas?: string | null;
-  cublasError?: string;
-  residentBytes?: number;
-}
-
 /** The functions the addon exports (native/addon.cc). */
 export interface NativeAddon {
   readonly backend: 'cpu' | 'cuda';
