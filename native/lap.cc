@@ -325,8 +325,10 @@ PassMin relax(const T* __restrict row, double h, int32_t i, const double* __rest
   const D hv = Simd::set1(h);
   for (size_t b0 = 0; b0 < mv; b0 += kBlock) {
     const size_t b1 = std::min(mv, b0 + kBlock);
-    D ba = Simd::set1(kInf), bf = ba;
-    for (size_t k = b0; k < b1; k += kW) {
+    // Two vectors per step, with two sets of accumulators: the minimum's latency chain is
+    // the bottleneck otherwise.
+    D ba0 = Simd::set1(kInf), bf0 = ba0, ba1 = ba0, bf1 = ba0;
+    auto step = [&](size_t k, D& ba, D& bf) __attribute__((always_inline)) {
       const D cand = Simd::add(Simd::sub(Simd::load_cost<T, Max>(row + k), Simd::load(v + k)), hv);
       const D dk = Simd::load(d + k);
       const D nd = Simd::min(cand, dk);
@@ -334,8 +336,14 @@ PassMin relax(const T* __restrict row, double h, int32_t i, const double* __rest
       Simd::store_where(pred + k, Simd::lt(cand, dk), i);
       ba = Simd::min(ba, nd);
       if constexpr (Free) bf = Simd::min(bf, Simd::add(nd, Simd::load(fb + k)));
+    };
+    size_t k = b0;
+    for (; k + 2 * kW <= b1; k += 2 * kW) {
+      step(k, ba0, bf0);
+      step(k + kW, ba1, bf1);
     }
-    r.merge(Simd::hmin(ba), Free ? Simd::hmin(bf) : kInf, b0);
+    if (k < b1) step(k, ba0, bf0);
+    r.merge(Simd::hmin(Simd::min(ba0, ba1)), Free ? Simd::hmin(Simd::min(bf0, bf1)) : kInf, b0);
   }
   if (mv < m) {
     double ba = kInf, bf = kInf;
