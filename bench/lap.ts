@@ -63,26 +63,27 @@ class Rng {
   }
 }
 
-/** The three cost matrices of size n (float32, row-major). */
+/** The cost matrices of size n (float32, row-major); each kind has its own random stream. */
 function costMatrices(n: number, kinds: readonly Kind[], seed: number): Map<Kind, Float32Array> {
-  const rng = new Rng(seed);
   const out = new Map<Kind, Float32Array>();
   if (kinds.includes('uniform')) {
+    const rng = new Rng(seed + 1);
     const u = new Float32Array(n * n);
     for (let i = 0; i < u.length; i++) u[i] = rng.next();
     out.set('uniform', u);
   }
   if (kinds.includes('abt') || kinds.includes('perm')) {
     const k = 4 * n;
-    const a = rng.fillGauss(new Float32Array(n * k));
+    const a = new Rng(seed + 2).fillGauss(new Float32Array(n * k));
     const b = new Float32Array(n * k);
     if (kinds.includes('abt')) {
-      rng.fillGauss(b);
+      new Rng(seed + 3).fillGauss(b);
       const c = new Float32Array(n * n);
       native().gemmAbt(a, b, n, n, k, c);
       out.set('abt', c);
     }
     if (kinds.includes('perm')) {
+      const rng = new Rng(seed + 4);
       const p = Int32Array.from({ length: n }, (_, i) => i);
       for (let i = n - 1; i > 0; i--) {
         const j = Math.floor(rng.next() * (i + 1));
