@@ -229,22 +229,23 @@ export async function main(args: string[] = []): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'llfc-bench-lap-'));
   try {
     for (const n of sizes) {
-      const reps = repsFlag !== undefined ? Number(repsFlag) : n <= 512 ? 9 : n <= 1024 ? 5 : n <= 2048 ? 3 : 2;
+      const reps = repsFlag !== undefined ? Number(repsFlag) : n <= 512 ? 10 : n <= 1024 ? 6 : n <= 2048 ? 4 : 3;
       const mats = costMatrices(n, kinds, 1234 + n);
-      // Ours is timed before and after scipy (best of both), scipy in between, on the very
-      // same float32 matrices: on a shared machine both sides see the same background load.
+      // Same number of repetitions on both sides, on the very same float32 matrices; ours are
+      // split before and after scipy's, so that both sides see the machine's background load.
       const results = new Map<Kind, LinearSumAssignmentResult>();
       const oursMs = new Map<Kind, number>();
-      const timeOurs = () => {
+      const timeOurs = (r: number) => {
         for (const kind of kinds) {
           const c = mats.get(kind)!;
-          const t = bestOf(reps, () => results.set(kind, linearSumAssignment(c, n, n, { maximize: true })));
+          const t = bestOf(r, () => results.set(kind, linearSumAssignment(c, n, n, { maximize: true })));
           oursMs.set(kind, Math.min(oursMs.get(kind) ?? Infinity, t));
         }
       };
-      timeOurs();
+      const useScipy = withScipy && versions !== null;
+      timeOurs(useScipy ? Math.ceil(reps / 2) : reps);
       let scipy: ScipyTimes | null = null;
-      if (withScipy && versions !== null) {
+      if (useScipy) {
         const jobs = kinds.map((kind) => {
           const file = join(dir, `${kind}-${n}.f32`);
           const c = mats.get(kind)!;
@@ -255,7 +256,7 @@ export async function main(args: string[] = []): Promise<void> {
         if (r.ok) scipy = JSON.parse(r.out) as ScipyTimes;
         else console.log(`  scipy failed for n=${n}: ${r.why}`);
         for (const j of jobs) rmSync(j.file, { force: true });
-        timeOurs();
+        if (reps > 1) timeOurs(Math.floor(reps / 2));
       }
       for (const kind of kinds) {
         const c = mats.get(kind)!;
