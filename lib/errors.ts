@@ -90,6 +90,20 @@ export class InfeasibleAssignmentError extends LlfcError {
   }
 }
 
+/** Two checkpoints whose inferred permutation specs differ (lib/align/spec.ts); `group` names the first differing group. */
+export class SpecMismatchError extends LlfcError {
+  constructor(message: string, readonly group?: string) {
+    super('SPEC_MISMATCH', message);
+  }
+}
+
+/** A permutation (or permutation file) that does not fit a model's permutation spec. */
+export class PermutationError extends LlfcError {
+  constructor(message: string) {
+    super('PERMUTATION', message);
+  }
+}
+
 /** Work stopped through an AbortSignal. */
 export class CancelledError extends LlfcError {
   constructor(message = 'cancelled') {

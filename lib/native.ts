@@ -49,6 +49,36 @@ export interface NativeAddon {
   lapAsync(cost: Float32Array | Float64Array, rows: number, cols: number, maximize: boolean, warm?: Float64Array | null): Promise<NativeLapResult>;
   /** out (n×m) = a (n×k) · bᵀ (b is m×k), row-major float32; threads 0 = all. */
   gemmAbt(a: Float32Array, b: Float32Array, n: number, m: number, k: number, out: Float32Array, threads?: number): void;
+  // alignment (native/align.h); maps[k] is null (identity) or dims[k] source indices of axis k.
+  /** out = src gathered along the mapped axes: out[i…] = src[maps_0[i_0], …]. */
+  gatherAxes(src: Float32Array, dims: readonly number[], maps: readonly (Int32Array | null)[] | null, out: Float32Array): void;
+  /** Σ a · (b gathered by maps), in float64. */
+  gatheredDot(a: Float32Array, b: Float32Array, dims: readonly number[], maps: readonly (Int32Array | null)[] | null): number;
+  /** Units offset + c·inner + r of `axis` as the rows of a count × (rest) matrix, other axes gathered by maps. */
+  extractUnits(
+    src: Float32Array,
+    dims: readonly number[],
+    maps: readonly (Int32Array | null)[] | null,
+    axis: number,
+    offset: number,
+    count: number,
+    inner: number,
+    out: Float32Array,
+  ): void;
+  /** cross += Σ za_i·zb_j and sums += [Σza, Σzb, Σza², Σzb²] over the samples of a channel block; returns the samples added. */
+  accumulateCross(
+    za: Float32Array,
+    zb: Float32Array,
+    outer: number,
+    len: number,
+    after: number,
+    offset: number,
+    count: number,
+    inner: number,
+    cross: Float64Array,
+    sums: Float64Array,
+    threads?: number,
+  ): number;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

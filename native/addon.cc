@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "align.h"
 #include "copy.h"
 #include "feature_stats.h"
 #include "gemm.h"
@@ -457,6 +458,157 @@ Napi::Value GemmAbt(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ---- alignment ----------------------------------------------------------------------------
+// gatherAxes(src, dims: number[], maps: (Int32Array | null)[], out)
+// gatheredDot(a, b, dims, maps) -> number
+// extractUnits(src, dims, maps, axis, offset, count, inner, out)
+// accumulateCross(za, zb, outer, len, after, offset, count, inner, cross: Float64Array(count²),
+//                 sums: Float64Array(4·count), threads?: number (default 1, 0 = all)) -> samples added
+// Shapes, map lengths and every map index are checked here; the kernels trust them.
+
+struct AxisMaps {
+  std::vector<size_t> dims;
+  std::vector<const int32_t*> maps;
+  size_t total = 1;
+};
+
+AxisMaps axis_maps_arg(const Napi::CallbackInfo& info, size_t dims_index, size_t maps_index) {
+  Napi::Env env = info.Env();
+  AxisMaps out;
+  if (dims_index >= info.Length() || !info[dims_index].IsArray()) throw_type(env, "dims must be an array of numbers");
+  auto dims = info[dims_index].As<Napi::Array>();
+  if (dims.Length() > 32) throw_range(env, "dims has " + std::to_string(dims.Length()) + " axes, at most 32 are supported");
+  double total = 1;
+  for (uint32_t k = 0; k < dims.Length(); ++k) {
+    Napi::Value v = dims[k];
+    if (!v.IsNumber()) throw_type(env, "dims[" + std::to_string(k) + "] must be a number");
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 0) || std::floor(d) != d || d > 2147483647.0) {
+      throw_range(env, "dims[" + std::to_string(k) + "] must be an integer in [0, 2^31), got " + v.ToString().Utf8Value());
+    }
+    out.dims.push_back(static_cast<size_t>(d));
+    total *= d;
+  }
+  if (total > 9007199254740991.0) throw_range(env, "dims describe more elements than can be addressed");
+  out.total = static_cast<size_t>(total);
+  const size_t rank = out.dims.size();
+  out.maps.assign(rank, nullptr);
+  if (is_absent(info, maps_index)) return out;
+  if (!info[maps_index].IsArray()) throw_type(env, "maps must be an array of Int32Array or null");
+  auto maps = info[maps_index].As<Napi::Array>();
+  if (maps.Length() != rank) {
+    throw_range(env, "maps has " + std::to_string(maps.Length()) + " entries for " + std::to_string(rank) + " axes");
+  }
+  for (uint32_t k = 0; k < rank; ++k) {
+    Napi::Value v = maps[k];
+    if (v.IsUndefined() || v.IsNull()) continue;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+      throw_type(env, "maps[" + std::to_string(k) + "] must be an Int32Array or null");
+    }
+    auto m = v.As<Napi::Int32Array>();
+    if (m.ElementLength() != out.dims[k]) {
+      throw_range(env, "maps[" + std::to_string(k) + "] has " + std::to_string(m.ElementLength()) + " entries, axis " +
+                           std::to_string(k) + " has " + std::to_string(out.dims[k]));
+    }
+    for (size_t i = 0; i < out.dims[k]; ++i) {
+      if (m[i] < 0 || static_cast<size_t>(m[i]) >= out.dims[k]) {
+        throw_range(env, "maps[" + std::to_string(k) + "][" + std::to_string(i) + "] = " + std::to_string(m[i]) +
+                             " is outside [0, " + std::to_string(out.dims[k]) + ")");
+      }
+    }
+    out.maps[k] = m.Data();
+  }
+  return out;
+}
+
+void expect_length(Napi::Env env, size_t got, size_t want, const char* what) {
+  if (got != want) {
+    throw_range(env, std::string(what) + " has " + std::to_string(got) + " elements, expected " + std::to_string(want));
+  }
+}
+
+Napi::Value GatherAxes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto src = float32_arg(info, 0, "src");
+  const AxisMaps m = axis_maps_arg(info, 1, 2);
+  auto out = float32_arg(info, 3, "out");
+  expect_length(env, src.ElementLength(), m.total, "src");
+  expect_length(env, out.ElementLength(), m.total, "out");
+  if (out.ArrayBuffer().Data() == src.ArrayBuffer().Data() && m.total > 0) {
+    const float* s = src.Data();
+    const float* o = out.Data();
+    if (o < s + m.total && s < o + m.total) throw_range(env, "out must not overlap src");
+  }
+  guarded(env, [&] { llfc::gather_axes(src.Data(), out.Data(), m.dims.data(), m.dims.size(), m.maps.data()); });
+  return env.Undefined();
+}
+
+Napi::Value GatheredDot(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto a = float32_arg(info, 0, "a");
+  auto b = float32_arg(info, 1, "b");
+  const AxisMaps m = axis_maps_arg(info, 2, 3);
+  expect_length(env, a.ElementLength(), m.total, "a");
+  expect_length(env, b.ElementLength(), m.total, "b");
+  const double dot = guarded(env, [&] { return llfc::gathered_dot(a.Data(), b.Data(), m.dims.data(), m.dims.size(), m.maps.data()); });
+  return Napi::Number::New(env, dot);
+}
+
+Napi::Value ExtractUnits(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto src = float32_arg(info, 0, "src");
+  const AxisMaps m = axis_maps_arg(info, 1, 2);
+  const size_t axis = size_arg(info, 3, "axis"), offset = size_arg(info, 4, "offset"), count = size_arg(info, 5, "count"),
+               inner = size_arg(info, 6, "inner");
+  auto out = float32_arg(info, 7, "out");
+  expect_length(env, src.ElementLength(), m.total, "src");
+  if (axis >= m.dims.size()) throw_range(env, "axis " + std::to_string(axis) + " is outside a tensor of rank " + std::to_string(m.dims.size()));
+  const double end = static_cast<double>(offset) + static_cast<double>(count) * static_cast<double>(inner);
+  if (end > static_cast<double>(m.dims[axis])) {
+    throw_range(env, "units [" + std::to_string(offset) + ", " + std::to_string(static_cast<size_t>(end)) + ") exceed axis " +
+                         std::to_string(axis) + " of length " + std::to_string(m.dims[axis]));
+  }
+  const size_t per_position = m.dims[axis] == 0 ? 0 : m.total / m.dims[axis];
+  expect_length(env, out.ElementLength(), count * inner * per_position, "out");
+  guarded(env, [&] {
+    llfc::extract_units(src.Data(), out.Data(), m.dims.data(), m.dims.size(), m.maps.data(), axis, offset, count, inner);
+  });
+  return env.Undefined();
+}
+
+Napi::Value AccumulateCross(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto za = float32_arg(info, 0, "za");
+  auto zb = float32_arg(info, 1, "zb");
+  const size_t outer = size_arg(info, 2, "outer"), len = size_arg(info, 3, "len"), after = size_arg(info, 4, "after"),
+               offset = size_arg(info, 5, "offset"), count = size_arg(info, 6, "count"), inner = size_arg(info, 7, "inner");
+  auto cross = float64_arg(info, 8, "cross");
+  auto sums = float64_arg(info, 9, "sums");
+  const double n = static_cast<double>(outer) * static_cast<double>(len) * static_cast<double>(after);
+  if (static_cast<double>(za.ElementLength()) != n || static_cast<double>(zb.ElementLength()) != n) {
+    throw_range(env, "za and zb must hold outer·len·after = " + std::to_string(static_cast<size_t>(n)) + " floats, got " +
+                         std::to_string(za.ElementLength()) + " and " + std::to_string(zb.ElementLength()));
+  }
+  if (static_cast<double>(offset) + static_cast<double>(count) * static_cast<double>(inner) > static_cast<double>(len)) {
+    throw_range(env, "the channel block exceeds the axis of length " + std::to_string(len));
+  }
+  expect_length(env, cross.ElementLength(), count * count, "cross");
+  expect_length(env, sums.ElementLength(), 4 * count, "sums");
+  int threads = 1;
+  if (!is_absent(info, 10)) {
+    if (!info[10].IsNumber()) throw_type(env, "threads must be a number");
+    const double t = info[10].As<Napi::Number>().DoubleValue();
+    if (!(t >= 0 && t <= 1024) || std::floor(t) != t) throw_range(env, "threads must be an integer in [0, 1024]");
+    threads = static_cast<int>(t);
+  }
+  const size_t samples = guarded(env, [&] {
+    return llfc::accumulate_cross(za.Data(), zb.Data(), outer, len, after, offset, count, inner, cross.Data(), sums.Data(),
+                                  threads);
+  });
+  return Napi::Number::New(env, static_cast<double>(samples));
+}
+// ---- end alignment ------------------------------------------------------------------------
+
 // ---- module -------------------------------------------------------------------------------
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -469,6 +621,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lap", Napi::Function::New(env, Lap, "lap"));
   exports.Set("lapAsync", Napi::Function::New(env, LapAsync, "lapAsync"));
   exports.Set("gemmAbt", Napi::Function::New(env, GemmAbt, "gemmAbt"));
+  // alignment
+  exports.Set("gatherAxes", Napi::Function::New(env, GatherAxes, "gatherAxes"));
+  exports.Set("gatheredDot", Napi::Function::New(env, GatheredDot, "gatheredDot"));
+  exports.Set("extractUnits", Napi::Function::New(env, ExtractUnits, "extractUnits"));
+  exports.Set("accumulateCross", Napi::Function::New(env, AccumulateCross, "accumulateCross"));
   return exports;
 }
 

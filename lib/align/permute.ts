@@ -1,0 +1,278 @@
+/**
+ * Applying permutations: to a parameter arena (per use, by the native gather kernel) and to
+ * the stored ONNX tensors of a model.
+ *
+ * Convention: a group's permutation `perm` (an Int32Array of its size) means "unit i of the
+ * result is unit perm[i] of the original", along every axis the group acts on.
+ *
+ * Stored tensors shared by several uses (PyTorch's exporter de-duplicates equal tensors through
+ * Identity nodes, e.g. all-zero biases of unrelated layers) may be permuted differently per
+ * use. permutedModel writes each such tensor once when all its uses still agree after the
+ * permutation, and otherwise gives the uses that differ initializers of their own (untying),
+ * so the written model computes exactly with the permuted arena.
+ */
+import type { Checkpoint } from '../checkpoint.js';
+import { PermutationError } from '../errors.js';
+import { initializerAliases, initializerMap } from '../onnx/graph.js';
+import { cloneModel } from '../onnx/model.js';
+import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
+import { writeFloat32 } from '../onnx/tensor.js';
+import { native } from '../native.js';
+import { Rng } from './random.js';
+import type { ParameterAction, PermutationGroup, PermutationSpec } from './spec.js';
+
+/** One permutation per group of a spec (group order). */
+export type Permutations = readonly Int32Array[];
+
+export function identityPermutation(n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => i);
+}
+
+export function identityPermutations(spec: PermutationSpec): Int32Array[] {
+  return spec.groups.map((g) => identityPermutation(g.size));
+}
+
+/** A uniformly random permutation of every group, from a seeded generator. */
+export function randomPermutations(spec: PermutationSpec, seed: number): Int32Array[] {
+  const rng = new Rng(seed);
+  return spec.groups.map((g) => {
+    const p = identityPermutation(g.size);
+    rng.shuffle(p);
+    return p;
+  });
+}
+
+export function inversePermutation(perm: Int32Array): Int32Array {
+  const inv = new Int32Array(perm.length);
+  perm.forEach((p, i) => (inv[p] = i));
+  return inv;
+}
+
+/** Throws PermutationError unless `perms` holds one permutation of the right size per group. */
+export function checkPermutations(spec: PermutationSpec, perms: readonly Int32Array[]): void {
+  if (perms.length !== spec.groups.length) {
+    throw new PermutationError(`${perms.length} permutations given for the ${spec.groups.length} groups of the spec of ${spec.file}`);
+  }
+  spec.groups.forEach((g, k) => {
+    const p = perms[k]!;
+    if (p.length !== g.size) throw new PermutationError(`group ${k} ('${g.label}') has ${g.size} units, its permutation has ${p.length}`);
+    const seen = new Uint8Array(g.size);
+    for (let i = 0; i < p.length; i++) {
+      const v = p[i]!;
+      if (!Number.isInteger(v) || v < 0 || v >= g.size || seen[v]) {
+        throw new PermutationError(`the permutation of group ${k} ('${g.label}') is not a permutation of 0…${g.size - 1} (entry ${i} = ${v})`);
+      }
+      seen[v] = 1;
+    }
+  });
+}
+
+/** Writes one action of a permutation into an axis map (source index per position). */
+export function writeAction(map: Int32Array, action: ParameterAction | { offset: number; inner: number }, perm: Int32Array): void {
+  const { offset, inner } = action;
+  for (let c = 0; c < perm.length; c++) {
+    const to = offset + c * inner;
+    const from = offset + perm[c]! * inner;
+    for (let r = 0; r < inner; r++) map[to + r] = from + r;
+  }
+}
+
+/** Per parameter use, per axis: the source-index map of the permutations (null = identity). */
+export function parameterMaps(checkpoint: Checkpoint, spec: PermutationSpec, perms: readonly Int32Array[]): Map<number, (Int32Array | null)[]> {
+  const maps = new Map<number, (Int32Array | null)[]>();
+  spec.groups.forEach((g, k) => {
+    for (const a of g.parameters) {
+      const p = checkpoint.parameters[a.parameter]!;
+      let axes = maps.get(a.parameter);
+      if (!axes) {
+        axes = p.shape.map(() => null);
+        maps.set(a.parameter, axes);
+      }
+      let map = axes[a.axis];
+      if (!map) {
+        map = identityPermutation(p.shape[a.axis]!);
+        axes[a.axis] = map;
+      }
+      writeAction(map, a, perms[k]!);
+    }
+  });
+  return maps;
+}
+
+/** Checks that a spec was inferred for this checkpoint's parameter layout. */
+export function checkSpecFits(checkpoint: Checkpoint, spec: PermutationSpec): void {
+  for (const g of spec.groups) {
+    for (const a of g.parameters) {
+      const p = checkpoint.parameters[a.parameter];
+      if (!p || p.shape.join() !== a.shape.join() || p.tensor !== a.tensor) {
+        throw new PermutationError(`the spec (of ${spec.file}) does not fit ${checkpoint.file}: its parameter ${a.parameter} ('${a.tensor}') is not there`);
+      }
+    }
+  }
+}
+
+/** The arena with every group's permutation applied (a new array; parameters no group touches are copied). */
+export function permuteArena(checkpoint: Checkpoint, spec: PermutationSpec, perms: readonly Int32Array[], arena: Float32Array = checkpoint.arena): Float32Array {
+  checkPermutations(spec, perms);
+  checkSpecFits(checkpoint, spec);
+  if (arena.length !== checkpoint.arena.length) throw new PermutationError(`an arena of ${arena.length} floats for ${checkpoint.file}, whose arena has ${checkpoint.arena.length}`);
+  const out = new Float32Array(arena);
+  const addon = native();
+  for (const [index, maps] of parameterMaps(checkpoint, spec, perms)) {
+    const p = checkpoint.parameters[index]!;
+    addon.gatherAxes(arena.subarray(p.offset, p.offset + p.length), p.shape, maps, out.subarray(p.offset, p.offset + p.length));
+  }
+  return out;
+}
+
+function equalValues(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!Object.is(a[i], b[i])) return false;
+  return true;
+}
+
+export interface PermutedModel {
+  readonly model: ModelProto;
+  /** Stored tensors whose uses had to get initializers of their own, with the new names. */
+  readonly untied: readonly { tensor: string; names: string[]; nodes: string[] }[];
+}
+
+/**
+ * The checkpoint's model with its parameters set to `arena` (this checkpoint's layout),
+ * keeping initializer names; uses of a shared tensor whose values now differ are untied.
+ */
+export function permutedModel(checkpoint: Checkpoint, arena: Float32Array): PermutedModel {
+  if (arena.length !== checkpoint.arena.length) throw new PermutationError(`an arena of ${arena.length} floats for ${checkpoint.file}, whose arena has ${checkpoint.arena.length}`);
+  const model = cloneModel(checkpoint.model);
+  const graph = model.graph!;
+  const initializers = initializerMap(graph);
+  const taken = new Set<string>([...initializers.keys()]);
+  for (const node of graph.node ?? []) for (const o of node.output ?? []) taken.add(o);
+  for (const v of graph.input ?? []) taken.add(v.name ?? '');
+  const listedAsInput = new Set((graph.input ?? []).map((v) => v.name ?? ''));
+  const nodes = graph.node ?? [];
+
+  const uses = new Map<string, typeof checkpoint.parameters[number][]>();
+  for (const p of checkpoint.parameters) {
+    const list = uses.get(p.tensor) ?? [];
+    list.push(p);
+    uses.set(p.tensor, list);
+  }
+  const untied: { tensor: string; names: string[]; nodes: string[] }[] = [];
+  for (const [tensor, list] of uses) {
+    const values = list.map((p) => arena.subarray(p.offset, p.offset + p.length));
+    writeFloat32(initializers.get(tensor)!, values[0]!);
+    const classes: { values: Float32Array; name: string }[] = [{ values: values[0]!, name: tensor }];
+    const record = { tensor, names: [] as string[], nodes: [] as string[] };
+    list.forEach((p, k) => {
+      if (k === 0) return;
+      let cls = classes.find((c) => equalValues(c.values, values[k]!));
+      if (!cls) {
+        let name = `${tensor}.llfc_use${p.index}`;
+        for (let n = 2; taken.has(name); n++) name = `${tensor}.llfc_use${p.index}_${n}`;
+        taken.add(name);
+        const t: TensorProto = onnx.TensorProto.create({ name, dataType: onnx.TensorProto.DataType.FLOAT, dims: [...p.shape] });
+        writeFloat32(t, values[k]!);
+        graph.initializer!.push(t);
+        if (listedAsInput.has(tensor)) graph.input!.push(onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: p.shape.map((d) => ({ dimValue: d })) } } } }));
+        cls = { values: values[k]!, name };
+        classes.push(cls);
+        record.names.push(name);
+      }
+      if (cls.name !== tensor) {
+        nodes[p.nodeIndex]!.input![p.inputIndex] = cls.name;
+        record.nodes.push(p.node);
+      }
+    });
+    if (record.names.length > 0) untied.push(record);
+  }
+  if (untied.length > 0) dropUnusedAliases(graph);
+  return { model, untied };
+}
+
+/** Removes Identity alias nodes (and initializers) nothing reads any more. */
+function dropUnusedAliases(graph: NonNullable<ModelProto['graph']>): void {
+  const aliases = initializerAliases(graph, initializerMap(graph));
+  const read = (): Set<string> => {
+    const names = new Set<string>();
+    for (const node of graph.node ?? []) for (const i of node.input ?? []) names.add(i);
+    for (const o of graph.output ?? []) names.add(o.name ?? '');
+    return names;
+  };
+  let removed = true;
+  while (removed) {
+    const names = read();
+    const before = graph.node!.length;
+    graph.node = graph.node!.filter((n: NodeProto) => !(n.opType === 'Identity' && aliases.has(n.output?.[0] ?? '') && !names.has(n.output?.[0] ?? '')));
+    removed = graph.node.length !== before;
+  }
+  const names = read();
+  const dropped = new Set((graph.initializer ?? []).filter((t) => !names.has(t.name ?? '')).map((t) => t.name ?? ''));
+  if (dropped.size === 0) return;
+  graph.initializer = (graph.initializer ?? []).filter((t) => !dropped.has(t.name ?? ''));
+  graph.input = (graph.input ?? []).filter((v) => !dropped.has(v.name ?? ''));
+}
+
+// ---- permutations as JSON ---------------------------------------------------------------------
+
+export const PERMUTATIONS_FORMAT = 'llfc-permutations';
+
+export interface PermutationsFile {
+  readonly format: typeof PERMUTATIONS_FORMAT;
+  readonly version: 1;
+  readonly convention: string;
+  readonly model: string;
+  readonly groups: {
+    readonly index: number;
+    readonly size: number;
+    readonly label: string;
+    readonly parameters: { parameter: number; tensor: string; node: string; axis: number; offset: number; inner: number }[];
+    readonly permutation: number[];
+  }[];
+  readonly [key: string]: unknown;
+}
+
+export const PERMUTATION_CONVENTION = 'unit i of the permuted model is unit permutation[i] of the original, along every listed axis (positions offset + unit·inner + r, r < inner)';
+
+export function permutationsToJson(spec: PermutationSpec, perms: readonly Int32Array[], extra: Record<string, unknown> = {}): PermutationsFile {
+  return {
+    format: PERMUTATIONS_FORMAT,
+    version: 1,
+    convention: PERMUTATION_CONVENTION,
+    model: spec.file,
+    ...extra,
+    groups: spec.groups.map((g: PermutationGroup, k) => ({
+      index: g.index,
+      size: g.size,
+      label: g.label,
+      parameters: g.parameters.map((a) => ({ parameter: a.parameter, tensor: a.tensor, node: a.node, axis: a.axis, offset: a.offset, inner: a.inner })),
+      permutation: Array.from(perms[k]!),
+    })),
+  };
+}
+
+/** Reads permutations written by permutationsToJson, checking that they fit `spec`. */
+export function permutationsFromJson(spec: PermutationSpec, json: unknown, source: string): Int32Array[] {
+  const file = json as Partial<PermutationsFile> | null;
+  if (!file || typeof file !== 'object' || file.format !== PERMUTATIONS_FORMAT || !Array.isArray(file.groups)) {
+    throw new PermutationError(`${source}: not an llfc permutations file (format '${PERMUTATIONS_FORMAT}')`);
+  }
+  if (file.groups.length !== spec.groups.length) {
+    throw new PermutationError(`${source}: ${file.groups.length} groups, the spec of ${spec.file} has ${spec.groups.length}`);
+  }
+  const perms = spec.groups.map((g, k) => {
+    const fg = file.groups![k]!;
+    const key = (a: { parameter: number; axis: number; offset: number; inner: number }): string => `${a.parameter}:${a.axis}:${a.offset}:${a.inner}`;
+    if (!fg || fg.size !== g.size || !Array.isArray(fg.parameters) || fg.parameters.map(key).join() !== g.parameters.map(key).join()) {
+      throw new PermutationError(`${source}: group ${k} does not act where group ${k} ('${g.label}') of the spec of ${spec.file} does`);
+    }
+    if (!Array.isArray(fg.permutation)) throw new PermutationError(`${source}: group ${k} has no permutation`);
+    return Int32Array.from(fg.permutation);
+  });
+  try {
+    checkPermutations(spec, perms);
+  } catch (error) {
+    throw new PermutationError(`${source}: ${(error as Error).message}`);
+  }
+  return perms;
+}

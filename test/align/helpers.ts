@@ -1,0 +1,103 @@
+/** Shared helpers of the alignment tests: small hand-built ONNX models and onnxruntime runs. */
+import * as ort from 'onnxruntime-node';
+import { checkpointFromModel, type Checkpoint } from '../../lib/checkpoint.js';
+import { encodeModel } from '../../lib/onnx/model.js';
+import { DataType, onnx, type ModelProto } from '../../lib/onnx/proto.js';
+import { writeFloat32 } from '../../lib/onnx/tensor.js';
+
+/** Deterministic pseudo-random floats in [-scale, scale). */
+export function randomFloats(n: number, seed: number, scale = 1): Float32Array {
+  let s = seed >>> 0 || 1;
+  return Float32Array.from({ length: n }, () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return ((s / 2 ** 32) * 2 - 1) * scale;
+  });
+}
+
+export interface TinyNode {
+  op: string;
+  inputs: string[];
+  outputs: string[];
+  attrs?: Record<string, number | number[]>;
+  name?: string;
+}
+
+/**
+ * A model from nodes; `params` are float initializers filled with seeded random values,
+ * `ints` int64 initializers. One input 'x' of `inputShape` (batch symbolic), output 'y'.
+ */
+export function tinyModel(options: {
+  inputShape: number[];
+  nodes: TinyNode[];
+  params: Record<string, number[]>;
+  ints?: Record<string, number[]>;
+  seed?: number;
+  output?: string;
+}): ModelProto {
+  let seed = options.seed ?? 7;
+  const initializer = Object.entries(options.params).map(([name, dims]) => {
+    const t = onnx.TensorProto.create({ name, dataType: DataType.FLOAT, dims });
+    writeFloat32(t, randomFloats(dims.reduce((a, d) => a * d, 1), seed++, 0.5));
+    return t;
+  });
+  for (const [name, values] of Object.entries(options.ints ?? {})) {
+    initializer.push(onnx.TensorProto.create({ name, dataType: DataType.INT64, dims: [values.length], int64Data: values }));
+  }
+  const valueInfo = (name: string, dims: (number | string)[]) =>
+    onnx.ValueInfoProto.create({
+      name,
+      type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
+    });
+  // Encoded and decoded, so that the message looks like one read from a file (oneof fields set).
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 13 }],
+    producerName: 'llfc-test',
+    graph: {
+      name: 'tiny',
+      node: options.nodes.map((n, i) =>
+        onnx.NodeProto.create({
+          opType: n.op,
+          input: n.inputs,
+          output: n.outputs,
+          name: n.name ?? `/${n.op.toLowerCase()}${i}/${n.op}`,
+          attribute: Object.entries(n.attrs ?? {}).map(([name, v]) =>
+            Array.isArray(v)
+              ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
+              : onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: v }),
+          ),
+        }),
+      ),
+      input: [valueInfo('x', ['batch', ...options.inputShape])],
+      output: [onnx.ValueInfoProto.create({ name: options.output ?? 'y', type: { tensorType: { elemType: DataType.FLOAT } } })],
+      initializer,
+    },
+  });
+  return onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
+}
+
+export function tinyCheckpoint(model: ModelProto, file = 'tiny.onnx'): Checkpoint {
+  return checkpointFromModel({ file, proto: model });
+}
+
+/** Runs a model (proto or bytes) on one input and returns its first output. */
+export async function runModel(model: ModelProto | Uint8Array, input: Float32Array, dims: number[]): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(model instanceof Uint8Array ? model : encodeModel(model));
+  try {
+    const out = await session.run({ [session.inputNames[0]!]: new ort.Tensor('float32', input, dims) });
+    return out[session.outputNames[0]!]!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
+  return m;
+}
