@@ -1,10 +1,12 @@
 /**
  * Typed loader for the native addon. The CUDA build (when one was built and a device is
- * usable) is tried first, then the CPU build; LLFC_BACKEND=cpu|cuda forces either.
+ * usable) is tried first, then the CPU build; LLFC_BACKEND=cpu|cuda forces either, and
+ * LLFC_CUDA_ADDON names a CUDA build outside build/. A CUDA build that finds no device is
+ * passed over with a one-line notice on stderr.
  */
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NativeError } from './errors.js';
 
@@ -34,9 +36,33 @@ export interface NativeLapResult {
   stats: NativeLapStats;
 }
 
+/** The CUDA build's device report (llfc_cuda.node's cudaInfo(); README "CUDA"). */
+export interface NativeCudaInfo {
+  available: boolean;
+  /** Why no device is used, when !available. */
+  reason: string;
+  driverVersion: number;
+  runtimeVersion: number;
+  chunkElements: number;
+  device?: string;
+  computeCapability?: string;
+  memoryBytes?: number;
+  /** The cuBLAS library GEMM uses, or null (GEMM then runs on the CPU) with cublasError. */
+  cublas?: string | null;
+  cublasError?: string;
+  residentBytes?: number;
+}
+
 /** The functions the addon exports (native/addon.cc). */
 export interface NativeAddon {
+  /** 'cuda' only when llfc_cuda.node found a usable device at load. */
   readonly backend: 'cpu' | 'cuda';
+  // CUDA build only (llfc_cuda.node): device report, device-resident arrays (a snapshot:
+  // call cudaResident again after writing to x), chunk budget in floats.
+  cudaInfo?(): NativeCudaInfo;
+  cudaResident?(x: Float32Array): void;
+  cudaRelease?(x?: Float32Array): number;
+  cudaSetChunk?(elements: number): number;
   interpolate(a: Float32Array, b: Float32Array, alphas: Float64Array, outs: Float32Array[], mask?: NativeMask): void;
   copy(dst: Float32Array, src: Float32Array): void;
   /** Per-sample cosine statistics of features for several α (native/feature_stats.h); acc += K×5 sums. */
@@ -84,9 +110,15 @@ export interface NativeAddon {
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 let loaded: NativeAddon | undefined;
 
+/** The CUDA build: LLFC_CUDA_ADDON (a path, e.g. build-cuda/Release/llfc_cuda.node) or build/'s. */
+function cudaPath(): string {
+  const override = process.env.LLFC_CUDA_ADDON;
+  return override ? resolve(override) : join(root, 'build', 'Release', 'llfc_cuda.node');
+}
+
 function candidates(): string[] {
   const forced = process.env.LLFC_BACKEND?.toLowerCase();
-  const cuda = join(root, 'build', 'Release', 'llfc_cuda.node');
+  const cuda = cudaPath();
   const cpu = join(root, 'build', 'Release', 'llfc.node');
   if (forced === 'cpu') return [cpu];
   if (forced === 'cuda') return [cuda];
@@ -98,20 +130,39 @@ export function native(): NativeAddon {
   if (loaded) return loaded;
   const require = createRequire(import.meta.url);
   const failures: string[] = [];
+  const cuda = cudaPath();
+  // A CUDA build that found no device computes exactly as the CPU build; kept in case that is missing.
+  let deviceless: NativeAddon | undefined;
   for (const path of candidates()) {
     if (!existsSync(path)) {
       failures.push(`${path}: not built`);
       continue;
     }
+    let addon: NativeAddon;
     try {
-      loaded = require(path) as NativeAddon;
-      return loaded;
+      addon = require(path) as NativeAddon;
     } catch (error) {
       failures.push(`${path}: ${(error as Error).message}`);
-      if (path.endsWith('llfc_cuda.node') && process.env.LLFC_BACKEND === undefined) {
+      if (path === cuda && process.env.LLFC_BACKEND === undefined) {
         process.stderr.write(`llfc: CUDA build unusable here, using the CPU build (${(error as Error).message.split('\n')[0]})\n`);
       }
+      continue;
     }
+    if (path === cuda && addon.backend !== 'cuda') {
+      const reason = addon.cudaInfo?.().reason ?? 'no device';
+      if (process.env.LLFC_BACKEND?.toLowerCase() === 'cuda') {
+        throw new NativeError(`LLFC_BACKEND=cuda, but the CUDA build found no usable device: ${reason}`);
+      }
+      process.stderr.write(`llfc: no usable CUDA device (${reason}), using the CPU kernels\n`);
+      deviceless = addon;
+      continue;
+    }
+    loaded = addon;
+    return loaded;
+  }
+  if (deviceless) {
+    loaded = deviceless;
+    return loaded;
   }
   throw new NativeError(`the native addon could not be loaded (run \`npm run build:native\`):\n  ${failures.join('\n  ')}`);
 }

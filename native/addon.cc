@@ -17,6 +17,18 @@
 #include "interpolate.h"
 #include "lap.h"
 
+// ---- CUDA variant: llfc_cuda.node is this file compiled with LLFC_WITH_CUDA ----------------
+// The interpolation, statistics and GEMM kernels are called through native/cuda/dispatch.h: in
+// llfc.node they are the CPU kernels; in llfc_cuda.node they run on the GPU when a device was
+// found at load, else on the CPU. The cuda* functions near the end exist in llfc_cuda.node only.
+#include "cuda/dispatch.h"
+#ifdef LLFC_WITH_CUDA
+#include <map>
+
+#include "cuda/device.h"
+#endif
+// ---- end CUDA variant ------------------------------------------------------------------------
+
 namespace {
 
 // ---- argument helpers -------------------------------------------------------------------
@@ -151,7 +163,7 @@ Napi::Value Interpolate(const Napi::CallbackInfo& info) {
   }
 
   guarded(env, [&] {
-    llfc::interpolate(a.Data(), b.Data(), n, alphas.Data(), alphas.ElementLength(), outs.data(),
+    llfc::dispatch::interpolate(a.Data(), b.Data(), n, alphas.Data(), alphas.ElementLength(), outs.data(),
                       segments.empty() ? nullptr : segments.data(), segments.size(), base);
   });
   return env.Undefined();
@@ -205,7 +217,7 @@ Napi::Value CosineStats(const Napi::CallbackInfo& info) {
     as[i] = arr.Data();
     if (!std::isfinite(alphas[i])) throw_range(env, "alphas must be finite");
   }
-  guarded(env, [&] { llfc::cosine_accumulate(as.data(), alphas.Data(), k, fa.Data(), fb.Data(), n, len / n, acc.Data()); });
+  guarded(env, [&] { llfc::dispatch::cosine_accumulate(as.data(), alphas.Data(), k, fa.Data(), fb.Data(), n, len / n, acc.Data()); });
   return env.Undefined();
 }
 
@@ -217,7 +229,7 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   auto out = float64_arg(info, 2, "out");
   if (x.ElementLength() != y.ElementLength()) throw_range(env, "x and y differ in length");
   if (out.ElementLength() != 3) throw_range(env, "out must hold 3 values");
-  llfc::sum_squares(x.Data(), y.Data(), x.ElementLength(), out.Data());
+  guarded(env, [&] { llfc::dispatch::sum_squares(x.Data(), y.Data(), x.ElementLength(), out.Data()); });
   return env.Undefined();
 }
 
@@ -454,7 +466,7 @@ Napi::Value GemmAbt(const Napi::CallbackInfo& info) {
       overlaps(po, out.ElementLength(), pb, b.ElementLength())) {
     throw_range(env, "out must not overlap a or b");
   }
-  guarded(env, [&] { llfc::gemm_abt(pa, pb, po, n, m, k, threads); });
+  guarded(env, [&] { llfc::dispatch::gemm_abt(pa, pb, po, n, m, k, threads); });
   return env.Undefined();
 }
 
@@ -609,10 +621,97 @@ Napi::Value AccumulateCross(const Napi::CallbackInfo& info) {
 }
 // ---- end alignment ------------------------------------------------------------------------
 
+// ---- CUDA variant: device information and resident arrays (llfc_cuda.node only) ------------
+#ifdef LLFC_WITH_CUDA
+// cudaInfo() -> { available, reason, device, computeCapability, memoryBytes, driverVersion,
+//   runtimeVersion, cublas, cublasError, residentBytes, chunkElements }
+// cudaResident(x: Float32Array): keeps a device copy of x; later kernel calls read any input
+//   that lies inside it from the device instead of uploading it. A snapshot: call again after
+//   writing to x (or to a part of it). Throws without a usable device.
+// cudaRelease(x?: Float32Array) -> how many resident copies were freed (all when x is absent).
+// cudaSetChunk(elements) -> the previous device-memory budget of one chunk, in floats.
+// A resident array stays referenced (so its memory cannot be reused by another array while a
+// device copy is keyed by its address) until released or until this environment exits.
+
+struct CudaResidentRefs {
+  std::map<const float*, Napi::Reference<Napi::Float32Array>> refs;
+  ~CudaResidentRefs() {
+    for (auto& [host, ref] : refs) {
+      llfc::cuda::release(host);
+      ref.SuppressDestruct();  // the environment is being torn down
+    }
+  }
+};
+
+CudaResidentRefs& cuda_refs(Napi::Env env) { return *env.GetInstanceData<CudaResidentRefs>(); }
+
+Napi::Value CudaInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const llfc::cuda::Status& s = llfc::cuda::status();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("available", Napi::Boolean::New(env, s.available));
+  o.Set("reason", Napi::String::New(env, s.reason));
+  o.Set("driverVersion", Napi::Number::New(env, s.driver_version));
+  o.Set("runtimeVersion", Napi::Number::New(env, s.runtime_version));
+  o.Set("chunkElements", Napi::Number::New(env, static_cast<double>(llfc::cuda::chunk_elements())));
+  if (s.device >= 0 && !s.name.empty()) {
+    o.Set("device", Napi::String::New(env, s.name));
+    o.Set("computeCapability", Napi::String::New(env, std::to_string(s.major) + "." + std::to_string(s.minor)));
+    o.Set("memoryBytes", Napi::Number::New(env, static_cast<double>(s.total_memory)));
+  }
+  if (s.available) {
+    std::string error;
+    const std::string lib = guarded(env, [&] { return llfc::cuda::cublas(&error); });
+    o.Set("cublas", lib.empty() ? env.Null() : Napi::String::New(env, lib));
+    if (lib.empty()) o.Set("cublasError", Napi::String::New(env, error));
+    o.Set("residentBytes", Napi::Number::New(env, static_cast<double>(llfc::cuda::resident_bytes())));
+  }
+  return o;
+}
+
+Napi::Value CudaResident(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto x = float32_arg(info, 0, "x");
+  if (!llfc::cuda::status().available) throw Napi::Error::New(env, "llfc native: no usable CUDA device: " + llfc::cuda::status().reason);
+  const bool created = guarded(env, [&] { return llfc::cuda::make_resident(x.Data(), x.ElementLength()); });
+  auto& refs = cuda_refs(env).refs;
+  for (auto it = refs.begin(); it != refs.end();) {  // copies replaced by this one
+    it = llfc::cuda::is_resident(it->first) ? std::next(it) : refs.erase(it);
+  }
+  if (created) refs[x.Data()] = Napi::Persistent(x);
+  return env.Undefined();
+}
+
+Napi::Value CudaRelease(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& refs = cuda_refs(env).refs;
+  if (is_absent(info, 0)) {
+    const size_t count = llfc::cuda::release_all();
+    refs.clear();
+    return Napi::Number::New(env, static_cast<double>(count));
+  }
+  auto x = float32_arg(info, 0, "x");
+  const bool freed = llfc::cuda::release(x.Data());
+  refs.erase(x.Data());
+  return Napi::Number::New(env, freed ? 1 : 0);
+}
+
+Napi::Value CudaSetChunk(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsNumber()) throw_type(env, "elements must be a number");
+  const double v = info[0].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(v) || v < 1024 || std::floor(v) != v || v > 9007199254740991.0) {
+    throw_range(env, "elements must be an integer ≥ 1024, got " + std::to_string(v));
+  }
+  return Napi::Number::New(env, static_cast<double>(llfc::cuda::set_chunk_elements(static_cast<size_t>(v))));
+}
+#endif
+// ---- end CUDA variant ------------------------------------------------------------------------
+
 // ---- module -------------------------------------------------------------------------------
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("backend", Napi::String::New(env, "cpu"));
+  exports.Set("backend", Napi::String::New(env, llfc::dispatch::backend()));
   exports.Set("interpolate", Napi::Function::New(env, Interpolate, "interpolate"));
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
   exports.Set("cosineStats", Napi::Function::New(env, CosineStats, "cosineStats"));
@@ -621,6 +720,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lap", Napi::Function::New(env, Lap, "lap"));
   exports.Set("lapAsync", Napi::Function::New(env, LapAsync, "lapAsync"));
   exports.Set("gemmAbt", Napi::Function::New(env, GemmAbt, "gemmAbt"));
+  // CUDA variant only
+#ifdef LLFC_WITH_CUDA
+  env.SetInstanceData(new CudaResidentRefs);
+  exports.Set("cudaInfo", Napi::Function::New(env, CudaInfo, "cudaInfo"));
+  exports.Set("cudaResident", Napi::Function::New(env, CudaResident, "cudaResident"));
+  exports.Set("cudaRelease", Napi::Function::New(env, CudaRelease, "cudaRelease"));
+  exports.Set("cudaSetChunk", Napi::Function::New(env, CudaSetChunk, "cudaSetChunk"));
+#endif
   // alignment
   exports.Set("gatherAxes", Napi::Function::New(env, GatherAxes, "gatherAxes"));
   exports.Set("gatheredDot", Napi::Function::New(env, GatheredDot, "gatheredDot"));
