@@ -23,6 +23,49 @@ export type { LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, Commutativ
 export { buildReport, writeReport, REPORT_SCHEMA_VERSION, type Report } from './report/json.js';
 export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';
+// ---- permutation alignment (lib/align/)
+export {
+  align,
+  activationMatching,
+  weightMatching,
+  inferSpec,
+  checkSameSpec,
+  describeAction,
+  permuteArena,
+  permutedModel,
+  randomPermutations,
+  identityPermutations,
+  inversePermutation,
+  checkPermutations,
+  permutationsToJson,
+  permutationsFromJson,
+  torchStateDict,
+  encodeSafetensors,
+  decodeSafetensors,
+  type AlignMethod,
+  type AlignOptions,
+  type AlignResult,
+  type ActivationMatchingOptions,
+  type ActivationMatchingResult,
+  type CorrelationForm,
+  type WeightMatchingOptions,
+  type WeightMatchingResult,
+  type PermutationSpec,
+  type PermutationGroup,
+  type ParameterAction,
+  type ValueAction,
+  type FixedChannels,
+  type TrivialGroup,
+  type SpecOptions,
+  type PermutedModel,
+  type PermutationsFile,
+  type TorchStateDict,
+  type TorchTensor,
+  type SafetensorsTensor,
+  type SafetensorsFile,
+} from './align/index.js';
+export { writeAlignment, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from './align/output.js';
+// ---- end permutation alignment
 export { version } from './version.js';
 export { linearSumAssignment, linearSumAssignmentAsync, type LinearSumAssignmentOptions, type LinearSumAssignmentResult, type LinearSumAssignmentStats } from './lap.js';
 export {

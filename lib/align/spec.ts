@@ -36,7 +36,10 @@ export interface AxisAction {
 export interface ParameterAction extends AxisAction {
   /** Index in the checkpoint's parameter list. */
   readonly parameter: number;
+  /** The stored initializer (shared by several uses when the exporter de-duplicated equal tensors). */
   readonly tensor: string;
+  /** The name the node reads it under (an Identity alias of `tensor`, or `tensor` itself). */
+  readonly input: string;
   readonly node: string;
   readonly op: string;
   readonly inputIndex: number;
@@ -920,6 +923,10 @@ class Inference {
 
   // ---- the report -------------------------------------------------------------------------
 
+  private inputName(p: Parameter): string {
+    return this.cp.model.graph?.node?.[p.nodeIndex]?.input?.[p.inputIndex] || p.tensor;
+  }
+
   private report(): PermutationSpec {
     const vars = this.vars;
     interface Acc {
@@ -948,7 +955,7 @@ class Inference {
       axes.forEach((l, axis) => {
         if (!l) return;
         walk(l, (root, offset, inner) =>
-          acc(root).params.push({ parameter: p.index, tensor: p.tensor, node: p.node, op: p.op, inputIndex: p.inputIndex, shape: p.shape, axis, offset, inner }),
+          acc(root).params.push({ parameter: p.index, tensor: p.tensor, input: this.inputName(p), node: p.node, op: p.op, inputIndex: p.inputIndex, shape: p.shape, axis, offset, inner }),
         );
       });
     }
@@ -1051,8 +1058,8 @@ export function checkSameSpec(a: PermutationSpec, b: PermutationSpec): void {
 }
 
 /** A short description of one parameter action: "fc2.weight axis 1", "fc.weight axis 1 [0:1568) in blocks of 49". */
-export function describeAction(a: AxisAction & { tensor?: string; value?: string; shape: readonly number[] }, size: number): string {
-  const what = a.tensor ?? a.value ?? '?';
+export function describeAction(a: AxisAction & { tensor?: string; input?: string; value?: string; shape: readonly number[] }, size: number): string {
+  const what = a.input ?? a.tensor ?? a.value ?? '?';
   const dim = a.shape[a.axis]!;
   const end = a.offset + size * a.inner;
   const range = a.offset !== 0 || end !== dim ? ` [${a.offset}:${end})` : '';

@@ -6,6 +6,9 @@ import { analyzeCommand } from './analyze.js';
 import { demoCommand } from './demo.js';
 import { interpolateCommand } from './interpolate.js';
 import { lmcCommand } from './lmc.js';
+import { specCommand } from './spec.js';
+import { permuteCommand } from './permute.js';
+import { alignCommand } from './align.js';
 
 /** Exit codes: 0 ok, 1 unexpected failure, 2 bad input or usage, 130 interrupted. */
 export async function main(argv: readonly string[]): Promise<number> {
@@ -18,6 +21,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   program.addCommand(analyzeCommand().exitOverride());
   program.addCommand(interpolateCommand().exitOverride());
   program.addCommand(demoCommand().exitOverride());
+  program.addCommand(specCommand().exitOverride());
+  program.addCommand(permuteCommand().exitOverride());
+  program.addCommand(alignCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

@@ -101,3 +101,20 @@ export function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
   return m;
 }
+
+/** An in-memory dataset of seeded random inputs (no labels). */
+export function randomDataset(samples: number, sampleShape: number[], seed = 3): import('../../lib/dataset/index.js').Dataset {
+  const per = sampleShape.reduce((a, d) => a * d, 1);
+  const all = randomFloats(samples * per, seed, 1.5);
+  return {
+    source: `random(${samples}×${sampleShape.join('×')})`,
+    length: samples,
+    sampleShape,
+    async *batches(batchSize: number) {
+      for (let start = 0, index = 0; start < samples; start += batchSize, index++) {
+        const size = Math.min(batchSize, samples - start);
+        yield { index, start, size, inputs: all.slice(start * per, (start + size) * per) };
+      }
+    },
+  };
+}

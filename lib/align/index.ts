@@ -1,0 +1,145 @@
+/**
+ * Permutation alignment (SCIENCE.md §5): B's hidden units permuted to match A's, by weight
+ * matching or activation matching over the permutation spec inferred from the ONNX graph.
+ */
+import type { Checkpoint } from '../checkpoint.js';
+import { pairCheckpoints } from '../checkpoint.js';
+import type { Dataset } from '../dataset/index.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { RunControl } from '../progress.js';
+import { activationMatching, type ActivationMatchingResult, type CorrelationForm } from './activation-matching.js';
+import { permuteArena } from './permute.js';
+import { checkSameSpec, inferSpec, type PermutationSpec } from './spec.js';
+import { weightMatching, type WeightMatchingResult } from './weight-matching.js';
+
+export type AlignMethod = 'weight' | 'activation';
+
+export interface AlignOptions extends RunControl {
+  readonly method: AlignMethod;
+  /** B's permutation spec when already inferred (A and B pair by structure, so it is A's too). */
+  readonly spec?: PermutationSpec;
+  /** The input shape to probe the graph with (default: the model's, batch 2). */
+  readonly inputShape?: readonly number[];
+  // weight matching
+  /** Seed of the group order of the sweeps (default 0). */
+  readonly seed?: number;
+  /** Explicit group orders, one per sweep. */
+  readonly orders?: readonly (readonly number[])[];
+  readonly maxSweeps?: number;
+  readonly tolerance?: number;
+  /** Threads of the native products (default 1). */
+  readonly threads?: number;
+  // activation matching
+  /** The inputs both models run on (required for 'activation'). */
+  readonly data?: Dataset;
+  readonly batchSize?: number;
+  readonly correlation?: CorrelationForm;
+}
+
+export interface AlignResult {
+  readonly method: AlignMethod;
+  readonly spec: PermutationSpec;
+  /** One per spec group: unit i of the aligned B is unit permutations[g][i] of B. */
+  readonly permutations: Int32Array[];
+  /** B with its parameters permuted: B's model and parameter layout, the permuted arena. */
+  readonly aligned: Checkpoint;
+  /**
+   * 'weight': Σ ⟨θ_A, π(θ_B)⟩ after each sweep. 'activation': one value, Σ over the groups of
+   * ⟨P, C⟩ (the summed correlation of the matched units).
+   */
+  readonly objective: number[];
+  /** The same before alignment (identities). */
+  readonly initialObjective: number;
+  readonly weightMatching?: WeightMatchingResult;
+  readonly activationMatching?: ActivationMatchingResult;
+}
+
+/**
+ * Aligns B to A. Checks that A and B pair by structure and have the same permutation spec,
+ * finds the permutations, and returns B with its parameters permuted (same layout as B).
+ */
+export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions): Promise<AlignResult> {
+  if (options.method !== 'weight' && options.method !== 'activation') {
+    throw new InvalidArgumentError(`alignment method must be 'weight' or 'activation', got '${String(options.method)}'`);
+  }
+  if (options.method === 'activation' && !options.data) {
+    throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
+  }
+  pairCheckpoints(a, b);
+  let spec = options.spec;
+  if (!spec) {
+    const shape = options.inputShape ? { inputShape: options.inputShape } : {};
+    const specA = await inferSpec(a, shape);
+    spec = await inferSpec(b, shape);
+    checkSameSpec(specA, spec);
+  }
+  const control = { ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
+  if (options.method === 'weight') {
+    const wm = await weightMatching(a, b, spec, {
+      ...control,
+      ...(options.seed !== undefined ? { seed: options.seed } : {}),
+      ...(options.orders ? { orders: options.orders } : {}),
+      ...(options.maxSweeps !== undefined ? { maxSweeps: options.maxSweeps } : {}),
+      ...(options.tolerance !== undefined ? { tolerance: options.tolerance } : {}),
+      ...(options.threads !== undefined ? { threads: options.threads } : {}),
+    });
+    return {
+      method: 'weight',
+      spec,
+      permutations: wm.permutations,
+      aligned: { ...b, arena: permuteArena(b, spec, wm.permutations) },
+      objective: wm.objective,
+      initialObjective: wm.initialObjective,
+      weightMatching: wm,
+    };
+  }
+  const am = await activationMatching(a, b, spec, {
+    ...control,
+    data: options.data!,
+    ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
+    ...(options.correlation ? { correlation: options.correlation } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
+  const sum = (x: number[]): number => x.reduce((s, v) => s + v, 0);
+  return {
+    method: 'activation',
+    spec,
+    permutations: am.permutations,
+    aligned: { ...b, arena: permuteArena(b, spec, am.permutations) },
+    objective: [sum(am.score)],
+    initialObjective: sum(am.identityScore),
+    activationMatching: am,
+  };
+}
+
+export { activationMatching, type ActivationMatchingOptions, type ActivationMatchingResult, type CorrelationForm } from './activation-matching.js';
+export { weightMatching, type WeightMatchingOptions, type WeightMatchingResult } from './weight-matching.js';
+export {
+  inferSpec,
+  inferSpecFromShapes,
+  probeShapes,
+  checkSameSpec,
+  describeAction,
+  type PermutationSpec,
+  type PermutationGroup,
+  type ParameterAction,
+  type ValueAction,
+  type FixedChannels,
+  type TrivialGroup,
+  type SpecOptions,
+} from './spec.js';
+export {
+  permuteArena,
+  permutedModel,
+  randomPermutations,
+  identityPermutations,
+  inversePermutation,
+  checkPermutations,
+  permutationsToJson,
+  permutationsFromJson,
+  type Permutations,
+  type PermutedModel,
+  type PermutationsFile,
+} from './permute.js';
+export { torchStateDict, scopePath, type TorchStateDict, type TorchTensor } from './names.js';
+export { encodeSafetensors, decodeSafetensors, type SafetensorsTensor, type SafetensorsFile } from './safetensors.js';

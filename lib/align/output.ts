@@ -1,0 +1,81 @@
+/**
+ * Writing an alignment: the aligned ONNX model, the permutations as JSON, and the aligned
+ * parameters as .safetensors under PyTorch state-dict keys. Every file is written atomically.
+ */
+import type { Checkpoint } from '../checkpoint.js';
+import { writeFileAtomic, writeModel } from '../onnx/model.js';
+import type { AlignResult } from './index.js';
+import { torchStateDict } from './names.js';
+import { permutedModel, permutationsToJson } from './permute.js';
+import { encodeSafetensors } from './safetensors.js';
+
+export interface AlignmentOutputs {
+  /** The aligned B as ONNX. */
+  readonly onnx?: string;
+  /** The permutations as JSON. */
+  readonly permutations?: string;
+  /** The aligned B's parameters as safetensors. */
+  readonly safetensors?: string;
+}
+
+export interface WrittenAlignment {
+  /** Stored tensors of B whose uses got initializers of their own in the ONNX output. */
+  readonly untied: readonly { tensor: string; names: string[]; nodes: string[] }[];
+  /** safetensors keys of Conv parameters with BatchNorm folded in. */
+  readonly folded: readonly string[];
+  /** Parameters whose PyTorch name could not be recovered (their ONNX name is the key). */
+  readonly unnamed: readonly string[];
+  /** Keys written twice with different values ("key#use<k>"). */
+  readonly conflicts: readonly string[];
+}
+
+/** The permutations file content of an alignment (what `--perm-out` writes). */
+export function alignmentJson(a: Checkpoint, result: AlignResult): Record<string, unknown> {
+  const wm = result.weightMatching;
+  const am = result.activationMatching;
+  return permutationsToJson(result.spec, result.permutations, {
+    reference: a.file,
+    method: result.method,
+    initialObjective: result.initialObjective,
+    objective: result.objective,
+    ...(wm ? { weightMatching: { sweeps: wm.sweeps, converged: wm.converged, gains: wm.gains, orders: wm.orders } } : {}),
+    ...(am
+      ? {
+          activationMatching: {
+            correlation: am.correlation,
+            samples: am.samples,
+            identityScore: am.identityScore,
+            score: am.score,
+            tiesBrokenByWeights: am.tiesBrokenByWeights,
+            skipped: am.skipped,
+          },
+        }
+      : {}),
+  });
+}
+
+export async function writeAlignment(a: Checkpoint, result: AlignResult, outputs: AlignmentOutputs): Promise<WrittenAlignment> {
+  const b = result.aligned;
+  let untied: WrittenAlignment['untied'] = [];
+  if (outputs.onnx) {
+    const written = permutedModel(b, b.arena);
+    untied = written.untied;
+    await writeModel(written.model, outputs.onnx);
+  }
+  if (outputs.permutations) await writeFileAtomic(outputs.permutations, `${JSON.stringify(alignmentJson(a, result), null, 1)}\n`);
+  const state = torchStateDict(b, b.arena);
+  if (outputs.safetensors) {
+    const metadata: Record<string, string> = {
+      format: 'pt',
+      source: 'llfc align',
+      model: b.file,
+      reference: a.file,
+      method: result.method,
+    };
+    if (state.folded.length > 0) {
+      metadata.folded = `BatchNorm is folded into these Conv parameters (eval export); they load into a model whose BatchNorms are folded, not into the original state_dict: ${state.folded.join(', ')}`;
+    }
+    await writeFileAtomic(outputs.safetensors, encodeSafetensors(state.tensors.map((t) => ({ name: t.key, shape: t.shape, data: t.data })), metadata));
+  }
+  return { untied, folded: state.folded, unnamed: state.unnamed, conflicts: state.conflicts };
+}

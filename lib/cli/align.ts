@@ -1,0 +1,138 @@
+/** `llfc align A.onnx B.onnx --method weight|activation -o B_aligned.onnx`: B's hidden units permuted to match A. */
+import { Command, Option } from 'commander';
+import { loadCheckpoint } from '../checkpoint.js';
+import { align, type AlignMethod, type AlignResult } from '../align/index.js';
+import type { CorrelationForm } from '../align/activation-matching.js';
+import { alignmentJson, writeAlignment } from '../align/output.js';
+import type { Dataset } from '../dataset/index.js';
+import { InvalidArgumentError } from '../errors.js';
+import { openDataset } from '../dataset/index.js';
+import { datasetOptionsFromFlags, parsePositiveInteger } from './data-options.js';
+import { checkOutputs, parseSeed } from './permute.js';
+import { parseInputShape } from './spec.js';
+import { fixed, formatTable, interruptSignal, progressBar } from './terminal.js';
+
+export interface AlignFlags {
+  method: AlignMethod;
+  output: string;
+  permOut?: string;
+  safetensors?: string;
+  seed?: string;
+  maxSweeps?: string;
+  correlation: CorrelationForm;
+  data?: string[];
+  dataKey?: string;
+  mean?: string;
+  std?: string;
+  limit?: string;
+  batchSize: string;
+  inputShape?: string;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** `out.onnx` → `out.<suffix>` (a sibling named after the aligned model). */
+export function sibling(onnx: string, suffix: string): string {
+  return `${onnx.replace(/\.onnx$/i, '')}.${suffix}`;
+}
+
+export function alignSummary(a: string, b: string, result: AlignResult): string {
+  const lines: string[] = [];
+  const groups = result.spec.groups.length;
+  if (result.weightMatching) {
+    const wm = result.weightMatching;
+    lines.push(`weight matching of ${b} to ${a}: ${groups} groups, ${wm.sweeps} sweeps (${wm.converged ? 'converged' : 'stopped at --max-sweeps'})`);
+    lines.push(
+      formatTable(
+        ['sweep', 'objective', 'gain'],
+        [['start', fixed(wm.initialObjective, 6), ''], ...wm.objective.map((o, k) => [String(k + 1), fixed(o, 6), wm.gains[k]!.toExponential(3)])],
+      ),
+    );
+  } else if (result.activationMatching) {
+    const am = result.activationMatching;
+    lines.push(`activation matching (${am.correlation}) of ${b} to ${a} on ${am.samples} samples: ${groups} groups`);
+    lines.push(`Σ matched correlation ${fixed(result.objective[0]!, 6)} (identity: ${fixed(result.initialObjective, 6)})`);
+    const ties = am.tiesBrokenByWeights.reduce((s, n) => s + n, 0);
+    if (ties > 0) lines.push(`${ties} units dead on the data were matched by their weights`);
+    if (am.skipped.length > 0) lines.push(`left in place (no activation carries them): ${am.skipped.map((s) => s.label).join(', ')}`);
+  }
+  const moved = result.permutations.reduce((n, p) => n + p.reduce((m, v, i) => m + (v !== i ? 1 : 0), 0), 0);
+  const units = result.spec.groups.reduce((n, g) => n + g.size, 0);
+  lines.push(`${moved} of ${units} units moved`);
+  return lines.join('\n');
+}
+
+export function alignCommand(): Command {
+  return new Command('align')
+    .description("permute B's hidden units to match A (Git Re-Basin weight or activation matching over the inferred spec); writes the aligned ONNX, the permutations and the parameters")
+    .argument('<a>', 'reference checkpoint A (ONNX)')
+    .argument('<b>', 'checkpoint B (ONNX), to be aligned to A')
+    .addOption(new Option('--method <method>', 'weight matching or activation matching').choices(['weight', 'activation']).makeOptionMandatory())
+    .requiredOption('-o, --output <file>', 'the aligned B as ONNX')
+    .option('--perm-out <file>', 'the permutations as JSON (default: <output>.perms.json)')
+    .option('--safetensors <file>', 'the aligned parameters under PyTorch names (default: <output>.safetensors)')
+    .option('--seed <n>', 'weight matching: seed of the group order (default 0)')
+    .option('--max-sweeps <n>', 'weight matching: at most this many sweeps (default 100)')
+    .addOption(new Option('--correlation <form>', 'activation matching: Σ z_A z_Bᵀ or the Pearson coefficients').choices(['cross', 'pearson']).default('cross'))
+    .option('--data <files...>', 'activation matching: the inputs both models run on (.npy, .npz, IDX, CIFAR-10 .bin)')
+    .option('--data-key <name>', 'array name inside an .npz data file')
+    .option('--mean <values>', 'normalize: per-channel mean, comma separated (after uint8 → x/255)')
+    .option('--std <values>', 'normalize: per-channel std, comma separated')
+    .option('--limit <n>', 'use only the first n samples')
+    .addOption(new Option('--batch-size <n>', 'samples per onnxruntime run').default('128'))
+    .option('--input-shape <dims>', 'input shape to probe the graph with, batch included')
+    .option('--json', 'print the permutations file as JSON on stdout')
+    .option('--quiet', 'print nothing but errors')
+    .action(async (a: string, b: string, flags: AlignFlags) => {
+      const permOut = flags.permOut ?? sibling(flags.output, 'perms.json');
+      const safetensors = flags.safetensors ?? sibling(flags.output, 'safetensors');
+      checkOutputs([flags.output, permOut, safetensors], [a, b, ...(flags.data ?? [])]);
+      if (flags.method === 'activation' && !flags.data) throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
+      if (flags.method === 'weight' && flags.data) throw new InvalidArgumentError('--data is for --method activation; weight matching reads the weights only');
+      const seed = parseSeed(flags.seed);
+      const maxSweeps = flags.maxSweeps !== undefined ? parsePositiveInteger(flags.maxSweeps, '--max-sweeps') : undefined;
+      const batchSize = parsePositiveInteger(flags.batchSize, '--batch-size');
+      const inputShape = parseInputShape(flags.inputShape);
+      const [ca, cb] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b)]);
+      let data: Dataset | undefined;
+      if (flags.data) {
+        data = await openDataset(datasetOptionsFromFlags({ data: flags.data, batchSize: flags.batchSize, ...(flags.dataKey ? { dataKey: flags.dataKey } : {}), ...(flags.mean ? { mean: flags.mean } : {}), ...(flags.std ? { std: flags.std } : {}), ...(flags.limit ? { limit: flags.limit } : {}) }));
+      }
+      const bar = progressBar(flags);
+      const interrupt = interruptSignal();
+      let result: AlignResult;
+      try {
+        result = await align(ca, cb, {
+          method: flags.method,
+          seed,
+          ...(maxSweeps !== undefined ? { maxSweeps } : {}),
+          ...(inputShape ? { inputShape } : {}),
+          ...(data ? { data, batchSize, correlation: flags.correlation } : {}),
+          signal: interrupt.signal,
+          onProgress: bar.listener,
+        });
+      } finally {
+        bar.stop();
+        interrupt.dispose();
+      }
+      const written = await writeAlignment(ca, result, { onnx: flags.output, permutations: permOut, safetensors });
+      if (flags.json) {
+        process.stdout.write(`${JSON.stringify(alignmentJson(ca, result), null, 1)}\n`);
+        return;
+      }
+      if (flags.quiet) return;
+      const notes: string[] = [];
+      if (written.untied.length > 0) notes.push(`untied ${written.untied.length} shared tensor(s) whose uses are permuted differently: ${written.untied.map((u) => u.tensor).join(', ')}`);
+      if (written.folded.length > 0) {
+        notes.push(
+          `${written.folded.length} Conv tensors have BatchNorm folded in (eval export, renamed 'onnx::…'); their safetensors keys come from the node scopes and they load into a model whose BatchNorms are folded, not into the original state_dict`,
+        );
+      }
+      if (written.unnamed.length > 0) notes.push(`no PyTorch name for ${written.unnamed.length} tensor(s), kept under their ONNX names: ${written.unnamed.slice(0, 5).join(', ')}${written.unnamed.length > 5 ? ', …' : ''}`);
+      if (written.conflicts.length > 0) notes.push(`keys with differently permuted uses, written as key#use<k>: ${written.conflicts.join(', ')}`);
+      process.stdout.write(
+        `${alignSummary(a, b, result)}\naligned model written to ${flags.output}; permutations to ${permOut}; parameters (PyTorch names) to ${safetensors}\n` +
+          notes.map((n) => `note: ${n}\n`).join(''),
+      );
+    });
+}

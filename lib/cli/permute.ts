@@ -1,0 +1,91 @@
+/** `llfc permute B.onnx --random --seed N -o out.onnx`: the same function with its hidden units permuted. */
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { Command } from 'commander';
+import { loadCheckpoint } from '../checkpoint.js';
+import { permuteArena, permutedModel, permutationsFromJson, permutationsToJson, randomPermutations } from '../align/permute.js';
+import { inferSpec } from '../align/spec.js';
+import { InvalidArgumentError, PermutationError } from '../errors.js';
+import { writeFileAtomic, writeModel } from '../onnx/model.js';
+import { checkOutputPath } from '../report/json.js';
+import { parseInputShape } from './spec.js';
+
+export interface PermuteFlags {
+  random?: boolean;
+  seed?: string;
+  perms?: string;
+  output: string;
+  permOut?: string;
+  inputShape?: string;
+  quiet?: boolean;
+}
+
+/** Refuses outputs that are inputs or that name one file twice. */
+export function checkOutputs(outputs: readonly string[], inputs: readonly string[]): void {
+  for (const out of outputs) checkOutputPath(out, inputs);
+  const seen = new Set<string>();
+  for (const out of outputs) {
+    const r = resolve(out);
+    if (seen.has(r)) throw new InvalidArgumentError(`${out} is named for two outputs`);
+    seen.add(r);
+  }
+}
+
+export function parseSeed(text: string | undefined): number {
+  if (text === undefined) return 0;
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`--seed must be an integer, got '${text}'`);
+  return n;
+}
+
+async function readJson(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new PermutationError(`${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new PermutationError(`${file}: not JSON (${(error as Error).message})`);
+  }
+}
+
+export function permuteCommand(): Command {
+  return new Command('permute')
+    .description('permute the hidden units of a model (every group of its inferred spec): the function is unchanged')
+    .argument('<model>', 'an ONNX model')
+    .option('--random', 'a uniformly random permutation of every group')
+    .option('--seed <n>', 'seed of --random (default 0)')
+    .option('--perms <file>', 'apply the permutations of this JSON file (as written by --perm-out or `llfc align`)')
+    .requiredOption('-o, --output <file>', 'the permuted ONNX model')
+    .option('--perm-out <file>', 'write the permutations as JSON')
+    .option('--input-shape <dims>', 'input shape to probe the graph with, batch included')
+    .option('--quiet', 'print nothing but errors')
+    .action(async (file: string, flags: PermuteFlags) => {
+      if (Boolean(flags.random) === Boolean(flags.perms)) throw new InvalidArgumentError('give either --random or --perms <file>');
+      const seed = parseSeed(flags.seed);
+      checkOutputs([flags.output, ...(flags.permOut ? [flags.permOut] : [])], [file, ...(flags.perms ? [flags.perms] : [])]);
+      const inputShape = parseInputShape(flags.inputShape);
+      const checkpoint = await loadCheckpoint(file);
+      const spec = await inferSpec(checkpoint, inputShape ? { inputShape } : {});
+      const perms = flags.perms ? permutationsFromJson(spec, await readJson(flags.perms), flags.perms) : randomPermutations(spec, seed);
+      const arena = permuteArena(checkpoint, spec, perms);
+      const { model, untied } = permutedModel(checkpoint, arena);
+      await writeModel(model, flags.output);
+      if (flags.permOut) {
+        const extra = flags.perms ? { source: flags.perms } : { random: true, seed };
+        await writeFileAtomic(flags.permOut, `${JSON.stringify(permutationsToJson(spec, perms, extra), null, 1)}\n`);
+      }
+      if (!flags.quiet) {
+        const units = spec.groups.reduce((n, g) => n + g.size, 0);
+        process.stdout.write(
+          `permuted ${spec.groups.length} groups (${units} units) of ${file}${flags.perms ? ` with ${flags.perms}` : ` at random (seed ${seed})`}; written to ${flags.output}` +
+            (flags.permOut ? `, permutations to ${flags.permOut}` : '') +
+            '\n' +
+            (untied.length > 0 ? `untied ${untied.length} shared tensor${untied.length === 1 ? '' : 's'} whose uses are now permuted differently: ${untied.map((u) => `${u.tensor} → ${u.names.join(', ')}`).join('; ')}\n` : ''),
+        );
+      }
+    });
+}
