@@ -147,7 +147,7 @@ export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly n
   }
   const shapes = new Map<string, ValueShape>();
   try {
-    const input = new ort.Tensor('float32', new Float32Array(inputShape.reduce((n, d) => n * d, 1)), [...inputShape]);
+    const input = zeroInput(checkpoint, inputShape);
     let result: ort.InferenceSession.ReturnType;
     try {
       result = await session.run({ [checkpoint.input.name]: input });
@@ -158,8 +158,31 @@ export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly n
   } finally {
     await session.release();
   }
-  shapes.set(checkpoint.input.name, { dims: [...inputShape], type: 'float32' });
+  shapes.set(checkpoint.input.name, { dims: [...inputShape], type: zeroInput(checkpoint, [0]).type });
   return shapes;
+}
+
+/** Zeros of the input's element type (float32 unless the model says otherwise). */
+function zeroInput(checkpoint: Checkpoint, dims: readonly number[]): ort.Tensor {
+  const n = dims.reduce((a, d) => a * d, 1);
+  const info = (checkpoint.model.graph?.input ?? []).find((v) => v.name === checkpoint.input.name);
+  const type = info?.type?.tensorType?.elemType ?? DataType.FLOAT;
+  switch (type) {
+    case DataType.FLOAT:
+      return new ort.Tensor('float32', new Float32Array(n), [...dims]);
+    case DataType.DOUBLE:
+      return new ort.Tensor('float64', new Float64Array(n), [...dims]);
+    case DataType.INT64:
+      return new ort.Tensor('int64', new BigInt64Array(n), [...dims]);
+    case DataType.INT32:
+      return new ort.Tensor('int32', new Int32Array(n), [...dims]);
+    case DataType.UINT8:
+      return new ort.Tensor('uint8', new Uint8Array(n), [...dims]);
+    case DataType.BOOL:
+      return new ort.Tensor('bool', new Uint8Array(n), [...dims]);
+    default:
+      throw new InvalidArgumentError(`${checkpoint.file}: the input '${checkpoint.input.name}' has element type ${type}, which the shape probe cannot feed`);
+  }
 }
 
 /** Infers the permutation spec of a checkpoint (one onnxruntime run on zeros for the shapes). */
@@ -279,10 +302,12 @@ class Inference {
     const graph = this.cp.model.graph!;
     const input = this.cp.input.name;
     const reason = loud(`model input '${input}'`);
-    this.values.set(
-      input,
-      this.inputShape.map((d, k) => this.vars.axis(d, `input '${input}' axis ${k}`, reason)),
-    );
+    if (FLOAT_TYPES.has(this.shapes.get(input)?.type ?? 'float32')) {
+      this.values.set(
+        input,
+        this.inputShape.map((d, k) => this.vars.axis(d, `input '${input}' axis ${k}`, reason)),
+      );
+    }
     (graph.node ?? []).forEach((node, index) => {
       if (isAliasNode(node, this.aliases)) return;
       this.visit(node, index);
@@ -383,10 +408,18 @@ class Inference {
     const op = node.opType ?? '';
     const inputs = (node.input ?? []).map((_, k) => this.operand(node, index, k));
     const where = `node '${name}' (${op})`;
-    const known = (node.domain ?? '') === '' || node.domain === 'ai.onnx' ? this.apply(node, name, op, inputs, where) : false;
+    let known = false;
+    let failure: string | undefined;
+    try {
+      known = (node.domain ?? '') === '' || node.domain === 'ai.onnx' ? this.apply(node, name, op, inputs, where) : false;
+    } catch (error) {
+      // A rule that cannot follow this node (shapes it did not expect): everything the node
+      // touches stays fixed, as for an unknown op. Constraints already added only restrict more.
+      failure = (error as Error).message;
+    }
     if (!known) {
       this.unknownOps.push({ node: name, op: node.domain ? `${node.domain}::${op}` : op });
-      const reason = loud(`${where} is an op the spec inference does not know`);
+      const reason = loud(failure ? `${where} could not be followed (${failure})` : `${where} is an op the spec inference does not know`);
       for (const o of inputs) this.fixOperand(o, reason);
       (node.output ?? []).forEach((out, slot) => {
         const dims = this.outDims(node, slot);

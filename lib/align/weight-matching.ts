@@ -15,7 +15,8 @@
 import type { Checkpoint } from '../checkpoint.js';
 import { pairCheckpoints } from '../checkpoint.js';
 import { InvalidArgumentError } from '../errors.js';
-import { linearSumAssignmentAsync } from '../lap.js';
+import { linearSumAssignment } from '../lap.js';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { native } from '../native.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import { checkPermutations, checkSpecFits, identityPermutations, parameterMaps, writeAction } from './permute.js';
@@ -169,6 +170,8 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
     orders.push(order);
     let gain = 0;
     for (const gi of order) {
+      // Lets a Ctrl-C (or any abort) reach the signal between groups.
+      await yieldToEventLoop();
       throwIfAborted(options.signal);
       const n = groups[gi]!.size;
       const cost = new Float64Array(n * n);
@@ -185,7 +188,7 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
       const perm = perms[gi]!;
       let old = 0;
       for (let i = 0; i < n; i++) old += cost[i * n + perm[i]!]!;
-      const solved = await linearSumAssignmentAsync(cost, n, n, warm[gi] ? { maximize: true, warmStart: warm[gi] } : { maximize: true });
+      const solved = linearSumAssignment(cost, n, n, warm[gi] ? { maximize: true, warmStart: warm[gi] } : { maximize: true });
       warm[gi] = solved.colDuals;
       gain += solved.total - old;
       perm.set(solved.colInd);
