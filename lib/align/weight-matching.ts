@@ -5,7 +5,8 @@
  * All permutations start at the identity. Each sweep visits the groups in a seeded random
  * order (or in given orders); for group P the cost is
  *   C = Σ_{(w, axis) ∈ P} A_w[axis → units] · (B_w with every other axis permuted)[axis → units]ᵀ,
- * each product one float32 GEMM (native/gemm.cc, Eigen) summed into a float64 matrix, and the
+ * each product one float32 GEMM (native/gemm.cc, Eigen) summed into a float64 matrix (a
+ * product is kept and reused until a group acting on the tensor's other axes changes), and the
  * linear assignment maximising ⟨P, C⟩ (native/lap.cc) replaces P. The sweep's gain is the sum of
  * ⟨P_new, C⟩ − ⟨P_old, C⟩ over its groups; the search stops after the first sweep gaining
  * ≤ 1e-12. The objective is recomputed exactly (float64) after every sweep.
@@ -64,6 +65,19 @@ interface Entry {
   readonly rest: number;
   /** A's unit matrix, count × rest. */
   readonly a: Float32Array;
+  /** The groups acting on the tensor's other axes: the product changes only when one of them does. */
+  readonly deps: readonly number[];
+  /** The last product A·Bᵀ (count × count) and the versions of `deps` it was computed at. */
+  cache: Float32Array | null;
+  key: string | null;
+}
+
+/** Floats kept for cached products (128 MB); entries beyond it are recomputed every time. */
+const CACHE_FLOATS = 2 ** 25;
+
+/** cost[k] += product[k] for k < length. */
+function addInto(cost: Float64Array, product: Float32Array, length: number): void {
+  for (let k = 0; k < length; k++) cost[k] = cost[k]! + product[k]!;
 }
 
 function checkOrders(orders: readonly (readonly number[])[], groups: number): void {
@@ -95,7 +109,7 @@ export function groupWeightCost(a: Checkpoint, b: Checkpoint, spec: PermutationS
     addon.extractUnits(a.arena.subarray(p.offset, p.offset + p.length), p.shape, null, act.axis, act.offset, n, act.inner, am);
     addon.extractUnits(b.arena.subarray(p.offset, p.offset + p.length), p.shape, others, act.axis, act.offset, n, act.inner, bm);
     addon.gemmAbt(am, bm, n, n, rest, c32, threads);
-    for (let k = 0; k < n * n; k++) cost[k]! += c32[k]!;
+    addInto(cost, c32, n * n);
   }
   return cost;
 }
@@ -129,6 +143,16 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
     const p = c.parameters[index]!;
     return c.arena.subarray(p.offset, p.offset + p.length);
   };
+  // Which groups act on which axes of each parameter use.
+  const actingOn = new Map<number, { group: number; axis: number }[]>();
+  groups.forEach((g, gi) => {
+    for (const act of g.parameters) {
+      const list = actingOn.get(act.parameter) ?? [];
+      list.push({ group: gi, axis: act.axis });
+      actingOn.set(act.parameter, list);
+    }
+  });
+  let cacheLeft = CACHE_FLOATS;
   const entries: Entry[][] = groups.map((g) =>
     g.parameters.map((action) => {
       const p = a.parameters[action.parameter]!;
@@ -136,9 +160,14 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
       const rest = (p.length / dim) * action.inner;
       const out = new Float32Array(g.size * rest);
       addon.extractUnits(view(a, action.parameter), p.shape, null, action.axis, action.offset, g.size, action.inner, out);
-      return { action, count: g.size, rest, a: out };
+      const deps = [...new Set(actingOn.get(action.parameter)!.filter((x) => x.axis !== action.axis).map((x) => x.group))].sort((x, y) => x - y);
+      const cached = g.size * g.size <= cacheLeft;
+      if (cached) cacheLeft -= g.size * g.size;
+      return { action, count: g.size, rest, a: out, deps, cache: cached ? new Float32Array(g.size * g.size) : null, key: null };
     }),
   );
+  // Bumped whenever a group's permutation changes.
+  const version = groups.map(() => 0);
   const scratchB = new Float32Array(Math.max(0, ...entries.flat().map((e) => e.count * e.rest)));
   const maxSize = Math.max(0, ...groups.map((g) => g.size));
   const scratchC = new Float32Array(maxSize * maxSize);
@@ -177,13 +206,19 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
       const cost = new Float64Array(n * n);
       const c32 = scratchC.subarray(0, n * n);
       for (const e of entries[gi]!) {
-        const p = b.parameters[e.action.parameter]!;
-        const others = maps.get(e.action.parameter)!.slice();
-        others[e.action.axis] = null;
-        const bm = scratchB.subarray(0, e.count * e.rest);
-        addon.extractUnits(view(b, p.index), p.shape, others, e.action.axis, e.action.offset, e.count, e.action.inner, bm);
-        addon.gemmAbt(e.a, bm, n, n, e.rest, c32, threads);
-        for (let k = 0; k < n * n; k++) cost[k]! += c32[k]!;
+        const key = e.deps.map((d) => version[d]).join();
+        let product = e.cache ?? c32;
+        if (!e.cache || e.key !== key) {
+          const p = b.parameters[e.action.parameter]!;
+          const others = maps.get(e.action.parameter)!.slice();
+          others[e.action.axis] = null;
+          const bm = scratchB.subarray(0, e.count * e.rest);
+          addon.extractUnits(view(b, p.index), p.shape, others, e.action.axis, e.action.offset, e.count, e.action.inner, bm);
+          product = e.cache ?? c32;
+          addon.gemmAbt(e.a, bm, n, n, e.rest, product, threads);
+          e.key = key;
+        }
+        addInto(cost, product, n * n);
       }
       const perm = perms[gi]!;
       let old = 0;
@@ -191,6 +226,7 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
       const solved = linearSumAssignment(cost, n, n, warm[gi] ? { maximize: true, warmStart: warm[gi] } : { maximize: true });
       warm[gi] = solved.colDuals;
       gain += solved.total - old;
+      if (solved.colInd.some((v, i) => v !== perm[i])) version[gi]!++;
       perm.set(solved.colInd);
       for (const act of groups[gi]!.parameters) writeAction(maps.get(act.parameter)![act.axis]!, act, perm);
     }
