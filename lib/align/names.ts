@@ -16,6 +16,7 @@
  *   transposed, and the bias of the Add after it is named after the same scope.
  */
 import type { Checkpoint } from '../checkpoint.js';
+import { modulePath } from '../onnx/names.js';
 
 export interface TorchTensor {
   readonly key: string;
@@ -40,18 +41,7 @@ export interface TorchStateDict {
 }
 
 /** Module path of a node's scope: "/layer2/layer2.0/downsample/downsample.0/Conv" → "layer2.0.downsample.0". */
-export function scopePath(nodeName: string): string | null {
-  if (!nodeName.startsWith('/')) return null;
-  const segments = nodeName.split('/').filter((s) => s.length > 0);
-  segments.pop();
-  const path: string[] = [];
-  for (const s of segments) {
-    const last = path[path.length - 1];
-    if (last !== undefined && s.startsWith(`${last}.`)) path[path.length - 1] = s;
-    else path.push(s);
-  }
-  return path.length > 0 ? path.join('.') : null;
-}
+export const scopePath: (nodeName: string) => string | null = modulePath;
 
 const TORCH_NAME = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)+$/;
 
