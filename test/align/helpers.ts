@@ -37,6 +37,7 @@ export function tinyModel(options: {
   ints?: Record<string, number[]>;
   seed?: number;
   output?: string;
+  opset?: number;
 }): ModelProto {
   let seed = options.seed ?? 7;
   const initializer = Object.entries(options.params).map(([name, dims]) => {
@@ -55,7 +56,7 @@ export function tinyModel(options: {
   // Encoded and decoded, so that the message looks like one read from a file (oneof fields set).
   const model = onnx.ModelProto.create({
     irVersion: 8,
-    opsetImport: [{ domain: '', version: 13 }],
+    opsetImport: [{ domain: '', version: options.opset ?? 13 }],
     producerName: 'llfc-test',
     graph: {
       name: 'tiny',

@@ -129,6 +129,67 @@ describe('a random permutation of every group leaves the function unchanged', ()
     }
   });
 
+  it('Split, Pad, squeeze-excitation, Concat, Slice, Transpose and Reshape: still unchanged', async () => {
+    const m = tinyModel({
+      inputShape: [3, 5, 5],
+      nodes: [
+        { op: 'Conv', inputs: ['x', 'w1', 'b1'], outputs: ['c1'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1] } },
+        { op: 'Relu', inputs: ['c1'], outputs: ['r1'] },
+        { op: 'Split', inputs: ['r1', 'split'], outputs: ['s1', 's2'], attrs: { axis: 1 } },
+        { op: 'Pad', inputs: ['s2', 'pads'], outputs: ['p'] },
+        { op: 'Conv', inputs: ['p', 'w2', 'b2'], outputs: ['c2'], attrs: { kernel_shape: [3, 3] } },
+        { op: 'ReduceMean', inputs: ['s1'], outputs: ['m'], attrs: { axes: [2, 3], keepdims: 1 } },
+        { op: 'Sigmoid', inputs: ['m'], outputs: ['g'] },
+        { op: 'Mul', inputs: ['s1', 'g'], outputs: ['s1g'] },
+        { op: 'Concat', inputs: ['s1g', 'c2'], outputs: ['cat'], attrs: { axis: 1 } },
+        { op: 'Slice', inputs: ['cat', 'starts', 'ends', 'axes'], outputs: ['sl'] },
+        { op: 'Conv', inputs: ['sl', 'w3', 'b3'], outputs: ['c3'], attrs: { kernel_shape: [1, 1] } },
+        { op: 'Relu', inputs: ['c3'], outputs: ['r3'] },
+        { op: 'Transpose', inputs: ['r3'], outputs: ['t'], attrs: { perm: [0, 2, 3, 1] } },
+        { op: 'Reshape', inputs: ['t', 'shape'], outputs: ['f'] },
+        { op: 'Gemm', inputs: ['f', 'w4', 'b4'], outputs: ['y'], attrs: { transB: 1 } },
+      ],
+      params: { w1: [8, 3, 3, 3], b1: [8], w2: [4, 5, 3, 3], b2: [4], w3: [6, 5, 1, 1], b3: [6], w4: [2, 150], b4: [2] },
+      ints: { split: [3, 5], pads: [0, 0, 1, 1, 0, 0, 1, 1], starts: [1], ends: [6], axes: [1], shape: [0, -1] },
+    });
+    const cp = tinyCheckpoint(m);
+    const spec = await inferSpec(cp);
+    expect(spec.unknownOps).toEqual([]);
+    // conv1's 8 channels: [0:3) gated by themselves (with [0:1) and [1:3) cut apart by the Slice), [3:8) padded into conv2;
+    // conv2's 4 channels cut into [0:3) and [3:4) by the Slice; conv3's 6 channels flattened channel-last.
+    expect(spec.groups.map((g) => g.size).sort((a, b) => a - b)).toEqual([2, 3, 5, 6]);
+    const r = await checkRandomPermutation(cp, [3, 5, 5], 2);
+    expect(r.diff).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('MatMul + Add, LayerNormalization, Softmax and a token-mixing MatMul: still unchanged', async () => {
+    const m = tinyModel({
+      inputShape: [4, 6],
+      opset: 17,
+      nodes: [
+        { op: 'MatMul', inputs: ['x', 'w1'], outputs: ['h'], name: '/fc1/MatMul' },
+        { op: 'Add', inputs: ['h', 'b1'], outputs: ['hb'], name: '/fc1/Add' },
+        { op: 'LayerNormalization', inputs: ['hb', 'ln_w', 'ln_b'], outputs: ['ln'], attrs: { axis: -1 } },
+        { op: 'Softmax', inputs: ['ln'], outputs: ['sm'], attrs: { axis: -1 } },
+        { op: 'MatMul', inputs: ['sm', 'w2'], outputs: ['h2'] },
+        { op: 'Transpose', inputs: ['h2'], outputs: ['t'], attrs: { perm: [0, 2, 1] } },
+        { op: 'MatMul', inputs: ['t', 'w3'], outputs: ['h3'] },
+        { op: 'Flatten', inputs: ['h3'], outputs: ['f'], attrs: { axis: 1 } },
+        { op: 'Gemm', inputs: ['f', 'w4', 'b4'], outputs: ['y'], attrs: { transB: 1 } },
+      ],
+      params: { w1: [6, 8], b1: [8], ln_w: [8], ln_b: [8], w2: [8, 5], w3: [4, 3], w4: [2, 15], b4: [2] },
+    });
+    const cp = tinyCheckpoint(m);
+    const spec = await inferSpec(cp);
+    expect(spec.unknownOps).toEqual([]);
+    const hidden = spec.groups.find((g) => g.size === 8)!;
+    expect(hidden.parameters.map((a) => `${a.tensor}:${a.axis}`)).toEqual(['w1:1', 'b1:0', 'ln_w:0', 'ln_b:0', 'w2:0']);
+    // Flatten of [N, 5, 3] merges two permutable axes: both stay fixed, with the reason.
+    expect(spec.fixed.some((f) => f.reasons.some((x) => /merges two permutable axes/.test(x)))).toBe(true);
+    const r = await checkRandomPermutation(cp, [4, 6], 4);
+    expect(r.diff).toBeLessThanOrEqual(1e-5);
+  });
+
   it('the check can fail: permuting a layer without its consumer changes the outputs', async () => {
     const cp = await loadCheckpoint(fixture('models', 'mlp_a.onnx'));
     const spec = await inferSpec(cp);

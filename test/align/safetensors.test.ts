@@ -4,6 +4,7 @@ import { scopePath, torchStateDict } from '../../lib/align/names.js';
 import { decodeSafetensors, encodeSafetensors } from '../../lib/align/safetensors.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { fixture } from '../helpers.js';
+import { tinyCheckpoint, tinyModel } from './helpers.js';
 
 describe('safetensors', () => {
   it('lays out an 8-byte length, a space-padded JSON header and the tensors back to back', () => {
@@ -68,5 +69,25 @@ describe('PyTorch names', () => {
     expect(keys).toContain('features.3.expand3x3.bias');
     expect(state.folded).toEqual([]);
     expect(state.conflicts).toEqual([]);
+  });
+
+  it('names a MatMul weight (transposed to [out, in]) and the bias of the Add after it by their scope', () => {
+    const cp = tinyCheckpoint(
+      tinyModel({
+        inputShape: [6],
+        nodes: [
+          { op: 'MatMul', inputs: ['x', 'onnx::MatMul_7'], outputs: ['h'], name: '/fc1/MatMul' },
+          { op: 'Add', inputs: ['h', 'onnx::Add_8'], outputs: ['y'], name: '/fc1/Add' },
+        ],
+        params: { 'onnx::MatMul_7': [6, 4], 'onnx::Add_8': [4] },
+      }),
+    );
+    const state = torchStateDict(cp);
+    expect(state.tensors.map((t) => [t.key, t.shape, t.transposed])).toEqual([
+      ['fc1.weight', [4, 6], true],
+      ['fc1.bias', [4], false],
+    ]);
+    const w = cp.arena.subarray(0, 24);
+    expect(state.tensors[0]!.data[1 * 6 + 2]).toBe(w[2 * 4 + 1]);
   });
 });
