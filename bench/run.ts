@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   interpolate: () => import('./interpolate.js'),
   runtime: () => import('./runtime.js'),
   lap: () => import('./lap.js'),
+  analyze: () => import('./analyze.js'),
 };
 
 const args = process.argv.slice(2);
