@@ -105,6 +105,8 @@ export interface NativeAddon {
     sums: Float64Array,
     threads?: number,
   ): number;
+  /** dst += src elementwise (float32 into float64); the lengths must match. */
+  addToFloat64(dst: Float64Array, src: Float32Array): void;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

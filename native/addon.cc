@@ -476,6 +476,7 @@ Napi::Value GemmAbt(const Napi::CallbackInfo& info) {
 // extractUnits(src, dims, maps, axis, offset, count, inner, out)
 // accumulateCross(za, zb, outer, len, after, offset, count, inner, cross: Float64Array(count²),
 //                 sums: Float64Array(4·count), threads?: number (default 1, 0 = all)) -> samples added
+// addToFloat64(dst: Float64Array, src: Float32Array): dst += src
 // Shapes, map lengths and every map index are checked here; the kernels trust them.
 
 struct AxisMaps {
@@ -619,6 +620,16 @@ Napi::Value AccumulateCross(const Napi::CallbackInfo& info) {
   });
   return Napi::Number::New(env, static_cast<double>(samples));
 }
+// addToFloat64(dst: Float64Array, src: Float32Array): dst += src, elementwise.
+Napi::Value AddToFloat64(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto dst = float64_arg(info, 0, "dst");
+  auto src = float32_arg(info, 1, "src");
+  expect_length(env, src.ElementLength(), dst.ElementLength(), "src");
+  llfc::add_to_double(dst.Data(), src.Data(), dst.ElementLength());
+  return env.Undefined();
+}
+
 // ---- end alignment ------------------------------------------------------------------------
 
 // ---- CUDA variant: device information and resident arrays (llfc_cuda.node only) ------------
@@ -733,6 +744,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gatheredDot", Napi::Function::New(env, GatheredDot, "gatheredDot"));
   exports.Set("extractUnits", Napi::Function::New(env, ExtractUnits, "extractUnits"));
   exports.Set("accumulateCross", Napi::Function::New(env, AccumulateCross, "accumulateCross"));
+  exports.Set("addToFloat64", Napi::Function::New(env, AddToFloat64, "addToFloat64"));
   return exports;
 }
 

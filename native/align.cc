@@ -132,6 +132,10 @@ void extract_units(const float* src, float* out, const size_t* dims, size_t rank
   }
 }
 
+void add_to_double(double* dst, const float* src, size_t n) {
+  for (size_t i = 0; i < n; ++i) dst[i] += static_cast<double>(src[i]);
+}
+
 size_t accumulate_cross(const float* za, const float* zb, size_t outer, size_t len, size_t after, size_t offset, size_t count,
                         size_t inner, double* cross, double* sums, int threads) {
   using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;

@@ -38,4 +38,7 @@ void extract_units(const float* src, float* out, const size_t* dims, size_t rank
 size_t accumulate_cross(const float* za, const float* zb, size_t outer, size_t len, size_t after, size_t offset, size_t count,
                         size_t inner, double* cross, double* sums, int threads = 1);
 
+// dst[i] += src[i] (float32 into float64), i < n.
+void add_to_double(double* dst, const float* src, size_t n);
+
 }  // namespace llfc

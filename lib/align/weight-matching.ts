@@ -75,11 +75,6 @@ interface Entry {
 /** Floats kept for cached products (128 MB); entries beyond it are recomputed every time. */
 const CACHE_FLOATS = 2 ** 25;
 
-/** cost[k] += product[k] for k < length. */
-function addInto(cost: Float64Array, product: Float32Array, length: number): void {
-  for (let k = 0; k < length; k++) cost[k] = cost[k]! + product[k]!;
-}
-
 function checkOrders(orders: readonly (readonly number[])[], groups: number): void {
   orders.forEach((order, s) => {
     const seen = new Uint8Array(groups);
@@ -109,7 +104,7 @@ export function groupWeightCost(a: Checkpoint, b: Checkpoint, spec: PermutationS
     addon.extractUnits(a.arena.subarray(p.offset, p.offset + p.length), p.shape, null, act.axis, act.offset, n, act.inner, am);
     addon.extractUnits(b.arena.subarray(p.offset, p.offset + p.length), p.shape, others, act.axis, act.offset, n, act.inner, bm);
     addon.gemmAbt(am, bm, n, n, rest, c32, threads);
-    addInto(cost, c32, n * n);
+    addon.addToFloat64(cost, c32);
   }
   return cost;
 }
@@ -218,7 +213,7 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
           addon.gemmAbt(e.a, bm, n, n, e.rest, product, threads);
           e.key = key;
         }
-        addInto(cost, product, n * n);
+        addon.addToFloat64(cost, product);
       }
       const perm = perms[gi]!;
       let old = 0;
