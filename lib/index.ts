@@ -2,9 +2,9 @@
 export * from './errors.js';
 export { lmc, analyze, interpolate, type PairRequest } from './api.js';
 export type { ProgressEvent, ProgressListener, RunControl } from './progress.js';
-export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type Parameter, type ValueSpec } from './checkpoint.js';
+export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type Parameter, type ValueSpec, type NodeSignature, type InputSignature } from './checkpoint.js';
 export { openDataset, checkLabels } from './dataset/index.js';
-export type { Batch, Dataset, Normalization, OpenDatasetOptions } from './dataset/index.js';
+export type { Batch, Dataset, DataFormat, Normalization, OpenDatasetOptions } from './dataset/index.js';
 export { interpolateArenas, interpolatedModel, checkAlphas, type InterpolationMask } from './interpolate.js';
 export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunOutputs } from './session.js';
 export {
@@ -20,7 +20,7 @@ export {
 export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks/analyze.js';
 export { selectLayers, linearLayers, type LayerSpec, type LinearLayerSpec } from './checks/layers.js';
 export type { LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, AlignedAnalysis } from './report/types.js';
-export { buildReport, writeReport, REPORT_SCHEMA_VERSION, type Report } from './report/json.js';
+export { buildReport, writeReport, REPORT_SCHEMA_VERSION, type Report, type ReportSettings } from './report/json.js';
 export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';
 // ---- permutation alignment (lib/align/)
@@ -53,6 +53,7 @@ export {
   type PermutationSpec,
   type PermutationGroup,
   type ParameterAction,
+  type AxisAction,
   type ValueAction,
   type FixedChannels,
   type TrivialGroup,
@@ -67,7 +68,7 @@ export {
 export { writeAlignment, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from './align/output.js';
 // ---- end permutation alignment
 export { version } from './version.js';
-export { linearSumAssignment, linearSumAssignmentAsync, type LinearSumAssignmentOptions, type LinearSumAssignmentResult, type LinearSumAssignmentStats } from './lap.js';
+export { linearSumAssignment, linearSumAssignmentAsync, type LinearSumAssignmentOptions, type LinearSumAssignmentResult, type LinearSumAssignmentStats, type Cost } from './lap.js';
 export {
   renderHtmlReport,
   writeHtmlReport,

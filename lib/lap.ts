@@ -53,7 +53,8 @@ export interface LinearSumAssignmentResult {
   stats: LinearSumAssignmentStats;
 }
 
-type Cost = Float32Array | Float64Array;
+/** A dense cost matrix in row-major order. */
+export type Cost = Float32Array | Float64Array;
 
 interface Checked {
   maximize: boolean;

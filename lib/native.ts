@@ -67,6 +67,8 @@ export interface NativeAddon {
   copy(dst: Float32Array, src: Float32Array): void;
   /** Per-sample cosine statistics of features for several α (native/feature_stats.h); acc += K×5 sums. */
   cosineStats(as: Float32Array[], alphas: Float64Array, fa: Float32Array, fb: Float32Array, n: number, acc: Float64Array): void;
+  /** Weak-additivity cosine statistics of σ(mix of ha, hb) against the mix of fa, fb, per α; acc += K×5 sums. */
+  weakAdditivityStats(ha: Float32Array, hb: Float32Array, fa: Float32Array, fb: Float32Array, n: number, alphas: Float64Array, activation: number, alpha: number, beta: number, acc: Float64Array): void;
   /** out += [‖x − y‖², ‖x‖², ‖y‖²] in float64. */
   sumSquares(x: Float32Array, y: Float32Array, out: Float64Array): void;
   // linear assignment (lib/lap.ts); failures carry `code` LAP_NAN | LAP_BAD_INFINITY |
@@ -130,6 +132,9 @@ function candidates(): string[] {
 /** The addon, loaded once. Throws NativeError when no build can be loaded. */
 export function native(): NativeAddon {
   if (loaded) return loaded;
+  // OpenMP threads that spin after each kernel would steal the cores onnxruntime runs on;
+  // libgomp reads this when the addon loads.
+  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
   const require = createRequire(import.meta.url);
   const failures: string[] = [];
   const cuda = cudaPath();

@@ -17,6 +17,8 @@ import { onnx, type ModelProto } from './onnx/proto.js';
 function sessionOptions(threads?: number): ort.InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: 'all',
+    // One memory arena per session would hold the peak of every α model and helper graph at once.
+    enableCpuMemArena: false,
     ...(threads ? { intraOpNumThreads: threads } : {}),
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };

@@ -178,61 +178,6 @@ Napi::Value Copy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// ---- feature statistics ------------------------------------------------------------------
-
-// A sample count: a positive integer.
-size_t sample_count_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
-  if (index >= info.Length() || !info[index].IsNumber()) throw_type(info.Env(), std::string(name) + " must be a number");
-  const double v = info[index].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(v) || v < 1 || std::floor(v) != v || v > 9007199254740991.0) {
-    throw_range(info.Env(), std::string(name) + " must be a positive integer, got " + std::to_string(v));
-  }
-  return static_cast<size_t>(v);
-}
-
-// cosineStats(as: Float32Array[], alphas: Float64Array, fa, fb, n, acc: Float64Array(K·5))
-Napi::Value CosineStats(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsArray()) throw_type(env, "as must be an array of Float32Array");
-  auto as_js = info[0].As<Napi::Array>();
-  auto alphas = float64_arg(info, 1, "alphas");
-  auto fa = float32_arg(info, 2, "fa");
-  auto fb = float32_arg(info, 3, "fb");
-  const size_t n = sample_count_arg(info, 4, "n");
-  auto acc = float64_arg(info, 5, "acc");
-  const size_t len = fa.ElementLength();
-  if (fb.ElementLength() != len) throw_range(env, "fa and fb differ in length");
-  if (n == 0 || len % n != 0) throw_range(env, "features of " + std::to_string(len) + " floats do not split into " + std::to_string(n) + " samples");
-  const size_t k = alphas.ElementLength();
-  if (as_js.Length() != k) throw_range(env, "as has " + std::to_string(as_js.Length()) + " arrays for " + std::to_string(k) + " alphas");
-  if (acc.ElementLength() != k * llfc::kCosineSlots) throw_range(env, "acc must hold " + std::to_string(k * llfc::kCosineSlots) + " values");
-  std::vector<const float*> as(k);
-  for (uint32_t i = 0; i < k; ++i) {
-    Napi::Value v = as_js[i];
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
-      throw_type(env, "as[" + std::to_string(i) + "] must be a Float32Array");
-    }
-    auto arr = v.As<Napi::Float32Array>();
-    if (arr.ElementLength() != len) throw_range(env, "as[" + std::to_string(i) + "] has " + std::to_string(arr.ElementLength()) + " floats, fa has " + std::to_string(len));
-    as[i] = arr.Data();
-    if (!std::isfinite(alphas[i])) throw_range(env, "alphas must be finite");
-  }
-  guarded(env, [&] { llfc::dispatch::cosine_accumulate(as.data(), alphas.Data(), k, fa.Data(), fb.Data(), n, len / n, acc.Data()); });
-  return env.Undefined();
-}
-
-// sumSquares(x, y, out: Float64Array(3)): out += [‖x − y‖², ‖x‖², ‖y‖²]
-Napi::Value SumSquares(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  auto x = float32_arg(info, 0, "x");
-  auto y = float32_arg(info, 1, "y");
-  auto out = float64_arg(info, 2, "out");
-  if (x.ElementLength() != y.ElementLength()) throw_range(env, "x and y differ in length");
-  if (out.ElementLength() != 3) throw_range(env, "out must hold 3 values");
-  guarded(env, [&] { llfc::dispatch::sum_squares(x.Data(), y.Data(), x.ElementLength(), out.Data()); });
-  return env.Undefined();
-}
-
 // ---- linear assignment --------------------------------------------------------------------
 // lap(cost: Float32Array | Float64Array, rows, cols, maximize: boolean, warm?: Float64Array)
 //   -> { rowInd, colInd, total, colDuals, warmStarted, stats }
@@ -467,6 +412,93 @@ Napi::Value GemmAbt(const Napi::CallbackInfo& info) {
     throw_range(env, "out must not overlap a or b");
   }
   guarded(env, [&] { llfc::dispatch::gemm_abt(pa, pb, po, n, m, k, threads); });
+  return env.Undefined();
+}
+
+// ---- feature statistics ------------------------------------------------------------------
+
+// A sample count: a positive integer.
+size_t sample_count_arg(const Napi::CallbackInfo& info, size_t index, const char* name) {
+  if (index >= info.Length() || !info[index].IsNumber()) throw_type(info.Env(), std::string(name) + " must be a number");
+  const double v = info[index].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(v) || v < 1 || std::floor(v) != v || v > 9007199254740991.0) {
+    throw_range(info.Env(), std::string(name) + " must be a positive integer, got " + std::to_string(v));
+  }
+  return static_cast<size_t>(v);
+}
+
+// cosineStats(as: Float32Array[], alphas: Float64Array, fa, fb, n, acc: Float64Array(K·5))
+Napi::Value CosineStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsArray()) throw_type(env, "as must be an array of Float32Array");
+  auto as_js = info[0].As<Napi::Array>();
+  auto alphas = float64_arg(info, 1, "alphas");
+  auto fa = float32_arg(info, 2, "fa");
+  auto fb = float32_arg(info, 3, "fb");
+  const size_t n = sample_count_arg(info, 4, "n");
+  auto acc = float64_arg(info, 5, "acc");
+  const size_t len = fa.ElementLength();
+  if (fb.ElementLength() != len) throw_range(env, "fa and fb differ in length");
+  if (n == 0 || len % n != 0) throw_range(env, "features of " + std::to_string(len) + " floats do not split into " + std::to_string(n) + " samples");
+  const size_t k = alphas.ElementLength();
+  if (as_js.Length() != k) throw_range(env, "as has " + std::to_string(as_js.Length()) + " arrays for " + std::to_string(k) + " alphas");
+  if (acc.ElementLength() != k * llfc::kCosineSlots) throw_range(env, "acc must hold " + std::to_string(k * llfc::kCosineSlots) + " values");
+  std::vector<const float*> as(k);
+  for (uint32_t i = 0; i < k; ++i) {
+    Napi::Value v = as_js[i];
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+      throw_type(env, "as[" + std::to_string(i) + "] must be a Float32Array");
+    }
+    auto arr = v.As<Napi::Float32Array>();
+    if (arr.ElementLength() != len) throw_range(env, "as[" + std::to_string(i) + "] has " + std::to_string(arr.ElementLength()) + " floats, fa has " + std::to_string(len));
+    as[i] = arr.Data();
+    if (!std::isfinite(alphas[i])) throw_range(env, "alphas must be finite");
+  }
+  guarded(env, [&] { llfc::dispatch::cosine_accumulate(as.data(), alphas.Data(), k, fa.Data(), fb.Data(), n, len / n, acc.Data()); });
+  return env.Undefined();
+}
+
+
+// weakAdditivityStats(ha, hb, fa, fb, n, alphas: Float64Array, activation: number,
+//                     alpha: number, beta: number, acc: Float64Array(K·5))
+Napi::Value WeakAdditivityStats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto ha = float32_arg(info, 0, "ha");
+  auto hb = float32_arg(info, 1, "hb");
+  auto fa = float32_arg(info, 2, "fa");
+  auto fb = float32_arg(info, 3, "fb");
+  const size_t n = sample_count_arg(info, 4, "n");
+  auto alphas = float64_arg(info, 5, "alphas");
+  const size_t kind = size_arg(info, 6, "activation");
+  if (kind >= static_cast<size_t>(llfc::Activation::kCount)) throw_range(env, "activation " + std::to_string(kind) + " is not one the kernel knows");
+  if (info.Length() < 9 || !info[7].IsNumber() || !info[8].IsNumber()) throw_type(env, "alpha and beta must be numbers");
+  const double act_alpha = info[7].As<Napi::Number>().DoubleValue();
+  const double act_beta = info[8].As<Napi::Number>().DoubleValue();
+  auto acc = float64_arg(info, 9, "acc");
+  const size_t len = ha.ElementLength();
+  if (hb.ElementLength() != len || fa.ElementLength() != len || fb.ElementLength() != len) {
+    throw_range(env, "ha, hb, fa and fb must have equal lengths");
+  }
+  if (len % n != 0) throw_range(env, "features of " + std::to_string(len) + " floats do not split into " + std::to_string(n) + " samples");
+  const size_t k = alphas.ElementLength();
+  if (acc.ElementLength() != k * llfc::kCosineSlots) throw_range(env, "acc must hold " + std::to_string(k * llfc::kCosineSlots) + " values");
+  for (size_t i = 0; i < k; ++i) {
+    if (!std::isfinite(alphas[i])) throw_range(env, "alphas must be finite");
+  }
+  const llfc::ActivationSpec spec{static_cast<llfc::Activation>(kind), act_alpha, act_beta};
+  guarded(env, [&] { llfc::weak_additivity_accumulate(ha.Data(), hb.Data(), fa.Data(), fb.Data(), n, len / n, alphas.Data(), k, spec, acc.Data()); });
+  return env.Undefined();
+}
+
+// sumSquares(x, y, out: Float64Array(3)): out += [‖x − y‖², ‖x‖², ‖y‖²]
+Napi::Value SumSquares(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto x = float32_arg(info, 0, "x");
+  auto y = float32_arg(info, 1, "y");
+  auto out = float64_arg(info, 2, "out");
+  if (x.ElementLength() != y.ElementLength()) throw_range(env, "x and y differ in length");
+  if (out.ElementLength() != 3) throw_range(env, "out must hold 3 values");
+  guarded(env, [&] { llfc::dispatch::sum_squares(x.Data(), y.Data(), x.ElementLength(), out.Data()); });
   return env.Undefined();
 }
 
@@ -727,6 +759,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
   exports.Set("cosineStats", Napi::Function::New(env, CosineStats, "cosineStats"));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
+  exports.Set("weakAdditivityStats", Napi::Function::New(env, WeakAdditivityStats, "weakAdditivityStats"));
   // linear assignment
   exports.Set("lap", Napi::Function::New(env, Lap, "lap"));
   exports.Set("lapAsync", Napi::Function::New(env, LapAsync, "lapAsync"));

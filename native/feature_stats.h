@@ -19,4 +19,25 @@ void cosine_accumulate(const float* const* as, const double* alphas, size_t num_
 // out[0] += ‖x − y‖², out[1] += ‖x‖², out[2] += ‖y‖² over len floats, in float64.
 void sum_squares(const float* x, const float* y, size_t len, double* out);
 
+// Element-wise activations without parameters (ONNX semantics, attributes as alpha/beta).
+enum class Activation {
+  kRelu = 0, kLeakyRelu, kSigmoid, kTanh, kElu, kSelu, kCelu, kSoftplus, kSoftsign,
+  kHardSigmoid, kHardSwish, kGelu, kGeluTanh, kMish, kThresholdedRelu, kCount
+};
+
+struct ActivationSpec {
+  Activation kind;
+  double alpha;  // LeakyRelu/Elu/Celu/ThresholdedRelu alpha, HardSigmoid alpha, Selu alpha
+  double beta;   // HardSigmoid beta, Selu gamma
+};
+
+double activate(const ActivationSpec& spec, double x);
+
+// Weak additivity (SCIENCE.md §3) for n samples of d pre-activations ha, hb and activations
+// fa = σ(ha), fb = σ(hb): per α, the cosine statistics (as cosine_accumulate) of
+// a = σ((1−α)·ha + α·hb) against m = (1−α)·fa + α·fb, σ evaluated in float64.
+void weak_additivity_accumulate(const float* ha, const float* hb, const float* fa, const float* fb,
+                                size_t n, size_t d, const double* alphas, size_t num_alphas,
+                                const ActivationSpec& spec, double* acc);
+
 }  // namespace llfc

@@ -123,6 +123,7 @@ export {
   type PermutationSpec,
   type PermutationGroup,
   type ParameterAction,
+  type AxisAction,
   type ValueAction,
   type FixedChannels,
   type TrivialGroup,

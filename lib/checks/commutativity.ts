@@ -18,7 +18,7 @@ export function relativeSquaredDistance(sums: Float64Array): number {
 }
 
 export class Commutativity {
-  private readonly xy = new Float64Array(3);
+  private readonly xd = new Float64Array(3);
   private readonly h = new Float64Array(3);
   private readonly w = new Float64Array(3);
 
@@ -36,21 +36,23 @@ export class Commutativity {
     const wb = b.arena.subarray(weight.offset, weight.offset + weight.length);
     // Only the data and weight inputs: the bias is excluded by definition.
     const product = (h: string, w: string, out: string) => renode(node, weightSlot === 0 ? [w, h] : [h, w], [out], out);
+    // X = W_A·H_A + W_B·H_B, and X − Y = (W_A − W_B)(H_A − H_B) as one product (no cancellation).
+    const dw = Float32Array.from(wa, (v, i) => v - wb[i]!);
     const model = helperModel(
       a.model,
       [
         product('HA', 'WA', 'p1'),
         product('HB', 'WB', 'p2'),
-        product('HB', 'WA', 'q1'),
-        product('HA', 'WB', 'q2'),
         renode({ opType: 'Add' }, ['p1', 'p2'], ['X'], 'X'),
-        renode({ opType: 'Add' }, ['q1', 'q2'], ['Y'], 'Y'),
+        renode({ opType: 'Sub' }, ['HA', 'HB'], ['dH'], 'dH'),
+        product('dH', 'dW', 'D'),
       ],
       ['HA', 'HB'],
-      ['X', 'Y'],
+      ['X', 'D'],
       [
         { name: 'WA', values: wa, dims: weight.shape },
         { name: 'WB', values: wb, dims: weight.shape },
+        { name: 'dW', values: dw, dims: weight.shape },
       ],
     );
     const c = new Commutativity(layer, weight.tensor, await GraphSession.create(model, `${a.file} (${layer.node})`));
@@ -61,7 +63,8 @@ export class Commutativity {
   /** One batch of the layer's inputs in A and in B. */
   async add(hA: FloatTensor, hB: FloatTensor): Promise<void> {
     const out = await this.session.run({ HA: hA, HB: hB });
-    native().sumSquares(floatOutput(out, 'X', this.layer.node).data, floatOutput(out, 'Y', this.layer.node).data, this.xy);
+    // sumSquares(X, D) adds [‖X − D‖², ‖X‖², ‖D‖²] = [‖Y‖², ‖X‖², ‖X − Y‖²].
+    native().sumSquares(floatOutput(out, 'X', this.layer.node).data, floatOutput(out, 'D', this.layer.node).data, this.xd);
     native().sumSquares(hA.data, hB.data, this.h);
   }
 
@@ -71,7 +74,7 @@ export class Commutativity {
       weight: this.weightName,
       op: this.layer.op,
       module: this.layer.module,
-      distCom: relativeSquaredDistance(this.xy),
+      distCom: relativeSquaredDistance(Float64Array.of(this.xd[2]!, this.xd[1]!, this.xd[0]!)),
       distW: relativeSquaredDistance(this.w),
       distH: relativeSquaredDistance(this.h),
     };

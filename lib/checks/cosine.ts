@@ -33,7 +33,12 @@ export class CosineAccumulator {
   }
 
   summary(k: number): CosineSummary {
-    const s = this.sums.subarray(k * SLOTS, (k + 1) * SLOTS);
+    return CosineAccumulator.summarize(this.sums, k);
+  }
+
+  /** Means from the native sums laid out as [Σd, Σd², Σcoef, count, skipped] per α. */
+  static summarize(sums: Float64Array, k: number): CosineSummary {
+    const s = sums.subarray(k * SLOTS, (k + 1) * SLOTS);
     const count = s[3]!;
     const mean = count > 0 ? s[0]! / count : NaN;
     const variance = count > 0 ? Math.max(0, s[1]! / count - mean * mean) : NaN;
