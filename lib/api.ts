@@ -13,9 +13,9 @@ import type { RunControl } from './progress.js';
 import { checkOutputPath } from './report/json.js';
 import type { PairAnalysis } from './report/types.js';
 import { runTask } from './worker/host.js';
-import type { PairRequest } from './worker/tasks.js';
+import type { AlignRequest, AnalyzeResult, PairRequest } from './worker/tasks.js';
 
-export type { PairRequest } from './worker/tasks.js';
+export type { AlignRequest, AnalyzeResult, PairRequest } from './worker/tasks.js';
 
 /** Linear mode connectivity of two ONNX files on a dataset (SCIENCE.md §1). */
 export function lmc(request: PairRequest, options: LmcOptions = {}): Promise<LmcResult> {
@@ -24,9 +24,18 @@ export function lmc(request: PairRequest, options: LmcOptions = {}): Promise<Lmc
 }
 
 /** LMC plus LLFC, weak additivity and commutativity per layer (SCIENCE.md §1–4). */
-export function analyze(request: PairRequest, options: AnalyzeOptions = {}): Promise<PairAnalysis> {
+export async function analyze(request: PairRequest, options: AnalyzeOptions = {}): Promise<PairAnalysis> {
   const { signal, onProgress, ...plain } = options;
-  return runTask('analyze', { ...request, options: plain }, control(signal, onProgress));
+  return (await runTask('analyze', { ...request, options: plain }, control(signal, onProgress))).naive;
+}
+
+/**
+ * Aligns B to A by permutation (SCIENCE.md §5; weight or activation matching), then analyzes
+ * the naive pair and the aligned pair (A with the permuted B) with the same options.
+ */
+export function analyzeAligned(request: PairRequest, alignment: AlignRequest, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
+  const { signal, onProgress, ...plain } = options;
+  return runTask('analyze', { ...request, options: plain, align: alignment }, control(signal, onProgress));
 }
 
 function control(signal: AbortSignal | undefined, onProgress: RunControl['onProgress']): RunControl {

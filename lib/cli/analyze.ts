@@ -1,8 +1,9 @@
 /** `llfc analyze A.onnx B.onnx --data X [--labels Y]`: LMC plus LLFC and its two conditions per layer. */
-import { Command } from 'commander';
-import { analyze } from '../api.js';
+import { Command, Option } from 'commander';
+import type { AlignMethod, CorrelationForm } from '../align/index.js';
+import { analyze, analyzeAligned } from '../api.js';
 import { DEFAULT_LAYER_ALPHAS } from '../checks/analyze.js';
-import type { PairAnalysis } from '../report/types.js';
+import type { AlignedAnalysis, PairAnalysis } from '../report/types.js';
 import { addDataOptions, dataInputs, datasetOptionsFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
 import { alphasFromFlags, lmcTable } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
@@ -14,6 +15,8 @@ export interface AnalyzeFlags extends DataFlags, ReportFlags {
   layers?: string;
   commutativity: boolean;
   weakAdditivity: boolean;
+  align?: AlignMethod;
+  correlation?: CorrelationForm;
 }
 
 export function layerTable(analysis: PairAnalysis): string {
@@ -54,35 +57,51 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
   const inputs = [a, b, ...dataInputs(flags)];
   checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
-  const analysis = await withProgress(flags, (control) =>
-    analyze(
-      { a, b, data },
-      {
-        alphas: layerAlphas,
-        lmcAlphas,
-        batchSize,
-        commutativity: flags.commutativity,
-        weakAdditivity: flags.weakAdditivity,
-        ...(flags.layers !== undefined ? { layers: flags.layers.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-        ...control,
-      },
-    ),
+  const options = {
+    alphas: layerAlphas,
+    lmcAlphas,
+    batchSize,
+    commutativity: flags.commutativity,
+    weakAdditivity: flags.weakAdditivity,
+    ...(flags.layers !== undefined ? { layers: flags.layers.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+  };
+  const { naive: analysis, aligned } = await withProgress(flags, (control) =>
+    flags.align
+      ? analyzeAligned({ a, b, data }, { method: flags.align, ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
+      : analyze({ a, b, data }, { ...options, ...control }).then((naive) => ({ naive, aligned: undefined })),
   );
   const source = flags.data.join(', ');
   await finishReport(
     {
       models: { a, b },
       data: { source, samples: analysis.samples, labels: flags.labels !== undefined },
-      settings: { batchSize, feed: 'initializers', layers: flags.layers ?? 'default' },
+      settings: { batchSize, feed: 'initializers', layers: flags.layers ?? 'default', ...(flags.align ? { align: flags.align } : {}) },
       lmc: analysis.lmc,
       layerAlphas: analysis.alphas,
       layers: analysis.layers,
       commutativity: analysis.commutativity,
+      ...(aligned ? { aligned } : {}),
     },
     flags,
     inputs,
-    () => `Analysis of ${a} (α=0) and ${b} (α=1) on ${analysis.samples} samples of ${source}\n\n${analysisText(analysis)}`,
+    () => {
+      const head = `Analysis of ${a} (α=0) and ${b} (α=1) on ${analysis.samples} samples of ${source}`;
+      if (!aligned) return `${head}\n\n${analysisText(analysis)}`;
+      const groups = aligned.spec.groups.length;
+      return [
+        head,
+        `== naive (B as trained) ==\n\n${analysisText(analysis)}`,
+        `== aligned (B permuted by ${aligned.method} matching; ${groups} permutation groups) ==\n\n${analysisText(aligned)}`,
+        barrierComparison(analysis, aligned),
+      ].join('\n\n');
+    },
   );
+}
+
+/** One line comparing the naive and the aligned loss barrier. */
+function barrierComparison(naive: PairAnalysis, aligned: AlignedAnalysis): string {
+  if (!naive.lmc?.barriers || !aligned.lmc?.barriers) return '';
+  return `loss barrier: naive ${fixed(naive.lmc.barriers.loss)} → aligned ${fixed(aligned.lmc.barriers.loss)}`;
 }
 
 export function analyzeCommand(): Command {
@@ -94,7 +113,9 @@ export function analyzeCommand(): Command {
     .option('--steps <n>', 'points of the LMC α grid (default 11)')
     .option('--layers <list>', 'layers to check: node names, tensor names, module paths or op types, comma separated')
     .option('--no-commutativity', 'skip the commutativity check')
-    .option('--no-weak-additivity', 'skip the weak-additivity check');
+    .option('--no-weak-additivity', 'skip the weak-additivity check')
+    .addOption(new Option('--align <method>', 'also align B to A by permutation and analyze the aligned pair').choices(['weight', 'activation']))
+    .addOption(new Option('--correlation <form>', 'activation matching: cross-correlation or Pearson').choices(['cross', 'pearson']));
   addDataOptions(command);
   addReportOptions(command);
   return command.action(async (a: string, b: string, flags: AnalyzeFlags) => runAnalyze(a, b, flags));

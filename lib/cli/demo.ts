@@ -1,4 +1,4 @@
-/** `llfc demo`: the full analysis of two bundled MLPs trained on Fashion-MNIST from different seeds. */
+/** `llfc demo`: the full analysis of two bundled MLPs trained on Fashion-MNIST from different seeds, naive and aligned. */
 import { Command } from 'commander';
 import { join } from 'node:path';
 import { packageRoot } from '../version.js';
@@ -9,7 +9,7 @@ const fixtures = join(packageRoot, 'test', 'fixtures');
 
 export function demoCommand(): Command {
   const command = new Command('demo').description(
-    'analyze the bundled checkpoints (two Fashion-MNIST MLPs from different seeds): LMC, LLFC per layer, weak additivity, commutativity',
+    'analyze the bundled checkpoints (two Fashion-MNIST MLPs from different seeds) as trained and after weight matching: LMC, LLFC per layer, weak additivity, commutativity',
   );
   addReportOptions(command);
   return command.action(async (flags: ReportFlags) => {
@@ -22,6 +22,7 @@ export function demoCommand(): Command {
       batchSize: '500',
       commutativity: true,
       weakAdditivity: true,
+      align: 'weight',
     });
   });
 }

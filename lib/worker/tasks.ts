@@ -8,7 +8,9 @@ import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
 import { linearModeConnectivity, type LmcOptions, type LmcResult } from '../checks/lmc.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import type { RunControl } from '../progress.js';
-import type { PairAnalysis } from '../report/types.js';
+import { align, type AlignMethod, type CorrelationForm } from '../align/index.js';
+import { summarizeSpec } from '../align/summary.js';
+import type { AlignedAnalysis, PairAnalysis } from '../report/types.js';
 
 /** Options without the callbacks, which cannot cross threads. */
 type Plain<T> = Omit<T, keyof RunControl>;
@@ -21,9 +23,22 @@ export interface PairRequest {
   readonly data: OpenDatasetOptions;
 }
 
+/** Align B to A first, then analyze the naive and the aligned pair. */
+export interface AlignRequest {
+  readonly method: AlignMethod;
+  readonly correlation?: CorrelationForm;
+  readonly seed?: number;
+}
+
+/** The naive analysis, and with an alignment request, the aligned one beside it. */
+export interface AnalyzeResult {
+  readonly naive: PairAnalysis;
+  readonly aligned?: AlignedAnalysis;
+}
+
 export interface TaskMap {
   lmc: { request: PairRequest & { options?: Plain<LmcOptions> }; result: LmcResult };
-  analyze: { request: PairRequest & { options?: Plain<AnalyzeOptions> }; result: PairAnalysis };
+  analyze: { request: PairRequest & { options?: Plain<AnalyzeOptions>; align?: AlignRequest }; result: AnalyzeResult };
 }
 
 export type TaskName = keyof TaskMap;
@@ -40,6 +55,17 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
   },
   async analyze(request, control) {
     const [a, b, data] = await openPair(request);
-    return analyzePair(a, b, data, { ...request.options, ...control });
+    const naive = await analyzePair(a, b, data, { ...request.options, ...control });
+    if (!request.align) return { naive };
+    const { method, correlation, seed } = request.align;
+    const alignment = await align(a, b, {
+      method,
+      ...(method === 'activation' ? { data, ...(request.options?.batchSize ? { batchSize: request.options.batchSize } : {}) } : {}),
+      ...(correlation ? { correlation } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...control,
+    });
+    const aligned = await analyzePair(a, alignment.aligned, data, { ...request.options, ...control });
+    return { naive, aligned: { ...aligned, method, spec: summarizeSpec(alignment.spec), objective: alignment.objective } };
   },
 };

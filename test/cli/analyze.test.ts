@@ -24,6 +24,28 @@ describe('llfc analyze', () => {
     expect(existsSync(html)).toBe(true);
   });
 
+  it('--align weight analyzes the naive and the aligned pair; alignment lowers the MLP barrier and the LLFC distances', () => {
+    const out = join(tmp.dir, 'aligned.json');
+    const r = llfc('analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, '--labels', fixture('data', 'fashion_test_y.npy'), '--align', 'weight', '--out', out);
+    expect(r.status).toBe(0);
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    expect(report.aligned.method).toBe('weight');
+    expect(report.aligned.spec.groups.map((g: { size: number }) => g.size)).toEqual([256, 256]);
+    expect(report.aligned.lmc.barriers.loss).toBeLessThan(report.lmc.barriers.loss / 10);
+    report.layers.forEach((layer: { llfc: { distance: number }[] }, i: number) =>
+      expect(report.aligned.layers[i].llfc[1].distance).toBeLessThan(layer.llfc[1]!.distance),
+    );
+    expect(report.aligned.objective.length).toBeGreaterThan(0);
+  });
+
+  it('--align activation needs no extra data and lowers the barrier too', () => {
+    const r = llfc('analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, '--labels', fixture('data', 'fashion_test_y.npy'), '--align', 'activation', '--json', '--no-commutativity');
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout);
+    expect(report.aligned.method).toBe('activation');
+    expect(report.aligned.lmc.barriers.loss).toBeLessThan(report.lmc.barriers.loss / 5);
+  });
+
   it('runs without labels and says LMC was skipped', () => {
     const r = llfc('analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, '--layers', 'relu2');
     expect(r.status).toBe(0);

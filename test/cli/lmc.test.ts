@@ -94,6 +94,7 @@ describe('llfc demo', () => {
     expect(r.stdout).toMatch(/barriers: loss 0\.99/);
     expect(r.stdout).toMatch(/relu2 +activation/);
     expect(r.stdout).toMatch(/fc2 +Gemm/);
+    expect(r.stdout).toMatch(/loss barrier: naive 0\.99\d+ → aligned 0\.0\d+/);
     expect(existsSync(fixture('models', 'mlp_a.onnx'))).toBe(true);
   });
 });

@@ -24,6 +24,7 @@ describe('the versioned JSON Schema of the report', () => {
     ['llfc lmc', ['lmc', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, ...labels]],
     ['llfc analyze on a ResNet', ['analyze', fixture('models', 'resnet_a.onnx'), fixture('models', 'resnet_b.onnx'), ...data, ...labels]],
     ['llfc analyze without labels', ['analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data]],
+    ['llfc analyze --align weight', ['analyze', fixture('models', 'cnn_bn_a.onnx'), fixture('models', 'cnn_bn_b.onnx'), ...data, ...labels, '--align', 'weight']],
   ])('describes what %s writes', (_what, args) => {
     const report = llfcJson(...args);
     const ok = validate(report);
