@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   runtime: () => import('./runtime.js'),
   lap: () => import('./lap.js'),
   analyze: () => import('./analyze.js'),
+  align: () => import('./align.js'),
 };
 
 const args = process.argv.slice(2);

@@ -27,11 +27,13 @@ describe.skipIf(!built)('examples (run against dist/; `npm run build` first)', (
     expect(readFileSync(join(dir, 'lmc-loss.svg'), 'utf8')).toMatch(/<svg/);
   });
 
-  it('interpolate-midpoint writes a model onnxruntime runs', () => {
-    const out = join(tmp.dir, 'mid.onnx');
-    const r = run('interpolate-midpoint.ts', out);
+  it('align-then-midpoint writes the aligned B and midpoints; the aligned midpoint is the better model', () => {
+    const dir = join(tmp.dir, 'aligned');
+    const r = run('align-then-midpoint.ts', dir);
+    expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/accuracy \d+\.\d\d%/);
-    expect(existsSync(out)).toBe(true);
+    for (const f of ['b_aligned.onnx', 'perms.json', 'mid_naive.onnx', 'mid_aligned.onnx']) expect(existsSync(join(dir, f))).toBe(true);
+    const accuracy = (name: string) => Number(new RegExp(`${name} midpoint: accuracy (\\d+\\.\\d+)%`).exec(r.stdout)![1]);
+    expect(accuracy('aligned')).toBeGreaterThan(accuracy('naive') + 5);
   });
 });
