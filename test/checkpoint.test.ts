@@ -163,3 +163,18 @@ describe('parameter arena and pairing', () => {
     expect(await runFile(file, x, [3, 1, 28, 28])).toEqual(await runFile(fixture('models', 'resnet_b.onnx'), x, [3, 1, 28, 28]));
   });
 });
+
+describe('tensor storage', () => {
+  it('reads parameters stored as float_data like the same values stored as raw_data', async () => {
+    const model = (await readModel(fixture('models', 'mlp_a.onnx'))).proto;
+    for (const t of model.graph!.initializer!) {
+      if (t.dataType !== 1 || !t.rawData?.length) continue;
+      const copy = new Uint8Array(t.rawData);
+      t.floatData = Array.from(new Float32Array(copy.buffer));
+      t.rawData = new Uint8Array(0);
+    }
+    const file = join(tmp.dir, 'float-data.onnx');
+    await writeModel(model, file);
+    expect((await loadCheckpoint(file)).arena).toEqual((await loadCheckpoint(fixture('models', 'mlp_a.onnx'))).arena);
+  });
+});
