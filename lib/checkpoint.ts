@@ -8,7 +8,7 @@
  */
 import { CheckpointMismatchError, NonFiniteParameterError, OnnxFormatError } from './errors.js';
 import { cloneModel, readModel, type OnnxModel } from './onnx/model.js';
-import { floatValueInfo, initializerAliases, initializerMap, isAliasNode, nodeName, producerMap, realInputs, valueShape } from './onnx/graph.js';
+import { dropUnreadAliases, floatValueInfo, initializerAliases, initializerMap, isAliasNode, nodeName, producerMap, realInputs, valueShape } from './onnx/graph.js';
 import { DataType, onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from './onnx/proto.js';
 import { elementCount, readFloat32, tensorShape, valueKey, writeFloat32 } from './onnx/tensor.js';
 
@@ -225,27 +225,9 @@ export function rewireParameters(checkpoint: Checkpoint, values?: Float32Array):
   const nodes = graph.node ?? [];
   for (const p of checkpoint.parameters) nodes[p.nodeIndex]!.input![p.inputIndex] = parameterValueName(p);
 
-  // Drop alias Identity nodes and float initializers nothing reads any more.
-  const used = (): Set<string> => {
-    const names = new Set<string>();
-    for (const node of graph.node ?? []) for (const i of node.input ?? []) names.add(i);
-    for (const o of graph.output ?? []) names.add(o.name ?? '');
-    return names;
-  };
-  let removed = true;
-  while (removed) {
-    const names = used();
-    const before = graph.node!.length;
-    graph.node = graph.node!.filter((n: NodeProto) => n.opType !== 'Identity' || (n.output ?? []).some((o) => names.has(o)));
-    removed = graph.node.length !== before;
-  }
-  const names = used();
-  graph.initializer = (graph.initializer ?? []).filter((t: TensorProto) => names.has(t.name ?? ''));
-  // Older exporters also list initializers as graph inputs: keep only the live ones.
-  const kept = new Set(graph.initializer.map((t) => t.name));
-  const dataInputs = new Set(realInputs(checkpoint.model.graph!).map((v) => v.name));
-  graph.input = (graph.input ?? []).filter((v) => dataInputs.has(v.name) || kept.has(v.name));
-
+  dropUnreadAliases(graph);
+  graph.initializer ??= [];
+  graph.input ??= [];
   if (values) {
     for (const p of checkpoint.parameters) {
       const tensor = onnx.TensorProto.create({ name: parameterValueName(p), dataType: DataType.FLOAT, dims: [...p.shape] });

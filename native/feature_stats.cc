@@ -28,37 +28,47 @@ Dots sample_dots(const float* __restrict a, const float* __restrict fa,
   return {am, aa, mm};
 }
 
-}  // namespace
+// Adds one sample's cosine distance and coefficient to an α's slots (or counts it skipped).
+void add_sample(const Dots& s, double* slot) {
+  if (s.aa == 0.0 || s.mm == 0.0) {
+    slot[kSkipped] += 1;
+    return;
+  }
+  const double distance = 1.0 - std::fabs(s.am) / (std::sqrt(s.aa) * std::sqrt(s.mm));
+  slot[kSumDistance] += distance;
+  slot[kSumDistanceSq] += distance * distance;
+  slot[kSumCoefficient] += s.am / s.mm;
+  slot[kCount] += 1;
+}
 
-void cosine_accumulate(const float* const* as, const double* alphas, size_t num_alphas,
-                       const float* fa, const float* fb, size_t n, size_t d, double* acc) {
+// Runs dots(i, k) for every sample i and α k over the threads and adds the per-sample
+// statistics to acc. Per-thread partial sums are merged in thread order: deterministic for a
+// given thread count.
+template <typename DotsFn>
+void accumulate_samples(size_t n, size_t num_alphas, size_t work, double* acc, DotsFn dots) {
   const size_t slots = num_alphas * kCosineSlots;
-  const int threads = n * d * num_alphas < (1u << 15) ? 1 : omp_get_max_threads();
-  // Per-thread partial sums merged in thread order: deterministic for a given thread count.
+  const int threads = work < (1u << 15) ? 1 : omp_get_max_threads();
   std::vector<double> partial(static_cast<size_t>(threads) * slots, 0.0);
   #pragma omp parallel num_threads(threads)
   {
     double* mine = partial.data() + static_cast<size_t>(omp_get_thread_num()) * slots;
     #pragma omp for schedule(static)
     for (size_t i = 0; i < n; ++i) {
-      for (size_t k = 0; k < num_alphas; ++k) {
-        const Dots s = sample_dots(as[k] + i * d, fa + i * d, fb + i * d, d, 1.0 - alphas[k], alphas[k]);
-        double* slot = mine + k * kCosineSlots;
-        if (s.aa == 0.0 || s.mm == 0.0) {
-          slot[kSkipped] += 1;
-          continue;
-        }
-        const double distance = 1.0 - std::fabs(s.am) / (std::sqrt(s.aa) * std::sqrt(s.mm));
-        slot[kSumDistance] += distance;
-        slot[kSumDistanceSq] += distance * distance;
-        slot[kSumCoefficient] += s.am / s.mm;
-        slot[kCount] += 1;
-      }
+      for (size_t k = 0; k < num_alphas; ++k) add_sample(dots(i, k), mine + k * kCosineSlots);
     }
   }
   for (int t = 0; t < threads; ++t) {
     for (size_t s = 0; s < slots; ++s) acc[s] += partial[static_cast<size_t>(t) * slots + s];
   }
+}
+
+}  // namespace
+
+void cosine_accumulate(const float* const* as, const double* alphas, size_t num_alphas,
+                       const float* fa, const float* fb, size_t n, size_t d, double* acc) {
+  accumulate_samples(n, num_alphas, n * d * num_alphas, acc, [&](size_t i, size_t k) {
+    return sample_dots(as[k] + i * d, fa + i * d, fb + i * d, d, 1.0 - alphas[k], alphas[k]);
+  });
 }
 
 double activate(const ActivationSpec& s, double x) {
@@ -90,56 +100,34 @@ void weak_additivity_accumulate(const float* ha, const float* hb, const float* f
                                 size_t n, size_t d, const double* alphas, size_t num_alphas,
                                 const ActivationSpec& spec, double* acc) {
   if (static_cast<int>(spec.kind) < 0 || spec.kind >= Activation::kCount) throw std::invalid_argument("unknown activation");
-  const size_t slots = num_alphas * kCosineSlots;
-  const int threads = n * d * num_alphas < (1u << 14) ? 1 : omp_get_max_threads();
-  std::vector<double> partial(static_cast<size_t>(threads) * slots, 0.0);
-  #pragma omp parallel num_threads(threads)
-  {
-    double* mine = partial.data() + static_cast<size_t>(omp_get_thread_num()) * slots;
-    #pragma omp for schedule(static)
-    for (size_t i = 0; i < n; ++i) {
-      const float* xa = ha + i * d;
-      const float* xb = hb + i * d;
-      const float* ya = fa + i * d;
-      const float* yb = fb + i * d;
-      for (size_t k = 0; k < num_alphas; ++k) {
-        const double wb = alphas[k], wa = 1.0 - wb;
-        double am = 0, aa = 0, mm = 0;
-        if (spec.kind == Activation::kRelu) {
-          #pragma omp simd reduction(+ : am, aa, mm)
-          for (size_t j = 0; j < d; ++j) {
-            const double mix = wa * xa[j] + wb * xb[j];
-            const double a = mix > 0 ? mix : 0.0;
-            const double m = wa * ya[j] + wb * yb[j];
-            am += a * m;
-            aa += a * a;
-            mm += m * m;
-          }
-        } else {
-          for (size_t j = 0; j < d; ++j) {
-            const double a = activate(spec, wa * xa[j] + wb * xb[j]);
-            const double m = wa * ya[j] + wb * yb[j];
-            am += a * m;
-            aa += a * a;
-            mm += m * m;
-          }
-        }
-        double* slot = mine + k * kCosineSlots;
-        if (aa == 0.0 || mm == 0.0) {
-          slot[kSkipped] += 1;
-          continue;
-        }
-        const double distance = 1.0 - std::fabs(am) / (std::sqrt(aa) * std::sqrt(mm));
-        slot[kSumDistance] += distance;
-        slot[kSumDistanceSq] += distance * distance;
-        slot[kSumCoefficient] += am / mm;
-        slot[kCount] += 1;
+  accumulate_samples(n, num_alphas, n * d * num_alphas * 2, acc, [&](size_t i, size_t k) {
+    const float* xa = ha + i * d;
+    const float* xb = hb + i * d;
+    const float* ya = fa + i * d;
+    const float* yb = fb + i * d;
+    const double wb = alphas[k], wa = 1.0 - wb;
+    double am = 0, aa = 0, mm = 0;
+    if (spec.kind == Activation::kRelu) {
+      #pragma omp simd reduction(+ : am, aa, mm)
+      for (size_t j = 0; j < d; ++j) {
+        const double mix = wa * xa[j] + wb * xb[j];
+        const double a = mix > 0 ? mix : 0.0;
+        const double m = wa * ya[j] + wb * yb[j];
+        am += a * m;
+        aa += a * a;
+        mm += m * m;
+      }
+    } else {
+      for (size_t j = 0; j < d; ++j) {
+        const double a = activate(spec, wa * xa[j] + wb * xb[j]);
+        const double m = wa * ya[j] + wb * yb[j];
+        am += a * m;
+        aa += a * a;
+        mm += m * m;
       }
     }
-  }
-  for (int t = 0; t < threads; ++t) {
-    for (size_t s = 0; s < slots; ++s) acc[s] += partial[static_cast<size_t>(t) * slots + s];
-  }
+    return Dots{am, aa, mm};
+  });
 }
 
 void sum_squares(const float* x, const float* y, size_t len, double* out) {

@@ -13,7 +13,7 @@
  */
 import type { Checkpoint } from '../checkpoint.js';
 import { PermutationError } from '../errors.js';
-import { initializerAliases, initializerMap } from '../onnx/graph.js';
+import { dropUnreadAliases, initializerMap } from '../onnx/graph.js';
 import { cloneModel } from '../onnx/model.js';
 import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
 import { writeFloat32 } from '../onnx/tensor.js';
@@ -186,32 +186,10 @@ export function permutedModel(checkpoint: Checkpoint, arena: Float32Array): Perm
     });
     if (record.names.length > 0) untied.push(record);
   }
-  if (untied.length > 0) dropUnusedAliases(graph);
+  if (untied.length > 0) dropUnreadAliases(graph);
   return { model, untied };
 }
 
-/** Removes Identity alias nodes (and initializers) nothing reads any more. */
-function dropUnusedAliases(graph: NonNullable<ModelProto['graph']>): void {
-  const aliases = initializerAliases(graph, initializerMap(graph));
-  const read = (): Set<string> => {
-    const names = new Set<string>();
-    for (const node of graph.node ?? []) for (const i of node.input ?? []) names.add(i);
-    for (const o of graph.output ?? []) names.add(o.name ?? '');
-    return names;
-  };
-  let removed = true;
-  while (removed) {
-    const names = read();
-    const before = graph.node!.length;
-    graph.node = graph.node!.filter((n: NodeProto) => !(n.opType === 'Identity' && aliases.has(n.output?.[0] ?? '') && !names.has(n.output?.[0] ?? '')));
-    removed = graph.node.length !== before;
-  }
-  const names = read();
-  const dropped = new Set((graph.initializer ?? []).filter((t) => !names.has(t.name ?? '')).map((t) => t.name ?? ''));
-  if (dropped.size === 0) return;
-  graph.initializer = (graph.initializer ?? []).filter((t) => !dropped.has(t.name ?? ''));
-  graph.input = (graph.input ?? []).filter((v) => !dropped.has(v.name ?? ''));
-}
 
 // ---- permutations as JSON ---------------------------------------------------------------------
 

@@ -75,3 +75,29 @@ export function floatValueInfo(name: string, dims?: readonly number[]): ValueInf
     },
   });
 }
+
+/**
+ * Removes Identity alias nodes nothing reads any more, then the initializers nothing reads
+ * (and their entries among the graph inputs, where older exporters list them).
+ */
+export function dropUnreadAliases(graph: GraphProto): void {
+  const aliases = initializerAliases(graph, initializerMap(graph));
+  const read = (): Set<string> => {
+    const names = new Set<string>();
+    for (const node of graph.node ?? []) for (const i of node.input ?? []) names.add(i);
+    for (const o of graph.output ?? []) names.add(o.name ?? '');
+    return names;
+  };
+  let removed = true;
+  while (removed) {
+    const names = read();
+    const before = graph.node!.length;
+    graph.node = graph.node!.filter((n) => !(n.opType === 'Identity' && aliases.has(n.output?.[0] ?? '') && !names.has(n.output?.[0] ?? '')));
+    removed = graph.node.length !== before;
+  }
+  const names = read();
+  const dropped = new Set((graph.initializer ?? []).filter((t) => !names.has(t.name ?? '')).map((t) => t.name ?? ''));
+  if (dropped.size === 0) return;
+  graph.initializer = (graph.initializer ?? []).filter((t) => !dropped.has(t.name ?? ''));
+  graph.input = (graph.input ?? []).filter((v) => !dropped.has(v.name ?? ''));
+}
