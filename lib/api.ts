@@ -13,9 +13,10 @@ import type { RunControl } from './progress.js';
 import { checkOutputPath } from './report/json.js';
 import type { PairAnalysis } from './report/types.js';
 import { runTask } from './worker/host.js';
-import type { AlignRequest, AnalyzeResult, PairRequest } from './worker/tasks.js';
+import type { AlignOptions } from './align/index.js';
+import type { AlignFilesRequest, AlignFilesResult, AlignRequest, AnalyzeResult, PairRequest } from './worker/tasks.js';
 
-export type { AlignRequest, AnalyzeResult, PairRequest } from './worker/tasks.js';
+export type { AlignFilesRequest, AlignFilesResult, AlignRequest, AnalyzeResult, PairRequest } from './worker/tasks.js';
 
 /** Linear mode connectivity of two ONNX files on a dataset (SCIENCE.md §1). */
 export function lmc(request: PairRequest, options: LmcOptions = {}): Promise<LmcResult> {
@@ -36,6 +37,16 @@ export async function analyze(request: PairRequest, options: AnalyzeOptions = {}
 export function analyzeAligned(request: PairRequest, alignment: AlignRequest, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const { signal, onProgress, ...plain } = options;
   return runTask('analyze', { ...request, options: plain, align: alignment }, control(signal, onProgress));
+}
+
+/**
+ * Aligns B to A by permutation (weight or activation matching over the inferred spec) and
+ * writes the aligned ONNX, the permutations JSON and/or the safetensors the outputs name.
+ * Activation matching reads `request.data`.
+ */
+export function alignFiles(request: Omit<AlignFilesRequest, 'options'>, options: Omit<AlignOptions, 'data' | 'spec'>): Promise<AlignFilesResult> {
+  const { signal, onProgress, ...plain } = options;
+  return runTask('align', { ...request, options: plain }, control(signal, onProgress));
 }
 
 function control(signal: AbortSignal | undefined, onProgress: RunControl['onProgress']): RunControl {

@@ -1,6 +1,6 @@
 /** llfc: the public API. */
 export * from './errors.js';
-export { lmc, analyze, analyzeAligned, interpolate, type PairRequest, type AlignRequest, type AnalyzeResult } from './api.js';
+export { lmc, analyze, analyzeAligned, alignFiles, interpolate, type PairRequest, type AlignRequest, type AnalyzeResult, type AlignFilesRequest, type AlignFilesResult } from './api.js';
 export type { ProgressEvent, ProgressListener, RunControl } from './progress.js';
 export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type Parameter, type ValueSpec, type NodeSignature, type InputSignature } from './checkpoint.js';
 export { openDataset, checkLabels } from './dataset/index.js';

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { analyze, lmc } from '../lib/api.js';
+import { alignFiles, analyze, lmc } from '../lib/api.js';
 import { CancelledError, CheckpointMismatchError } from '../lib/errors.js';
-import { fixture } from './helpers.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fixture, tempDir } from './helpers.js';
 
 const data = { data: fixture('data', 'fashion_test_x.npy'), labels: fixture('data', 'fashion_test_y.npy'), normalize: { mean: [0.286], std: [0.353] } };
 const pair = (name: string) => ({ a: fixture('models', `${name}_a.onnx`), b: fixture('models', `${name}_b.onnx`) });
@@ -36,5 +38,19 @@ describe('the worker-thread API', () => {
     const run = lmc({ a: fixture('models', 'mlp_a.onnx'), b: fixture('models', 'cnn_bn_b.onnx'), data: { ...data, limit: 10 } });
     await expect(run).rejects.toBeInstanceOf(CheckpointMismatchError);
     await expect(run).rejects.toThrow(/differ at node 0/);
+  });
+
+  it('alignFiles aligns in the worker and writes the outputs; activation matching reads the data', async () => {
+    const tmp = tempDir();
+    const out = join(tmp.dir, 'b_aligned.onnx');
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const result = await alignFiles({ ...pair('cnn_bn'), data: { ...data, limit: 300 }, outputs: { onnx: out } }, { method: 'activation' });
+    clearInterval(timer);
+    expect(result.spec.groups.map((g) => g.size)).toEqual([16, 32]);
+    expect(result.objective[0]).toBeGreaterThan(result.initialObjective);
+    expect(existsSync(out)).toBe(true);
+    expect(ticks).toBeGreaterThan(0);
+    tmp.cleanup();
   });
 });

@@ -1,16 +1,14 @@
 /** `llfc align A.onnx B.onnx --method weight|activation -o B_aligned.onnx`: B's hidden units permuted to match A. */
 import { Command, Option } from 'commander';
-import { loadCheckpoint } from '../checkpoint.js';
-import { align, type AlignMethod, type AlignResult } from '../align/index.js';
+import type { AlignMethod } from '../align/index.js';
 import type { CorrelationForm } from '../align/activation-matching.js';
-import { alignmentJson, writeAlignment } from '../align/output.js';
-import type { Dataset } from '../dataset/index.js';
+import { alignFiles, type AlignFilesResult } from '../api.js';
 import { InvalidArgumentError } from '../errors.js';
-import { openDataset } from '../dataset/index.js';
 import { datasetOptionsFromFlags, parsePositiveInteger } from './data-options.js';
+import { withProgress } from './report-output.js';
 import { checkOutputs, parseSeed } from './permute.js';
 import { parseInputShape } from './spec.js';
-import { fixed, formatTable, interruptSignal, progressBar } from './terminal.js';
+import { fixed, formatTable } from './terminal.js';
 
 export interface AlignFlags {
   method: AlignMethod;
@@ -36,7 +34,7 @@ export function sibling(onnx: string, suffix: string): string {
   return `${onnx.replace(/\.onnx$/i, '')}.${suffix}`;
 }
 
-export function alignSummary(a: string, b: string, result: AlignResult): string {
+export function alignSummary(a: string, b: string, result: Pick<AlignFilesResult, 'spec' | 'weightMatching' | 'activationMatching' | 'objective' | 'initialObjective' | 'permutations'>): string {
   const lines: string[] = [];
   const groups = result.spec.groups.length;
   if (result.weightMatching) {
@@ -93,31 +91,25 @@ export function alignCommand(): Command {
       const maxSweeps = flags.maxSweeps !== undefined ? parsePositiveInteger(flags.maxSweeps, '--max-sweeps') : undefined;
       const batchSize = parsePositiveInteger(flags.batchSize, '--batch-size');
       const inputShape = parseInputShape(flags.inputShape);
-      const [ca, cb] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b)]);
-      let data: Dataset | undefined;
-      if (flags.data) {
-        data = await openDataset(datasetOptionsFromFlags({ data: flags.data, batchSize: flags.batchSize, ...(flags.dataKey ? { dataKey: flags.dataKey } : {}), ...(flags.mean ? { mean: flags.mean } : {}), ...(flags.std ? { std: flags.std } : {}), ...(flags.limit ? { limit: flags.limit } : {}) }));
-      }
-      const bar = progressBar(flags);
-      const interrupt = interruptSignal();
-      let result: AlignResult;
-      try {
-        result = await align(ca, cb, {
-          method: flags.method,
-          seed,
-          ...(maxSweeps !== undefined ? { maxSweeps } : {}),
-          ...(inputShape ? { inputShape } : {}),
-          ...(data ? { data, batchSize, correlation: flags.correlation } : {}),
-          signal: interrupt.signal,
-          onProgress: bar.listener,
-        });
-      } finally {
-        bar.stop();
-        interrupt.dispose();
-      }
-      const written = await writeAlignment(ca, result, { onnx: flags.output, permutations: permOut, safetensors });
+      const data = flags.data
+        ? datasetOptionsFromFlags({ data: flags.data, batchSize: flags.batchSize, ...(flags.dataKey ? { dataKey: flags.dataKey } : {}), ...(flags.mean ? { mean: flags.mean } : {}), ...(flags.std ? { std: flags.std } : {}), ...(flags.limit ? { limit: flags.limit } : {}) })
+        : undefined;
+      const result = await withProgress(flags, (control) =>
+        alignFiles(
+          { a, b, ...(data ? { data } : {}), outputs: { onnx: flags.output, permutations: permOut, safetensors } },
+          {
+            method: flags.method,
+            seed,
+            ...(maxSweeps !== undefined ? { maxSweeps } : {}),
+            ...(inputShape ? { inputShape } : {}),
+            ...(data ? { batchSize, correlation: flags.correlation } : {}),
+            ...control,
+          },
+        ),
+      );
+      const written = result.written;
       if (flags.json) {
-        process.stdout.write(`${JSON.stringify(alignmentJson(ca, result), null, 1)}\n`);
+        process.stdout.write(`${JSON.stringify(result.permutationsJson, null, 1)}\n`);
         return;
       }
       if (flags.quiet) return;

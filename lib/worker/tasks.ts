@@ -8,7 +8,8 @@ import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
 import { linearModeConnectivity, type LmcOptions, type LmcResult } from '../checks/lmc.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import type { RunControl } from '../progress.js';
-import { align, type AlignMethod, type CorrelationForm } from '../align/index.js';
+import { align, type AlignMethod, type AlignOptions, type AlignResult, type CorrelationForm } from '../align/index.js';
+import { alignmentJson, writeAlignment, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
 import { summarizeSpec } from '../align/summary.js';
 import type { AlignedAnalysis, PairAnalysis } from '../report/types.js';
 
@@ -36,7 +37,26 @@ export interface AnalyzeResult {
   readonly aligned?: AlignedAnalysis;
 }
 
+/** `alignFiles`: align B to A and write the outputs. */
+export interface AlignFilesRequest {
+  readonly a: string;
+  readonly b: string;
+  /** The inputs both models run on (activation matching only). */
+  readonly data?: OpenDatasetOptions;
+  readonly options: Omit<AlignOptions, keyof RunControl | 'data' | 'spec'>;
+  readonly outputs: AlignmentOutputs;
+}
+
+/** What an alignment run reports back: everything of AlignResult but the checkpoint and the full spec. */
+export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'> {
+  readonly spec: { readonly groups: readonly { readonly label: string; readonly size: number }[] };
+  /** The permutations file's content. */
+  readonly permutationsJson: Record<string, unknown>;
+  readonly written: WrittenAlignment;
+}
+
 export interface TaskMap {
+  align: { request: AlignFilesRequest; result: AlignFilesResult };
   lmc: { request: PairRequest & { options?: Plain<LmcOptions> }; result: LmcResult };
   analyze: { request: PairRequest & { options?: Plain<AnalyzeOptions>; align?: AlignRequest }; result: AnalyzeResult };
 }
@@ -49,6 +69,22 @@ async function openPair(request: PairRequest) {
 
 /** The implementations, run inside the worker (or inline, see runTask). */
 export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control: RunControl) => Promise<TaskMap[K]['result']> } = {
+  async align(request, control) {
+    const [a, b, data] = await Promise.all([loadCheckpoint(request.a), loadCheckpoint(request.b), request.data ? openDataset(request.data) : undefined]);
+    const result = await align(a, b, { ...request.options, ...(data ? { data } : {}), ...control });
+    const written = await writeAlignment(a, result, request.outputs);
+    return {
+      method: result.method,
+      permutations: result.permutations,
+      objective: result.objective,
+      initialObjective: result.initialObjective,
+      ...(result.weightMatching ? { weightMatching: result.weightMatching } : {}),
+      ...(result.activationMatching ? { activationMatching: result.activationMatching } : {}),
+      spec: { groups: result.spec.groups.map((g) => ({ label: g.label, size: g.size })) },
+      permutationsJson: alignmentJson(a, result),
+      written,
+    };
+  },
   async lmc(request, control) {
     const [a, b, data] = await openPair(request);
     return linearModeConnectivity(a, b, data, { ...request.options, ...control });
