@@ -13,7 +13,7 @@ import { floatOutput, ModelSession, type FloatTensor, type RunOutputs } from '..
 import { Commutativity } from './commutativity.js';
 import { linearLayers, selectLayers } from './layers.js';
 import { LlfcAccumulator } from './llfc.js';
-import { accuracyBarrier, alphaGrid, crossEntropyAndHits, logitClasses, lossBarrier, midpointLossBarrier, type LmcResult } from './lmc.js';
+import { alphaGrid, crossEntropyAndHits, lmcResult, logitClasses } from './lmc.js';
 import { WeakAdditivity } from './weak-additivity.js';
 
 export interface AnalyzeOptions extends RunControl {
@@ -142,19 +142,14 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
         ...(w ? { weakAdditivity: w.points(), weakAdditivityBaseline: baseline.baseline } : {}),
       };
     });
-    let lmc: LmcResult | null = null;
-    if (data.labels) {
-      const loss = lmcAlphas.map((x) => lossSums.get(x)!.loss / data.length);
-      const accuracy = lmcAlphas.map((x) => lossSums.get(x)!.hits / data.length);
-      const ends = lmcAlphas.includes(0) && lmcAlphas.includes(1);
-      lmc = {
-        alphas: lmcAlphas,
-        loss,
-        accuracy,
-        barriers: ends ? { loss: lossBarrier(lmcAlphas, loss), lossMidpoint: midpointLossBarrier(lmcAlphas, loss), accuracy: accuracyBarrier(lmcAlphas, accuracy) } : null,
-        samples: data.length,
-      };
-    }
+    const lmc = data.labels
+      ? lmcResult(
+          lmcAlphas,
+          lmcAlphas.map((x) => lossSums.get(x)!.loss / data.length),
+          lmcAlphas.map((x) => lossSums.get(x)!.hits / data.length),
+          data.length,
+        )
+      : null;
     return { lmc, alphas: layerAlphas, layers: layerReports, commutativity: commutativity.map((c) => c.report()), samples: data.length };
   } finally {
     await Promise.all([...sessions, ...helpers].map((s) => s.release()));

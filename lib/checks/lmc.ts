@@ -94,6 +94,18 @@ export function crossEntropyAndHits(logits: Float32Array, labels: Int32Array, cl
   return { loss, hits };
 }
 
+/** The LMC result from the per-α mean losses and accuracies; barriers need α = 0 and 1. */
+export function lmcResult(alphas: number[], loss: number[], accuracy: number[], samples: number): LmcResult {
+  const ends = alphas.includes(0) && alphas.includes(1);
+  return {
+    alphas,
+    loss,
+    accuracy,
+    barriers: ends ? { loss: lossBarrier(alphas, loss), lossMidpoint: midpointLossBarrier(alphas, loss), accuracy: accuracyBarrier(alphas, accuracy) } : null,
+    samples,
+  };
+}
+
 /** Number of classes of a model whose first output is N×C logits. */
 export function logitClasses(checkpoint: Checkpoint): number {
   const shape = checkpoint.outputs[0]?.shape ?? [];
@@ -153,14 +165,5 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
   } finally {
     await shared?.release();
   }
-  const hasEnds = alphas.includes(0) && alphas.includes(1);
-  return {
-    alphas,
-    loss,
-    accuracy,
-    barriers: hasEnds
-      ? { loss: lossBarrier(alphas, loss), lossMidpoint: midpointLossBarrier(alphas, loss), accuracy: accuracyBarrier(alphas, accuracy) }
-      : null,
-    samples: data.length,
-  };
+  return lmcResult(alphas, loss, accuracy, data.length);
 }
