@@ -32,13 +32,17 @@ export class CosineAccumulator {
     native().cosineStats(a, this.alphas, fa, fb, n, this.sums);
   }
 
-  summary(k: number): CosineSummary {
-    return CosineAccumulator.summarize(this.sums, k);
+  /**
+   * One batch of weak additivity by the native kernel: σ((1−α)h_A + αh_B) against
+   * (1−α)f_A + αf_B, σ given by its code in native/feature_stats.h.
+   */
+  addWeakAdditivity(ha: Float32Array, hb: Float32Array, fa: Float32Array, fb: Float32Array, n: number, activation: { code: number; alpha: number; beta: number }): void {
+    native().weakAdditivityStats(ha, hb, fa, fb, n, this.alphas, activation.code, activation.alpha, activation.beta, this.sums);
   }
 
-  /** Means from the native sums laid out as [Σd, Σd², Σcoef, count, skipped] per α. */
-  static summarize(sums: Float64Array, k: number): CosineSummary {
-    const s = sums.subarray(k * SLOTS, (k + 1) * SLOTS);
+  /** Means from the native sums, laid out as [Σd, Σd², Σcoef, count, skipped] per α. */
+  summary(k: number): CosineSummary {
+    const s = this.sums.subarray(k * SLOTS, (k + 1) * SLOTS);
     const count = s[3]!;
     const mean = count > 0 ? s[0]! / count : NaN;
     const variance = count > 0 ? Math.max(0, s[1]! / count - mean * mean) : NaN;

@@ -45,20 +45,21 @@ function parameterInputs(checkpoint: Checkpoint, nodeIndex: number): Set<number>
   return new Set(checkpoint.parameters.filter((p) => p.nodeIndex === nodeIndex).map((p) => p.inputIndex));
 }
 
-function classify(checkpoint: Checkpoint, node: NodeProto, index: number, logits: string): LayerKind {
+/** Names of every value fixed before the data arrives: initializers, their aliases, Constant outputs. */
+function constantValues(checkpoint: Checkpoint): Set<string> {
+  const graph = checkpoint.model.graph!;
+  const initializers = initializerMap(graph);
+  const names = new Set<string>([...initializers.keys(), ...initializerAliases(graph, initializers).keys()]);
+  for (const n of graph.node ?? []) if (n.opType === 'Constant') for (const o of n.output ?? []) names.add(o);
+  return names;
+}
+
+function classify(node: NodeProto, logits: string, constants: Set<string>): LayerKind {
   if (node.output?.[0] === logits) return 'logits';
   if (ACTIVATION_OPS.has(node.opType ?? '')) return 'activation';
   // A residual Add sums two computed values; x + bias (an initializer) is not residual.
-  if (node.opType === 'Add' && parameterInputs(checkpoint, index).size === 0 && !isConstantInput(checkpoint, node)) return 'add';
+  if (node.opType === 'Add' && !(node.input ?? []).some((i) => constants.has(i))) return 'add';
   return 'other';
-}
-
-function isConstantInput(checkpoint: Checkpoint, node: NodeProto): boolean {
-  const graph = checkpoint.model.graph!;
-  const initializers = initializerMap(graph);
-  const aliases = initializerAliases(graph, initializers);
-  const constants = new Set((graph.node ?? []).filter((n) => n.opType === 'Constant').flatMap((n) => n.output ?? []));
-  return (node.input ?? []).some((i) => initializers.has(i) || aliases.has(i) || constants.has(i));
 }
 
 function layerOf(checkpoint: Checkpoint, node: NodeProto, index: number, kind: LayerKind): LayerSpec {
@@ -84,7 +85,8 @@ function layerOf(checkpoint: Checkpoint, node: NodeProto, index: number, kind: L
 export function selectLayers(checkpoint: Checkpoint, selection?: readonly string[]): LayerSpec[] {
   const nodes = checkpoint.model.graph!.node ?? [];
   const logits = checkpoint.outputs[0]?.name ?? '';
-  const all = nodes.map((node, i) => ({ node, i, kind: classify(checkpoint, node, i, logits) })).filter(({ node }) => (node.output?.length ?? 0) > 0 && node.opType !== 'Identity' && node.opType !== 'Constant');
+  const constants = constantValues(checkpoint);
+  const all = nodes.map((node, i) => ({ node, i, kind: classify(node, logits, constants) })).filter(({ node }) => (node.output?.length ?? 0) > 0 && node.opType !== 'Identity' && node.opType !== 'Constant');
   if (!selection || selection.length === 0) {
     return all.filter((l) => l.kind !== 'other').map((l) => layerOf(checkpoint, l.node, l.i, l.kind));
   }

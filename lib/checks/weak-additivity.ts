@@ -6,7 +6,6 @@
  */
 import type { Checkpoint } from '../checkpoint.js';
 import { interpolateArenas } from '../interpolate.js';
-import { native } from '../native.js';
 import { helperModel, renode } from '../onnx/build.js';
 import type { AttributeProto, NodeProto } from '../onnx/proto.js';
 import type { WeakAdditivityPoint } from '../report/types.js';
@@ -58,7 +57,6 @@ export function nativeActivation(node: NodeProto): NativeActivation | null {
 
 export class WeakAdditivity {
   private readonly accumulator: CosineAccumulator;
-  private readonly sums: Float64Array;
   private mixes: Float32Array[] = [];
 
   private constructor(
@@ -68,7 +66,6 @@ export class WeakAdditivity {
     private readonly session: GraphSession | null,
   ) {
     this.accumulator = new CosineAccumulator(alphas);
-    this.sums = new Float64Array(alphas.length * 5);
   }
 
   /** `viaGraph` forces the onnxruntime path (used to cross-check the native one). */
@@ -83,7 +80,7 @@ export class WeakAdditivity {
   /** One batch: pre-activations h_A, h_B and activations f_A = σ(h_A), f_B = σ(h_B). */
   async add(hA: FloatTensor, hB: FloatTensor, fa: Float32Array, fb: Float32Array, n: number): Promise<void> {
     if (this.kernel) {
-      native().weakAdditivityStats(hA.data, hB.data, fa, fb, n, Float64Array.from(this.alphas), this.kernel.code, this.kernel.alpha, this.kernel.beta, this.sums);
+      this.accumulator.addWeakAdditivity(hA.data, hB.data, fa, fb, n, this.kernel);
       return;
     }
     if (this.mixes.length !== this.alphas.length || this.mixes[0]!.length !== hA.data.length) {
@@ -100,7 +97,7 @@ export class WeakAdditivity {
 
   points(): WeakAdditivityPoint[] {
     return this.alphas.map((alpha, k) => {
-      const s = this.kernel ? CosineAccumulator.summarize(this.sums, k) : this.accumulator.summary(k);
+      const s = this.accumulator.summary(k);
       return { alpha, distance: s.distance, skipped: s.skipped };
     });
   }
