@@ -186,8 +186,12 @@ export class RecordDataset implements Dataset {
   }
 
   private async *iterate(batchSize: number, signal: AbortSignal | undefined): AsyncGenerator<Batch> {
+    // Name the file and the caller's reason (e.g. "interrupted (Ctrl-C)").
     const checkAbort = () => {
-      if (signal?.aborted) throw new CancelledError(`reading ${this.source} cancelled`);
+      if (signal?.aborted) {
+        const reason = typeof signal.reason === 'string' ? signal.reason : 'cancelled';
+        throw new CancelledError(`reading ${this.source} stopped: ${reason}`);
+      }
     };
     checkAbort();
     const { recordBytes, reader: open } = this.layout;
