@@ -8,12 +8,13 @@ import { loadCheckpoint } from './checkpoint.js';
 import type { AnalyzeOptions } from './checks/analyze.js';
 import type { LmcOptions, LmcResult } from './checks/lmc.js';
 import { checkAlphas, interpolatedModel } from './interpolate.js';
-import { writeModel } from './onnx/model.js';
+import { encodeModel } from './onnx/model.js';
+import { checkOutputs, commitOutputs } from './outputs.js';
 import type { RunControl } from './progress.js';
-import { checkOutputPath } from './report/json.js';
 import type { PairAnalysis } from './report/types.js';
 import { runTask } from './worker/host.js';
 import type { AlignOptions } from './align/index.js';
+import { alignmentOutputs } from './align/output.js';
 import type { AlignFilesRequest, AlignFilesResult, AlignRequest, AnalyzeResult, PairRequest } from './worker/tasks.js';
 
 export type { AlignFilesRequest, AlignFilesResult, AlignRequest, AnalyzeResult, PairRequest } from './worker/tasks.js';
@@ -42,11 +43,20 @@ export function analyzeAligned(request: PairRequest, alignment: AlignRequest, op
 /**
  * Aligns B to A by permutation (weight or activation matching over the inferred spec) and
  * writes the aligned ONNX, the permutations JSON and/or the safetensors the outputs name.
- * Activation matching reads `request.data`.
+ * Activation matching reads `request.data`. The outputs are checked before any work (never
+ * A, B or the data; see lib/outputs.ts) and written together at the end.
  */
-export function alignFiles(request: Omit<AlignFilesRequest, 'options'>, options: Omit<AlignOptions, 'data' | 'spec'>): Promise<AlignFilesResult> {
+export async function alignFiles(request: Omit<AlignFilesRequest, 'options'>, options: Omit<AlignOptions, 'data' | 'spec'>): Promise<AlignFilesResult> {
   const { signal, onProgress, ...plain } = options;
-  return runTask('align', { ...request, options: plain }, control(signal, onProgress));
+  const outputs = await checkOutputs(alignmentOutputs(request.outputs), [request.a, request.b, ...(request.data ? datasetFiles(request.data) : [])]);
+  const { files, ...result } = await runTask('align', { ...request, options: plain }, control(signal, onProgress));
+  await commitOutputs(outputs, files, signal ? { signal } : {});
+  return result;
+}
+
+/** The files a dataset reads (never to be overwritten by an output). */
+function datasetFiles(data: PairRequest['data']): string[] {
+  return [...(Array.isArray(data.data) ? data.data : [data.data]), ...(data.labels !== undefined ? [data.labels] : [])];
 }
 
 function control(signal: AbortSignal | undefined, onProgress: RunControl['onProgress']): RunControl {
@@ -55,13 +65,13 @@ function control(signal: AbortSignal | undefined, onProgress: RunControl['onProg
 
 /**
  * Writes θ(α) of two ONNX files as a new ONNX file (A's graph and initializer names); the
- * output must not be one of the inputs. Fast (one pass over the parameters), so it runs inline.
+ * output is checked by the output gate before anything is read (never A or B). Fast (one pass over the parameters), so it runs inline.
  */
 export async function interpolate(a: string, b: string, alpha: number, output: string): Promise<{ perUse: boolean }> {
   checkAlphas([alpha]);
-  checkOutputPath(output, [a, b]);
+  const outputs = await checkOutputs([{ path: output }], [a, b]);
   const [ca, cb] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b)]);
   const { model, perUse } = interpolatedModel(ca, cb, alpha);
-  await writeModel(model, output);
+  await commitOutputs(outputs, [{ path: output, content: encodeModel(model) }]);
   return { perUse };
 }

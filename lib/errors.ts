@@ -19,10 +19,31 @@ export class OnnxFormatError extends LlfcError {
   }
 }
 
-/** A tensor stored in an external data file that is missing or too short. */
+/**
+ * A tensor stored in an external data file that is missing, too short, or outside the model's
+ * directory. `dataFile` is the location the model names, when it names one.
+ */
 export class ExternalDataError extends LlfcError {
-  constructor(readonly file: string, readonly tensor: string, detail: string) {
+  constructor(readonly file: string, readonly tensor: string, detail: string, readonly dataFile?: string) {
     super('EXTERNAL_DATA', `${file}: tensor '${tensor}': ${detail}`);
+  }
+}
+
+/**
+ * An output that cannot or must not be written (lib/outputs.ts): an input file, a device node,
+ * FIFO, socket, symlink or directory where a file is meant, a missing or unwritable directory,
+ * one file named twice, or a write that failed. `file` is the output as the caller named it.
+ */
+export class OutputError extends LlfcError {
+  constructor(readonly file: string, message: string, options?: { cause?: unknown }) {
+    super('OUTPUT', message, options);
+  }
+}
+
+/** Data whose element type the model's input does not take (float data for a token model). */
+export class InputTypeError extends LlfcError {
+  constructor(message: string) {
+    super('INPUT_TYPE', message);
   }
 }
 

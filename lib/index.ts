@@ -20,9 +20,11 @@ export {
 export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks/analyze.js';
 export { selectLayers, linearLayers, type LayerSpec, type LinearLayerSpec } from './checks/layers.js';
 export type { LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, AlignedAnalysis } from './report/types.js';
-export { buildReport, writeReport, REPORT_SCHEMA_VERSION, type Report, type ReportSettings } from './report/json.js';
+export { buildReport, reportJson, writeReport, REPORT_SCHEMA_VERSION, type Report, type ReportSettings } from './report/json.js';
 export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';
+export { resolveExternalData, type ExternalLocation } from './onnx/external-data.js';
+export { checkOutputs, commitOutputs, writeOutputs, writeFileAtomic, type DeclaredOutput, type OutputPlan, type OutputFile } from './outputs.js';
 // ---- permutation alignment (lib/align/)
 export {
   align,
@@ -65,7 +67,7 @@ export {
   type SafetensorsTensor,
   type SafetensorsFile,
 } from './align/index.js';
-export { writeAlignment, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from './align/output.js';
+export { writeAlignment, alignmentFiles, alignmentOutputs, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from './align/output.js';
 // ---- end permutation alignment
 export { version } from './version.js';
 export { linearSumAssignment, linearSumAssignmentAsync, type LinearSumAssignmentOptions, type LinearSumAssignmentResult, type LinearSumAssignmentStats, type Cost } from './lap.js';
@@ -74,6 +76,9 @@ export {
   writeHtmlReport,
   writePlots,
   writeReportOutputs,
+  renderReportOutputs,
+  reportOutputs,
+  plotFiles,
   checkReportOutputs,
   describeOutputs,
   type ReportOutputFlags,

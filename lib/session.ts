@@ -4,10 +4,10 @@
  * session per parameter set). Intermediate values are tapped by name as extra outputs.
  */
 import * as ort from 'onnxruntime-node';
-import { InvalidArgumentError, OnnxFormatError, ShapeMismatchError } from './errors.js';
+import { InputTypeError, InvalidArgumentError, OnnxFormatError, ShapeMismatchError } from './errors.js';
 import { parameterValueName, rewireParameters, type Checkpoint } from './checkpoint.js';
 import { encodeModel } from './onnx/model.js';
-import { onnx, type ModelProto } from './onnx/proto.js';
+import { DataType, dataTypeName, onnx, type ModelProto } from './onnx/proto.js';
 
 /**
  * Options for every session: full graph optimization, and intra-op threads that sleep rather
@@ -71,8 +71,18 @@ export class ModelSession {
     return new ModelSession(checkpoint, session, options.parameters ? 'initializers' : 'inputs', names);
   }
 
-  /** Throws ShapeMismatchError unless samples of `sampleShape` fit the model's input. */
+  /**
+   * Throws ShapeMismatchError unless samples of `sampleShape` fit the model's input, and
+   * InputTypeError unless the input takes float32 (data is always fed as float32; a token
+   * model takes int64 ids).
+   */
   checkInputShape(sampleShape: readonly number[], source: string): void {
+    const { input, file } = this.checkpoint;
+    const info = (this.checkpoint.model.graph?.input ?? []).find((v) => v.name === input.name);
+    const type = info?.type?.tensorType?.elemType ?? DataType.FLOAT;
+    if (type !== DataType.FLOAT) {
+      throw new InputTypeError(`${source}: the data is FLOAT (float32) but the input '${input.name}' of ${file} takes ${dataTypeName(type)}; llfc feeds float data only`);
+    }
     const dims = this.checkpoint.input.shape;
     const fits = dims.length === sampleShape.length + 1 && dims.slice(1).every((d, i) => d < 0 || d === sampleShape[i]);
     if (!fits) {

@@ -1,9 +1,11 @@
 /**
  * Writing an alignment: the aligned ONNX model, the permutations as JSON, and the aligned
- * parameters as .safetensors under PyTorch state-dict keys. Every file is written atomically.
+ * parameters as .safetensors under PyTorch state-dict keys, written together through the
+ * output gate (lib/outputs.ts).
  */
 import type { Checkpoint } from '../checkpoint.js';
-import { writeFileAtomic, writeModel } from '../onnx/model.js';
+import { encodeModel } from '../onnx/model.js';
+import { checkOutputs, commitOutputs, type DeclaredOutput, type OutputFile } from '../outputs.js';
 import type { AlignResult } from './index.js';
 import { torchStateDict } from './names.js';
 import { permutedModel, permutationsToJson } from './permute.js';
@@ -54,17 +56,24 @@ export function alignmentJson(a: Checkpoint, result: AlignResult): Record<string
   });
 }
 
-export async function writeAlignment(a: Checkpoint, result: AlignResult, outputs: AlignmentOutputs): Promise<WrittenAlignment> {
+/** The outputs as the output gate takes them (labels as the library names them). */
+export function alignmentOutputs(outputs: AlignmentOutputs): DeclaredOutput[] {
+  return (['onnx', 'permutations', 'safetensors'] as const).flatMap((key) => (outputs[key] !== undefined ? [{ path: outputs[key]!, label: `outputs.${key}` }] : []));
+}
+
+/** The files of an alignment that `outputs` names, rendered but not written, and notes on what they hold. */
+export function alignmentFiles(a: Checkpoint, result: AlignResult, outputs: AlignmentOutputs): { files: OutputFile[]; written: WrittenAlignment } {
   const b = result.aligned;
+  const files: OutputFile[] = [];
   let untied: WrittenAlignment['untied'] = [];
-  if (outputs.onnx) {
+  if (outputs.onnx !== undefined) {
     const written = permutedModel(b, b.arena);
     untied = written.untied;
-    await writeModel(written.model, outputs.onnx);
+    files.push({ path: outputs.onnx, content: encodeModel(written.model) });
   }
-  if (outputs.permutations) await writeFileAtomic(outputs.permutations, `${JSON.stringify(alignmentJson(a, result), null, 1)}\n`);
+  if (outputs.permutations !== undefined) files.push({ path: outputs.permutations, content: `${JSON.stringify(alignmentJson(a, result), null, 1)}\n` });
   const state = torchStateDict(b, b.arena);
-  if (outputs.safetensors) {
+  if (outputs.safetensors !== undefined) {
     const metadata: Record<string, string> = {
       format: 'pt',
       source: 'llfc align',
@@ -75,7 +84,15 @@ export async function writeAlignment(a: Checkpoint, result: AlignResult, outputs
     if (state.folded.length > 0) {
       metadata.folded = `BatchNorm is folded into these Conv parameters (eval export); they load into a model whose BatchNorms are folded, not into the original state_dict: ${state.folded.join(', ')}`;
     }
-    await writeFileAtomic(outputs.safetensors, encodeSafetensors(state.tensors.map((t) => ({ name: t.key, shape: t.shape, data: t.data })), metadata));
+    files.push({ path: outputs.safetensors, content: encodeSafetensors(state.tensors.map((t) => ({ name: t.key, shape: t.shape, data: t.data })), metadata) });
   }
-  return { untied, folded: state.folded, unnamed: state.unnamed, conflicts: state.conflicts };
+  return { files, written: { untied, folded: state.folded, unnamed: state.unnamed, conflicts: state.conflicts } };
+}
+
+/** Writes the outputs of an alignment together through the output gate, never over A's or B's file. */
+export async function writeAlignment(a: Checkpoint, result: AlignResult, outputs: AlignmentOutputs): Promise<WrittenAlignment> {
+  const plan = await checkOutputs(alignmentOutputs(outputs), [a.file, result.aligned.file]);
+  const { files, written } = alignmentFiles(a, result, outputs);
+  await commitOutputs(plan, files);
+  return written;
 }

@@ -6,7 +6,8 @@ import { alignFiles, type AlignFilesResult } from '../api.js';
 import { InvalidArgumentError } from '../errors.js';
 import { datasetOptionsFromFlags, parsePositiveInteger } from './data-options.js';
 import { withProgress } from './report-output.js';
-import { checkOutputs, parseSeed } from './permute.js';
+import { checkOutputs } from '../outputs.js';
+import { parseSeed } from './permute.js';
 import { parseInputShape } from './spec.js';
 import { fixed, formatTable } from './terminal.js';
 
@@ -84,7 +85,13 @@ export function alignCommand(): Command {
     .action(async (a: string, b: string, flags: AlignFlags) => {
       const permOut = flags.permOut ?? sibling(flags.output, 'perms.json');
       const safetensors = flags.safetensors ?? sibling(flags.output, 'safetensors');
-      checkOutputs([flags.output, permOut, safetensors], [a, b, ...(flags.data ?? [])]);
+      const outputs = [
+        { path: flags.output, label: '--output' },
+        { path: permOut, label: '--perm-out' },
+        { path: safetensors, label: '--safetensors' },
+      ];
+      // Checked here too (alignFiles checks again), so that messages name the options.
+      await checkOutputs(outputs, [a, b, ...(flags.data ?? [])]);
       if (flags.method === 'activation' && !flags.data) throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
       if (flags.method === 'weight' && flags.data) throw new InvalidArgumentError('--data is for --method activation; weight matching reads the weights only');
       const seed = parseSeed(flags.seed);

@@ -55,7 +55,7 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
   const lmcAlphas = alphasFromFlags({ ...(flags.steps !== undefined ? { steps: flags.steps } : {}) });
   const batchSize = parsePositiveInteger(flags.batchSize, '--batch-size');
   const inputs = [a, b, ...dataInputs(flags)];
-  checkOutputs(flags, inputs);
+  const outputs = await checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
   const options = {
     alphas: layerAlphas,
@@ -83,7 +83,7 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
       ...(aligned ? { aligned } : {}),
     },
     flags,
-    inputs,
+    outputs,
     () => {
       const head = `Analysis of ${a} (α=0) and ${b} (α=1) on ${analysis.samples} samples of ${source}`;
       if (!aligned) return `${head}\n\n${analysisText(analysis)}`;

@@ -36,7 +36,7 @@ export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<voi
   const alphas = alphasFromFlags(flags);
   const batchSize = parsePositiveInteger(flags.batchSize, '--batch-size');
   const inputs = [a, b, ...dataInputs(flags)];
-  checkOutputs(flags, inputs);
+  const outputs = await checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
   const lmc = await withProgress(flags, (control) => runLmcTask({ a, b, data }, { alphas, batchSize, feed: flags.feed, ...control }));
   const source = flags.data.join(', ');
@@ -48,7 +48,7 @@ export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<voi
       lmc,
     },
     flags,
-    inputs,
+    outputs,
     () => `LMC of ${a} (α=0) and ${b} (α=1) on ${lmc.samples} samples of ${source}\n${lmcTable(lmc)}`,
   );
 }

@@ -1,13 +1,12 @@
 /** `llfc permute B.onnx --random --seed N -o out.onnx`: the same function with its hidden units permuted. */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
 import { Command } from 'commander';
 import { loadCheckpoint } from '../checkpoint.js';
 import { permuteArena, permutedModel, permutationsFromJson, permutationsToJson, randomPermutations } from '../align/permute.js';
 import { inferSpec } from '../align/spec.js';
 import { InvalidArgumentError, PermutationError } from '../errors.js';
-import { writeFileAtomic, writeModel } from '../onnx/model.js';
-import { checkOutputPath } from '../report/json.js';
+import { encodeModel } from '../onnx/model.js';
+import { checkOutputs, commitOutputs, type OutputFile } from '../outputs.js';
 import { parseInputShape } from './spec.js';
 
 export interface PermuteFlags {
@@ -18,17 +17,6 @@ export interface PermuteFlags {
   permOut?: string;
   inputShape?: string;
   quiet?: boolean;
-}
-
-/** Refuses outputs that are inputs or that name one file twice. */
-export function checkOutputs(outputs: readonly string[], inputs: readonly string[]): void {
-  for (const out of outputs) checkOutputPath(out, inputs);
-  const seen = new Set<string>();
-  for (const out of outputs) {
-    const r = resolve(out);
-    if (seen.has(r)) throw new InvalidArgumentError(`${out} is named for two outputs`);
-    seen.add(r);
-  }
 }
 
 export function parseSeed(text: string | undefined): number {
@@ -66,18 +54,22 @@ export function permuteCommand(): Command {
     .action(async (file: string, flags: PermuteFlags) => {
       if (Boolean(flags.random) === Boolean(flags.perms)) throw new InvalidArgumentError('give either --random or --perms <file>');
       const seed = parseSeed(flags.seed);
-      checkOutputs([flags.output, ...(flags.permOut ? [flags.permOut] : [])], [file, ...(flags.perms ? [flags.perms] : [])]);
       const inputShape = parseInputShape(flags.inputShape);
+      const outputs = await checkOutputs(
+        [{ path: flags.output, label: '--output' }, flags.permOut !== undefined ? { path: flags.permOut, label: '--perm-out' } : undefined],
+        [file, ...(flags.perms ? [flags.perms] : [])],
+      );
       const checkpoint = await loadCheckpoint(file);
       const spec = await inferSpec(checkpoint, inputShape ? { inputShape } : {});
       const perms = flags.perms ? permutationsFromJson(spec, await readJson(flags.perms), flags.perms) : randomPermutations(spec, seed);
       const arena = permuteArena(checkpoint, spec, perms);
       const { model, untied } = permutedModel(checkpoint, arena);
-      await writeModel(model, flags.output);
-      if (flags.permOut) {
+      const files: OutputFile[] = [{ path: flags.output, content: encodeModel(model) }];
+      if (flags.permOut !== undefined) {
         const extra = flags.perms ? { source: flags.perms } : { random: true, seed };
-        await writeFileAtomic(flags.permOut, `${JSON.stringify(permutationsToJson(spec, perms, extra), null, 1)}\n`);
+        files.push({ path: flags.permOut, content: `${JSON.stringify(permutationsToJson(spec, perms, extra), null, 1)}\n` });
       }
+      await commitOutputs(outputs, files);
       if (!flags.quiet) {
         const units = spec.groups.reduce((n, g) => n + g.size, 0);
         process.stdout.write(

@@ -1,7 +1,8 @@
 /** What every report-producing command does at the end: JSON, HTML, plots, and the printout. */
 import { Command, Option } from 'commander';
-import { buildReport, checkOutputPath, writeReport, type Report } from '../report/json.js';
-import { checkReportOutputs, describeOutputs, writeReportOutputs, type ReportOutputFlags } from '../report/write.js';
+import { checkOutputs as checkDeclaredOutputs, commitOutputs, type OutputPlan } from '../outputs.js';
+import { buildReport, reportJson, type Report } from '../report/json.js';
+import { describeOutputs, renderReportOutputs, reportOutputs, type ReportOutputFlags, type WrittenOutputs } from '../report/write.js';
 import type { ProgressListener } from '../progress.js';
 import { interruptSignal, progressBar, type OutputOptions } from './terminal.js';
 
@@ -21,10 +22,9 @@ export function addReportOptions(command: Command): Command {
 export const feedOption = (): Option =>
   new Option('--feed <mode>', 'how parameters reach onnxruntime').choices(['initializers', 'inputs']).default('initializers');
 
-/** Refuses outputs that would overwrite an input; call before any work starts. */
-export function checkOutputs(flags: ReportFlags, inputs: readonly string[]): void {
-  if (flags.out) checkOutputPath(flags.out, inputs);
-  checkReportOutputs(flags, [...inputs, ...(flags.out ? [flags.out] : [])]);
+/** Checks every output the flags name (--out, --html, --plots) through the output gate; call before any work starts. */
+export function checkOutputs(flags: ReportFlags, inputs: readonly string[]): Promise<OutputPlan> {
+  return checkDeclaredOutputs([...(flags.out !== undefined ? [{ path: flags.out, label: '--out' }] : []), ...reportOutputs(flags)], inputs);
 }
 
 /**
@@ -42,11 +42,13 @@ export async function withProgress<T>(flags: OutputOptions, work: (control: { si
   }
 }
 
-/** Writes the report where the flags say and prints it (text, or JSON with --json). */
-export async function finishReport(fields: Parameters<typeof buildReport>[0], flags: ReportFlags, inputs: readonly string[], text: () => string): Promise<Report> {
+/**
+ * Writes the report where the flags say, all files together (Ctrl-C while writing leaves
+ * none), and prints it (text, or JSON with --json). `outputs` is what checkOutputs approved.
+ */
+export async function finishReport(fields: Parameters<typeof buildReport>[0], flags: ReportFlags, outputs: OutputPlan, text: () => string): Promise<Report> {
   const report = buildReport(fields);
-  if (flags.out) await writeReport(report, flags.out);
-  const written = await writeReportOutputs(report, flags, inputs);
+  const written = await writeReportFiles(report, flags, outputs);
   if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (!flags.quiet) {
     process.stdout.write(`${text()}\n`);
@@ -54,4 +56,16 @@ export async function finishReport(fields: Parameters<typeof buildReport>[0], fl
     process.stdout.write(describeOutputs(written));
   }
   return report;
+}
+
+async function writeReportFiles(report: Report, flags: ReportFlags, outputs: OutputPlan): Promise<WrittenOutputs> {
+  const interrupt = interruptSignal();
+  try {
+    const { files, written } = await renderReportOutputs(report, flags);
+    const json = flags.out !== undefined ? [{ path: flags.out, content: reportJson(report) }] : [];
+    await commitOutputs(outputs, [...json, ...files], { signal: interrupt.signal });
+    return written;
+  } finally {
+    interrupt.dispose();
+  }
 }

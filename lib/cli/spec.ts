@@ -3,8 +3,7 @@ import { Command } from 'commander';
 import { loadCheckpoint } from '../checkpoint.js';
 import { describeAction, inferSpec, type PermutationSpec } from '../align/spec.js';
 import { InvalidArgumentError } from '../errors.js';
-import { writeFileAtomic } from '../onnx/model.js';
-import { checkOutputPath } from '../report/json.js';
+import { checkOutputs, commitOutputs } from '../outputs.js';
 import { parseNumberList } from './data-options.js';
 
 export interface SpecFlags {
@@ -60,11 +59,11 @@ export function specCommand(): Command {
     .option('--json', 'print the spec as JSON')
     .option('--out <file>', 'also write the spec as JSON here')
     .action(async (file: string, flags: SpecFlags) => {
-      if (flags.out) checkOutputPath(flags.out, [file]);
       const inputShape = parseInputShape(flags.inputShape);
+      const outputs = await checkOutputs([flags.out !== undefined ? { path: flags.out, label: '--out' } : undefined], [file]);
       const spec = await inferSpec(await loadCheckpoint(file), inputShape ? { inputShape } : {});
       const json = `${JSON.stringify(spec, null, 2)}\n`;
-      if (flags.out) await writeFileAtomic(flags.out, json);
+      if (flags.out !== undefined) await commitOutputs(outputs, [{ path: flags.out, content: json }]);
       process.stdout.write(flags.json ? json : `${formatSpec(spec)}\n`);
     });
 }

@@ -1,14 +1,13 @@
 /**
- * Reading ONNX files (external data included) and writing them back atomically.
+ * Reading ONNX files (external data included, lib/onnx/external-data.ts) and writing them
+ * back through the output gate.
  * A read followed by a write keeps every field of the protobuf message.
  */
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, stat, writeFile, open } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
-import { ExternalDataError, OnnxFormatError } from '../errors.js';
-import { onnx, toNumber, type ModelProto, type TensorProto } from './proto.js';
-
-const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL;
+import { readFile } from 'node:fs/promises';
+import { OnnxFormatError } from '../errors.js';
+import { writeFileAtomic } from '../outputs.js';
+import { loadExternalData } from './external-data.js';
+import { onnx, toNumber, type ModelProto } from './proto.js';
 
 /** An ONNX model and where it came from. */
 export interface OnnxModel {
@@ -44,60 +43,11 @@ export async function readModel(file: string): Promise<OnnxModel> {
   return { file, proto };
 }
 
-function externalField(tensor: TensorProto, key: string): string | undefined {
-  return tensor.externalData?.find((e) => e.key === key)?.value ?? undefined;
-}
-
-async function loadExternalData(proto: ModelProto, file: string): Promise<void> {
-  const dir = dirname(resolve(file));
-  for (const tensor of proto.graph?.initializer ?? []) {
-    if (tensor.dataLocation !== EXTERNAL) continue;
-    const name = tensor.name ?? '';
-    const location = externalField(tensor, 'location');
-    if (!location) throw new ExternalDataError(file, name, 'external data without a location');
-    const path = join(dir, location);
-    const offset = Number(externalField(tensor, 'offset') ?? 0);
-    const lengthField = externalField(tensor, 'length');
-    let size: number;
-    try {
-      size = (await stat(path)).size;
-    } catch {
-      throw new ExternalDataError(file, name, `external data file '${path}' is missing`);
-    }
-    const length = lengthField === undefined ? size - offset : Number(lengthField);
-    if (offset + length > size) {
-      throw new ExternalDataError(file, name, `external data file '${path}' has ${size} bytes, the tensor needs bytes ${offset}..${offset + length}`);
-    }
-    const handle = await open(path, 'r');
-    try {
-      const data = new Uint8Array(length);
-      await handle.read(data, 0, length, offset);
-      tensor.rawData = data;
-    } finally {
-      await handle.close();
-    }
-    tensor.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
-    tensor.externalData = [];
-  }
-}
-
 export function encodeModel(proto: ModelProto): Uint8Array {
   return onnx.ModelProto.encode(proto).finish();
 }
 
-/** Writes bytes to `file` through a temporary file and a rename, so no reader sees a partial file. */
-export async function writeFileAtomic(file: string, bytes: Uint8Array | string): Promise<void> {
-  const temp = join(dirname(resolve(file)), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFile(temp, bytes);
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-}
-
-/** Writes a model atomically. Tensors are embedded (external data is read in by readModel). */
+/** Writes a model through the output gate (atomically). Tensors are embedded (external data is read in by readModel). */
 export async function writeModel(proto: ModelProto, file: string): Promise<void> {
   await writeFileAtomic(file, encodeModel(proto));
 }

@@ -1,4 +1,5 @@
 /** Reading and writing the values of ONNX tensors (initializers). */
+import { OnnxFormatError } from '../errors.js';
 import { DataType, dataTypeName, toNumber, type TensorProto } from './proto.js';
 
 export function tensorShape(tensor: TensorProto): number[] {
@@ -10,17 +11,19 @@ export function elementCount(shape: readonly number[]): number {
 }
 
 /**
- * The values of a FLOAT tensor as a fresh Float32Array. raw_data is copied first because
+ * The values of a FLOAT tensor as a fresh Float32Array; values that do not fill its shape are
+ * an OnnxFormatError naming the file (`where`), the tensor, its shape and both sizes. raw_data is copied first because
  * protobuf hands out unaligned views that cannot be viewed as Float32Array in place.
  */
 export function readFloat32(tensor: TensorProto, where: string): Float32Array {
   if (tensor.dataType !== DataType.FLOAT) {
     throw new TypeError(`${where}: tensor '${tensor.name}' is ${dataTypeName(tensor.dataType)}, expected FLOAT`);
   }
-  const count = elementCount(tensorShape(tensor));
+  const shape = tensorShape(tensor);
+  const count = elementCount(shape);
   if (tensor.rawData && tensor.rawData.length > 0) {
     if (tensor.rawData.length !== count * 4) {
-      throw new RangeError(`${where}: tensor '${tensor.name}' has ${tensor.rawData.length} bytes of raw_data, its shape needs ${count * 4}`);
+      throw new OnnxFormatError(where, `initializer '${tensor.name}' of shape [${shape.join(', ')}] (float32) has ${tensor.rawData.length} bytes of raw_data, its shape needs ${count * 4}`);
     }
     const copy = new Uint8Array(tensor.rawData.length);
     copy.set(tensor.rawData);
@@ -28,7 +31,7 @@ export function readFloat32(tensor: TensorProto, where: string): Float32Array {
   }
   const values = tensor.floatData ?? [];
   if (values.length !== count) {
-    throw new RangeError(`${where}: tensor '${tensor.name}' has ${values.length} float_data values, its shape needs ${count}`);
+    throw new OnnxFormatError(where, `initializer '${tensor.name}' of shape [${shape.join(', ')}] has ${values.length} float_data values, its shape needs ${count}`);
   }
   return Float32Array.from(values);
 }

@@ -1,10 +1,8 @@
 /** The JSON report: what was compared, with which settings, and the results. */
-import { resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { LmcResult } from '../checks/lmc.js';
 import type { AlignedAnalysis, CommutativityReport, LayerReport } from './types.js';
-import { InvalidArgumentError } from '../errors.js';
-import { writeFileAtomic } from '../onnx/model.js';
+import { writeOutputs } from '../outputs.js';
 import { version } from '../version.js';
 
 export const REPORT_SCHEMA_VERSION = 1;
@@ -41,15 +39,12 @@ export function buildReport(fields: Omit<Report, 'schemaVersion' | 'tool' | 'cre
   };
 }
 
-/** Refuses an output path that is one of the inputs: inputs are never overwritten. */
-export function checkOutputPath(out: string, inputs: readonly string[]): void {
-  const target = resolve(out);
-  for (const input of inputs) {
-    if (resolve(input) === target) throw new InvalidArgumentError(`refusing to write ${out}: it is an input file`);
-  }
+/** The report as the JSON file holds it. */
+export function reportJson(report: Report): string {
+  return `${JSON.stringify(report, null, 2)}\n`;
 }
 
-/** Writes the report as pretty JSON, atomically. */
-export async function writeReport(report: Report, file: string): Promise<void> {
-  await writeFileAtomic(file, `${JSON.stringify(report, null, 2)}\n`);
+/** Writes the report as pretty JSON through the output gate (atomically, never over an input). */
+export async function writeReport(report: Report, file: string, inputs: readonly string[] = []): Promise<void> {
+  await writeOutputs([{ path: file, content: reportJson(report) }], inputs);
 }

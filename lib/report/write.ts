@@ -1,12 +1,10 @@
 /**
- * Writing the report's HTML page and plot files: atomically, and never over an input file.
- * Vega and resvg are loaded only when something is written.
+ * The report's HTML page and plot files, written through the output gate (lib/outputs.ts).
+ * Vega and resvg are loaded only when something is rendered.
  */
-import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError } from '../errors.js';
-import { writeFileAtomic } from '../onnx/model.js';
-import { checkOutputPath, type Report } from './json.js';
+import { checkOutputs, commitOutputs, writeFileAtomic, type DeclaredOutput, type OutputFile, type OutputPlan } from '../outputs.js';
+import type { Report } from './json.js';
 
 /** The output flags shared by the commands that produce a report. */
 export interface ReportOutputFlags {
@@ -24,13 +22,20 @@ export interface WrittenOutputs {
   readonly plots?: string[];
 }
 
+/** The outputs the flags name, as the gate takes them. */
+export function reportOutputs(flags: ReportOutputFlags): DeclaredOutput[] {
+  return [
+    ...(flags.html !== undefined ? [{ path: flags.html, label: '--html' }] : []),
+    ...(flags.plots !== undefined ? [{ path: flags.plots, label: '--plots', directory: true }] : []),
+  ];
+}
+
 /**
- * Refuses outputs that are input files (call it before the work starts, with every input
- * and every other output such as the JSON report's path).
+ * Checks the HTML and plots outputs (call it before the work starts, with every input; the
+ * JSON report's path goes in one checkOutputs call with these, see lib/cli/report-output.ts).
  */
-export function checkReportOutputs(flags: ReportOutputFlags, inputs: readonly string[]): void {
-  if (flags.html !== undefined) checkOutputPath(flags.html, inputs);
-  if (flags.plots !== undefined) checkOutputPath(flags.plots, inputs);
+export function checkReportOutputs(flags: ReportOutputFlags, inputs: readonly string[]): Promise<OutputPlan> {
+  return checkOutputs(reportOutputs(flags), inputs);
 }
 
 /** The report as one self-contained HTML page (lib/report/html.ts; Vega is loaded on first use). */
@@ -44,45 +49,52 @@ export async function writeHtmlReport(report: Report, file: string): Promise<voi
   await writeFileAtomic(file, await renderHtmlReport(report));
 }
 
-/**
- * Writes every chart of the report into `dir` (created if missing) as `<id>.svg` and
- * `<id>.png` (twice the SVG's size); returns the files written.
- */
-export async function writePlots(report: Report, dir: string, inputs: readonly string[] = []): Promise<string[]> {
+/** Every chart of the report as `<dir>/<id>.svg` and `<dir>/<id>.png` (twice the SVG's size), rendered. */
+export async function plotFiles(report: Report, dir: string): Promise<OutputFile[]> {
   const { reportCharts, renderSvg, svgToPng } = await import('./charts.js');
-  const existing = await stat(dir).catch(() => null);
-  if (existing && !existing.isDirectory()) throw new InvalidArgumentError(`--plots ${dir}: not a directory`);
-  await mkdir(dir, { recursive: true });
-  const written: string[] = [];
+  const files: OutputFile[] = [];
   for (const chart of reportCharts(report)) {
     const svg = await renderSvg(chart.spec);
-    const svgFile = join(dir, `${chart.id}.svg`);
-    const pngFile = join(dir, `${chart.id}.png`);
-    checkOutputPath(svgFile, inputs);
-    checkOutputPath(pngFile, inputs);
-    await writeFileAtomic(svgFile, `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n`);
-    await writeFileAtomic(pngFile, await svgToPng(svg));
-    written.push(svgFile, pngFile);
+    files.push({ path: join(dir, `${chart.id}.svg`), content: `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n` });
+    files.push({ path: join(dir, `${chart.id}.png`), content: await svgToPng(svg) });
   }
-  return written;
+  return files;
+}
+
+/** Writes every chart of the report into `dir` (created if missing); returns the files written. */
+export async function writePlots(report: Report, dir: string, inputs: readonly string[] = []): Promise<string[]> {
+  const plan = await checkReportOutputs({ plots: dir }, inputs);
+  const files = await plotFiles(report, dir);
+  await commitOutputs(plan, files);
+  return files.map((f) => f.path);
+}
+
+/** The HTML page and plot files the flags ask for, rendered but not written, and what they are. */
+export async function renderReportOutputs(report: Report, flags: ReportOutputFlags): Promise<{ files: OutputFile[]; written: WrittenOutputs }> {
+  const files: OutputFile[] = [];
+  const written: { html?: string; plotsDir?: string; plots?: string[] } = {};
+  if (flags.html !== undefined) {
+    files.push({ path: flags.html, content: await renderHtmlReport(report) });
+    written.html = flags.html;
+  }
+  if (flags.plots !== undefined) {
+    const plots = await plotFiles(report, flags.plots);
+    files.push(...plots);
+    written.plots = plots.map((f) => f.path);
+    written.plotsDir = flags.plots;
+  }
+  return { files, written };
 }
 
 /**
- * Writes the HTML report and the plots the flags ask for. `inputs` are the command's input
- * files (models, data, labels), which are never overwritten.
+ * Writes the HTML report and the plots the flags ask for, together. `inputs` are the
+ * command's input files (models, data, labels), which are never overwritten.
  */
 export async function writeReportOutputs(report: Report, flags: ReportOutputFlags, inputs: readonly string[] = []): Promise<WrittenOutputs> {
-  checkReportOutputs(flags, inputs);
-  const out: { html?: string; plotsDir?: string; plots?: string[] } = {};
-  if (flags.html !== undefined) {
-    await writeHtmlReport(report, flags.html);
-    out.html = flags.html;
-  }
-  if (flags.plots !== undefined) {
-    out.plots = await writePlots(report, flags.plots, inputs);
-    out.plotsDir = flags.plots;
-  }
-  return out;
+  const plan = await checkReportOutputs(flags, inputs);
+  const { files, written } = await renderReportOutputs(report, flags);
+  await commitOutputs(plan, files);
+  return written;
 }
 
 /** The lines a command prints after writing (nothing when nothing was written). */

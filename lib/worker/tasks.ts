@@ -9,7 +9,8 @@ import { linearModeConnectivity, type LmcOptions, type LmcResult } from '../chec
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import type { RunControl } from '../progress.js';
 import { align, type AlignMethod, type AlignOptions, type AlignResult, type CorrelationForm } from '../align/index.js';
-import { alignmentJson, writeAlignment, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
+import { alignmentFiles, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
+import type { OutputFile } from '../outputs.js';
 import { summarizeSpec } from '../align/summary.js';
 import type { AlignedAnalysis, PairAnalysis } from '../report/types.js';
 
@@ -56,7 +57,8 @@ export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'> 
 }
 
 export interface TaskMap {
-  align: { request: AlignFilesRequest; result: AlignFilesResult };
+  /** The files come back to be committed by the caller's thread (lib/api.ts alignFiles), where Ctrl-C is handled. */
+  align: { request: AlignFilesRequest; result: AlignFilesResult & { readonly files: readonly OutputFile[] } };
   lmc: { request: PairRequest & { options?: Plain<LmcOptions> }; result: LmcResult };
   analyze: { request: PairRequest & { options?: Plain<AnalyzeOptions>; align?: AlignRequest }; result: AnalyzeResult };
 }
@@ -72,8 +74,9 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
   async align(request, control) {
     const [a, b, data] = await Promise.all([loadCheckpoint(request.a), loadCheckpoint(request.b), request.data ? openDataset(request.data) : undefined]);
     const result = await align(a, b, { ...request.options, ...(data ? { data } : {}), ...control });
-    const written = await writeAlignment(a, result, request.outputs);
+    const { files, written } = alignmentFiles(a, result, request.outputs);
     return {
+      files,
       method: result.method,
       permutations: result.permutations,
       objective: result.objective,
