@@ -34,7 +34,7 @@ import { loadCheckpoint, type Checkpoint } from '../lib/checkpoint.js';
 import { analyzePair } from '../lib/checks/analyze.js';
 import { linearLayers } from '../lib/checks/layers.js';
 import { openDataset, type Dataset } from '../lib/dataset/index.js';
-import type { PairAnalysis } from '../lib/report/types.js';
+import type { PairAnalysis } from '../lib/results.js';
 import { fixture } from '../test/helpers.js';
 import { analysisNumbers, compareAnalyses, naiveAnalyze } from './naive-analyze.js';
 import { isMain, row } from './timing.js';

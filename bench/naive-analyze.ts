@@ -25,7 +25,7 @@ import { linearLayers, selectLayers, type LayerSpec, type LinearLayerSpec } from
 import type { Dataset } from '../lib/dataset/index.js';
 import { helperModel, renode } from '../lib/onnx/build.js';
 import type { NodeProto } from '../lib/onnx/proto.js';
-import type { CommutativityReport, LayerReport, PairAnalysis } from '../lib/report/types.js';
+import type { CommutativityReport, LayerReport, PairAnalysis } from '../lib/results.js';
 import { GraphSession, ModelSession } from '../lib/session.js';
 
 export interface NaiveOptions {

@@ -6,12 +6,12 @@
  */
 import { loadCheckpoint } from './checkpoint.js';
 import type { AnalyzeOptions } from './checks/analyze.js';
-import type { LmcOptions, LmcResult } from './checks/lmc.js';
+import type { LmcOptions } from './checks/lmc.js';
+import type { LmcResult, PairAnalysis } from './results.js';
 import { checkAlphas, interpolatedModel } from './interpolate.js';
 import { encodeModel } from './onnx/model.js';
 import { checkOutputs, commitOutputs } from './outputs.js';
 import type { RunControl } from './progress.js';
-import type { PairAnalysis } from './report/types.js';
 import { runTask } from './worker/host.js';
 import type { AlignOptions } from './align/index.js';
 import { alignmentOutputs } from './align/output.js';

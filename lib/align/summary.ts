@@ -1,5 +1,5 @@
 /** The permutation spec in the short form the report shows. */
-import type { SpecSummary } from '../report/types.js';
+import type { SpecSummary } from '../results.js';
 import type { PermutationSpec } from './spec.js';
 
 export function summarizeSpec(spec: PermutationSpec): SpecSummary {

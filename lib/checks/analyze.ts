@@ -8,7 +8,7 @@ import { checkLabels, type Dataset } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkAlphas, interpolateArenas } from '../interpolate.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
-import type { LayerReport, PairAnalysis } from '../report/types.js';
+import type { LayerReport, PairAnalysis } from '../results.js';
 import { floatOutput, ModelSession, type FloatTensor, type RunOutputs } from '../session.js';
 import { Commutativity } from './commutativity.js';
 import { linearLayers, selectLayers } from './layers.js';

@@ -7,7 +7,7 @@
 import type { Checkpoint } from '../checkpoint.js';
 import { native } from '../native.js';
 import { helperModel, renode } from '../onnx/build.js';
-import type { CommutativityReport } from '../report/types.js';
+import type { CommutativityReport } from '../results.js';
 import { floatOutput, GraphSession, type FloatTensor } from '../session.js';
 import type { LinearLayerSpec } from './layers.js';
 

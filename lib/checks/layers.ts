@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { initializerAliases, initializerMap, nodeName } from '../onnx/graph.js';
 import { modulePath } from '../onnx/names.js';
 import type { NodeProto } from '../onnx/proto.js';
-import type { LayerKind } from '../report/types.js';
+import type { LayerKind } from '../results.js';
 
 /** Element-wise activations; weak additivity applies to those without parameters. */
 export const ACTIVATION_OPS = new Set([

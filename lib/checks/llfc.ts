@@ -3,7 +3,7 @@
  * the LLFC distance d(f(θ(α)), (1−α)f(θ_A) + αf(θ_B)), its std, the scale coefficient, and
  * the A-vs-B baseline d(f_A, f_B).
  */
-import type { LlfcPoint } from '../report/types.js';
+import type { LlfcPoint } from '../results.js';
 import { BaselineAccumulator, CosineAccumulator } from './cosine.js';
 
 export class LlfcAccumulator {

@@ -7,6 +7,7 @@ import { checkLabels, type Dataset } from '../dataset/index.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { checkAlphas, interpolateArenas } from '../interpolate.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
+import type { LmcResult } from '../results.js';
 import { ModelSession, type ParameterFeed } from '../session.js';
 
 export interface LmcOptions extends RunControl {
@@ -15,26 +16,6 @@ export interface LmcOptions extends RunControl {
   readonly batchSize?: number;
   /** How parameters reach onnxruntime (default 'initializers': a session per α, measured faster by bench/runtime.ts). */
   readonly feed?: ParameterFeed;
-}
-
-export interface LmcBarriers {
-  /** max_α [L(α) − ((1−α)L(0) + αL(1))] */
-  readonly loss: number;
-  /** max_α L(α) − ½(L(0) + L(1)) (Git Re-Basin) */
-  readonly lossMidpoint: number;
-  /** max_α [((1−α)Acc(0) + αAcc(1)) − Acc(α)] */
-  readonly accuracy: number;
-}
-
-export interface LmcResult {
-  readonly alphas: number[];
-  /** Mean cross-entropy per α. */
-  readonly loss: number[];
-  /** Top-1 accuracy per α, as a fraction. */
-  readonly accuracy: number[];
-  /** null when the α values do not include both endpoints. */
-  readonly barriers: LmcBarriers | null;
-  readonly samples: number;
 }
 
 /** n evenly spaced α from 0 to 1 (i/(n−1), so 0.1 is exactly 1/10). */

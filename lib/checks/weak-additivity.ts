@@ -8,7 +8,7 @@ import type { Checkpoint } from '../checkpoint.js';
 import { interpolateArenas } from '../interpolate.js';
 import { helperModel, renode } from '../onnx/build.js';
 import type { AttributeProto, NodeProto } from '../onnx/proto.js';
-import type { WeakAdditivityPoint } from '../report/types.js';
+import type { WeakAdditivityPoint } from '../results.js';
 import { floatOutput, GraphSession, type FloatTensor } from '../session.js';
 import { CosineAccumulator } from './cosine.js';
 import type { LayerSpec } from './layers.js';

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import type { AlignMethod, CorrelationForm } from '../align/index.js';
 import { analyze, analyzeAligned } from '../api.js';
 import { DEFAULT_LAYER_ALPHAS } from '../checks/analyze.js';
-import type { AlignedAnalysis, PairAnalysis } from '../report/types.js';
+import type { AlignedAnalysis, PairAnalysis } from '../results.js';
 import { addDataOptions, dataInputs, datasetOptionsFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
 import { alphasFromFlags, lmcTable } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';

@@ -1,7 +1,8 @@
 /** `llfc lmc A.onnx B.onnx --data X --labels Y`: the LMC curve and barriers. */
 import { Command } from 'commander';
 import { lmc as runLmcTask } from '../api.js';
-import { alphaGrid, type LmcResult } from '../checks/lmc.js';
+import { alphaGrid } from '../checks/lmc.js';
+import type { LmcResult } from '../results.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { ParameterFeed } from '../session.js';
 import { addDataOptions, dataInputs, datasetOptionsFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';

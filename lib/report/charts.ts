@@ -8,8 +8,7 @@
 import { existsSync } from 'node:fs';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import * as vega from 'vega';
-import type { LmcResult } from '../checks/lmc.js';
-import type { AlignedAnalysis, CommutativityReport, LayerReport } from './types.js';
+import type { LmcResult, AlignedAnalysis, CommutativityReport, LayerReport } from '../results.js';
 
 /** The parts of a report the charts and the HTML page read; each may be missing. */
 export interface ReportSections {

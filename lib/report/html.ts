@@ -4,7 +4,7 @@
  * LLFC, weak additivity, commutativity and scale coefficients, the permutation spec when the
  * pair was aligned, and the run's settings and versions. Definitions: SCIENCE.md.
  */
-import type { LmcResult } from '../checks/lmc.js';
+import type { LmcResult, AlignedAnalysis, CommutativityReport, LayerReport } from '../results.js';
 import {
   alphaNearestHalf,
   layerAlphas,
@@ -17,7 +17,6 @@ import {
   type ReportSections,
 } from './charts.js';
 import type { Report } from './json.js';
-import type { AlignedAnalysis, CommutativityReport, LayerReport } from './types.js';
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(text: unknown): string {

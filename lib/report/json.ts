@@ -1,7 +1,6 @@
 /** The JSON report: what was compared, with which settings, and the results. */
 import * as ort from 'onnxruntime-node';
-import type { LmcResult } from '../checks/lmc.js';
-import type { AlignedAnalysis, CommutativityReport, LayerReport } from './types.js';
+import type { LmcResult, AlignedAnalysis, CommutativityReport, LayerReport } from '../results.js';
 import { writeOutputs } from '../outputs.js';
 import { version } from '../version.js';
 

@@ -5,14 +5,14 @@
  */
 import { loadCheckpoint } from '../checkpoint.js';
 import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
-import { linearModeConnectivity, type LmcOptions, type LmcResult } from '../checks/lmc.js';
+import { linearModeConnectivity, type LmcOptions } from '../checks/lmc.js';
+import type { LmcResult, AlignedAnalysis, PairAnalysis } from '../results.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import type { RunControl } from '../progress.js';
 import { align, type AlignMethod, type AlignOptions, type AlignResult, type CorrelationForm } from '../align/index.js';
 import { alignmentFiles, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
 import type { OutputFile } from '../outputs.js';
 import { summarizeSpec } from '../align/summary.js';
-import type { AlignedAnalysis, PairAnalysis } from '../report/types.js';
 
 /** Options without the callbacks, which cannot cross threads. */
 type Plain<T> = Omit<T, keyof RunControl>;

@@ -4,10 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
-import { linearModeConnectivity, type LmcResult } from '../../lib/checks/lmc.js';
+import { linearModeConnectivity } from '../../lib/checks/lmc.js';
+import type { LmcResult, AlignedAnalysis, CommutativityReport, LayerKind, LayerReport, LlfcPoint, WeakAdditivityPoint } from '../../lib/results.js';
 import { openDataset } from '../../lib/dataset/index.js';
 import { buildReport, type Report } from '../../lib/report/json.js';
-import type { AlignedAnalysis, CommutativityReport, LayerKind, LayerReport, LlfcPoint, WeakAdditivityPoint } from '../../lib/report/types.js';
 import { fixture } from '../helpers.js';
 
 interface RefLayer {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LmcResult } from '../../lib/checks/lmc.js';
+import type { LmcResult } from '../../lib/results.js';
 import { renderHtmlReport } from '../../lib/report/html.js';
 import { tempDir } from '../helpers.js';
 import { fixtureLmc, fixtureReport, referenceLayers, standInAligned, type FullReport } from './fixture-report.js';

@@ -1,8 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { LmcResult } from '../../lib/checks/lmc.js';
+import type { LmcResult, LayerReport } from '../../lib/results.js';
 import { layerLabels, renderSvg, reportCharts, reportSections } from '../../lib/report/charts.js';
 import { escapeHtml, formatNumber, formatPercent, renderHtmlReport } from '../../lib/report/html.js';
-import type { LayerReport } from '../../lib/report/types.js';
 import { fixtureLmc, fixtureReport, referenceLayers, standInAligned, type FullReport } from './fixture-report.js';
 
 let lmc: LmcResult;

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LmcResult } from '../../lib/checks/lmc.js';
+import type { LmcResult } from '../../lib/results.js';
 import { renderSvg, reportCharts, svgSize, svgToPng } from '../../lib/report/charts.js';
 import { writeHtmlReport, writePlots, writeReportOutputs } from '../../lib/report/write.js';
 import { fixture, tempDir } from '../helpers.js';

@@ -1,5 +1,27 @@
-/** The shapes of analysis results and of the JSON report (schema: report/report.schema.json). */
-import type { LmcResult } from '../checks/lmc.js';
+/**
+ * The shapes of analysis results (what the checks produce and the report renders; JSON schema:
+ * schema/report-v1.schema.json). Ground level: imports nothing of llfc.
+ */
+
+export interface LmcBarriers {
+  /** max_α [L(α) − ((1−α)L(0) + αL(1))] */
+  readonly loss: number;
+  /** max_α L(α) − ½(L(0) + L(1)) (Git Re-Basin) */
+  readonly lossMidpoint: number;
+  /** max_α [((1−α)Acc(0) + αAcc(1)) − Acc(α)] */
+  readonly accuracy: number;
+}
+
+export interface LmcResult {
+  readonly alphas: number[];
+  /** Mean cross-entropy per α. */
+  readonly loss: number[];
+  /** Top-1 accuracy per α, as a fraction. */
+  readonly accuracy: number[];
+  /** null when the α values do not include both endpoints. */
+  readonly barriers: LmcBarriers | null;
+  readonly samples: number;
+}
 
 /** LLFC at one α (SCIENCE.md §2). */
 export interface LlfcPoint {
