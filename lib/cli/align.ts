@@ -9,7 +9,7 @@ import { withProgress } from './report-output.js';
 import { checkOutputs } from '../outputs.js';
 import { parseSeed } from './permute.js';
 import { parseInputShape } from './spec.js';
-import { fixed, formatTable } from './terminal.js';
+import { fixed, formatTable } from '../present/text.js';
 
 export interface AlignFlags {
   method: AlignMethod;

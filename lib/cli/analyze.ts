@@ -7,7 +7,7 @@ import type { AlignedAnalysis, PairAnalysis } from '../results.js';
 import { addDataOptions, dataInputs, datasetOptionsFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
 import { alphasFromFlags, lmcTable } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
-import { fixed, formatTable } from './terminal.js';
+import { fixed, formatTable } from '../present/text.js';
 
 export interface AnalyzeFlags extends DataFlags, ReportFlags {
   alphas?: string;

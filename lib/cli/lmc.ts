@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { ParameterFeed } from '../session.js';
 import { addDataOptions, dataInputs, datasetOptionsFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
 import { addReportOptions, checkOutputs, feedOption, finishReport, withProgress, type ReportFlags } from './report-output.js';
-import { fixed, formatTable, percent } from './terminal.js';
+import { fixed, formatTable, percent } from '../present/text.js';
 
 export interface LmcFlags extends DataFlags, ReportFlags {
   steps?: string;

@@ -8,124 +8,9 @@
 import { existsSync } from 'node:fs';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import * as vega from 'vega';
-import type { LmcResult, AlignedAnalysis, CommutativityReport, LayerReport } from '../results.js';
-
-/** The parts of a report the charts and the HTML page read; each may be missing. */
-export interface ReportSections {
-  readonly lmc: LmcResult | null;
-  /** α values of the per-layer checks (the report's layerAlphas, else from the layers' points). */
-  readonly alphas: number[];
-  readonly layers: readonly LayerReport[];
-  readonly commutativity: readonly CommutativityReport[];
-  readonly aligned: AlignedAnalysis | null;
-}
-
-/**
- * Reads the result sections of a report. `lmc` may be null (no labels), and `layers`,
- * `commutativity` and `aligned` are only there when `llfc analyze` produced the report.
- */
-export function reportSections(report: object): ReportSections {
-  const r = report as { lmc?: LmcResult | null; layerAlphas?: number[]; alphas?: number[]; layers?: LayerReport[]; commutativity?: CommutativityReport[]; aligned?: AlignedAnalysis | null };
-  const layers = Array.isArray(r.layers) ? r.layers : [];
-  return {
-    lmc: r.lmc ?? null,
-    alphas: Array.isArray(r.layerAlphas) ? r.layerAlphas : Array.isArray(r.alphas) ? r.alphas : layerAlphas(layers),
-    layers,
-    commutativity: Array.isArray(r.commutativity) ? r.commutativity : [],
-    aligned: r.aligned ?? null,
-  };
-}
-
-/** The sorted distinct α values of the layers' LLFC points. */
-export function layerAlphas(layers: readonly LayerReport[]): number[] {
-  return [...new Set(layers.flatMap((l) => l.llfc.map((p) => p.alpha)))].sort((x, y) => x - y);
-}
-
-/** The α closest to ½ among `alphas` (null when there are none). */
-export function alphaNearestHalf(alphas: readonly number[]): number | null {
-  let best: number | null = null;
-  for (const a of alphas) if (best === null || Math.abs(a - 0.5) < Math.abs(best - 0.5)) best = a;
-  return best;
-}
-
-/**
- * Display names of layers: the PyTorch module path when the node name gives one, else the
- * ONNX tensor name; a module shared by several tapped tensors gets the tensor name added.
- */
-export function layerLabels(layers: readonly { name: string; module: string | null }[]): string[] {
-  const count = new Map<string, number>();
-  for (const l of layers) if (l.module) count.set(l.module, (count.get(l.module) ?? 0) + 1);
-  const labels = layers.map((l) => (l.module && count.get(l.module) === 1 ? l.module : l.module ? `${l.module} · ${l.name}` : l.name));
-  // Still-equal labels (the same tensor twice) are numbered so rows never merge.
-  const seen = new Map<string, number>();
-  return labels.map((label) => {
-    const n = (seen.get(label) ?? 0) + 1;
-    seen.set(label, n);
-    return n === 1 ? label : `${label} #${n}`;
-  });
-}
-
-/** The name shown for a linear layer: module path, else the weight's name, else the node. */
-export function linearLabels(rows: readonly CommutativityReport[]): string[] {
-  return layerLabels(rows.map((c) => ({ name: c.weight || c.node, module: c.module })));
-}
-
-export const NAIVE = 'naive';
-export const ALIGNED = 'aligned';
-
-export const COLORS = {
-  naive: '#e8730c',
-  naiveLight: '#f9c48f',
-  aligned: '#2f6db5',
-  alignedLight: '#a8c8ee',
-  distCom: '#2f6db5',
-  distW: '#b0689a',
-  distH: '#3f9e8f',
-} as const;
-
-/** Fonts: DejaVu Sans first (what Debian has for PNG rendering), then common UI fonts. */
-export const CHART_FONT = "'DejaVu Sans', 'Segoe UI', 'Helvetica Neue', Helvetica, Arial, sans-serif";
-
-const config = {
-  font: CHART_FONT,
-  background: 'white',
-  padding: 10,
-  view: { stroke: '#e3e6ea' },
-  title: { fontSize: 14, fontWeight: 600, anchor: 'start', color: '#1f2328', offset: 10, subtitleColor: '#59636e', subtitleFontSize: 11 },
-  axis: {
-    labelFontSize: 11,
-    titleFontSize: 12,
-    titleFontWeight: 500,
-    labelColor: '#3d444d',
-    titleColor: '#1f2328',
-    gridColor: '#eef0f3',
-    domainColor: '#9aa0a6',
-    tickColor: '#9aa0a6',
-    labelLimit: 260,
-  },
-  legend: { labelFontSize: 11, titleFontSize: 11, titleFontWeight: 500, orient: 'top', direction: 'horizontal', labelLimit: 280 },
-  header: { labelFontSize: 12, labelFontWeight: 600 },
-};
-
-/** One chart: a stable id (file name of `--plots`), its title, and its Vega-Lite spec. */
-export interface Chart {
-  readonly id: string;
-  readonly title: string;
-  readonly spec: TopLevelSpec;
-}
-
-/** Exact number for tooltips (shortest round-trip form). */
-const exact = (x: number): string => String(x);
-const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
-/** α as a short label ("0.25"), exact when 3 decimals would not say it. */
-const alphaText = (a: number): string => {
-  const short = Number(a.toFixed(3));
-  return Math.abs(short - a) < 1e-12 ? String(short) : exact(a);
-};
-
-function spec(body: Record<string, unknown>): TopLevelSpec {
-  return { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', config, ...body } as unknown as TopLevelSpec;
-}
+import { ALIGNED, alphaText, COLORS, exact, groupedBars, heatmap, heatText, NAIVE, pct, spec, type BarRow, type Chart } from '../present/charts.js';
+import { alphaNearestHalf, layerAlphas, layerLabels, linearLabels, reportSections, type ReportSections } from '../present/sections.js';
+import type { LmcResult } from '../results.js';
 
 interface LmcSeries {
   readonly series: string;
@@ -208,42 +93,6 @@ export function lmcAccuracyChart(sections: ReportSections): Chart | null {
   return lmcCurveChart(sections, 'accuracy');
 }
 
-interface HeatCell {
-  label: string;
-  alpha: string;
-  value: number;
-  tip: string;
-  text: string;
-}
-
-function heatmap(id: string, title: string, subtitle: string, labels: string[], alphas: string[], cells: HeatCell[], color: Record<string, unknown>, darkText: string): Chart {
-  const cellWidth = Math.max(44, Math.min(64, Math.floor(300 / Math.max(1, alphas.length))));
-  return {
-    id,
-    title,
-    spec: spec({
-      title: { text: title, subtitle },
-      data: { values: cells },
-      width: cellWidth * alphas.length,
-      height: 24 * labels.length,
-      encoding: {
-        x: { field: 'alpha', type: 'ordinal', sort: alphas, title: 'α', axis: { labelAngle: 0, orient: 'top', domain: false, ticks: false } },
-        y: { field: 'label', type: 'nominal', sort: labels, title: null, axis: { domain: false, ticks: false } },
-      },
-      layer: [
-        { name: `${id.replace(/[^a-z0-9]/gi, '_')}_cells`, mark: { type: 'rect', stroke: 'white', strokeWidth: 1.5 }, encoding: { color: { ...color, field: 'value', type: 'quantitative' }, description: { field: 'tip' } } },
-        {
-          mark: { type: 'text', fontSize: 10.5, aria: false },
-          encoding: { text: { field: 'text' }, color: { condition: { test: darkText, value: 'white' }, value: '#1f2328' } },
-        },
-      ],
-    }),
-  };
-}
-
-/** Cell text: 3 decimals; rounding noise such as −2e−17 shows as 0.000 (the tooltip has the exact value). */
-const heatText = (x: number): string => (Number.isFinite(x) ? (Math.abs(x) < 0.0005 ? '0.000' : x.toFixed(3)) : String(x));
-
 /** The largest LLFC distance or baseline over the naive and aligned layers: the shared color scale's top. */
 function llfcColorTop(sections: ReportSections): number {
   const all = [...sections.layers, ...(sections.aligned?.layers ?? [])];
@@ -310,37 +159,6 @@ export function coefficientHeatmapChart(sections: ReportSections, which: 'naive'
     { title: 'coefficient', scale: { scheme: 'redblue', domain: [1 - spread, 1 + spread], domainMid: 1, clamp: true }, legend: { orient: 'right', direction: 'vertical', gradientLength: Math.min(180, Math.max(60, 24 * labels.length)) } },
     `abs(datum.value - 1) > ${0.6 * spread}`,
   );
-}
-
-interface BarRow {
-  label: string;
-  series: string;
-  value: number;
-  tip: string;
-}
-
-function groupedBars(id: string, title: string, subtitle: string, labels: string[], series: { name: string; color: string }[], rows: BarRow[], xTitle: string, xMax?: number): Chart {
-  const names = series.map((s) => s.name);
-  return {
-    id,
-    title,
-    spec: spec({
-      name: id.replace(/[^a-z0-9]/gi, '_'),
-      title: { text: title, subtitle },
-      data: { values: rows },
-      width: 400,
-      // With yOffset the step is one bar's band.
-      height: { step: names.length > 3 ? 9 : 11 },
-      mark: { type: 'bar', cornerRadiusEnd: 2 },
-      encoding: {
-        y: { field: 'label', type: 'nominal', sort: labels, title: null, axis: { ticks: false, domainColor: '#c8ccd1' } },
-        yOffset: { field: 'series', type: 'nominal', sort: names, scale: { paddingInner: 0.08 } },
-        x: { field: 'value', type: 'quantitative', title: xTitle, scale: xMax !== undefined && xMax > 0 ? { domain: [0, xMax], nice: true } : { zero: true } },
-        color: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: series.map((s) => s.color) }, legend: { columns: names.length > 3 ? 2 : names.length, columnPadding: 18 } },
-        description: { field: 'tip' },
-      },
-    }),
-  };
 }
 
 /** LLFC distance at the α closest to ½ next to the baseline d(f_A, f_B), per layer (naive, and aligned when present). */

@@ -1,7 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LmcResult, LayerReport } from '../../lib/results.js';
-import { layerLabels, renderSvg, reportCharts, reportSections } from '../../lib/report/charts.js';
-import { escapeHtml, formatNumber, formatPercent, renderHtmlReport } from '../../lib/report/html.js';
+import { escapeHtml, formatNumber, formatPercent } from '../../lib/present/html.js';
+import { layerLabels, reportSections } from '../../lib/present/sections.js';
+import { renderSvg, reportCharts } from '../../lib/report/charts.js';
+import { renderHtmlReport } from '../../lib/report/html.js';
 import { fixtureLmc, fixtureReport, referenceLayers, standInAligned, type FullReport } from './fixture-report.js';
 
 let lmc: LmcResult;
