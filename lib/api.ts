@@ -15,9 +15,11 @@ import type { RunControl } from './progress.js';
 import { runTask } from './worker/host.js';
 import type { AlignOptions } from './align/index.js';
 import { alignmentOutputs } from './align/output.js';
-import type { AlignFilesRequest, AlignFilesResult, AlignRequest, AnalyzeResult, PairRequest } from './worker/tasks.js';
+import type { AlignRequest } from './studies/aligned.js';
+import type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, PairRequest } from './worker/tasks.js';
 
-export type { AlignFilesRequest, AlignFilesResult, AlignRequest, AnalyzeResult, PairRequest } from './worker/tasks.js';
+export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, PairRequest } from './worker/tasks.js';
+export type { AlignRequest } from './studies/aligned.js';
 
 /** Linear mode connectivity of two ONNX files on a dataset (SCIENCE.md §1). */
 export function lmc(request: PairRequest, options: LmcOptions = {}): Promise<LmcResult> {

@@ -1,22 +1,22 @@
 /**
- * One pass over the data for every check of a pair: per batch, A's and B's features are
- * computed once and reused for every α; each θ(α) runs once; the native addon reduces each
- * batch at once (no whole-dataset features are kept), so memory does not grow with the data.
+ * One pass over the data for every check of a pair (lib/checks/registry.ts): per batch, A's and
+ * B's features are computed once and reused for every α; each θ(α) runs once; the native addon
+ * reduces each batch at once (no whole-dataset features are kept), so memory does not grow with
+ * the data.
  */
 import { pairCheckpoints, type Checkpoint } from '../checkpoint.js';
-import { checkLabels, type Dataset } from '../dataset/index.js';
+import type { Dataset } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkAlphas, interpolateArenas } from '../interpolate.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { LayerReport, PairAnalysis } from '../results.js';
 import { floatOutput, ModelSession, type FloatTensor, type RunOutputs } from '../session.js';
-import { Commutativity } from './commutativity.js';
-import { linearLayers, selectLayers } from './layers.js';
-import { LlfcAccumulator } from './llfc.js';
-import { alphaGrid, crossEntropyAndHits, lmcResult, logitClasses } from './lmc.js';
-import { WeakAdditivity } from './weak-additivity.js';
+import type { CheckResult, PairBatch, PairCheck, PairSetup } from './check.js';
+import { selectLayers } from './layers.js';
+import { alphaGrid } from './lmc.js';
+import { CHECKS, type CheckSwitches } from './registry.js';
 
-export interface AnalyzeOptions extends RunControl {
+export interface AnalyzeOptions extends RunControl, CheckSwitches {
   /** α values of the per-layer checks (default 0.25, 0.5, 0.75). */
   readonly alphas?: readonly number[];
   /** α grid of the LMC curve (default 11 points). */
@@ -24,42 +24,49 @@ export interface AnalyzeOptions extends RunControl {
   /** Layer selection: node names, tensor names, module paths or op types (default: activations, residual Adds, logits). */
   readonly layers?: readonly string[];
   readonly batchSize?: number;
-  /** Skip the commutativity check (it runs every linear layer four more times). */
-  readonly commutativity?: boolean;
-  readonly weakAdditivity?: boolean;
 }
 
 export const DEFAULT_LAYER_ALPHAS = [0.25, 0.5, 0.75];
 
-function valueOf(name: string, outputs: RunOutputs, input: FloatTensor, inputName: string, where: string): FloatTensor {
-  return name === inputName ? input : floatOutput(outputs, name, where);
+/** The checks the options switch on that apply to this pair and data, in registry order. */
+function chosenChecks(setup: PairSetup, options: AnalyzeOptions) {
+  const switches = options as Record<string, boolean | undefined>;
+  return CHECKS.filter((c) => {
+    const option = 'option' in c ? c.option : undefined;
+    const on = option ? (switches[option.name] ?? option.enabled) : true;
+    return on && (!('applies' in c) || c.applies(setup));
+  });
 }
 
-/** LMC, LLFC, weak additivity and commutativity of A and B on the data, in one pass. */
+/** Merges the checks' parts into the pair's result; each layer's fields in registry order. */
+function assemble(setup: PairSetup, parts: readonly CheckResult[]): PairAnalysis {
+  const layers = setup.layers.map((layer, i) => {
+    const base = { name: layer.name, node: layer.node, op: layer.op, module: layer.module, kind: layer.kind, depth: i };
+    return Object.assign(base, ...parts.map((p) => p.layers?.[i] ?? {})) as LayerReport;
+  });
+  const whole = Object.assign({}, ...parts.map(({ layers: _, ...rest }) => rest)) as CheckResult;
+  return { lmc: whole.lmc ?? null, alphas: [...setup.alphas], layers, commutativity: whole.commutativity ?? [], samples: setup.data.length };
+}
+
+/** LMC, LLFC, weak additivity, commutativity (and the checks switched on) of A and B on the data, in one pass. */
 export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, options: AnalyzeOptions = {}): Promise<PairAnalysis> {
-  const layerAlphas = [...(options.alphas ?? DEFAULT_LAYER_ALPHAS)];
-  checkAlphas(layerAlphas);
-  const lmcAlphas = data.labels ? [...(options.lmcAlphas ?? alphaGrid(11))] : [];
-  if (data.labels) checkAlphas(lmcAlphas);
+  const alphas = [...(options.alphas ?? DEFAULT_LAYER_ALPHAS)];
+  checkAlphas(alphas);
   const batchSize = options.batchSize ?? 256;
   if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`batch size must be a positive integer, got ${batchSize}`);
   pairCheckpoints(a, b);
-  const classes = data.labels ? logitClasses(a) : 0;
-  if (data.labels) checkLabels(data.labels, classes, data.labelsSource ?? data.source);
+  const setup: PairSetup = { a, b, data, layers: selectLayers(a, options.layers), alphas, lmcAlphas: data.labels ? [...(options.lmcAlphas ?? alphaGrid(11))] : [] };
 
-  const layers = selectLayers(a, options.layers);
-  const linear = options.commutativity === false ? [] : linearLayers(a);
-  const activations = options.weakAdditivity === false ? [] : layers.filter((l) => l.activationInput !== undefined);
-  const logitsName = a.outputs[0]!.name;
-  const inputName = a.input.name;
-  const endpointTaps = [...new Set([...layers.map((l) => l.name), ...activations.map((l) => l.activationInput!), ...linear.map((l) => l.input)])].filter((t) => t !== inputName);
-  const alphaTaps = layers.map((l) => l.name);
-
-  // Every α that needs a model of its own: the LMC grid and the layer α, minus the endpoints.
-  const interior = [...new Set([...lmcAlphas, ...layerAlphas])].filter((x) => x !== 0 && x !== 1).sort((x, y) => x - y);
+  const checks: PairCheck[] = [];
   const sessions: ModelSession[] = [];
-  const helpers: { release(): Promise<void> }[] = [];
   try {
+    for (const definition of chosenChecks(setup, options)) checks.push(await definition.create(setup));
+    const inputName = a.input.name;
+    const endpointTaps = [...new Set(checks.flatMap((c) => c.needs.endpointValues))].filter((t) => t !== inputName);
+    // Every α that needs a model of its own, minus the endpoints; each taps what its checks read there.
+    const interior = [...new Set(checks.flatMap((c) => c.needs.alphas))].filter((x) => x !== 0 && x !== 1).sort((x, y) => x - y);
+    const tapsAt = (alpha: number) => [...new Set(checks.filter((c) => c.needs.alphas.includes(alpha)).flatMap((c) => c.needs.interpolatedValues))].filter((t) => t !== inputName);
+
     const sessionA = await ModelSession.create(a, { parameters: a.arena, taps: endpointTaps });
     sessions.push(sessionA);
     const sessionB = await ModelSession.create(b, { parameters: b.arena, taps: endpointTaps });
@@ -70,16 +77,10 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
     for (const alpha of interior) {
       throwIfAborted(options.signal);
       interpolateArenas(a.arena, b.arena, [alpha], [theta]);
-      const session = await ModelSession.create(a, { parameters: theta, taps: layerAlphas.includes(alpha) ? alphaTaps : [] });
+      const session = await ModelSession.create(a, { parameters: theta, taps: tapsAt(alpha) });
       sessions.push(session);
       interiorSessions.set(alpha, session);
     }
-    const llfc = layers.map(() => new LlfcAccumulator(layerAlphas));
-    const weak = await Promise.all(activations.map((l) => WeakAdditivity.create(a, l, layerAlphas)));
-    helpers.push(...weak);
-    const commutativity = await Promise.all(linear.map((l) => Commutativity.create(a, b, l)));
-    helpers.push(...commutativity);
-    const lossSums = new Map(lmcAlphas.map((x) => [x, { loss: 0, hits: 0 }]));
 
     const batches = Math.ceil(data.length / batchSize);
     const total = batches * (2 + interior.length);
@@ -88,70 +89,26 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
     for await (const batch of data.batches(batchSize, options.signal ? { signal: options.signal } : {})) {
       const dims = [batch.size, ...data.sampleShape];
       const input: FloatTensor = { data: batch.inputs, dims };
-      const outA = await sessionA.run(batch.inputs, dims);
+      const outputsAt = new Map<number, RunOutputs>();
+      outputsAt.set(0, await sessionA.run(batch.inputs, dims));
       tick();
       throwIfAborted(options.signal);
-      const outB = await sessionB.run(batch.inputs, dims);
+      outputsAt.set(1, await sessionB.run(batch.inputs, dims));
       tick();
-      const outputsAt = new Map<number, RunOutputs>([
-        [0, outA],
-        [1, outB],
-      ]);
       for (const [alpha, session] of interiorSessions) {
         throwIfAborted(options.signal);
         outputsAt.set(alpha, await session.run(batch.inputs, dims));
         tick();
       }
-      for (const [alpha, sums] of lossSums) {
-        const logits = floatOutput(outputsAt.get(alpha)!, logitsName, a.file).data;
-        const r = crossEntropyAndHits(logits, batch.labels!, classes);
-        sums.loss += r.loss;
-        sums.hits += r.hits;
-      }
-      layers.forEach((layer, i) => {
-        const where = `layer '${layer.module ?? layer.name}' (${layer.node})`;
-        const fa = floatOutput(outA, layer.name, where).data;
-        const fb = floatOutput(outB, layer.name, where).data;
-        llfc[i]!.add(layerAlphas.map((x) => floatOutput(outputsAt.get(x)!, layer.name, where).data), fa, fb, batch.size);
-      });
-      for (const w of weak) {
-        const l = w.layer;
-        const hA = valueOf(l.activationInput!, outA, input, inputName, l.node);
-        const hB = valueOf(l.activationInput!, outB, input, inputName, l.node);
-        await w.add(hA, hB, floatOutput(outA, l.name, l.node).data, floatOutput(outB, l.name, l.node).data, batch.size);
-      }
-      for (const c of commutativity) {
-        await c.add(valueOf(c.layer.input, outA, input, inputName, c.layer.node), valueOf(c.layer.input, outB, input, inputName, c.layer.node));
-      }
-    }
-
-    const weakByLayer = new Map(weak.map((w) => [w.layer.name, w]));
-    const layerReports: LayerReport[] = layers.map((layer, i) => {
-      const baseline = llfc[i]!.baselineSummary();
-      const w = weakByLayer.get(layer.name);
-      return {
-        name: layer.name,
-        node: layer.node,
-        op: layer.op,
-        module: layer.module,
-        kind: layer.kind,
-        depth: i,
-        llfc: llfc[i]!.points(),
-        ...baseline,
-        // σ(h_A), σ(h_B) are the layer's own outputs: the weak-additivity baseline is the LLFC one.
-        ...(w ? { weakAdditivity: w.points(), weakAdditivityBaseline: baseline.baseline } : {}),
+      const pairBatch: PairBatch = {
+        size: batch.size,
+        labels: batch.labels,
+        value: (name, alpha, where) => (name === inputName ? input : floatOutput(outputsAt.get(alpha)!, name, where)),
       };
-    });
-    const lmc = data.labels
-      ? lmcResult(
-          lmcAlphas,
-          lmcAlphas.map((x) => lossSums.get(x)!.loss / data.length),
-          lmcAlphas.map((x) => lossSums.get(x)!.hits / data.length),
-          data.length,
-        )
-      : null;
-    return { lmc, alphas: layerAlphas, layers: layerReports, commutativity: commutativity.map((c) => c.report()), samples: data.length };
+      for (const check of checks) await check.add(pairBatch);
+    }
+    return assemble(setup, checks.map((c) => c.result()));
   } finally {
-    await Promise.all([...sessions, ...helpers].map((s) => s.release()));
+    await Promise.all([...sessions, ...checks].map((s) => s.release()));
   }
 }

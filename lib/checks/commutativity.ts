@@ -3,13 +3,19 @@
  * inputs H_A, H_B over the data, bias excluded, X = W_A·H_A + W_B·H_B and Y = W_A·H_B + W_B·H_A;
  * dist_com = ‖X − Y‖²_F / (‖X‖_F‖Y‖_F), with baselines dist_W and dist_H of the same form.
  * The products use the layer's own op (Gemm, MatMul, Conv with its attributes) in onnxruntime.
+ * Printed and shown as a table and bars per linear layer.
  */
 import type { Checkpoint } from '../checkpoint.js';
 import { native } from '../native.js';
 import { helperModel, renode } from '../onnx/build.js';
-import type { CommutativityReport } from '../results.js';
+import { COLORS, exact, groupedBars, type BarRow, type Chart } from '../present/charts.js';
+import { both, esc, figure, numCell, opCell, table } from '../present/html.js';
+import { layerLabels, type ReportSections } from '../present/sections.js';
+import { fixed, formatTable } from '../present/text.js';
+import type { CommutativityReport, PairAnalysis } from '../results.js';
 import { floatOutput, GraphSession, type FloatTensor } from '../session.js';
-import type { LinearLayerSpec } from './layers.js';
+import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
+import { linearLayers, type LinearLayerSpec } from './layers.js';
 
 /** ‖x − y‖² / (‖x‖‖y‖) from the three sums of squares. */
 export function relativeSquaredDistance(sums: Float64Array): number {
@@ -84,3 +90,117 @@ export class Commutativity {
     await this.session.release();
   }
 }
+
+/** Commutativity of every linear layer of the pair. */
+class CommutativityCheck implements PairCheck {
+  readonly needs;
+
+  private constructor(private readonly layers: readonly Commutativity[]) {
+    this.needs = { endpointValues: layers.map((c) => c.layer.input), alphas: [], interpolatedValues: [] };
+  }
+
+  static async create(setup: PairSetup): Promise<CommutativityCheck> {
+    const layers: Commutativity[] = [];
+    try {
+      for (const l of linearLayers(setup.a)) layers.push(await Commutativity.create(setup.a, setup.b, l));
+    } catch (e) {
+      await Promise.all(layers.map((c) => c.release()));
+      throw e;
+    }
+    return new CommutativityCheck(layers);
+  }
+
+  async add(batch: PairBatch): Promise<void> {
+    for (const c of this.layers) await c.add(batch.value(c.layer.input, 0, c.layer.node), batch.value(c.layer.input, 1, c.layer.node));
+  }
+
+  result() {
+    return { commutativity: this.layers.map((c) => c.report()) };
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(this.layers.map((c) => c.release()));
+  }
+}
+
+/** The name shown for a linear layer: module path, else the weight's name, else the node. */
+function linearLabels(rows: readonly CommutativityReport[]): string[] {
+  return layerLabels(rows.map((c) => ({ name: c.weight || c.node, module: c.module })));
+}
+
+function commutativityTable(rows: readonly CommutativityReport[], caption?: string): string {
+  const labels = linearLabels(rows);
+  return table(
+    ['linear layer', 'op', 'dist<sub>com</sub>', 'dist<sub>W</sub>', 'dist<sub>H</sub>'],
+    rows.map((c, i) => [
+      `<td class="layer"><span class="name${c.module ? '' : ' mono'}">${esc(labels[i]!)}</span><span class="sub mono">${esc(c.weight)}</span></td>`,
+      opCell(c.op),
+      numCell(c.distCom),
+      numCell(c.distW),
+      numCell(c.distH),
+    ]),
+    { numeric: (i) => i > 1, ...(caption ? { caption } : {}) },
+  );
+}
+
+function commutativityHtml(s: ReportSections, svgs: ReadonlyMap<string, string>) {
+  if (s.commutativity.length === 0) return null;
+  const aligned = s.aligned?.commutativity;
+  return {
+    nav: [['commutativity', 'Commutativity']] as const,
+    body: `<section id="commutativity">
+<h2>Commutativity</h2>
+<p class="explain">For each linear layer (Gemm, MatMul, Conv; bias excluded), dist<sub>com</sub> = ‖X − Y‖²<sub>F</sub> / (‖X‖<sub>F</sub>‖Y‖<sub>F</sub>) with X = W<sub>A</sub>H<sub>A</sub> + W<sub>B</sub>H<sub>B</sub> and Y = W<sub>A</sub>H<sub>B</sub> + W<sub>B</sub>H<sub>A</sub>, against the baselines dist<sub>W</sub> and dist<sub>H</sub>; weak additivity plus commutativity at every layer imply LLFC with c = 1 (Zhou et al. 2023).</p>
+<div class="charts">${figure(svgs.get('commutativity'), 'commutativity')}${figure(svgs.get('commutativity-aligned'), 'commutativity-aligned')}</div>
+<h3>Commutativity per linear layer</h3>
+${both(s.commutativity, aligned && aligned.length > 0 ? aligned : undefined, commutativityTable)}
+</section>`,
+  };
+}
+
+/** dist_com next to its baselines dist_W and dist_H, per linear layer. */
+function commutativityChart(sections: ReportSections, which: 'naive' | 'aligned' = 'naive'): Chart | null {
+  const layers = which === 'naive' ? sections.commutativity : (sections.aligned?.commutativity ?? []);
+  if (layers.length === 0) return null;
+  const labels = linearLabels(layers);
+  const series = [
+    { name: 'dist_com', color: COLORS.distCom },
+    { name: 'dist_W', color: COLORS.distW },
+    { name: 'dist_H', color: COLORS.distH },
+  ];
+  const rows: BarRow[] = layers.flatMap((c, i) => {
+    const tip = `${labels[i]} (${c.op}, weight ${c.weight}) · dist_com ${exact(c.distCom)} · dist_W ${exact(c.distW)} · dist_H ${exact(c.distH)}`;
+    return [
+      { label: labels[i]!, series: 'dist_com', value: c.distCom, tip },
+      { label: labels[i]!, series: 'dist_W', value: c.distW, tip },
+      { label: labels[i]!, series: 'dist_H', value: c.distH, tip },
+    ];
+  });
+  return groupedBars(
+    which === 'naive' ? 'commutativity' : 'commutativity-aligned',
+    which === 'naive' ? 'Commutativity per linear layer' : 'Commutativity per linear layer, aligned',
+    'dist_com = ‖(W_A − W_B)(H_A − H_B)‖² / (‖X‖‖Y‖), small vs dist_W and dist_H',
+    labels,
+    series,
+    rows,
+    'normalized squared distance',
+    // Naive and aligned charts share the x scale.
+    Math.max(...[...sections.commutativity, ...(sections.aligned?.commutativity ?? [])].flatMap((c) => [c.distCom, c.distW, c.distH]).filter(Number.isFinite)),
+  );
+}
+
+export const commutativityCheck = {
+  id: 'commutativity',
+  perLayer: true,
+  option: { name: 'commutativity', enabled: true, description: 'the commutativity check' } as const,
+  create: (setup): Promise<PairCheck> => CommutativityCheck.create(setup),
+  text: (analysis: PairAnalysis) =>
+    analysis.commutativity.length === 0
+      ? ''
+      : `Commutativity per linear layer\n${formatTable(
+          ['linear layer', 'op', 'dist_com', 'dist_W', 'dist_H'],
+          analysis.commutativity.map((c) => [c.module ?? c.node, c.op, fixed(c.distCom), fixed(c.distW), fixed(c.distH)]),
+        )}`,
+  html: commutativityHtml,
+  charts: (s) => [commutativityChart(s, 'naive'), commutativityChart(s, 'aligned')],
+} satisfies CheckDefinition;

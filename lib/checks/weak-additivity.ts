@@ -3,14 +3,20 @@
  * d(σ((1−α)h_A + αh_B), (1−α)σ(h_A) + ασ(h_B)) per sample, mean. The common activations are
  * mixed, applied and compared in one native pass (float64); any other element-wise op is run
  * by onnxruntime on a one-node graph copied from the model, so its semantics are exact.
+ * Printed as columns of the per-layer table, shown as a table and bars.
  */
 import type { Checkpoint } from '../checkpoint.js';
 import { interpolateArenas } from '../interpolate.js';
 import { helperModel, renode } from '../onnx/build.js';
 import type { AttributeProto, NodeProto } from '../onnx/proto.js';
-import type { WeakAdditivityPoint } from '../results.js';
+import { ALIGNED, alphaText as chartAlpha, COLORS, exact, groupedBars, NAIVE, type BarRow, type Chart } from '../present/charts.js';
+import { alphaText, both, figure, layerNameCell, numCell, opCell, table } from '../present/html.js';
+import { alphaNearestHalf, layerAlphas, layerLabels, type ReportSections } from '../present/sections.js';
+import { fixed } from '../present/text.js';
+import type { LayerReport, PairAnalysis, WeakAdditivityPoint } from '../results.js';
 import { floatOutput, GraphSession, type FloatTensor } from '../session.js';
-import { CosineAccumulator } from './cosine.js';
+import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
+import { BaselineAccumulator, CosineAccumulator } from './cosine.js';
 import type { LayerSpec } from './layers.js';
 
 /** Codes of native/feature_stats.h Activation, with ONNX attribute defaults. */
@@ -106,3 +112,128 @@ export class WeakAdditivity {
     await this.session?.release();
   }
 }
+
+/**
+ * Weak additivity of every reported activation without parameters; its baseline
+ * d(σ(h̃_A), σ(h̃_B)) compares the activations' own outputs, as the LLFC baseline does.
+ */
+class WeakAdditivityCheck implements PairCheck {
+  readonly needs;
+  private readonly baselines: BaselineAccumulator[];
+
+  private constructor(
+    private readonly setup: PairSetup,
+    private readonly activations: readonly WeakAdditivity[],
+  ) {
+    this.needs = { endpointValues: activations.flatMap((w) => [w.layer.activationInput!, w.layer.name]), alphas: [], interpolatedValues: [] };
+    this.baselines = activations.map(() => new BaselineAccumulator());
+  }
+
+  static async create(setup: PairSetup): Promise<WeakAdditivityCheck> {
+    const layers = setup.layers.filter((l) => l.activationInput !== undefined);
+    const activations: WeakAdditivity[] = [];
+    try {
+      for (const layer of layers) activations.push(await WeakAdditivity.create(setup.a, layer, setup.alphas));
+    } catch (e) {
+      await Promise.all(activations.map((w) => w.release()));
+      throw e;
+    }
+    return new WeakAdditivityCheck(setup, activations);
+  }
+
+  async add(batch: PairBatch): Promise<void> {
+    for (const [i, w] of this.activations.entries()) {
+      const l = w.layer;
+      const fa = batch.value(l.name, 0, l.node).data;
+      const fb = batch.value(l.name, 1, l.node).data;
+      await w.add(batch.value(l.activationInput!, 0, l.node), batch.value(l.activationInput!, 1, l.node), fa, fb, batch.size);
+      this.baselines[i]!.add(fa, fb, batch.size);
+    }
+  }
+
+  result() {
+    const byName = new Map(this.activations.map((w, i) => [w.layer.name, { weakAdditivity: w.points(), weakAdditivityBaseline: this.baselines[i]!.summary().distance }]));
+    return { layers: this.setup.layers.map((l) => byName.get(l.name)) };
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(this.activations.map((w) => w.release()));
+  }
+}
+
+function weakAdditivityTable(layers: readonly LayerReport[], caption?: string): string {
+  const acts = layers.filter((l) => l.weakAdditivity && l.weakAdditivity.length > 0);
+  const alphas = [...new Set(acts.flatMap((l) => l.weakAdditivity!.map((p) => p.alpha)))].sort((x, y) => x - y);
+  const labels = layerLabels(acts);
+  const rows = acts.map((l, i) => [
+    layerNameCell(labels[i]!, l),
+    opCell(l.op),
+    l.weakAdditivityBaseline !== undefined ? numCell(l.weakAdditivityBaseline) : '<td class="num">—</td>',
+    ...alphas.map((a) => {
+      const p = l.weakAdditivity!.find((q) => q.alpha === a);
+      return p ? numCell(p.distance) : '<td class="num">—</td>';
+    }),
+  ]);
+  return table(['activation', 'op', 'baseline d(σ(h̃<sub>A</sub>), σ(h̃<sub>B</sub>))', ...alphas.map((a) => `α = ${alphaText(a)}`)], rows, { numeric: (i) => i > 1, ...(caption ? { caption } : {}) });
+}
+
+function weakAdditivityHtml(s: ReportSections, svgs: ReadonlyMap<string, string>) {
+  if (!s.layers.some((l) => l.weakAdditivity && l.weakAdditivity.length > 0)) return null;
+  const half = alphaNearestHalf(layerAlphas(s.layers));
+  return {
+    nav: [['weak-additivity', 'Weak additivity']] as const,
+    body: `<section id="weak-additivity">
+<h2>Weak additivity of the activations</h2>
+<p class="explain">For each activation σ, the cosine distance between σ((1−α)·h̃<sub>A</sub> + α·h̃<sub>B</sub>) and (1−α)·σ(h̃<sub>A</sub>) + α·σ(h̃<sub>B</sub>), with h̃<sub>A</sub>, h̃<sub>B</sub> its inputs in A and in B; small against the baseline d(σ(h̃<sub>A</sub>), σ(h̃<sub>B</sub>)) means the activation is weakly additive${half !== null ? ` (the chart shows α = ${alphaText(half)})` : ''}.</p>
+<div class="charts">${figure(svgs.get('weak-additivity'), 'weak-additivity')}</div>
+<h3>Weak additivity distance per α</h3>
+${both(s.layers, s.aligned?.layers, weakAdditivityTable)}
+</section>`,
+  };
+}
+
+/** Weak additivity of each activation at the α closest to ½ next to its baseline d(σ(h̃_A), σ(h̃_B)). */
+function weakAdditivityChart(sections: ReportSections): Chart | null {
+  const runs = [{ which: NAIVE, layers: sections.layers }, ...(sections.aligned ? [{ which: ALIGNED, layers: sections.aligned.layers }] : [])].map((r) => ({
+    ...r,
+    layers: r.layers.filter((l) => l.weakAdditivity && l.weakAdditivity.length > 0),
+  }));
+  const first = runs[0]!;
+  if (first.layers.length === 0) return null;
+  const alpha = alphaNearestHalf([...new Set(first.layers.flatMap((l) => l.weakAdditivity!.map((p) => p.alpha)))]);
+  if (alpha === null) return null;
+  const labels = layerLabels(first.layers);
+  const many = runs.length > 1;
+  const series: { name: string; color: string }[] = [];
+  const rows: BarRow[] = [];
+  for (const { which, layers } of runs) {
+    const dist = many ? `weak additivity (${which})` : 'weak additivity distance';
+    const base = many ? `baseline (${which})` : 'baseline d(σ(h̃_A), σ(h̃_B))';
+    series.push({ name: dist, color: which === NAIVE ? COLORS.naive : COLORS.aligned }, { name: base, color: which === NAIVE ? COLORS.naiveLight : COLORS.alignedLight });
+    const ownLabels = layerLabels(layers);
+    layers.forEach((layer, i) => {
+      const row = first.layers.findIndex((l) => l.name === layer.name);
+      const label = labels[row >= 0 ? row : i] ?? ownLabels[i]!;
+      const p = layer.weakAdditivity!.find((q) => q.alpha === alpha);
+      if (p) rows.push({ label, series: dist, value: p.distance, tip: `${label} · ${which} · α = ${exact(alpha)} · weak additivity distance ${exact(p.distance)}` });
+      const b = layer.weakAdditivityBaseline;
+      if (b !== undefined) rows.push({ label, series: base, value: b, tip: `${label} · ${which} · baseline d(σ(h̃_A), σ(h̃_B)) ${exact(b)}` });
+    });
+  }
+  return groupedBars('weak-additivity', `Weak additivity of the activations at α = ${chartAlpha(alpha)}`, 'distance of σ of mixed pre-activations from the mix of activations, vs baseline', labels, series, rows, 'cosine distance');
+}
+
+export const weakAdditivityCheck = {
+  id: 'weak-additivity',
+  perLayer: true,
+  option: { name: 'weakAdditivity', enabled: true, description: 'the weak-additivity check' } as const,
+  create: (setup): Promise<PairCheck> => WeakAdditivityCheck.create(setup),
+  // Columns of every layer, blank for the layers that are not activations.
+  layerColumns: (analysis: PairAnalysis) => ({
+    header: analysis.alphas.map((a) => `WA α=${a}`),
+    legend: 'WA: weak additivity',
+    cells: (l: LayerReport) => (l.weakAdditivity ? l.weakAdditivity.map((p) => fixed(p.distance)) : analysis.alphas.map(() => '')),
+  }),
+  html: weakAdditivityHtml,
+  charts: (s) => [weakAdditivityChart(s)],
+} satisfies CheckDefinition;

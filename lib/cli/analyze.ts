@@ -3,49 +3,47 @@ import { Command, Option } from 'commander';
 import type { AlignMethod, CorrelationForm } from '../align/index.js';
 import { analyze, analyzeAligned } from '../api.js';
 import { DEFAULT_LAYER_ALPHAS } from '../checks/analyze.js';
+import { CHECKS, type CheckSwitches } from '../checks/registry.js';
 import type { AlignedAnalysis, PairAnalysis } from '../results.js';
 import { addDataOptions, dataInputs, datasetOptionsFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
-import { alphasFromFlags, lmcTable } from './lmc.js';
+import { alphasFromFlags } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
 import { fixed, formatTable } from '../present/text.js';
 
-export interface AnalyzeFlags extends DataFlags, ReportFlags {
+export interface AnalyzeFlags extends DataFlags, ReportFlags, CheckSwitches {
   alphas?: string;
   steps?: string;
   layers?: string;
-  commutativity: boolean;
-  weakAdditivity: boolean;
   align?: AlignMethod;
   correlation?: CorrelationForm;
 }
 
-export function layerTable(analysis: PairAnalysis): string {
-  const header = ['layer', 'kind', ...analysis.alphas.map((a) => `LLFC α=${a}`), 'baseline', 'coef α=0.5', ...analysis.alphas.map((a) => `WA α=${a}`)];
-  const half = analysis.alphas.indexOf(0.5);
-  const rows = analysis.layers.map((l) => [
-    l.module ?? l.name,
-    l.kind,
-    ...l.llfc.map((p) => fixed(p.distance)),
-    fixed(l.baseline),
-    half >= 0 ? fixed(l.llfc[half]!.coefficient, 3) : '',
-    ...(l.weakAdditivity ? l.weakAdditivity.map((p) => fixed(p.distance)) : analysis.alphas.map(() => '')),
-  ]);
-  return formatTable(header, rows);
-}
+/** The checks that have a switch, with their option names. */
+const switchable = CHECKS.flatMap((c) => ('option' in c ? [c.option] : []));
 
-export function commutativityTable(analysis: PairAnalysis): string {
-  return formatTable(
-    ['linear layer', 'op', 'dist_com', 'dist_W', 'dist_H'],
-    analysis.commutativity.map((c) => [c.module ?? c.node, c.op, fixed(c.distCom), fixed(c.distW), fixed(c.distH)]),
+/** The per-layer table: the columns of every check that has some, in registry order. */
+function layerTable(analysis: PairAnalysis): string {
+  const columns = CHECKS.flatMap((c) => ('layerColumns' in c ? [c.layerColumns(analysis)] : []));
+  const legends = columns.flatMap((c) => (c.legend ? [c.legend] : []));
+  const table = formatTable(
+    columns.flatMap((c) => c.header),
+    analysis.layers.map((l) => columns.flatMap((c) => c.cells(l))),
   );
+  return `LLFC distance per layer (${legends.join('; ')}) on ${analysis.samples} samples\n${table}`;
 }
 
+/** Every check's printed part in registry order; the per-layer table where the first check with columns is. */
 export function analysisText(analysis: PairAnalysis): string {
   const parts: string[] = [];
-  if (analysis.lmc) parts.push(`Linear mode connectivity\n${lmcTable(analysis.lmc)}`);
-  else parts.push('Linear mode connectivity: no labels given, skipped');
-  parts.push(`LLFC distance per layer (baseline: A vs B; WA: weak additivity) on ${analysis.samples} samples\n${layerTable(analysis)}`);
-  if (analysis.commutativity.length > 0) parts.push(`Commutativity per linear layer\n${commutativityTable(analysis)}`);
+  let layersPrinted = false;
+  for (const check of CHECKS) {
+    if ('layerColumns' in check && !layersPrinted) {
+      parts.push(layerTable(analysis));
+      layersPrinted = true;
+    }
+    const text = 'text' in check ? check.text(analysis) : '';
+    if (text) parts.push(text);
+  }
   return parts.join('\n\n');
 }
 
@@ -61,8 +59,7 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
     alphas: layerAlphas,
     lmcAlphas,
     batchSize,
-    commutativity: flags.commutativity,
-    weakAdditivity: flags.weakAdditivity,
+    ...Object.fromEntries(switchable.flatMap((o) => (flags[o.name] !== undefined ? [[o.name, flags[o.name]]] : []))),
     ...(flags.layers !== undefined ? { layers: flags.layers.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
   };
   const { naive: analysis, aligned } = await withProgress(flags, (control) =>
@@ -71,15 +68,22 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
       : analyze({ a, b, data }, { ...options, ...control }).then((naive) => ({ naive, aligned: undefined })),
   );
   const source = flags.data.join(', ');
+  const { lmc, alphas, samples: _, ...perLayer } = analysis;
   await finishReport(
     {
       models: { a, b },
       data: { source, samples: analysis.samples, labels: flags.labels !== undefined },
-      settings: { batchSize, feed: 'initializers', layers: flags.layers ?? 'default', ...(flags.align ? { align: flags.align } : {}) },
-      lmc: analysis.lmc,
-      layerAlphas: analysis.alphas,
-      layers: analysis.layers,
-      commutativity: analysis.commutativity,
+      settings: {
+        batchSize,
+        feed: 'initializers',
+        layers: flags.layers ?? 'default',
+        ...(flags.align ? { align: flags.align } : {}),
+        // The checks that are off by default, when switched on.
+        ...Object.fromEntries(switchable.flatMap((o) => (!o.enabled && flags[o.name] ? [[o.name, true]] : []))),
+      },
+      lmc,
+      layerAlphas: alphas,
+      ...perLayer,
       ...(aligned ? { aligned } : {}),
     },
     flags,
@@ -112,10 +116,12 @@ export function analyzeCommand(): Command {
     .option('--alphas <list>', `α values of the per-layer checks (default ${DEFAULT_LAYER_ALPHAS.join(',')})`)
     .option('--steps <n>', 'points of the LMC α grid (default 11)')
     .option('--layers <list>', 'layers to check: node names, tensor names, module paths or op types, comma separated')
-    .option('--no-commutativity', 'skip the commutativity check')
-    .option('--no-weak-additivity', 'skip the weak-additivity check')
     .addOption(new Option('--align <method>', 'also align B to A by permutation and analyze the aligned pair').choices(['weight', 'activation']))
     .addOption(new Option('--correlation <form>', 'activation matching: cross-correlation or Pearson').choices(['cross', 'pearson']));
+  for (const o of switchable) {
+    const flag = o.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+    command.option(o.enabled ? `--no-${flag}` : `--${flag}`, `${o.enabled ? 'skip' : 'also measure'} ${o.description}`);
+  }
   addDataOptions(command);
   addReportOptions(command);
   return command.action(async (a: string, b: string, flags: AnalyzeFlags) => runAnalyze(a, b, flags));

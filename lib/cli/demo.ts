@@ -20,8 +20,6 @@ export function demoCommand(): Command {
       mean: '0.2860',
       std: '0.3530',
       batchSize: '500',
-      commutativity: true,
-      weakAdditivity: true,
       align: 'weight',
     });
   });

@@ -2,28 +2,16 @@
 import { Command } from 'commander';
 import { lmc as runLmcTask } from '../api.js';
 import { alphaGrid } from '../checks/lmc.js';
-import type { LmcResult } from '../results.js';
+import { lmcTable } from '../checks/lmc-loss.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { ParameterFeed } from '../session.js';
 import { addDataOptions, dataInputs, datasetOptionsFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
 import { addReportOptions, checkOutputs, feedOption, finishReport, withProgress, type ReportFlags } from './report-output.js';
-import { fixed, formatTable, percent } from '../present/text.js';
 
 export interface LmcFlags extends DataFlags, ReportFlags {
   steps?: string;
   alphas?: string;
   feed: ParameterFeed;
-}
-
-export function lmcTable(lmc: LmcResult): string {
-  const table = formatTable(
-    ['α', 'loss', 'accuracy'],
-    lmc.alphas.map((a, i) => [a.toFixed(3), fixed(lmc.loss[i]!), percent(lmc.accuracy[i]!)]),
-  );
-  const barriers = lmc.barriers
-    ? `barriers: loss ${fixed(lmc.barriers.loss)} · loss vs midpoint ${fixed(lmc.barriers.lossMidpoint)} · accuracy ${percent(lmc.barriers.accuracy)}`
-    : 'barriers: need α = 0 and α = 1';
-  return `${table}\n${barriers}`;
 }
 
 export function alphasFromFlags(flags: { steps?: string; alphas?: string }): number[] {

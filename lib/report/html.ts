@@ -4,10 +4,11 @@
  * LLFC, weak additivity, commutativity and scale coefficients, the permutation spec when the
  * pair was aligned, and the run's settings and versions. Definitions: SCIENCE.md.
  */
-import { alphaText, both, esc, figure, formatNumber, formatPercent, layerNameCell, numCell, opCell, pctCell, table } from '../present/html.js';
-import { alphaNearestHalf, layerAlphas, layerLabels, linearLabels, reportSections, type ReportSections } from '../present/sections.js';
-import type { AlignedAnalysis, CommutativityReport, LayerReport, LmcResult } from '../results.js';
+import type { HtmlPart } from '../checks/check.js';
+import { CHECKS } from '../checks/registry.js';
 import type { Chart } from '../present/charts.js';
+import { alphaText, esc, figure, table } from '../present/html.js';
+import { reportSections, type ReportSections } from '../present/sections.js';
 import { renderSvg, reportCharts } from './charts.js';
 import type { Report } from './json.js';
 
@@ -17,183 +18,25 @@ function baseName(path: string): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Sections
+// Sections: each check's own (lib/checks/registry.ts), then the alignment and the run
 
-function barrierCards(s: ReportSections): string {
-  const runs: { name: string; lmc: LmcResult }[] = [];
-  if (s.lmc) runs.push({ name: 'naive', lmc: s.lmc });
-  if (s.aligned?.lmc) runs.push({ name: 'aligned', lmc: s.aligned.lmc });
-  if (runs.length === 0) return '';
-  const card = (title: string, value: (l: LmcResult) => string | null, note: string): string => {
-    const lines = runs.map((r) => {
-      const v = value(r.lmc);
-      return `<div class="card-value ${r.name}">${v ?? '—'}${runs.length > 1 ? `<span class="tag ${r.name}">${r.name}</span>` : ''}</div>`;
+/** The checks' sections in registry order; a page without any per-layer one says how to get them. */
+function checkSections(s: ReportSections, svgs: Map<string, string>): HtmlPart[] {
+  const parts: HtmlPart[] = [];
+  let perLayer = false;
+  for (const check of CHECKS) {
+    const part = check.html(s, svgs);
+    if (!part) continue;
+    parts.push(part);
+    perLayer ||= check.perLayer;
+  }
+  if (!perLayer) {
+    parts.push({
+      nav: [['layers', 'Per-layer checks']],
+      body: `<section id="layers"><h2>Per-layer checks</h2><p class="note">Not in this report: <code>llfc analyze</code> measures layerwise linear feature connectivity (LLFC), weak additivity and commutativity layer by layer.</p></section>`,
     });
-    return `<div class="card"><div class="card-title">${title}</div>${lines.join('')}<div class="card-note">${note}</div></div>`;
-  };
-  // A permuted B computes what B computes, so the endpoints are the naive run's.
-  const endpoints = runs[0]!.lmc;
-  const endRow = (name: string, alpha: number): string => {
-    const k = endpoints.alphas.indexOf(alpha);
-    return k < 0
-      ? `<tr><th>${name}</th><td colspan="2">—</td></tr>`
-      : `<tr><th>${name}</th><td class="num" title="${esc(String(endpoints.loss[k]))}">${formatNumber(endpoints.loss[k]!)}</td><td class="num" title="${esc(String(endpoints.accuracy[k]))}">${formatPercent(endpoints.accuracy[k]!)}</td></tr>`;
-  };
-  const endCard = `<div class="card"><div class="card-title">Endpoints</div><table class="ends"><thead><tr><th></th><th class="num">loss</th><th class="num">accuracy</th></tr></thead><tbody>${endRow('A', 0)}${endRow('B', 1)}</tbody></table><div class="card-note">${endpoints.samples} samples</div></div>`;
-  return `<div class="cards">
-${card('Loss barrier', (l) => (l.barriers ? formatNumber(l.barriers.loss) : null), 'max<sub>α</sub> L(α) − [(1−α)L(0) + αL(1)]')}
-${card('Loss barrier vs midpoint', (l) => (l.barriers ? formatNumber(l.barriers.lossMidpoint) : null), 'max<sub>α</sub> L(α) − ½[L(0) + L(1)]')}
-${card('Accuracy barrier', (l) => (l.barriers ? formatPercent(l.barriers.accuracy) : null), 'largest drop below the line between the endpoint accuracies')}
-${endCard}
-</div>`;
-}
-
-function lmcTable(lmc: LmcResult, aligned: LmcResult | null): string {
-  const same = aligned && aligned.alphas.length === lmc.alphas.length && aligned.alphas.every((a, i) => a === lmc.alphas[i]);
-  if (same) {
-    return table(
-      ['α', 'loss, naive', 'accuracy, naive', 'loss, aligned', 'accuracy, aligned'],
-      lmc.alphas.map((a, i) => [`<td class="num">${alphaText(a)}</td>`, numCell(lmc.loss[i]!), pctCell(lmc.accuracy[i]!), numCell(aligned.loss[i]!), pctCell(aligned.accuracy[i]!)]),
-      { numeric: () => true, cls: 'lmc' },
-    );
   }
-  const one = (l: LmcResult, caption?: string): string =>
-    table(['α', 'loss', 'accuracy'], l.alphas.map((a, i) => [`<td class="num">${alphaText(a)}</td>`, numCell(l.loss[i]!), pctCell(l.accuracy[i]!)]), { numeric: () => true, cls: 'lmc', ...(caption ? { caption } : {}) });
-  return aligned ? `<div class="pair">${one(lmc, 'naive')}${one(aligned, 'aligned')}</div>` : one(lmc);
-}
-
-function barrierTable(s: ReportSections): string {
-  const runs: [string, LmcResult][] = [];
-  if (s.lmc) runs.push(['naive', s.lmc]);
-  if (s.aligned?.lmc) runs.push(['aligned', s.aligned.lmc]);
-  const rows = runs.map(([name, l]) =>
-    l.barriers
-      ? [`<td>${name}</td>`, numCell(l.barriers.loss), numCell(l.barriers.lossMidpoint), pctCell(l.barriers.accuracy), `<td class="num">${l.samples}</td>`]
-      : [`<td>${name}</td>`, '<td class="num" colspan="3">barriers need α = 0 and α = 1</td>', `<td class="num">${l.samples}</td>`],
-  );
-  return table(['', 'loss barrier', 'loss barrier vs midpoint', 'accuracy barrier', 'samples'], rows, { cls: 'barriers' });
-}
-
-function lmcSection(s: ReportSections, svgs: Map<string, string>): string {
-  if (!s.lmc && !s.aligned?.lmc) {
-    return `<section id="lmc"><h2>Linear mode connectivity</h2><p class="note">Not measured: the data has no labels. The per-layer checks below do not need them.</p></section>`;
-  }
-  const lmc = s.lmc ?? s.aligned!.lmc!;
-  return `<section id="lmc">
-<h2>Linear mode connectivity</h2>
-<p class="explain">Loss and top-1 accuracy of the interpolated weights θ(α) = (1−α)·θ<sub>A</sub> + α·θ<sub>B</sub>${s.aligned?.lmc ? ', before (naive) and after permuting B onto A (aligned)' : ''}; A and B are linearly connected when the barrier, the bump above the straight line between the endpoints, is ≈ 0.</p>
-<div class="charts">${figure(svgs.get('lmc-loss'), 'lmc-loss')}${figure(svgs.get('lmc-accuracy'), 'lmc-accuracy')}</div>
-<h3>Barriers</h3>
-${barrierTable(s)}
-<h3>Loss and accuracy per α</h3>
-${s.lmc ? lmcTable(s.lmc, s.aligned?.lmc ?? null) : lmcTable(lmc, null)}
-</section>`;
-}
-
-function llfcTable(layers: readonly LayerReport[], caption?: string): string {
-  const alphas = layerAlphas(layers);
-  const labels = layerLabels(layers);
-  const rows = layers.map((l, i) => [
-    layerNameCell(labels[i]!, l),
-    opCell(l.op, l.kind),
-    numCell(l.baseline),
-    ...alphas.map((a) => {
-      const p = l.llfc.find((q) => q.alpha === a);
-      if (!p) return '<td class="num">—</td>';
-      const ratio = l.baseline > 0 ? p.distance / l.baseline : NaN;
-      return `<td class="num" title="distance ${esc(String(p.distance))} ± ${esc(String(p.distanceStd))}; ${esc(String(ratio))} of the baseline${p.skipped ? `; ${p.skipped} samples skipped` : ''}">${formatNumber(p.distance)} <span class="pm">± ${formatNumber(p.distanceStd, 3)}</span></td>`;
-    }),
-  ]);
-  return table(['layer', 'op', 'baseline d(f<sub>A</sub>, f<sub>B</sub>)', ...alphas.map((a) => `α = ${alphaText(a)}`)], rows, { numeric: (i) => i > 1, ...(caption ? { caption } : {}) });
-}
-
-function coefficientTable(layers: readonly LayerReport[], caption?: string): string {
-  const alphas = layerAlphas(layers);
-  const labels = layerLabels(layers);
-  const rows = layers.map((l, i) => [
-    layerNameCell(labels[i]!, l),
-    ...alphas.map((a) => {
-      const p = l.llfc.find((q) => q.alpha === a);
-      return p ? numCell(p.coefficient) : '<td class="num">—</td>';
-    }),
-    `<td class="num">${l.llfc.reduce((n, p) => n + p.skipped, 0) + l.baselineSkipped}</td>`,
-  ]);
-  return table(['layer', ...alphas.map((a) => `α = ${alphaText(a)}`), 'samples skipped'], rows, caption ? { caption } : {});
-}
-
-function weakAdditivityTable(layers: readonly LayerReport[], caption?: string): string {
-  const acts = layers.filter((l) => l.weakAdditivity && l.weakAdditivity.length > 0);
-  const alphas = [...new Set(acts.flatMap((l) => l.weakAdditivity!.map((p) => p.alpha)))].sort((x, y) => x - y);
-  const labels = layerLabels(acts);
-  const rows = acts.map((l, i) => [
-    layerNameCell(labels[i]!, l),
-    opCell(l.op),
-    l.weakAdditivityBaseline !== undefined ? numCell(l.weakAdditivityBaseline) : '<td class="num">—</td>',
-    ...alphas.map((a) => {
-      const p = l.weakAdditivity!.find((q) => q.alpha === a);
-      return p ? numCell(p.distance) : '<td class="num">—</td>';
-    }),
-  ]);
-  return table(['activation', 'op', 'baseline d(σ(h̃<sub>A</sub>), σ(h̃<sub>B</sub>))', ...alphas.map((a) => `α = ${alphaText(a)}`)], rows, { numeric: (i) => i > 1, ...(caption ? { caption } : {}) });
-}
-
-function commutativityTable(rows: readonly CommutativityReport[], caption?: string): string {
-  const labels = linearLabels(rows);
-  return table(
-    ['linear layer', 'op', 'dist<sub>com</sub>', 'dist<sub>W</sub>', 'dist<sub>H</sub>'],
-    rows.map((c, i) => [
-      `<td class="layer"><span class="name${c.module ? '' : ' mono'}">${esc(labels[i]!)}</span><span class="sub mono">${esc(c.weight)}</span></td>`,
-      opCell(c.op),
-      numCell(c.distCom),
-      numCell(c.distW),
-      numCell(c.distH),
-    ]),
-    { numeric: (i) => i > 1, ...(caption ? { caption } : {}) },
-  );
-}
-
-function layerSections(s: ReportSections, svgs: Map<string, string>): string {
-  if (s.layers.length === 0 && s.commutativity.length === 0) {
-    return `<section id="layers"><h2>Per-layer checks</h2><p class="note">Not in this report: <code>llfc analyze</code> measures layerwise linear feature connectivity (LLFC), weak additivity and commutativity layer by layer.</p></section>`;
-  }
-  const aligned: AlignedAnalysis | undefined = s.aligned ?? undefined;
-  const half = alphaNearestHalf(layerAlphas(s.layers));
-  const out: string[] = [];
-  if (s.layers.length > 0) {
-    out.push(`<section id="llfc">
-<h2>Layerwise linear feature connectivity</h2>
-<p class="explain">Cosine distance d(f<sup>(ℓ)</sup>(θ(α)), (1−α)·f<sup>(ℓ)</sup><sub>A</sub> + α·f<sup>(ℓ)</sup><sub>B</sub>) between the features of the interpolated model and the interpolation of the endpoint features, averaged over samples; LLFC holds at a layer when it is far below the baseline d(f<sub>A</sub>, f<sub>B</sub>).</p>
-<div class="charts">${figure(svgs.get('llfc-heatmap'), 'llfc-heatmap')}${figure(svgs.get('llfc-heatmap-aligned'), 'llfc-heatmap-aligned')}${figure(svgs.get('llfc-bars'), 'llfc-bars')}</div>
-<h3>LLFC distance (mean ± std over samples) per α</h3>
-${both(s.layers, aligned?.layers, llfcTable)}
-</section>
-<section id="coefficient">
-<h2>Scale coefficient</h2>
-<p class="explain">LLFC allows c·f<sup>(ℓ)</sup>(θ(α)) = (1−α)·f<sup>(ℓ)</sup><sub>A</sub> + α·f<sup>(ℓ)</sup><sub>B</sub> for some c &gt; 0; the mean over samples of ⟨a, m⟩ / ‖m‖² estimates 1/c (≈ 1 in practice).</p>
-<div class="charts">${figure(svgs.get('scale-coefficient'), 'scale-coefficient')}${figure(svgs.get('scale-coefficient-aligned'), 'scale-coefficient-aligned')}</div>
-<h3>Scale coefficient per α</h3>
-${both(s.layers, aligned?.layers, coefficientTable)}
-</section>`);
-    if (s.layers.some((l) => l.weakAdditivity && l.weakAdditivity.length > 0)) {
-      out.push(`<section id="weak-additivity">
-<h2>Weak additivity of the activations</h2>
-<p class="explain">For each activation σ, the cosine distance between σ((1−α)·h̃<sub>A</sub> + α·h̃<sub>B</sub>) and (1−α)·σ(h̃<sub>A</sub>) + α·σ(h̃<sub>B</sub>), with h̃<sub>A</sub>, h̃<sub>B</sub> its inputs in A and in B; small against the baseline d(σ(h̃<sub>A</sub>), σ(h̃<sub>B</sub>)) means the activation is weakly additive${half !== null ? ` (the chart shows α = ${alphaText(half)})` : ''}.</p>
-<div class="charts">${figure(svgs.get('weak-additivity'), 'weak-additivity')}</div>
-<h3>Weak additivity distance per α</h3>
-${both(s.layers, aligned?.layers, weakAdditivityTable)}
-</section>`);
-    }
-  }
-  if (s.commutativity.length > 0) {
-    out.push(`<section id="commutativity">
-<h2>Commutativity</h2>
-<p class="explain">For each linear layer (Gemm, MatMul, Conv; bias excluded), dist<sub>com</sub> = ‖X − Y‖²<sub>F</sub> / (‖X‖<sub>F</sub>‖Y‖<sub>F</sub>) with X = W<sub>A</sub>H<sub>A</sub> + W<sub>B</sub>H<sub>B</sub> and Y = W<sub>A</sub>H<sub>B</sub> + W<sub>B</sub>H<sub>A</sub>, against the baselines dist<sub>W</sub> and dist<sub>H</sub>; weak additivity plus commutativity at every layer imply LLFC with c = 1 (Zhou et al. 2023).</p>
-<div class="charts">${figure(svgs.get('commutativity'), 'commutativity')}${figure(svgs.get('commutativity-aligned'), 'commutativity-aligned')}</div>
-<h3>Commutativity per linear layer</h3>
-${both(s.commutativity, aligned && aligned.commutativity.length > 0 ? aligned.commutativity : undefined, commutativityTable)}
-</section>`);
-  }
-  return out.join('\n');
+  return parts;
 }
 
 function alignmentSection(s: ReportSections, svgs: Map<string, string>): string {
@@ -325,11 +168,8 @@ export async function renderHtmlReport(report: Report): Promise<string> {
   for (const chart of charts) svgs.set(chart.id, await renderSvg(chart.spec, `${chart.id}-`));
 
   const title = `${baseName(report.models.a)} vs ${baseName(report.models.b)}`;
-  const nav: [string, string][] = [['lmc', 'LMC']];
-  if (s.layers.length > 0) nav.push(['llfc', 'LLFC'], ['coefficient', 'Scale coefficient']);
-  if (s.layers.some((l) => l.weakAdditivity && l.weakAdditivity.length > 0)) nav.push(['weak-additivity', 'Weak additivity']);
-  if (s.commutativity.length > 0) nav.push(['commutativity', 'Commutativity']);
-  if (s.layers.length === 0 && s.commutativity.length === 0) nav.push(['layers', 'Per-layer checks']);
+  const sections = checkSections(s, svgs);
+  const nav: (readonly [string, string])[] = sections.flatMap((p) => p.nav);
   if (s.aligned) nav.push(['alignment', 'Alignment']);
   nav.push(['settings', 'Run']);
 
@@ -357,9 +197,7 @@ export async function renderHtmlReport(report: Report): Promise<string> {
 </div></header>
 <nav class="toc"><div class="wrap">${nav.map(([id, label]) => `<a href="#${id}">${esc(label)}</a>`).join('')}</div></nav>
 <main><div class="wrap">
-${barrierCards(s)}
-${lmcSection(s, svgs)}
-${layerSections(s, svgs)}
+${sections.map((p) => p.body).join('\n')}
 ${alignmentSection(s, svgs)}
 ${settingsSection(report, s)}
 </div></main>

@@ -9,10 +9,10 @@ import { linearModeConnectivity, type LmcOptions } from '../checks/lmc.js';
 import type { LmcResult, AlignedAnalysis, PairAnalysis } from '../results.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import type { RunControl } from '../progress.js';
-import { align, type AlignMethod, type AlignOptions, type AlignResult, type CorrelationForm } from '../align/index.js';
+import { analyzeNaiveAndAligned, type AlignRequest } from '../studies/aligned.js';
+import { align, type AlignOptions, type AlignResult } from '../align/index.js';
 import { alignmentFiles, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
 import type { OutputFile } from '../outputs.js';
-import { summarizeSpec } from '../align/summary.js';
 
 /** Options without the callbacks, which cannot cross threads. */
 type Plain<T> = Omit<T, keyof RunControl>;
@@ -23,13 +23,6 @@ export interface PairRequest {
   /** Checkpoint B (α = 1), an ONNX file. */
   readonly b: string;
   readonly data: OpenDatasetOptions;
-}
-
-/** Align B to A first, then analyze the naive and the aligned pair. */
-export interface AlignRequest {
-  readonly method: AlignMethod;
-  readonly correlation?: CorrelationForm;
-  readonly seed?: number;
 }
 
 /** The naive analysis, and with an alignment request, the aligned one beside it. */
@@ -94,17 +87,7 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
   },
   async analyze(request, control) {
     const [a, b, data] = await openPair(request);
-    const naive = await analyzePair(a, b, data, { ...request.options, ...control });
-    if (!request.align) return { naive };
-    const { method, correlation, seed } = request.align;
-    const alignment = await align(a, b, {
-      method,
-      ...(method === 'activation' ? { data, ...(request.options?.batchSize ? { batchSize: request.options.batchSize } : {}) } : {}),
-      ...(correlation ? { correlation } : {}),
-      ...(seed !== undefined ? { seed } : {}),
-      ...control,
-    });
-    const aligned = await analyzePair(a, alignment.aligned, data, { ...request.options, ...control });
-    return { naive, aligned: { ...aligned, method, spec: summarizeSpec(alignment.spec), objective: alignment.objective } };
+    const options = { ...request.options, ...control };
+    return request.align ? analyzeNaiveAndAligned(a, b, data, request.align, options) : { naive: await analyzePair(a, b, data, options) };
   },
 };

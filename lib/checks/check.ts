@@ -1,0 +1,92 @@
+/**
+ * The one shape of a check of a pair (SCIENCE.md §1–4, §6). A check says which graph values it
+ * reads from the shared pass over the data, takes each batch, and adds its part to the pair's
+ * result; its definition also says how that part is shown (printed table, HTML section,
+ * charts) and which option turns it on or off. lib/checks/registry.ts lists the checks.
+ */
+import type { Checkpoint } from '../checkpoint.js';
+import type { Dataset } from '../dataset/index.js';
+import type { Chart } from '../present/charts.js';
+import type { ReportSections } from '../present/sections.js';
+import type { LayerReport, PairAnalysis } from '../results.js';
+import type { FloatTensor } from '../session.js';
+import type { LayerSpec } from './layers.js';
+
+/** What every check of one run is set up with (validated by analyzePair). */
+export interface PairSetup {
+  readonly a: Checkpoint;
+  readonly b: Checkpoint;
+  readonly data: Dataset;
+  /** The reported layers, in graph order. */
+  readonly layers: readonly LayerSpec[];
+  /** α of the per-layer checks. */
+  readonly alphas: readonly number[];
+  /** α grid of the LMC curve (empty without labels). */
+  readonly lmcAlphas: readonly number[];
+}
+
+/** The graph values a check reads: from A and B, and from θ(α) at its α. */
+export interface CheckNeeds {
+  readonly endpointValues: readonly string[];
+  /** α whose interpolated model must run (α = 0 and 1 are A and B). */
+  readonly alphas: readonly number[];
+  /** Values tapped from the interpolated models at those α (the logits are always there). */
+  readonly interpolatedValues: readonly string[];
+}
+
+/** One batch of the shared pass: every value any check asked for. */
+export interface PairBatch {
+  readonly size: number;
+  readonly labels: Int32Array | undefined;
+  /** A graph value or the model input of θ(α): α = 0 is A, α = 1 is B; `where` names it in errors. */
+  value(name: string, alpha: number, where: string): FloatTensor;
+}
+
+/**
+ * What a check adds to the pair's result: whole fields of the analysis, and fields of the
+ * reported layers (indexed as PairSetup.layers, merged in registry order).
+ */
+export interface CheckResult extends Partial<Omit<PairAnalysis, 'alphas' | 'samples' | 'layers'>> {
+  readonly layers?: readonly (Partial<LayerReport> | undefined)[];
+}
+
+/** A check at work on one pair. */
+export interface PairCheck {
+  readonly needs: CheckNeeds;
+  add(batch: PairBatch): void | Promise<void>;
+  result(): CheckResult;
+  release(): Promise<void>;
+}
+
+/** Columns a check adds to the printed per-layer table. */
+export interface LayerColumns {
+  readonly header: readonly string[];
+  /** What its abbreviations mean, for the table's title. */
+  readonly legend?: string;
+  cells(layer: LayerReport): string[];
+}
+
+/** A check's part of the HTML page: its sections and their entries in the page's contents. */
+export interface HtmlPart {
+  readonly nav: readonly (readonly [id: string, label: string])[];
+  readonly body: string;
+}
+
+/** One line of the registry: a check, its switch, and how its results are shown. */
+export interface CheckDefinition {
+  readonly id: string;
+  /** The analyze option (and `--[no-]` flag) that turns the check on or off, with its default. */
+  readonly option?: { readonly name: string; readonly enabled: boolean; readonly description: string };
+  /** False when the check has nothing to measure on this pair and data (LMC without labels). */
+  applies?(setup: PairSetup): boolean;
+  create(setup: PairSetup): Promise<PairCheck>;
+  /** Its printed table(s) for one analysis ('' when it has none). */
+  text?(analysis: PairAnalysis): string;
+  layerColumns?(analysis: PairAnalysis): LayerColumns;
+  /** Its HTML sections, null when the report has none of its results. */
+  html?(sections: ReportSections, svgs: ReadonlyMap<string, string>): HtmlPart | null;
+  /** Its charts, in page order. */
+  charts?(sections: ReportSections): (Chart | null)[];
+  /** True for the per-layer checks: a report without any of them says how to get them. */
+  readonly perLayer: boolean;
+}

@@ -1,0 +1,43 @@
+/**
+ * A pair naive and aligned (SCIENCE.md §5, then §1–4 and §6): the checks run on A and B as
+ * trained, B is aligned to A by permutation (weight or activation matching), and the checks run
+ * again on A and the aligned B with the same options. In-process; the worker's `analyze` task
+ * and `analyzeAligned` run it too.
+ */
+import type { AlignMethod, CorrelationForm } from '../align/index.js';
+import { align } from '../align/index.js';
+import { summarizeSpec } from '../align/summary.js';
+import type { Checkpoint } from '../checkpoint.js';
+import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
+import type { Dataset } from '../dataset/index.js';
+import type { AlignedAnalysis, PairAnalysis } from '../results.js';
+
+/** How to align B to A before the second analysis. */
+export interface AlignRequest {
+  readonly method: AlignMethod;
+  readonly correlation?: CorrelationForm;
+  readonly seed?: number;
+}
+
+/** The naive analysis and the aligned one beside it. */
+export interface NaiveAndAligned {
+  readonly naive: PairAnalysis;
+  readonly aligned: AlignedAnalysis;
+}
+
+/** Analyzes A and B, aligns B to A, and analyzes A and the aligned B (activation matching reads `data`). */
+export async function analyzeNaiveAndAligned(a: Checkpoint, b: Checkpoint, data: Dataset, alignment: AlignRequest, options: AnalyzeOptions = {}): Promise<NaiveAndAligned> {
+  const naive = await analyzePair(a, b, data, options);
+  const { method, correlation, seed } = alignment;
+  const { signal, onProgress, batchSize } = options;
+  const result = await align(a, b, {
+    method,
+    ...(method === 'activation' ? { data, ...(batchSize ? { batchSize } : {}) } : {}),
+    ...(correlation ? { correlation } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(signal ? { signal } : {}),
+    ...(onProgress ? { onProgress } : {}),
+  });
+  const aligned = await analyzePair(a, result.aligned, data, options);
+  return { naive, aligned: { ...aligned, method, spec: summarizeSpec(result.spec), objective: result.objective } };
+}
