@@ -19,8 +19,9 @@ export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks
 export { analyzeNaiveAndAligned, type NaiveAndAligned } from './studies/aligned.js';
 export { CHECKS, type CheckSwitches } from './checks/registry.js';
 export type { CheckDefinition, PairCheck, PairSetup, PairBatch, CheckNeeds, CheckResult, LayerColumns, HtmlPart } from './checks/check.js';
+export { linearDepths } from './checks/lewc.js';
 export { selectLayers, linearLayers, type LayerSpec, type LinearLayerSpec } from './checks/layers.js';
-export type { LmcResult, LmcBarriers, LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, AlignedAnalysis } from './results.js';
+export type { LmcResult, LmcBarriers, LewcPoint, LewcReport, LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, AlignedAnalysis } from './results.js';
 export { buildReport, reportJson, writeReport, REPORT_SCHEMA_VERSION, type Report, type ReportSettings } from './report/json.js';
 export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';

@@ -43,6 +43,18 @@ export interface WeakAdditivityPoint {
   readonly skipped: number;
 }
 
+/** LEWC at one α (SCIENCE.md §6): the LLFC measures against the target (1−α)^ℓ·f_A + α^ℓ·f_B. */
+export type LewcPoint = LlfcPoint;
+
+/** LEWC of one layer (Ito et al. 2025). */
+export interface LewcReport {
+  /** ℓ: linear layers (Gemm, MatMul with a weight, Conv) on the longest path from the input. */
+  readonly linearDepth: number;
+  /** 2^−(ℓ−1): LLFC's scale coefficient at α = ½ that LEWC predicts. */
+  readonly predictedCoefficient: number;
+  readonly points: LewcPoint[];
+}
+
 export type LayerKind = 'activation' | 'add' | 'logits' | 'other';
 
 /** Per-layer checks for one tapped tensor. */
@@ -64,6 +76,8 @@ export interface LayerReport {
   /** Activations only. */
   readonly weakAdditivity?: WeakAdditivityPoint[];
   readonly weakAdditivityBaseline?: number;
+  /** Only with the LEWC check on (`lewc: true`), for layers of depth ℓ ≥ 1. */
+  readonly lewc?: LewcReport;
 }
 
 /** Commutativity of one linear layer (SCIENCE.md §4). */

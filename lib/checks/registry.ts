@@ -5,6 +5,7 @@
  */
 import type { CheckDefinition } from './check.js';
 import { commutativityCheck } from './commutativity.js';
+import { lewcCheck } from './lewc.js';
 import { llfcCheck } from './llfc.js';
 import { lmcLossCheck } from './lmc-loss.js';
 import { weakAdditivityCheck } from './weak-additivity.js';
@@ -13,6 +14,7 @@ export const CHECKS = [
   lmcLossCheck,
   llfcCheck,
   weakAdditivityCheck,
+  lewcCheck,
   commutativityCheck,
 ] as const satisfies readonly CheckDefinition[];
 

@@ -25,11 +25,19 @@ describe('the versioned JSON Schema of the report', () => {
     ['llfc analyze on a ResNet', ['analyze', fixture('models', 'resnet_a.onnx'), fixture('models', 'resnet_b.onnx'), ...data, ...labels]],
     ['llfc analyze without labels', ['analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data]],
     ['llfc analyze --align weight', ['analyze', fixture('models', 'cnn_bn_a.onnx'), fixture('models', 'cnn_bn_b.onnx'), ...data, ...labels, '--align', 'weight']],
+    ['llfc analyze --lewc --align weight', ['analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, '--lewc', '--align', 'weight']],
   ])('describes what %s writes', (_what, args) => {
     const report = llfcJson(...args);
     const ok = validate(report);
     expect(validate.errors ?? []).toEqual([]);
     expect(ok).toBe(true);
+  });
+
+  it('rejects a LEWC part without its depth', () => {
+    const report = llfcJson('analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, '--lewc', '--no-commutativity') as { layers: { lewc: Record<string, unknown> }[] };
+    expect(validate(report)).toBe(true);
+    delete report.layers[0]!.lewc.linearDepth;
+    expect(validate(report)).toBe(false);
   });
 
   it('rejects a report with a misspelled field', () => {
