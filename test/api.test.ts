@@ -25,7 +25,12 @@ describe('the worker-thread API', () => {
     const { readFileSync } = await import('node:fs');
     const ref = JSON.parse(readFileSync(fixture('reference', 'lmc.json'), 'utf8')).mlp;
     const result = await lmc({ ...pair('mlp'), data }, { alphas: ref.alphas });
+    expect(result.alphas).toEqual(ref.alphas);
     expect(result.accuracy).toEqual(ref.accuracy);
+    result.loss.forEach((l, i) => expect(Math.abs(l - ref.loss[i]) / ref.loss[i]).toBeLessThan(1e-4));
+    expect(result.barriers!.loss).toBeCloseTo(ref.barriers.loss, 4);
+    expect(result.barriers!.lossMidpoint).toBeCloseTo(ref.barriers.lossMidpoint, 4);
+    expect(result.barriers!.accuracy).toBeCloseTo(ref.barriers.accuracy, 10);
   });
 
   it('stops with CancelledError when the signal aborts mid-run', async () => {

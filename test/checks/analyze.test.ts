@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, type Checkpoint } from '../../lib/checkpoint.js';
 import { analyzePair } from '../../lib/checks/analyze.js';
 import { selectLayers } from '../../lib/checks/layers.js';
+import { linearModeConnectivity } from '../../lib/checks/lmc.js';
 import { openDataset } from '../../lib/dataset/index.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../lib/errors.js';
 import { readModel, writeModel } from '../../lib/onnx/model.js';
@@ -59,10 +60,16 @@ describe('per-layer checks against PyTorch forward hooks', () => {
     }
   });
 
-  it('computes the LMC curve of the same pass equal to the LMC check', async () => {
+  it('computes the LMC curve of the same pass equal to the LMC check and to the PyTorch reference', async () => {
     const ref = JSON.parse(readFileSync(fixture('reference', 'lmc.json'), 'utf8')).cnn_bn;
     const [a, b] = await pair('cnn_bn');
-    const result = await analyzePair(a, b, await fashion(2000), { alphas: [0.5], batchSize: 500, commutativity: false, weakAdditivity: false });
+    const data = await fashion(2000);
+    const result = await analyzePair(a, b, data, { alphas: [0.5], batchSize: 500, commutativity: false, weakAdditivity: false });
+    const check = await linearModeConnectivity(a, b, data, { batchSize: 500 });
+    expect(result.lmc!.alphas).toEqual(check.alphas);
+    expect(result.lmc!.accuracy).toEqual(check.accuracy);
+    result.lmc!.loss.forEach((l, i) => expect(Math.abs(l - check.loss[i]!) / check.loss[i]!).toBeLessThan(1e-6));
+    expect(result.lmc!.barriers!.loss).toBeCloseTo(check.barriers!.loss, 6);
     expect(result.lmc!.accuracy).toEqual(ref.accuracy);
     result.lmc!.loss.forEach((l, i) => expect(Math.abs(l - ref.loss[i]) / ref.loss[i]).toBeLessThan(1e-4));
   });

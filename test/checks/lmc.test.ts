@@ -51,6 +51,7 @@ describe('LMC against PyTorch', () => {
     const viaInputs = await linearModeConnectivity(a, b, data, { alphas, feed: 'inputs' });
     const baked = await linearModeConnectivity(a, b, data, { alphas, feed: 'initializers' });
     viaInputs.loss.forEach((l, i) => expect(l).toBeCloseTo(baked.loss[i]!, 6));
+    expect(viaInputs.accuracy).toEqual(baked.accuracy);
   });
 
   it('does not depend on the batch size', async () => {
