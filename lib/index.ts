@@ -6,7 +6,7 @@ export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type 
 export { openDataset, checkLabels } from './dataset/index.js';
 export type { Batch, Dataset, DataFormat, Normalization, OpenDatasetOptions } from './dataset/index.js';
 export { interpolateArenas, interpolatedModel, checkAlphas, type InterpolationMask } from './interpolate.js';
-export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunOutputs } from './session.js';
+export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunOutputs, type FloatTensor } from './session.js';
 export {
   linearModeConnectivity,
   alphaGrid,
@@ -19,6 +19,8 @@ export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks
 export { analyzeNaiveAndAligned, type NaiveAndAligned } from './studies/aligned.js';
 export { CHECKS, type CheckSwitches } from './checks/registry.js';
 export type { CheckDefinition, PairCheck, PairSetup, PairBatch, CheckNeeds, CheckResult, LayerColumns, HtmlPart } from './checks/check.js';
+export type { Chart } from './present/charts.js';
+export type { ReportSections } from './present/sections.js';
 export { linearDepths } from './checks/lewc.js';
 export { selectLayers, linearLayers, type LayerSpec, type LinearLayerSpec } from './checks/layers.js';
 export type { LmcResult, LmcBarriers, LewcPoint, LewcReport, LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, AlignedAnalysis } from './results.js';
