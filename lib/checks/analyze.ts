@@ -5,15 +5,15 @@
  */
 import { pairCheckpoints, type Checkpoint } from '../checkpoint.js';
 import { checkLabels, type Dataset } from '../dataset/index.js';
-import { InvalidArgumentError } from '../errors.js';
-import { checkAlphas, interpolateArenas } from '../interpolate.js';
+import { interpolateArenas } from '../interpolate.js';
+import { CONTROL_OPTIONS, optionDefault, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { LayerReport, PairAnalysis } from '../report/types.js';
 import { floatOutput, ModelSession, type FloatTensor, type RunOutputs } from '../session.js';
 import { Commutativity } from './commutativity.js';
 import { linearLayers, selectLayers } from './layers.js';
 import { LlfcAccumulator } from './llfc.js';
-import { alphaGrid, crossEntropyAndHits, lmcResult, logitClasses } from './lmc.js';
+import { crossEntropyAndHits, lmcResult, logitClasses } from './lmc.js';
 import { WeakAdditivity } from './weak-additivity.js';
 
 export interface AnalyzeOptions extends RunControl {
@@ -23,13 +23,26 @@ export interface AnalyzeOptions extends RunControl {
   readonly lmcAlphas?: readonly number[];
   /** Layer selection: node names, tensor names, module paths or op types (default: activations, residual Adds, logits). */
   readonly layers?: readonly string[];
+  /** Samples per onnxruntime run (default 256). */
   readonly batchSize?: number;
-  /** Skip the commutativity check (it runs every linear layer four more times). */
+  /** false: skip the commutativity check (it runs every linear layer four more times). */
   readonly commutativity?: boolean;
   readonly weakAdditivity?: boolean;
 }
 
-export const DEFAULT_LAYER_ALPHAS = [0.25, 0.5, 0.75];
+/** The option kinds the analysis takes (defaults and validation: lib/options.ts). */
+export const ANALYZE_OPTIONS = {
+  alphas: 'layerAlphas',
+  lmcAlphas: 'lmcAlphas',
+  layers: 'layers',
+  batchSize: 'batchSize',
+  commutativity: 'commutativity',
+  weakAdditivity: 'weakAdditivity',
+  ...CONTROL_OPTIONS,
+} as const satisfies OptionSchema<AnalyzeOptions>;
+
+/** α values of the per-layer checks when none are given. */
+export const DEFAULT_LAYER_ALPHAS: readonly number[] = Object.freeze(optionDefault('layerAlphas'));
 
 function valueOf(name: string, outputs: RunOutputs, input: FloatTensor, inputName: string, where: string): FloatTensor {
   return name === inputName ? input : floatOutput(outputs, name, where);
@@ -37,19 +50,15 @@ function valueOf(name: string, outputs: RunOutputs, input: FloatTensor, inputNam
 
 /** LMC, LLFC, weak additivity and commutativity of A and B on the data, in one pass. */
 export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, options: AnalyzeOptions = {}): Promise<PairAnalysis> {
-  const layerAlphas = [...(options.alphas ?? DEFAULT_LAYER_ALPHAS)];
-  checkAlphas(layerAlphas);
-  const lmcAlphas = data.labels ? [...(options.lmcAlphas ?? alphaGrid(11))] : [];
-  if (data.labels) checkAlphas(lmcAlphas);
-  const batchSize = options.batchSize ?? 256;
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`batch size must be a positive integer, got ${batchSize}`);
+  const { alphas: layerAlphas, lmcAlphas: grid, layers: names, batchSize, commutativity, weakAdditivity, signal, onProgress } = resolveOptions('analyzePair()', ANALYZE_OPTIONS, options);
+  const lmcAlphas = data.labels ? grid : [];
   pairCheckpoints(a, b);
   const classes = data.labels ? logitClasses(a) : 0;
   if (data.labels) checkLabels(data.labels, classes, data.labelsSource ?? data.source);
 
-  const layers = selectLayers(a, options.layers);
-  const linear = options.commutativity === false ? [] : linearLayers(a);
-  const activations = options.weakAdditivity === false ? [] : layers.filter((l) => l.activationInput !== undefined);
+  const layers = selectLayers(a, names);
+  const linear = !commutativity ? [] : linearLayers(a);
+  const activations = !weakAdditivity ? [] : layers.filter((l) => l.activationInput !== undefined);
   const logitsName = a.outputs[0]!.name;
   const inputName = a.input.name;
   const endpointTaps = [...new Set([...layers.map((l) => l.name), ...activations.map((l) => l.activationInput!), ...linear.map((l) => l.input)])].filter((t) => t !== inputName);
@@ -68,7 +77,7 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
     const theta = new Float32Array(a.arena.length);
     const interiorSessions = new Map<number, ModelSession>();
     for (const alpha of interior) {
-      throwIfAborted(options.signal);
+      throwIfAborted(signal);
       interpolateArenas(a.arena, b.arena, [alpha], [theta]);
       const session = await ModelSession.create(a, { parameters: theta, taps: layerAlphas.includes(alpha) ? alphaTaps : [] });
       sessions.push(session);
@@ -84,13 +93,13 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
     const batches = Math.ceil(data.length / batchSize);
     const total = batches * (2 + interior.length);
     let done = 0;
-    const tick = (): void => options.onProgress?.({ phase: 'analyze', done: ++done, total });
-    for await (const batch of data.batches(batchSize, options.signal ? { signal: options.signal } : {})) {
+    const tick = (): void => onProgress?.({ phase: 'analyze', done: ++done, total });
+    for await (const batch of data.batches(batchSize, signal ? { signal } : {})) {
       const dims = [batch.size, ...data.sampleShape];
       const input: FloatTensor = { data: batch.inputs, dims };
       const outA = await sessionA.run(batch.inputs, dims);
       tick();
-      throwIfAborted(options.signal);
+      throwIfAborted(signal);
       const outB = await sessionB.run(batch.inputs, dims);
       tick();
       const outputsAt = new Map<number, RunOutputs>([
@@ -98,7 +107,7 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
         [1, outB],
       ]);
       for (const [alpha, session] of interiorSessions) {
-        throwIfAborted(options.signal);
+        throwIfAborted(signal);
         outputsAt.set(alpha, await session.run(batch.inputs, dims));
         tick();
       }

@@ -2,9 +2,11 @@
 import { Command, Option } from 'commander';
 import type { AlignMethod, CorrelationForm } from '../align/index.js';
 import { analyze, analyzeAligned } from '../api.js';
-import { DEFAULT_LAYER_ALPHAS } from '../checks/analyze.js';
+import { ANALYZE_OPTIONS } from '../checks/analyze.js';
+import { optionDefault, resolveOptions } from '../options.js';
 import type { AlignedAnalysis, PairAnalysis } from '../report/types.js';
-import { addDataOptions, dataInputs, datasetOptionsFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
+import { addDataOptions, dataInputs, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
+import { parseList, parseNumber, parseNumberList } from './parse.js';
 import { alphasFromFlags, lmcTable } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
 import { fixed, formatTable } from './terminal.js';
@@ -51,20 +53,17 @@ export function analysisText(analysis: PairAnalysis): string {
 
 /** Runs the analysis of two files and prints/writes the report; shared by `analyze` and `demo`. */
 export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Promise<void> {
-  const layerAlphas = flags.alphas !== undefined ? parseNumberList(flags.alphas, '--alphas') : DEFAULT_LAYER_ALPHAS;
-  const lmcAlphas = alphasFromFlags({ ...(flags.steps !== undefined ? { steps: flags.steps } : {}) });
-  const batchSize = parsePositiveInteger(flags.batchSize, '--batch-size');
+  const options = resolveOptions('llfc analyze', ANALYZE_OPTIONS, {
+    alphas: flags.alphas !== undefined ? parseNumberList(flags.alphas, '--alphas') : undefined,
+    lmcAlphas: alphasFromFlags({ ...(flags.steps !== undefined ? { steps: flags.steps } : {}) }),
+    layers: flags.layers !== undefined ? parseList(flags.layers, '--layers') : undefined,
+    batchSize: parseNumber(flags.batchSize, '--batch-size'),
+    commutativity: flags.commutativity,
+    weakAdditivity: flags.weakAdditivity,
+  });
   const inputs = [a, b, ...dataInputs(flags)];
   const outputs = await checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
-  const options = {
-    alphas: layerAlphas,
-    lmcAlphas,
-    batchSize,
-    commutativity: flags.commutativity,
-    weakAdditivity: flags.weakAdditivity,
-    ...(flags.layers !== undefined ? { layers: flags.layers.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-  };
   const { naive: analysis, aligned } = await withProgress(flags, (control) =>
     flags.align
       ? analyzeAligned({ a, b, data }, { method: flags.align, ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
@@ -75,7 +74,7 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
     {
       models: { a, b },
       data: { source, samples: analysis.samples, labels: flags.labels !== undefined },
-      settings: { batchSize, feed: 'initializers', layers: flags.layers ?? 'default', ...(flags.align ? { align: flags.align } : {}) },
+      settings: { batchSize: options.batchSize, feed: 'initializers', layers: flags.layers ?? 'default', ...(flags.align ? { align: flags.align } : {}) },
       lmc: analysis.lmc,
       layerAlphas: analysis.alphas,
       layers: analysis.layers,
@@ -109,8 +108,8 @@ export function analyzeCommand(): Command {
     .description('LMC plus, per layer, LLFC distance, scale coefficient, weak additivity and commutativity, in one pass over the data')
     .argument('<a>', 'checkpoint A (ONNX), α = 0')
     .argument('<b>', 'checkpoint B (ONNX), α = 1')
-    .option('--alphas <list>', `α values of the per-layer checks (default ${DEFAULT_LAYER_ALPHAS.join(',')})`)
-    .option('--steps <n>', 'points of the LMC α grid (default 11)')
+    .option('--alphas <list>', `α values of the per-layer checks (default ${optionDefault('layerAlphas').join(',')})`)
+    .option('--steps <n>', `points of the LMC α grid (default ${optionDefault('steps')})`)
     .option('--layers <list>', 'layers to check: node names, tensor names, module paths or op types, comma separated')
     .option('--no-commutativity', 'skip the commutativity check')
     .option('--no-weak-additivity', 'skip the weak-additivity check')

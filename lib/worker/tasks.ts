@@ -7,6 +7,7 @@ import { loadCheckpoint } from '../checkpoint.js';
 import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
 import { linearModeConnectivity, type LmcOptions, type LmcResult } from '../checks/lmc.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
+import type { OptionSchema } from '../options.js';
 import type { RunControl } from '../progress.js';
 import { align, type AlignMethod, type AlignOptions, type AlignResult, type CorrelationForm } from '../align/index.js';
 import { alignmentFiles, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
@@ -31,6 +32,12 @@ export interface AlignRequest {
   readonly correlation?: CorrelationForm;
   readonly seed?: number;
 }
+
+/** The option kinds of an {@link AlignRequest} (defaults and validation: lib/options.ts). */
+export const ALIGN_REQUEST_OPTIONS = { method: 'method', correlation: 'correlation', seed: 'seed' } as const satisfies OptionSchema<AlignRequest>;
+
+/** The keys of a {@link PairRequest}. */
+export const PAIR_REQUEST_KEYS: readonly (keyof PairRequest)[] = ['a', 'b', 'data'];
 
 /** The naive analysis, and with an alignment request, the aligned one beside it. */
 export interface AnalyzeResult {
