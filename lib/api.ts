@@ -5,31 +5,34 @@
  * analyzePair) are exported too, for callers who hold checkpoints and datasets in memory.
  */
 import { loadCheckpoint } from './checkpoint.js';
-import type { AnalyzeOptions } from './checks/analyze.js';
-import type { LmcOptions } from './checks/lmc.js';
+import { ANALYZE_OPTIONS, type AnalyzeOptions } from './checks/analyze.js';
+import { LMC_OPTIONS, type LmcOptions } from './checks/lmc.js';
 import type { LmcResult, PairAnalysis } from './results.js';
-import { checkAlphas, interpolatedModel } from './interpolate.js';
+import { interpolatedModel } from './interpolate.js';
 import { encodeModel } from './onnx/model.js';
+import { checkKnownKeys, checkOption, resolveOptions } from './options.js';
 import { checkOutputs, commitOutputs } from './outputs.js';
 import type { RunControl } from './progress.js';
 import { runTask } from './worker/host.js';
-import type { AlignOptions } from './align/index.js';
+import { PLAIN_ALIGN_OPTIONS, type AlignOptions } from './align/index.js';
 import { alignmentOutputs } from './align/output.js';
-import type { AlignRequest } from './studies/aligned.js';
-import type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, PairRequest } from './worker/tasks.js';
+import { ALIGN_REQUEST_OPTIONS, type AlignRequest } from './studies/aligned.js';
+import { PAIR_REQUEST_KEYS, type AlignFilesRequest, type AlignFilesResult, type AnalyzeResult, type PairRequest } from './worker/tasks.js';
 
 export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, PairRequest } from './worker/tasks.js';
 export type { AlignRequest } from './studies/aligned.js';
 
 /** Linear mode connectivity of two ONNX files on a dataset (SCIENCE.md §1). */
-export function lmc(request: PairRequest, options: LmcOptions = {}): Promise<LmcResult> {
-  const { signal, onProgress, ...plain } = options;
+export async function lmc(request: PairRequest, options: LmcOptions = {}): Promise<LmcResult> {
+  checkKnownKeys('lmc() request', request, PAIR_REQUEST_KEYS);
+  const { signal, onProgress, ...plain } = resolveOptions('lmc()', LMC_OPTIONS, options);
   return runTask('lmc', { ...request, options: plain }, control(signal, onProgress));
 }
 
 /** LMC plus LLFC, weak additivity and commutativity per layer (SCIENCE.md §1–4). */
 export async function analyze(request: PairRequest, options: AnalyzeOptions = {}): Promise<PairAnalysis> {
-  const { signal, onProgress, ...plain } = options;
+  checkKnownKeys('analyze() request', request, PAIR_REQUEST_KEYS);
+  const { signal, onProgress, ...plain } = resolveOptions('analyze()', ANALYZE_OPTIONS, options);
   return (await runTask('analyze', { ...request, options: plain }, control(signal, onProgress))).naive;
 }
 
@@ -37,9 +40,11 @@ export async function analyze(request: PairRequest, options: AnalyzeOptions = {}
  * Aligns B to A by permutation (SCIENCE.md §5; weight or activation matching), then analyzes
  * the naive pair and the aligned pair (A with the permuted B) with the same options.
  */
-export function analyzeAligned(request: PairRequest, alignment: AlignRequest, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
-  const { signal, onProgress, ...plain } = options;
-  return runTask('analyze', { ...request, options: plain, align: alignment }, control(signal, onProgress));
+export async function analyzeAligned(request: PairRequest, alignment: AlignRequest, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
+  checkKnownKeys('analyzeAligned() request', request, PAIR_REQUEST_KEYS);
+  const align = resolveOptions('analyzeAligned() alignment', ALIGN_REQUEST_OPTIONS, alignment);
+  const { signal, onProgress, ...plain } = resolveOptions('analyzeAligned()', ANALYZE_OPTIONS, options);
+  return runTask('analyze', { ...request, options: plain, align }, control(signal, onProgress));
 }
 
 /**
@@ -49,7 +54,8 @@ export function analyzeAligned(request: PairRequest, alignment: AlignRequest, op
  * A, B or the data; see lib/outputs.ts) and written together at the end.
  */
 export async function alignFiles(request: Omit<AlignFilesRequest, 'options'>, options: Omit<AlignOptions, 'data' | 'spec'>): Promise<AlignFilesResult> {
-  const { signal, onProgress, ...plain } = options;
+  checkKnownKeys('alignFiles() request', request, ['a', 'b', 'data', 'outputs']);
+  const { signal, onProgress, ...plain } = resolveOptions('alignFiles()', PLAIN_ALIGN_OPTIONS, options);
   const outputs = await checkOutputs(alignmentOutputs(request.outputs), [request.a, request.b, ...(request.data ? datasetFiles(request.data) : [])]);
   const { files, ...result } = await runTask('align', { ...request, options: plain }, control(signal, onProgress));
   await commitOutputs(outputs, files, signal ? { signal } : {});
@@ -70,7 +76,7 @@ function control(signal: AbortSignal | undefined, onProgress: RunControl['onProg
  * output is checked by the output gate before anything is read (never A or B). Fast (one pass over the parameters), so it runs inline.
  */
 export async function interpolate(a: string, b: string, alpha: number, output: string): Promise<{ perUse: boolean }> {
-  checkAlphas([alpha]);
+  checkOption('alpha', alpha);
   const outputs = await checkOutputs([{ path: output }], [a, b]);
   const [ca, cb] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b)]);
   const { model, perUse } = interpolatedModel(ca, cb, alpha);

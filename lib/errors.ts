@@ -101,6 +101,43 @@ export class InvalidArgumentError extends LlfcError {
   }
 }
 
+/** An option key the entry point does not take (a typo, or a key of another function): `where` names the entry point. */
+export class UnknownOptionError extends InvalidArgumentError {
+  constructor(
+    readonly where: string,
+    readonly option: string,
+    readonly nearest: string | undefined,
+    readonly known: readonly string[],
+  ) {
+    super(`${where}: unknown option '${option}'${nearest ? `; did you mean '${nearest}'?` : ''} (it takes ${known.join(', ')})`);
+  }
+}
+
+/** Input data holding NaN or ±Inf (allowed with `allowNonfinite: true` / `--allow-nonfinite`). */
+export class NonFiniteDataError extends DatasetError {
+  constructor(
+    file: string,
+    /** Index of the sample in the data (after nothing is skipped: sample 0 is the file's first). */
+    readonly sample: number,
+    /** Flat index of the value within the sample. */
+    readonly feature: number,
+    readonly sampleShape: readonly number[],
+    readonly value: number,
+  ) {
+    const position: number[] = [];
+    let rest = feature;
+    for (let axis = sampleShape.length - 1; axis >= 0; axis--) {
+      position.unshift(rest % sampleShape[axis]!);
+      rest = Math.floor(rest / sampleShape[axis]!);
+    }
+    super(
+      file,
+      `sample ${sample} holds ${value} at feature ${feature}${sampleShape.length > 1 ? ` ([${position.join(', ')}] of its ${sampleShape.join('×')} values)` : ''}: ` +
+        'non-finite input makes every loss and distance meaningless; pass allowNonfinite: true (--allow-nonfinite) to measure anyway',
+    );
+  }
+}
+
 /**
  * An assignment problem whose forbidden pairs (+inf costs, −inf when maximizing) leave no
  * complete assignment. `row` / `col` name the row or column that could not be assigned, when known.

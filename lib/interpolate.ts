@@ -1,18 +1,9 @@
 /** θ(α) = (1−α)·θ_A + α·θ_B over parameter arenas, by the native kernel. */
 import { InvalidArgumentError } from './errors.js';
 import { native } from './native.js';
+import { checkAlphas } from './options.js';
 import { pairCheckpoints, rewireParameters, sharedTensorsAgree, withParameters, type Checkpoint } from './checkpoint.js';
 import type { ModelProto } from './onnx/proto.js';
-
-/** Throws InvalidArgumentError unless every α is a finite number in [0, 1]. */
-export function checkAlphas(alphas: readonly number[], what = 'alpha'): void {
-  if (alphas.length === 0) throw new InvalidArgumentError(`no ${what} values given`);
-  alphas.forEach((alpha, i) => {
-    if (typeof alpha !== 'number' || !Number.isFinite(alpha) || alpha < 0 || alpha > 1) {
-      throw new InvalidArgumentError(`${what} ${alphas.length > 1 ? `#${i + 1} ` : ''}= ${alpha} is outside [0, 1]`);
-    }
-  });
-}
 
 /** Which parameters to interpolate; the others come from `base`. */
 export interface InterpolationMask {

@@ -20,6 +20,7 @@ import type { Dataset } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { linearSumAssignment } from '../lap.js';
 import { native } from '../native.js';
+import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import { ModelSession, type RunOutputs } from '../session.js';
 import { checkSpecFits, identityPermutation } from './permute.js';
@@ -38,13 +39,22 @@ export type CorrelationForm = 'cross' | 'pearson';
 export interface ActivationMatchingOptions extends RunControl {
   /** The inputs both models run on (labels are not needed). */
   readonly data?: Dataset;
-  /** Samples per onnxruntime run (default 128). */
+  /** Samples per onnxruntime run (default 256). */
   readonly batchSize?: number;
   /** 'cross' (default): C = Σ z_A z_Bᵀ; 'pearson': the correlation coefficients. */
   readonly correlation?: CorrelationForm;
   /** Threads of the correlation products (default 1; 0 = all). */
   readonly threads?: number;
 }
+
+/** The option kinds activation matching takes (defaults and validation: lib/options.ts). */
+export const ACTIVATION_MATCHING_OPTIONS = {
+  data: 'dataset',
+  batchSize: 'batchSize',
+  correlation: 'correlation',
+  threads: 'threads',
+  ...CONTROL_OPTIONS,
+} as const satisfies OptionSchema<ActivationMatchingOptions>;
 
 export interface ActivationMatchingResult {
   /** One permutation per group: unit i of the aligned B is unit perm[i] of B. */
@@ -99,16 +109,11 @@ function costOf(accs: readonly Accumulator[], n: number, form: CorrelationForm):
 
 /** Aligns B to A by activation matching on `options.data`. */
 export async function activationMatching(a: Checkpoint, b: Checkpoint, spec: PermutationSpec, options: ActivationMatchingOptions = {}): Promise<ActivationMatchingResult> {
-  const data = options.data;
+  const { data, correlation: form, batchSize, threads, signal, onProgress } = resolveOptions('activationMatching()', ACTIVATION_MATCHING_OPTIONS, options);
   if (!data) throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
   if (data.length === 0) throw new InvalidArgumentError(`${data.source}: activation matching needs at least one sample`);
   pairCheckpoints(a, b);
   checkSpecFits(b, spec);
-  const form = options.correlation ?? 'cross';
-  if (form !== 'cross' && form !== 'pearson') throw new InvalidArgumentError(`correlation must be 'cross' or 'pearson', got '${String(form)}'`);
-  const batchSize = options.batchSize ?? 128;
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`batch size must be a positive integer, got ${batchSize}`);
-  const threads = options.threads ?? 1;
   const groups = spec.groups;
   const accs: Accumulator[][] = groups.map((g) =>
     g.activations.map((action) => ({ action, cross: new Float64Array(g.size * g.size), sums: new Float64Array(4 * g.size), samples: 0 })),
@@ -123,8 +128,8 @@ export async function activationMatching(a: Checkpoint, b: Checkpoint, spec: Per
     sa.checkInputShape(data.sampleShape, data.source);
     const total = Math.ceil(data.length / batchSize);
     let done = 0;
-    for await (const batch of data.batches(batchSize, options.signal ? { signal: options.signal } : {})) {
-      throwIfAborted(options.signal);
+    for await (const batch of data.batches(batchSize, signal ? { signal } : {})) {
+      throwIfAborted(signal);
       const dims = [batch.size, ...data.sampleShape];
       const [oa, ob] = [await sa.run(batch.inputs, dims), await sb.run(batch.inputs, dims)];
       groups.forEach((g, gi) => {
@@ -139,7 +144,7 @@ export async function activationMatching(a: Checkpoint, b: Checkpoint, spec: Per
         }
       });
       samples += batch.size;
-      options.onProgress?.({ phase: 'activation matching', done: ++done, total });
+      onProgress?.({ phase: 'activation matching', done: ++done, total });
     }
   } finally {
     await sa.release();

@@ -6,6 +6,7 @@ import type { Checkpoint } from '../checkpoint.js';
 import { pairCheckpoints } from '../checkpoint.js';
 import type { Dataset } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
+import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import type { RunControl } from '../progress.js';
 import { activationMatching, type ActivationMatchingResult, type CorrelationForm } from './activation-matching.js';
 import { permuteArena } from './permute.js';
@@ -32,9 +33,27 @@ export interface AlignOptions extends RunControl {
   // activation matching
   /** The inputs both models run on (required for 'activation'). */
   readonly data?: Dataset;
+  /** Samples per onnxruntime run (default 256). */
   readonly batchSize?: number;
   readonly correlation?: CorrelationForm;
 }
+
+/** The option kinds alignment takes as plain values (what `alignFiles` passes on; defaults and validation: lib/options.ts). */
+export const PLAIN_ALIGN_OPTIONS = {
+  method: 'method',
+  inputShape: 'inputShape',
+  seed: 'seed',
+  orders: 'orders',
+  maxSweeps: 'maxSweeps',
+  tolerance: 'tolerance',
+  threads: 'threads',
+  batchSize: 'batchSize',
+  correlation: 'correlation',
+  ...CONTROL_OPTIONS,
+} as const satisfies OptionSchema<Omit<AlignOptions, 'data' | 'spec'>>;
+
+/** The option kinds `align` takes. */
+export const ALIGN_OPTIONS = { ...PLAIN_ALIGN_OPTIONS, spec: 'spec', data: 'dataset' } as const satisfies OptionSchema<AlignOptions>;
 
 export interface AlignResult {
   readonly method: AlignMethod;
@@ -59,30 +78,21 @@ export interface AlignResult {
  * finds the permutations, and returns B with its parameters permuted (same layout as B).
  */
 export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions): Promise<AlignResult> {
-  if (options.method !== 'weight' && options.method !== 'activation') {
-    throw new InvalidArgumentError(`alignment method must be 'weight' or 'activation', got '${String(options.method)}'`);
-  }
-  if (options.method === 'activation' && !options.data) {
+  const { method, spec: given, inputShape, data, seed, orders, maxSweeps, tolerance, threads, batchSize, correlation, signal, onProgress } = resolveOptions('align()', ALIGN_OPTIONS, options);
+  if (method === 'activation' && !data) {
     throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
   }
   pairCheckpoints(a, b);
-  let spec = options.spec;
+  let spec = given;
   if (!spec) {
-    const shape = options.inputShape ? { inputShape: options.inputShape } : {};
+    const shape = inputShape ? { inputShape } : {};
     const specA = await inferSpec(a, shape);
     spec = await inferSpec(b, shape);
     checkSameSpec(specA, spec);
   }
-  const control = { ...(options.signal ? { signal: options.signal } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) };
-  if (options.method === 'weight') {
-    const wm = await weightMatching(a, b, spec, {
-      ...control,
-      ...(options.seed !== undefined ? { seed: options.seed } : {}),
-      ...(options.orders ? { orders: options.orders } : {}),
-      ...(options.maxSweeps !== undefined ? { maxSweeps: options.maxSweeps } : {}),
-      ...(options.tolerance !== undefined ? { tolerance: options.tolerance } : {}),
-      ...(options.threads !== undefined ? { threads: options.threads } : {}),
-    });
+  const control = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
+  if (method === 'weight') {
+    const wm = await weightMatching(a, b, spec, { ...control, seed, maxSweeps, tolerance, threads, ...(orders ? { orders } : {}) });
     return {
       method: 'weight',
       spec,
@@ -93,13 +103,7 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
       weightMatching: wm,
     };
   }
-  const am = await activationMatching(a, b, spec, {
-    ...control,
-    data: options.data!,
-    ...(options.batchSize !== undefined ? { batchSize: options.batchSize } : {}),
-    ...(options.correlation ? { correlation: options.correlation } : {}),
-    ...(options.threads !== undefined ? { threads: options.threads } : {}),
-  });
+  const am = await activationMatching(a, b, spec, { ...control, data: data!, batchSize, correlation, threads });
   const sum = (x: number[]): number => x.reduce((s, v) => s + v, 0);
   return {
     method: 'activation',

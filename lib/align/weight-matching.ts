@@ -19,6 +19,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { linearSumAssignment } from '../lap.js';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { native } from '../native.js';
+import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import { checkPermutations, checkSpecFits, identityPermutations, parameterMaps, writeAction } from './permute.js';
 import { Rng } from './random.js';
@@ -41,6 +42,17 @@ export interface WeightMatchingOptions extends RunControl {
    */
   readonly threads?: number;
 }
+
+/** The option kinds weight matching takes (defaults and validation: lib/options.ts). */
+export const WEIGHT_MATCHING_OPTIONS = {
+  seed: 'seed',
+  orders: 'orders',
+  maxSweeps: 'maxSweeps',
+  tolerance: 'tolerance',
+  initial: 'initial',
+  threads: 'threads',
+  ...CONTROL_OPTIONS,
+} as const satisfies OptionSchema<WeightMatchingOptions>;
 
 export interface WeightMatchingResult {
   /** One permutation per group: unit i of the aligned B is unit perm[i] of B. */
@@ -87,7 +99,7 @@ function checkOrders(orders: readonly (readonly number[])[], groups: number): vo
  * The weight-matching cost of one group with every other group at `perms`:
  * C = Σ_{(w, axis) ∈ group} A_w[axis → units] · (B_w, other axes permuted)[axis → units]ᵀ (n × n, float64).
  */
-export function groupWeightCost(a: Checkpoint, b: Checkpoint, spec: PermutationSpec, group: number, perms: readonly Int32Array[], threads = 1): Float64Array {
+export function groupWeightCost(a: Checkpoint, b: Checkpoint, spec: PermutationSpec, group: number, perms: readonly Int32Array[], threads: number): Float64Array {
   const addon = native();
   const g = spec.groups[group]!;
   const n = g.size;
@@ -111,18 +123,14 @@ export function groupWeightCost(a: Checkpoint, b: Checkpoint, spec: PermutationS
 
 /** Aligns B to A by weight matching. A and B must pair by structure and fit the spec. */
 export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: PermutationSpec, options: WeightMatchingOptions = {}): Promise<WeightMatchingResult> {
+  const { seed, orders: givenOrders, maxSweeps, tolerance, initial, threads, signal, onProgress } = resolveOptions('weightMatching()', WEIGHT_MATCHING_OPTIONS, options);
   pairCheckpoints(a, b);
   checkSpecFits(b, spec);
-  const maxSweeps = options.maxSweeps ?? 100;
-  if (!Number.isInteger(maxSweeps) || maxSweeps < 1) throw new InvalidArgumentError(`maxSweeps must be a positive integer, got ${maxSweeps}`);
-  const tolerance = options.tolerance ?? 1e-12;
-  if (!(tolerance >= 0)) throw new InvalidArgumentError(`tolerance must be ≥ 0, got ${tolerance}`);
   const groups = spec.groups;
-  if (options.orders) checkOrders(options.orders, groups.length);
-  const sweepsAllowed = options.orders ? Math.min(maxSweeps, options.orders.length) : maxSweeps;
-  const rng = new Rng(options.seed ?? 0);
+  if (givenOrders) checkOrders(givenOrders, groups.length);
+  const sweepsAllowed = givenOrders ? Math.min(maxSweeps, givenOrders.length) : maxSweeps;
+  const rng = new Rng(seed);
   const addon = native();
-  const threads = options.threads ?? 1;
 
   // Per parameter use: the source-index maps of the current permutations (null = identity).
   const maps = new Map<number, (Int32Array | null)[]>();
@@ -176,9 +184,9 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
   };
 
   const perms = identityPermutations(spec);
-  if (options.initial) {
-    checkPermutations(spec, options.initial);
-    options.initial.forEach((p, g) => {
+  if (initial) {
+    checkPermutations(spec, initial);
+    initial.forEach((p, g) => {
       perms[g]!.set(p);
       for (const act of groups[g]!.parameters) writeAction(maps.get(act.parameter)![act.axis]!, act, perms[g]!);
     });
@@ -190,13 +198,13 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
   const orders: number[][] = [];
   let converged = groups.length === 0;
   for (let sweep = 0; sweep < sweepsAllowed && !converged; sweep++) {
-    const order = options.orders ? [...options.orders[sweep]!] : rng.shuffle(Array.from({ length: groups.length }, (_, i) => i));
+    const order = givenOrders ? [...givenOrders[sweep]!] : rng.shuffle(Array.from({ length: groups.length }, (_, i) => i));
     orders.push(order);
     let gain = 0;
     for (const gi of order) {
       // Lets a Ctrl-C (or any abort) reach the signal between groups.
       await yieldToEventLoop();
-      throwIfAborted(options.signal);
+      throwIfAborted(signal);
       const n = groups[gi]!.size;
       const cost = new Float64Array(n * n);
       const c32 = scratchC.subarray(0, n * n);
@@ -228,7 +236,7 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
     objective.push(objectiveNow());
     gains.push(gain);
     converged = gain <= tolerance;
-    options.onProgress?.({ phase: 'weight matching', done: sweep + 1, total: converged ? sweep + 1 : sweepsAllowed });
+    onProgress?.({ phase: 'weight matching', done: sweep + 1, total: converged ? sweep + 1 : sweepsAllowed });
   }
   return { permutations: perms, initialObjective, objective, gains, orders, sweeps: objective.length, converged };
 }

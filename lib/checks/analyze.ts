@@ -6,15 +6,14 @@
  */
 import { pairCheckpoints, type Checkpoint } from '../checkpoint.js';
 import type { Dataset } from '../dataset/index.js';
-import { InvalidArgumentError } from '../errors.js';
-import { checkAlphas, interpolateArenas } from '../interpolate.js';
+import { interpolateArenas } from '../interpolate.js';
+import { CONTROL_OPTIONS, optionDefault, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { LayerReport, PairAnalysis } from '../results.js';
 import { floatOutput, ModelSession, type FloatTensor, type RunOutputs } from '../session.js';
 import type { CheckResult, PairBatch, PairCheck, PairSetup } from './check.js';
 import { selectLayers } from './layers.js';
-import { alphaGrid } from './lmc.js';
-import { CHECKS, type CheckSwitches } from './registry.js';
+import { CHECK_OPTIONS, CHECKS, type CheckSwitches } from './registry.js';
 
 export interface AnalyzeOptions extends RunControl, CheckSwitches {
   /** α values of the per-layer checks (default 0.25, 0.5, 0.75). */
@@ -23,19 +22,26 @@ export interface AnalyzeOptions extends RunControl, CheckSwitches {
   readonly lmcAlphas?: readonly number[];
   /** Layer selection: node names, tensor names, module paths or op types (default: activations, residual Adds, logits). */
   readonly layers?: readonly string[];
+  /** Samples per onnxruntime run (default 256). */
   readonly batchSize?: number;
 }
 
-export const DEFAULT_LAYER_ALPHAS = [0.25, 0.5, 0.75];
+/** The option kinds the analysis takes (defaults and validation: lib/options.ts; the checks' switches from the registry). */
+export const ANALYZE_OPTIONS = {
+  alphas: 'layerAlphas',
+  lmcAlphas: 'lmcAlphas',
+  layers: 'layers',
+  batchSize: 'batchSize',
+  ...CHECK_OPTIONS,
+  ...CONTROL_OPTIONS,
+} as const satisfies OptionSchema<AnalyzeOptions>;
 
-/** The checks the options switch on that apply to this pair and data, in registry order. */
-function chosenChecks(setup: PairSetup, options: AnalyzeOptions) {
-  const switches = options as Record<string, boolean | undefined>;
-  return CHECKS.filter((c) => {
-    const option = 'option' in c ? c.option : undefined;
-    const on = option ? (switches[option.name] ?? option.enabled) : true;
-    return on && (!('applies' in c) || c.applies(setup));
-  });
+/** α values of the per-layer checks when none are given. */
+export const DEFAULT_LAYER_ALPHAS: readonly number[] = Object.freeze(optionDefault('layerAlphas'));
+
+/** The checks the (resolved) switches turn on that apply to this pair and data, in registry order. */
+function chosenChecks(setup: PairSetup, switches: Required<CheckSwitches>) {
+  return CHECKS.filter((c) => (!('option' in c) || switches[c.option.name]) && (!('applies' in c) || c.applies(setup)));
 }
 
 /** Merges the checks' parts into the pair's result; each layer's fields in registry order. */
@@ -50,17 +56,15 @@ function assemble(setup: PairSetup, parts: readonly CheckResult[]): PairAnalysis
 
 /** LMC, LLFC, weak additivity, commutativity (and the checks switched on) of A and B on the data, in one pass. */
 export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, options: AnalyzeOptions = {}): Promise<PairAnalysis> {
-  const alphas = [...(options.alphas ?? DEFAULT_LAYER_ALPHAS)];
-  checkAlphas(alphas);
-  const batchSize = options.batchSize ?? 256;
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`batch size must be a positive integer, got ${batchSize}`);
+  const resolved = resolveOptions('analyzePair()', ANALYZE_OPTIONS, options);
+  const { alphas, lmcAlphas, layers, batchSize, signal, onProgress } = resolved;
   pairCheckpoints(a, b);
-  const setup: PairSetup = { a, b, data, layers: selectLayers(a, options.layers), alphas, lmcAlphas: data.labels ? [...(options.lmcAlphas ?? alphaGrid(11))] : [] };
+  const setup: PairSetup = { a, b, data, layers: selectLayers(a, layers), alphas, lmcAlphas: data.labels ? lmcAlphas : [] };
 
   const checks: PairCheck[] = [];
   const sessions: ModelSession[] = [];
   try {
-    for (const definition of chosenChecks(setup, options)) checks.push(await definition.create(setup));
+    for (const definition of chosenChecks(setup, resolved)) checks.push(await definition.create(setup));
     const inputName = a.input.name;
     const endpointTaps = [...new Set(checks.flatMap((c) => c.needs.endpointValues))].filter((t) => t !== inputName);
     // Every α that needs a model of its own, minus the endpoints; each taps what its checks read there.
@@ -75,7 +79,7 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
     const theta = new Float32Array(a.arena.length);
     const interiorSessions = new Map<number, ModelSession>();
     for (const alpha of interior) {
-      throwIfAborted(options.signal);
+      throwIfAborted(signal);
       interpolateArenas(a.arena, b.arena, [alpha], [theta]);
       const session = await ModelSession.create(a, { parameters: theta, taps: tapsAt(alpha) });
       sessions.push(session);
@@ -85,18 +89,18 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
     const batches = Math.ceil(data.length / batchSize);
     const total = batches * (2 + interior.length);
     let done = 0;
-    const tick = (): void => options.onProgress?.({ phase: 'analyze', done: ++done, total });
-    for await (const batch of data.batches(batchSize, options.signal ? { signal: options.signal } : {})) {
+    const tick = (): void => onProgress?.({ phase: 'analyze', done: ++done, total });
+    for await (const batch of data.batches(batchSize, signal ? { signal: signal } : {})) {
       const dims = [batch.size, ...data.sampleShape];
       const input: FloatTensor = { data: batch.inputs, dims };
       const outputsAt = new Map<number, RunOutputs>();
       outputsAt.set(0, await sessionA.run(batch.inputs, dims));
       tick();
-      throwIfAborted(options.signal);
+      throwIfAborted(signal);
       outputsAt.set(1, await sessionB.run(batch.inputs, dims));
       tick();
       for (const [alpha, session] of interiorSessions) {
-        throwIfAborted(options.signal);
+        throwIfAborted(signal);
         outputsAt.set(alpha, await session.run(batch.inputs, dims));
         tick();
       }

@@ -75,8 +75,11 @@ export interface HtmlPart {
 /** One line of the registry: a check, its switch, and how its results are shown. */
 export interface CheckDefinition {
   readonly id: string;
-  /** The analyze option (and `--[no-]` flag) that turns the check on or off, with its default. */
-  readonly option?: { readonly name: string; readonly enabled: boolean; readonly description: string };
+  /**
+   * The analyze option (and CLI flag) that turns the check on or off; its default and validation
+   * are the row of lib/options.ts with that name.
+   */
+  readonly option?: { readonly name: string; readonly description: string };
   /** False when the check has nothing to measure on this pair and data (LMC without labels). */
   applies?(setup: PairSetup): boolean;
   create(setup: PairSetup): Promise<PairCheck>;

@@ -192,7 +192,7 @@ function commutativityChart(sections: ReportSections, which: 'naive' | 'aligned'
 export const commutativityCheck = {
   id: 'commutativity',
   perLayer: true,
-  option: { name: 'commutativity', enabled: true, description: 'the commutativity check' } as const,
+  option: { name: 'commutativity', description: 'the commutativity check' } as const,
   create: (setup): Promise<PairCheck> => CommutativityCheck.create(setup),
   text: (analysis: PairAnalysis) =>
     analysis.commutativity.length === 0

@@ -210,7 +210,7 @@ function coefficientChart(s: ReportSections): Chart | null {
 export const lewcCheck = {
   id: 'lewc',
   perLayer: true,
-  option: { name: 'lewc', enabled: false, description: 'LEWC distances per layer beside LLFC (Ito et al. 2025)' } as const,
+  option: { name: 'lewc', description: 'LEWC distances per layer beside LLFC (Ito et al. 2025)' } as const,
   create: async (setup): Promise<PairCheck> => new Lewc(setup),
   text: lewcText,
   html: lewcHtml,

@@ -4,7 +4,6 @@
  * and shown (barrier cards, curves, tables), for `llfc lmc` reports too.
  */
 import { checkLabels } from '../dataset/index.js';
-import { checkAlphas } from '../interpolate.js';
 import { ALIGNED, COLORS, exact, NAIVE, pct, spec, type Chart } from '../present/charts.js';
 import { alphaText, esc, figure, formatNumber, formatPercent, numCell, pctCell, table } from '../present/html.js';
 import type { ReportSections } from '../present/sections.js';
@@ -21,7 +20,6 @@ class LmcLoss implements PairCheck {
   private readonly classes: number;
 
   constructor(private readonly setup: PairSetup) {
-    checkAlphas(setup.lmcAlphas);
     this.classes = logitClasses(setup.a);
     checkLabels(setup.data.labels!, this.classes, setup.data.labelsSource ?? setup.data.source);
     this.logits = setup.a.outputs[0]!.name;

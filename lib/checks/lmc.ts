@@ -5,7 +5,8 @@ import type { Checkpoint } from '../checkpoint.js';
 import { pairCheckpoints } from '../checkpoint.js';
 import { checkLabels, type Dataset } from '../dataset/index.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
-import { checkAlphas, interpolateArenas } from '../interpolate.js';
+import { interpolateArenas } from '../interpolate.js';
+import { alphaGrid, CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { LmcResult } from '../results.js';
 import { ModelSession, type ParameterFeed } from '../session.js';
@@ -13,16 +14,16 @@ import { ModelSession, type ParameterFeed } from '../session.js';
 export interface LmcOptions extends RunControl {
   /** α values (default: 11 evenly spaced from 0 to 1). */
   readonly alphas?: readonly number[];
+  /** Samples per onnxruntime run (default 256). */
   readonly batchSize?: number;
   /** How parameters reach onnxruntime (default 'initializers': a session per α, measured faster by bench/runtime.ts). */
   readonly feed?: ParameterFeed;
 }
 
-/** n evenly spaced α from 0 to 1 (i/(n−1), so 0.1 is exactly 1/10). */
-export function alphaGrid(steps: number): number[] {
-  if (!Number.isInteger(steps) || steps < 2) throw new InvalidArgumentError(`steps must be an integer ≥ 2, got ${steps}`);
-  return Array.from({ length: steps }, (_, i) => i / (steps - 1));
-}
+/** The option kinds LMC takes (defaults and validation: lib/options.ts). */
+export const LMC_OPTIONS = { alphas: 'lmcAlphas', batchSize: 'batchSize', feed: 'feed', ...CONTROL_OPTIONS } as const satisfies OptionSchema<LmcOptions>;
+
+export { alphaGrid };
 
 function endpoints(alphas: readonly number[], values: readonly number[]): [number, number] {
   const i0 = alphas.indexOf(0);
@@ -102,15 +103,11 @@ export function logitClasses(checkpoint: Checkpoint): number {
  * α is the outer loop: one arena buffer is reused, so memory stays at one model.
  */
 export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}): Promise<LmcResult> {
-  const alphas = [...(options.alphas ?? alphaGrid(11))];
-  checkAlphas(alphas);
-  const batchSize = options.batchSize ?? 256;
-  if (!Number.isInteger(batchSize) || batchSize <= 0) throw new InvalidArgumentError(`batch size must be a positive integer, got ${batchSize}`);
+  const { alphas, batchSize, feed, signal, onProgress } = resolveOptions('linearModeConnectivity()', LMC_OPTIONS, options);
   pairCheckpoints(a, b);
   if (!data.labels) throw new InvalidArgumentError(`${data.source}: LMC needs labels`);
   const classes = logitClasses(a);
   checkLabels(data.labels, classes, data.labelsSource ?? data.source);
-  const feed = options.feed ?? 'initializers';
   const batchesPerPass = Math.ceil(data.length / batchSize);
   const total = batchesPerPass * alphas.length;
   let done = 0;
@@ -121,21 +118,21 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
   const accuracy: number[] = [];
   try {
     for (const alpha of alphas) {
-      throwIfAborted(options.signal);
+      throwIfAborted(signal);
       interpolateArenas(a.arena, b.arena, [alpha], [theta]);
       const session = shared ?? (await ModelSession.create(a, { parameters: theta }));
       try {
         session.checkInputShape(data.sampleShape, data.source);
         let lossSum = 0;
         let hits = 0;
-        for await (const batch of data.batches(batchSize, options.signal ? { signal: options.signal } : {})) {
-          throwIfAborted(options.signal);
+        for await (const batch of data.batches(batchSize, signal ? { signal } : {})) {
+          throwIfAborted(signal);
           const out = await session.run(batch.inputs, [batch.size, ...data.sampleShape], theta);
           const logits = out[session.outputNames[0]!]!.data as Float32Array;
           const r = crossEntropyAndHits(logits, batch.labels!, classes);
           lossSum += r.loss;
           hits += r.hits;
-          options.onProgress?.({ phase: 'lmc', done: ++done, total });
+          onProgress?.({ phase: 'lmc', done: ++done, total });
         }
         loss.push(lossSum / data.length);
         accuracy.push(hits / data.length);

@@ -226,7 +226,7 @@ function weakAdditivityChart(sections: ReportSections): Chart | null {
 export const weakAdditivityCheck = {
   id: 'weak-additivity',
   perLayer: true,
-  option: { name: 'weakAdditivity', enabled: true, description: 'the weak-additivity check' } as const,
+  option: { name: 'weakAdditivity', description: 'the weak-additivity check' } as const,
   create: (setup): Promise<PairCheck> => WeakAdditivityCheck.create(setup),
   // Columns of every layer, blank for the layers that are not activations.
   layerColumns: (analysis: PairAnalysis) => ({

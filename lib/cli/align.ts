@@ -4,10 +4,11 @@ import type { AlignMethod } from '../align/index.js';
 import type { CorrelationForm } from '../align/activation-matching.js';
 import { alignFiles, type AlignFilesResult } from '../api.js';
 import { InvalidArgumentError } from '../errors.js';
-import { datasetOptionsFromFlags, parsePositiveInteger } from './data-options.js';
+import { optionDefault } from '../options.js';
+import { datasetOptionsFromFlags } from './data-options.js';
+import { parseNumber } from './parse.js';
 import { withProgress } from './report-output.js';
 import { checkOutputs } from '../outputs.js';
-import { parseSeed } from './permute.js';
 import { parseInputShape } from './spec.js';
 import { fixed, formatTable } from '../present/text.js';
 
@@ -18,13 +19,14 @@ export interface AlignFlags {
   safetensors?: string;
   seed?: string;
   maxSweeps?: string;
-  correlation: CorrelationForm;
+  correlation?: CorrelationForm;
   data?: string[];
   dataKey?: string;
   mean?: string;
   std?: string;
   limit?: string;
-  batchSize: string;
+  allowNonfinite?: boolean;
+  batchSize?: string;
   inputShape?: string;
   json?: boolean;
   quiet?: boolean;
@@ -70,15 +72,16 @@ export function alignCommand(): Command {
     .requiredOption('-o, --output <file>', 'the aligned B as ONNX')
     .option('--perm-out <file>', 'the permutations as JSON (default: <output>.perms.json)')
     .option('--safetensors <file>', 'the aligned parameters under PyTorch names (default: <output>.safetensors)')
-    .option('--seed <n>', 'weight matching: seed of the group order (default 0)')
-    .option('--max-sweeps <n>', 'weight matching: at most this many sweeps (default 100)')
-    .addOption(new Option('--correlation <form>', 'activation matching: Σ z_A z_Bᵀ or the Pearson coefficients').choices(['cross', 'pearson']).default('cross'))
+    .option('--seed <n>', `weight matching: seed of the group order (default ${optionDefault('seed')})`)
+    .option('--max-sweeps <n>', `weight matching: at most this many sweeps (default ${optionDefault('maxSweeps')})`)
+    .addOption(new Option('--correlation <form>', `activation matching: Σ z_A z_Bᵀ or the Pearson coefficients (default ${optionDefault('correlation')})`).choices(['cross', 'pearson']))
     .option('--data <files...>', 'activation matching: the inputs both models run on (.npy, .npz, IDX, CIFAR-10 .bin)')
     .option('--data-key <name>', 'array name inside an .npz data file')
     .option('--mean <values>', 'normalize: per-channel mean, comma separated (after uint8 → x/255)')
     .option('--std <values>', 'normalize: per-channel std, comma separated')
     .option('--limit <n>', 'use only the first n samples')
-    .addOption(new Option('--batch-size <n>', 'samples per onnxruntime run').default('128'))
+    .option('--allow-nonfinite', 'measure even when the data holds NaN or ±Inf (by default an error naming the sample)')
+    .option('--batch-size <n>', `samples per onnxruntime run (default ${optionDefault('batchSize')})`)
     .option('--input-shape <dims>', 'input shape to probe the graph with, batch included')
     .option('--json', 'print the permutations file as JSON on stdout')
     .option('--quiet', 'print nothing but errors')
@@ -94,22 +97,18 @@ export function alignCommand(): Command {
       await checkOutputs(outputs, [a, b, ...(flags.data ?? [])]);
       if (flags.method === 'activation' && !flags.data) throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
       if (flags.method === 'weight' && flags.data) throw new InvalidArgumentError('--data is for --method activation; weight matching reads the weights only');
-      const seed = parseSeed(flags.seed);
-      const maxSweeps = flags.maxSweeps !== undefined ? parsePositiveInteger(flags.maxSweeps, '--max-sweeps') : undefined;
-      const batchSize = parsePositiveInteger(flags.batchSize, '--batch-size');
       const inputShape = parseInputShape(flags.inputShape);
-      const data = flags.data
-        ? datasetOptionsFromFlags({ data: flags.data, batchSize: flags.batchSize, ...(flags.dataKey ? { dataKey: flags.dataKey } : {}), ...(flags.mean ? { mean: flags.mean } : {}), ...(flags.std ? { std: flags.std } : {}), ...(flags.limit ? { limit: flags.limit } : {}) })
-        : undefined;
+      const data = flags.data ? datasetOptionsFromFlags({ ...flags, data: flags.data }) : undefined;
       const result = await withProgress(flags, (control) =>
         alignFiles(
           { a, b, ...(data ? { data } : {}), outputs: { onnx: flags.output, permutations: permOut, safetensors } },
           {
             method: flags.method,
-            seed,
-            ...(maxSweeps !== undefined ? { maxSweeps } : {}),
-            ...(inputShape ? { inputShape } : {}),
-            ...(data ? { batchSize, correlation: flags.correlation } : {}),
+            seed: parseNumber(flags.seed, '--seed'),
+            maxSweeps: parseNumber(flags.maxSweeps, '--max-sweeps'),
+            inputShape,
+            batchSize: parseNumber(flags.batchSize, '--batch-size'),
+            correlation: flags.correlation,
             ...control,
           },
         ),

@@ -2,10 +2,12 @@
 import { Command, Option } from 'commander';
 import type { AlignMethod, CorrelationForm } from '../align/index.js';
 import { analyze, analyzeAligned } from '../api.js';
-import { DEFAULT_LAYER_ALPHAS } from '../checks/analyze.js';
+import { ANALYZE_OPTIONS } from '../checks/analyze.js';
 import { CHECKS, type CheckSwitches } from '../checks/registry.js';
+import { optionDefault, resolveOptions } from '../options.js';
 import type { AlignedAnalysis, PairAnalysis } from '../results.js';
-import { addDataOptions, dataInputs, datasetOptionsFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
+import { addDataOptions, dataInputs, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
+import { parseList, parseNumber, parseNumberList } from './parse.js';
 import { alphasFromFlags } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
 import { fixed, formatTable } from '../present/text.js';
@@ -49,19 +51,16 @@ export function analysisText(analysis: PairAnalysis): string {
 
 /** Runs the analysis of two files and prints/writes the report; shared by `analyze` and `demo`. */
 export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Promise<void> {
-  const layerAlphas = flags.alphas !== undefined ? parseNumberList(flags.alphas, '--alphas') : DEFAULT_LAYER_ALPHAS;
-  const lmcAlphas = alphasFromFlags({ ...(flags.steps !== undefined ? { steps: flags.steps } : {}) });
-  const batchSize = parsePositiveInteger(flags.batchSize, '--batch-size');
+  const options = resolveOptions('llfc analyze', ANALYZE_OPTIONS, {
+    alphas: flags.alphas !== undefined ? parseNumberList(flags.alphas, '--alphas') : undefined,
+    lmcAlphas: alphasFromFlags({ ...(flags.steps !== undefined ? { steps: flags.steps } : {}) }),
+    layers: flags.layers !== undefined ? parseList(flags.layers, '--layers') : undefined,
+    batchSize: parseNumber(flags.batchSize, '--batch-size'),
+    ...(Object.fromEntries(switchable.map((o) => [o.name, flags[o.name]])) as CheckSwitches),
+  });
   const inputs = [a, b, ...dataInputs(flags)];
   const outputs = await checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
-  const options = {
-    alphas: layerAlphas,
-    lmcAlphas,
-    batchSize,
-    ...Object.fromEntries(switchable.flatMap((o) => (flags[o.name] !== undefined ? [[o.name, flags[o.name]]] : []))),
-    ...(flags.layers !== undefined ? { layers: flags.layers.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
-  };
   const { naive: analysis, aligned } = await withProgress(flags, (control) =>
     flags.align
       ? analyzeAligned({ a, b, data }, { method: flags.align, ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
@@ -74,12 +73,12 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
       models: { a, b },
       data: { source, samples: analysis.samples, labels: flags.labels !== undefined },
       settings: {
-        batchSize,
+        batchSize: options.batchSize,
         feed: 'initializers',
         layers: flags.layers ?? 'default',
         ...(flags.align ? { align: flags.align } : {}),
         // The checks that are off by default, when switched on.
-        ...Object.fromEntries(switchable.flatMap((o) => (!o.enabled && flags[o.name] ? [[o.name, true]] : []))),
+        ...Object.fromEntries(switchable.flatMap((o) => (!optionDefault(o.name) && flags[o.name] ? [[o.name, true]] : []))),
       },
       lmc,
       layerAlphas: alphas,
@@ -113,14 +112,15 @@ export function analyzeCommand(): Command {
     .description('LMC plus, per layer, LLFC distance, scale coefficient, weak additivity and commutativity, in one pass over the data')
     .argument('<a>', 'checkpoint A (ONNX), α = 0')
     .argument('<b>', 'checkpoint B (ONNX), α = 1')
-    .option('--alphas <list>', `α values of the per-layer checks (default ${DEFAULT_LAYER_ALPHAS.join(',')})`)
-    .option('--steps <n>', 'points of the LMC α grid (default 11)')
+    .option('--alphas <list>', `α values of the per-layer checks (default ${optionDefault('layerAlphas').join(',')})`)
+    .option('--steps <n>', `points of the LMC α grid (default ${optionDefault('steps')})`)
     .option('--layers <list>', 'layers to check: node names, tensor names, module paths or op types, comma separated')
     .addOption(new Option('--align <method>', 'also align B to A by permutation and analyze the aligned pair').choices(['weight', 'activation']))
     .addOption(new Option('--correlation <form>', 'activation matching: cross-correlation or Pearson').choices(['cross', 'pearson']));
   for (const o of switchable) {
     const flag = o.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-    command.option(o.enabled ? `--no-${flag}` : `--${flag}`, `${o.enabled ? 'skip' : 'also measure'} ${o.description}`);
+    const on = optionDefault(o.name);
+    command.option(on ? `--no-${flag}` : `--${flag}`, `${on ? 'skip' : 'also measure'} ${o.description}`);
   }
   addDataOptions(command);
   addReportOptions(command);

@@ -1,7 +1,9 @@
 /** The dataset options shared by commands that read data. */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { OpenDatasetOptions } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
+import { optionDefault } from '../options.js';
+import { parseNumber, parseNumberList } from './parse.js';
 
 export interface DataFlags {
   data: string[];
@@ -11,7 +13,8 @@ export interface DataFlags {
   mean?: string;
   std?: string;
   limit?: string;
-  batchSize: string;
+  batchSize?: string;
+  allowNonfinite?: boolean;
 }
 
 export function addDataOptions(command: Command): Command {
@@ -23,19 +26,8 @@ export function addDataOptions(command: Command): Command {
     .option('--mean <values>', 'normalize: per-channel mean, comma separated (after uint8 → x/255)')
     .option('--std <values>', 'normalize: per-channel std, comma separated')
     .option('--limit <n>', 'use only the first n samples')
-    .addOption(new Option('--batch-size <n>', 'samples per onnxruntime run').default('256'));
-}
-
-export function parseNumberList(text: string, what: string): number[] {
-  const values = text.split(',').map((s) => s.trim()).filter((s) => s.length > 0).map(Number);
-  if (values.length === 0 || values.some((v) => !Number.isFinite(v))) throw new InvalidArgumentError(`${what}: '${text}' is not a comma-separated list of numbers`);
-  return values;
-}
-
-export function parsePositiveInteger(text: string, what: string): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got '${text}'`);
-  return n;
+    .option('--allow-nonfinite', 'measure even when the data holds NaN or ±Inf (by default an error naming the sample)')
+    .option('--batch-size <n>', `samples per onnxruntime run (default ${optionDefault('batchSize')})`);
 }
 
 /** The dataset options the flags describe (the dataset is opened where the work runs). */
@@ -49,7 +41,8 @@ export function datasetOptionsFromFlags(flags: DataFlags): OpenDatasetOptions {
     ...(flags.mean !== undefined && flags.std !== undefined
       ? { normalize: { mean: parseNumberList(flags.mean, '--mean'), std: parseNumberList(flags.std, '--std') } }
       : {}),
-    ...(flags.limit !== undefined ? { limit: parsePositiveInteger(flags.limit, '--limit') } : {}),
+    ...(flags.limit !== undefined ? { limit: parseNumber(flags.limit, '--limit') } : {}),
+    ...(flags.allowNonfinite ? { allowNonfinite: true } : {}),
   };
 }
 

@@ -1,8 +1,7 @@
 /** `llfc interpolate A.onnx B.onnx --alpha 0.5 -o mid.onnx`: write the model θ(α). */
 import { Command } from 'commander';
 import { interpolate } from '../api.js';
-import { InvalidArgumentError } from '../errors.js';
-import { checkAlphas } from '../interpolate.js';
+import { parseNumber } from './parse.js';
 
 export function interpolateCommand(): Command {
   return new Command('interpolate')
@@ -13,9 +12,7 @@ export function interpolateCommand(): Command {
     .requiredOption('-o, --output <file>', 'the ONNX file to write')
     .option('--quiet', 'print nothing but errors')
     .action(async (a: string, b: string, flags: { alpha: string; output: string; quiet?: boolean }) => {
-      const alpha = Number(flags.alpha);
-      if (flags.alpha.trim() === '' || Number.isNaN(alpha)) throw new InvalidArgumentError(`--alpha: '${flags.alpha}' is not a number`);
-      checkAlphas([alpha], '--alpha');
+      const alpha = parseNumber(flags.alpha, '--alpha')!;
       const { perUse } = await interpolate(a, b, alpha, flags.output);
       if (!flags.quiet) {
         process.stdout.write(`wrote θ(${alpha}) of ${a} and ${b} to ${flags.output}\n`);

@@ -1,39 +1,42 @@
 /** `llfc lmc A.onnx B.onnx --data X --labels Y`: the LMC curve and barriers. */
 import { Command } from 'commander';
 import { lmc as runLmcTask } from '../api.js';
-import { alphaGrid } from '../checks/lmc.js';
 import { lmcTable } from '../checks/lmc-loss.js';
+import { alphaGrid, LMC_OPTIONS } from '../checks/lmc.js';
 import { InvalidArgumentError } from '../errors.js';
+import { optionDefault, resolveOptions } from '../options.js';
 import type { ParameterFeed } from '../session.js';
-import { addDataOptions, dataInputs, datasetOptionsFromFlags, parseNumberList, parsePositiveInteger, type DataFlags } from './data-options.js';
+import { addDataOptions, dataInputs, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
+import { parseNumber, parseNumberList } from './parse.js';
 import { addReportOptions, checkOutputs, feedOption, finishReport, withProgress, type ReportFlags } from './report-output.js';
 
 export interface LmcFlags extends DataFlags, ReportFlags {
   steps?: string;
   alphas?: string;
-  feed: ParameterFeed;
+  feed?: ParameterFeed;
 }
 
-export function alphasFromFlags(flags: { steps?: string; alphas?: string }): number[] {
+/** The LMC α values `--steps` or `--alphas` give (undefined: neither, the default grid). */
+export function alphasFromFlags(flags: { steps?: string; alphas?: string }): number[] | undefined {
   if (flags.steps !== undefined && flags.alphas !== undefined) throw new InvalidArgumentError('give --steps or --alphas, not both');
   if (flags.alphas !== undefined) return parseNumberList(flags.alphas, '--alphas');
-  return alphaGrid(flags.steps !== undefined ? parsePositiveInteger(flags.steps, '--steps') : 11);
+  return flags.steps !== undefined ? alphaGrid(parseNumber(flags.steps, '--steps')!) : undefined;
 }
 
 /** Runs LMC for two files and prints/writes the report; shared by `lmc` and `demo`. */
 export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<void> {
-  const alphas = alphasFromFlags(flags);
-  const batchSize = parsePositiveInteger(flags.batchSize, '--batch-size');
+  const options = resolveOptions('llfc lmc', LMC_OPTIONS, { alphas: alphasFromFlags(flags), batchSize: parseNumber(flags.batchSize, '--batch-size'), feed: flags.feed });
+  const { batchSize, feed } = options;
   const inputs = [a, b, ...dataInputs(flags)];
   const outputs = await checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
-  const lmc = await withProgress(flags, (control) => runLmcTask({ a, b, data }, { alphas, batchSize, feed: flags.feed, ...control }));
+  const lmc = await withProgress(flags, (control) => runLmcTask({ a, b, data }, { ...options, ...control }));
   const source = flags.data.join(', ');
   await finishReport(
     {
       models: { a, b },
       data: { source, samples: lmc.samples, labels: true },
-      settings: { batchSize, feed: flags.feed },
+      settings: { batchSize, feed },
       lmc,
     },
     flags,
@@ -47,7 +50,7 @@ export function lmcCommand(): Command {
     .description('loss and accuracy along the linear path θ(α) = (1−α)θ_A + αθ_B, and the barriers')
     .argument('<a>', 'checkpoint A (ONNX), α = 0')
     .argument('<b>', 'checkpoint B (ONNX), α = 1')
-    .option('--steps <n>', 'an even α grid of n points from 0 to 1 (default 11)')
+    .option('--steps <n>', `an even α grid of n points from 0 to 1 (default ${optionDefault('steps')})`)
     .option('--alphas <list>', 'explicit α values, comma separated')
     .addOption(feedOption());
   addDataOptions(command);

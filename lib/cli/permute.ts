@@ -6,7 +6,9 @@ import { permuteArena, permutedModel, permutationsFromJson, permutationsToJson, 
 import { inferSpec } from '../align/spec.js';
 import { InvalidArgumentError, PermutationError } from '../errors.js';
 import { encodeModel } from '../onnx/model.js';
+import { optionDefault, resolveOptions } from '../options.js';
 import { checkOutputs, commitOutputs, type OutputFile } from '../outputs.js';
+import { parseNumber } from './parse.js';
 import { parseInputShape } from './spec.js';
 
 export interface PermuteFlags {
@@ -17,13 +19,6 @@ export interface PermuteFlags {
   permOut?: string;
   inputShape?: string;
   quiet?: boolean;
-}
-
-export function parseSeed(text: string | undefined): number {
-  if (text === undefined) return 0;
-  const n = Number(text);
-  if (!Number.isSafeInteger(n)) throw new InvalidArgumentError(`--seed must be an integer, got '${text}'`);
-  return n;
 }
 
 async function readJson(file: string): Promise<unknown> {
@@ -45,7 +40,7 @@ export function permuteCommand(): Command {
     .description('permute the hidden units of a model (every group of its inferred spec): the function is unchanged')
     .argument('<model>', 'an ONNX model')
     .option('--random', 'a uniformly random permutation of every group')
-    .option('--seed <n>', 'seed of --random (default 0)')
+    .option('--seed <n>', `seed of --random (default ${optionDefault('seed')})`)
     .option('--perms <file>', 'apply the permutations of this JSON file (as written by --perm-out or `llfc align`)')
     .requiredOption('-o, --output <file>', 'the permuted ONNX model')
     .option('--perm-out <file>', 'write the permutations as JSON')
@@ -53,7 +48,7 @@ export function permuteCommand(): Command {
     .option('--quiet', 'print nothing but errors')
     .action(async (file: string, flags: PermuteFlags) => {
       if (Boolean(flags.random) === Boolean(flags.perms)) throw new InvalidArgumentError('give either --random or --perms <file>');
-      const seed = parseSeed(flags.seed);
+      const { seed } = resolveOptions('llfc permute', { seed: 'seed' } as const, { seed: parseNumber(flags.seed, '--seed') });
       const inputShape = parseInputShape(flags.inputShape);
       const outputs = await checkOutputs(
         [{ path: flags.output, label: '--output' }, flags.permOut !== undefined ? { path: flags.permOut, label: '--perm-out' } : undefined],

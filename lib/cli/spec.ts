@@ -2,9 +2,8 @@
 import { Command } from 'commander';
 import { loadCheckpoint } from '../checkpoint.js';
 import { describeAction, inferSpec, type PermutationSpec } from '../align/spec.js';
-import { InvalidArgumentError } from '../errors.js';
 import { checkOutputs, commitOutputs } from '../outputs.js';
-import { parseNumberList } from './data-options.js';
+import { parseNumberList } from './parse.js';
 
 export interface SpecFlags {
   inputShape?: string;
@@ -12,11 +11,9 @@ export interface SpecFlags {
   out?: string;
 }
 
+/** The dims of `--input-shape` (whether they fit the model is checked where the graph is probed). */
 export function parseInputShape(text: string | undefined): number[] | undefined {
-  if (text === undefined) return undefined;
-  const dims = parseNumberList(text, '--input-shape');
-  if (dims.some((d) => !Number.isInteger(d) || d <= 0)) throw new InvalidArgumentError(`--input-shape: '${text}' is not a list of positive integers`);
-  return dims;
+  return text === undefined ? undefined : parseNumberList(text, '--input-shape');
 }
 
 const list = (items: string[], max = 12): string => (items.length <= max ? items.join(' · ') : `${items.slice(0, max).join(' · ')} · … (${items.length - max} more)`);

@@ -2,7 +2,8 @@
  * The streaming {@link Dataset}: fixed-size records read sequentially, converted to float32 and
  * normalized batch by batch.
  */
-import { CancelledError, InvalidArgumentError } from '../errors.js';
+import { CancelledError, InvalidArgumentError, NonFiniteDataError } from '../errors.js';
+import { checkOption } from '../options.js';
 import type { DType, InputDTypeName } from './dtype.js';
 import type { ReaderFactory } from './readers.js';
 import type { Batch, Dataset, Normalization } from './types.js';
@@ -23,6 +24,8 @@ export interface RecordLayout {
   /** Where the labels came from, for messages. */
   labelsSource?: string;
   normalize?: Normalization;
+  /** Let NaN and ±Inf through (otherwise a batch holding one is a {@link NonFiniteDataError}). */
+  allowNonfinite?: boolean;
 }
 
 /** Per-channel float32 mean and std, validated against the channel count. */
@@ -153,6 +156,20 @@ class Converter {
   }
 }
 
+/**
+ * Throws {@link NonFiniteDataError} naming the first NaN or ±Inf of a batch. The scan is one
+ * branch-free pass (x·0 is NaN exactly when x is not finite); only a batch that fails is
+ * searched for the position.
+ */
+export function checkFinite(inputs: Float32Array, sampleShape: readonly number[], firstSample: number, source: string): void {
+  let probe = 0;
+  for (let i = 0; i < inputs.length; i++) probe += inputs[i]! * 0;
+  if (probe === 0) return;
+  const at = inputs.findIndex((x) => !Number.isFinite(x));
+  const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
+  throw new NonFiniteDataError(source, firstSample + Math.floor(at / sampleSize), at % sampleSize, sampleShape, inputs[at]!);
+}
+
 /** A {@link Dataset} over fixed-size records. */
 export class RecordDataset implements Dataset {
   readonly source: string;
@@ -175,9 +192,7 @@ export class RecordDataset implements Dataset {
   }
 
   batches(batchSize: number, options?: { signal?: AbortSignal }): AsyncIterableIterator<Batch> {
-    if (typeof batchSize !== 'number' || !Number.isSafeInteger(batchSize) || batchSize <= 0) {
-      throw new InvalidArgumentError(`batch size must be a positive integer, got ${String(batchSize)}`);
-    }
+    checkOption('batchSize', batchSize);
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgumentError('options.signal must be an AbortSignal');
@@ -203,7 +218,9 @@ export class RecordDataset implements Dataset {
         const size = Math.min(batchSize, this.length - start);
         await reader.read(raw, size * recordBytes);
         checkAbort();
-        const batch: Batch = { index, start, size, inputs: this.converter.convert(raw, size) };
+        const inputs = this.converter.convert(raw, size);
+        if (!this.layout.allowNonfinite) checkFinite(inputs, this.sampleShape, start, this.source);
+        const batch: Batch = { index, start, size, inputs };
         if (this.labels) batch.labels = this.labels.slice(start, start + size);
         yield batch;
       }

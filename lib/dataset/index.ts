@@ -25,6 +25,7 @@
  * ```
  */
 import { DatasetError, InvalidArgumentError, LabelError } from '../errors.js';
+import { checkKnownKeys, checkOption } from '../options.js';
 import { channelCount, channelNorm, RecordDataset, validateNormalizationShape } from './batching.js';
 import { CIFAR_PIXEL_BYTES, CIFAR_RECORD_BYTES, CIFAR_SAMPLE_SHAPE, openCifar } from './cifar.js';
 import { requireInputDType } from './dtype.js';
@@ -52,8 +53,11 @@ async function detectFormat(file: string): Promise<DataFormat> {
   );
 }
 
+const DATASET_OPTION_KEYS: readonly (keyof OpenDatasetOptions)[] = ['data', 'labels', 'normalize', 'key', 'labelsKey', 'limit', 'format', 'allowNonfinite'];
+
 function validateOptions(options: OpenDatasetOptions): string[] {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('openDataset needs an options object');
+  checkKnownKeys('openDataset()', options, DATASET_OPTION_KEYS);
   const files = Array.isArray(options.data) ? options.data : [options.data];
   if (files.length === 0) throw new InvalidArgumentError('data: no file given');
   files.forEach((f) => {
@@ -62,10 +66,8 @@ function validateOptions(options: OpenDatasetOptions): string[] {
   if (options.labels !== undefined && (typeof options.labels !== 'string' || options.labels.length === 0)) {
     throw new InvalidArgumentError(`labels: expected a file path, got ${JSON.stringify(options.labels)}`);
   }
-  const limit = options.limit;
-  if (limit !== undefined && (typeof limit !== 'number' || !Number.isSafeInteger(limit) || limit <= 0)) {
-    throw new InvalidArgumentError(`limit must be a positive integer, got ${String(limit)}`);
-  }
+  if (options.limit !== undefined) checkOption('limit', options.limit);
+  if (options.allowNonfinite !== undefined) checkOption('allowNonfinite', options.allowNonfinite);
   for (const k of ['key', 'labelsKey'] as const) {
     const v = options[k];
     if (v !== undefined && (typeof v !== 'string' || v.length === 0)) {
@@ -124,6 +126,7 @@ export async function openDataset(options: OpenDatasetOptions): Promise<Dataset>
       reader: cifar.reader,
       labels: cifar.labels,
       ...(options.normalize ? { normalize: options.normalize } : {}),
+      ...(options.allowNonfinite ? { allowNonfinite: true } : {}),
     });
   }
 
@@ -182,5 +185,6 @@ export async function openDataset(options: OpenDatasetOptions): Promise<Dataset>
     reader: array.reader,
     ...(labels ? { labels: length < labels.length ? labels.slice(0, length) : labels, labelsSource: labelsWhere ?? array.where } : {}),
     ...(options.normalize ? { normalize: options.normalize } : {}),
+    ...(options.allowNonfinite ? { allowNonfinite: true } : {}),
   });
 }

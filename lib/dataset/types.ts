@@ -66,6 +66,7 @@ export interface Dataset {
    * @throws InvalidArgumentError at once when `batchSize` is not a positive integer.
    * @throws CancelledError when `options.signal` is aborted (checked before each batch).
    * @throws DatasetError when a file turns out unreadable or shorter than its header said.
+   * @throws NonFiniteDataError (a DatasetError) at the first batch holding NaN or ±Inf, unless opened with `allowNonfinite`.
    */
   batches(batchSize: number, options?: { signal?: AbortSignal }): AsyncIterableIterator<Batch>;
 }
@@ -100,6 +101,11 @@ export interface OpenDatasetOptions {
    * batches; otherwise the content decides (npy magic, zip signature, gzip signature, IDX magic).
    */
   format?: DataFormat;
+  /**
+   * Let NaN and ±Inf input values through. By default each batch is checked (one cheap pass)
+   * and a non-finite value is a `NonFiniteDataError` naming the file, the sample and the feature.
+   */
+  allowNonfinite?: boolean;
 }
 
 /** Data file formats understood by `openDataset`. */

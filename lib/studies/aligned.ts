@@ -10,6 +10,7 @@ import { summarizeSpec } from '../align/summary.js';
 import type { Checkpoint } from '../checkpoint.js';
 import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
 import type { Dataset } from '../dataset/index.js';
+import type { OptionSchema } from '../options.js';
 import type { AlignedAnalysis, PairAnalysis } from '../results.js';
 
 /** How to align B to A before the second analysis. */
@@ -18,6 +19,9 @@ export interface AlignRequest {
   readonly correlation?: CorrelationForm;
   readonly seed?: number;
 }
+
+/** The option kinds of an {@link AlignRequest} (defaults and validation: lib/options.ts). */
+export const ALIGN_REQUEST_OPTIONS = { method: 'method', correlation: 'correlation', seed: 'seed' } as const satisfies OptionSchema<AlignRequest>;
 
 /** The naive analysis and the aligned one beside it. */
 export interface NaiveAndAligned {

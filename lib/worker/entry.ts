@@ -19,6 +19,7 @@ try {
   const e = error as Error;
   parentPort!.postMessage({
     type: 'error',
-    error: { name: e.name, message: e.message, stack: e.stack, code: error instanceof LlfcError ? error.code : undefined },
+    // The typed error's own fields (file, sample, option, …) travel too, so the caller can read them.
+    error: { name: e.name, message: e.message, stack: e.stack, code: error instanceof LlfcError ? error.code : undefined, fields: error instanceof LlfcError ? { ...error } : undefined },
   });
 }

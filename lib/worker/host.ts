@@ -12,6 +12,7 @@ interface SerializedError {
   message: string;
   stack?: string;
   code?: string;
+  fields?: Record<string, unknown>;
 }
 
 /** Rebuilds the typed error thrown in the worker, so `instanceof` works for the caller. */
@@ -24,6 +25,7 @@ function reviveError(data: SerializedError): Error {
     name: { value: data.name, enumerable: false, writable: true },
     stack: { value: data.stack, enumerable: false, writable: true },
   });
+  Object.assign(error, data.fields);
   if (data.code) error.code = data.code;
   return error;
 }

@@ -6,13 +6,13 @@
 import { loadCheckpoint } from '../checkpoint.js';
 import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
 import { linearModeConnectivity, type LmcOptions } from '../checks/lmc.js';
-import type { LmcResult, AlignedAnalysis, PairAnalysis } from '../results.js';
+import type { AlignedAnalysis, LmcResult, PairAnalysis } from '../results.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import type { RunControl } from '../progress.js';
-import { analyzeNaiveAndAligned, type AlignRequest } from '../studies/aligned.js';
 import { align, type AlignOptions, type AlignResult } from '../align/index.js';
 import { alignmentFiles, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
 import type { OutputFile } from '../outputs.js';
+import { analyzeNaiveAndAligned, type AlignRequest } from '../studies/aligned.js';
 
 /** Options without the callbacks, which cannot cross threads. */
 type Plain<T> = Omit<T, keyof RunControl>;
@@ -24,6 +24,9 @@ export interface PairRequest {
   readonly b: string;
   readonly data: OpenDatasetOptions;
 }
+
+/** The keys of a {@link PairRequest}. */
+export const PAIR_REQUEST_KEYS: readonly (keyof PairRequest)[] = ['a', 'b', 'data'];
 
 /** The naive analysis, and with an alignment request, the aligned one beside it. */
 export interface AnalyzeResult {

@@ -55,7 +55,7 @@ describe('llfc analyze', () => {
 
   it.each([
     [['--layers', 'nonsense'], /no layer matches 'nonsense'/],
-    [['--alphas', '0.5,7'], /7 is outside \[0, 1\]/],
+    [['--alphas', '0.5,7'], /alphas\[1\] must be a number in \[0, 1\], got 7/],
   ])('exits 2 naming the problem for %s', (args, message) => {
     const r = llfc('analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, ...args);
     expect(r.status).toBe(2);

@@ -32,7 +32,7 @@ describe('llfc interpolate', () => {
   });
 
   it.each([
-    [['--alpha', '1.5'], /1\.5 is outside \[0, 1\]/],
+    [['--alpha', '1.5'], /alpha must be a number in \[0, 1\], got 1\.5/],
     [['--alpha', 'half'], /'half' is not a number/],
   ])('refuses %s', (args, message) => {
     const r = llfc('interpolate', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...args, '-o', join(tmp.dir, 'x.onnx'));

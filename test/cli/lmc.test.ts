@@ -74,7 +74,7 @@ describe('llfc lmc', () => {
     ['data that does not fit the model', [mlpA, mlpB, '--data', flat, '--labels', labels4], /samples of shape \[784\] do not fit the input 'input'/],
     ['labels out of range', [mlpA, mlpB, '--data', f32, '--labels', badLabels], /bad-labels\.npy.*12/],
     ['labels of the wrong length', [mlpA, mlpB, '--data', f32, '--labels', y], /2000 labels .* 256 samples/],
-    ['α outside [0, 1]', [mlpA, mlpB, '--data', x, '--labels', y, '--alphas', '0,-0.5,1'], /-0\.5 is outside \[0, 1\]/],
+    ['α outside [0, 1]', [mlpA, mlpB, '--data', x, '--labels', y, '--alphas', '0,-0.5,1'], /alphas\[1\] must be a number in \[0, 1\], got -0\.5/],
     ['an empty dataset', [mlpA, mlpB, '--data', empty], /empty\.npy/],
     ['a missing data file', [mlpA, mlpB, '--data', join(tmp.dir, 'nothing.npy'), '--labels', y], /nothing\.npy/],
   ];

@@ -1,0 +1,202 @@
+/**
+ * One gate for options: every option of the library has its one default and its one
+ * validation in the table below. Each entry point (the API functions, the in-process building
+ * blocks, a dataset's `batches`) resolves the options it takes here, once: unknown keys are
+ * refused with the nearest known key, defaults are filled in, values are checked. The CLI only
+ * parses strings into values and hands them over.
+ */
+import { InvalidArgumentError, UnknownOptionError } from './errors.js';
+
+/** The typed error for a value that is not what an option takes: "`name` must be `expected`, got `actual`". */
+export function invalidArgument(name: string, expected: string, actual: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(`${name} must be ${expected}, got ${describeValue(actual)}`);
+}
+
+/** A value as a message shows it: numbers and lists as written, strings quoted. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return `'${value}'`;
+  if (Array.isArray(value)) return `[${value.map(describeValue).join(', ')}]`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  if (typeof value === 'function') return 'a function';
+  if (value !== null && typeof value === 'object') return `an object (${Object.keys(value).join(', ') || 'no keys'})`;
+  return String(value);
+}
+
+/** One option: what a valid value is, how to check it (throwing), and its default when it has one. */
+export interface OptionRule {
+  readonly expected: string;
+  /** Throws {@link invalidArgument} (or a more precise InvalidArgumentError) unless `value` is valid. */
+  readonly check: (value: unknown, name: string) => void;
+  readonly default?: unknown;
+  /** The entry point cannot run without it. */
+  readonly required?: boolean;
+}
+
+function rule(expected: string, valid: (value: unknown) => boolean): OptionRule {
+  return {
+    expected,
+    check(value, name) {
+      if (!valid(value)) throw invalidArgument(name, expected, value);
+    },
+  };
+}
+
+const withDefault = <T>(r: OptionRule, value: T): OptionRule & { readonly default: T } => ({ ...r, default: value });
+
+const isPositiveInteger = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+const isAlpha = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
+const oneOf = (...values: string[]): OptionRule => rule(values.map((v) => `'${v}'`).join(' or '), (v) => values.includes(v as string));
+
+/** A non-empty list whose items each satisfy `item` (named `name[i]` in messages). */
+function listOf(expected: string, item: OptionRule): OptionRule {
+  return {
+    expected,
+    check(value, name) {
+      if (!Array.isArray(value) || value.length === 0) throw invalidArgument(name, expected, value);
+      value.forEach((v, i) => item.check(v, `${name}[${i}]`));
+    },
+  };
+}
+
+const alpha = rule('a number in [0, 1]', isAlpha);
+const alphaList = listOf('a non-empty list of numbers in [0, 1]', alpha);
+const steps = rule('an integer ≥ 2', (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 2);
+
+/** n evenly spaced α from 0 to 1 (i/(n−1), so 0.1 is exactly 1/10). */
+export function alphaGrid(n: number): number[] {
+  steps.check(n, 'steps');
+  return Array.from({ length: n }, (_, i) => i / (n - 1));
+}
+
+/** Points of the LMC α grid when none are given. */
+const LMC_STEPS = 11;
+
+/** The table: every option kind, its validation and its default. */
+export const OPTIONS = {
+  batchSize: withDefault(rule('a positive integer', isPositiveInteger), 256),
+  /** α values of an LMC curve. */
+  lmcAlphas: withDefault(alphaList, alphaGrid(LMC_STEPS)),
+  /** α values of the per-layer checks (LLFC, weak additivity). */
+  layerAlphas: withDefault(alphaList, [0.25, 0.5, 0.75]),
+  /** One α (`interpolate`). */
+  steps: withDefault(steps, LMC_STEPS),
+  feed: withDefault(oneOf('initializers', 'inputs'), 'initializers'),
+  layers: listOf('a non-empty list of layer names', rule('a non-empty string', (v) => typeof v === 'string' && v.length > 0)),
+  commutativity: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), true),
+  weakAdditivity: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), true),
+  /** The LEWC check (Ito et al. 2025), off by default. */
+  lewc: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
+  method: { ...oneOf('weight', 'activation'), required: true },
+  alpha: { ...alpha, required: true },
+  seed: withDefault(rule('an integer', (v) => typeof v === 'number' && Number.isSafeInteger(v)), 0),
+  orders: rule('a list of group orders (lists of group indices)', (v) => Array.isArray(v) && v.every((o) => Array.isArray(o))),
+  initial: rule('a list of Int32Array permutations', (v) => Array.isArray(v) && v.every((p) => p instanceof Int32Array)),
+  maxSweeps: withDefault(rule('a positive integer', isPositiveInteger), 100),
+  tolerance: withDefault(rule('a number ≥ 0', (v) => typeof v === 'number' && v >= 0), 1e-12),
+  threads: withDefault(rule('an integer ≥ 0 (0: all cores)', (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0), 1),
+  correlation: withDefault(oneOf('cross', 'pearson'), 'cross'),
+  inputShape: listOf('a non-empty list of positive integers', rule('a positive integer', isPositiveInteger)),
+  limit: rule('a positive integer', isPositiveInteger),
+  allowNonfinite: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
+  /** A permutation spec already inferred (checked against the checkpoint where it is used). */
+  spec: rule('a permutation spec', (v) => typeof v === 'object' && v !== null && Array.isArray((v as { groups?: unknown }).groups)),
+  /** An opened dataset. */
+  dataset: rule('a dataset (from openDataset)', (v) => typeof v === 'object' && v !== null && typeof (v as { batches?: unknown }).batches === 'function'),
+  signal: rule('an AbortSignal', (v) => v instanceof AbortSignal),
+  onProgress: rule('a function', (v) => typeof v === 'function'),
+} as const satisfies Record<string, OptionRule>;
+
+export type OptionKind = keyof typeof OPTIONS;
+export type DefaultedOptionKind = { [K in OptionKind]: (typeof OPTIONS)[K] extends { readonly default: unknown } ? K : never }[OptionKind];
+
+/** The default of an option kind (a fresh copy for lists). */
+export function optionDefault<K extends DefaultedOptionKind>(kind: K): (typeof OPTIONS)[K]['default'] {
+  const value = OPTIONS[kind].default;
+  return (Array.isArray(value) ? [...value] : value) as (typeof OPTIONS)[K]['default'];
+}
+
+/** Validates one value against an option kind (named `name` in the message). */
+export function checkOption(kind: OptionKind, value: unknown, name: string = kind): void {
+  OPTIONS[kind].check(value, name);
+}
+
+/** Throws InvalidArgumentError unless every α is a finite number in [0, 1]: the one α validation. */
+export function checkAlphas(alphas: readonly number[], name = 'alphas'): void {
+  alphaList.check(alphas, name);
+}
+
+/** Which kind each option key of an entry point is. */
+export type OptionSchema<O> = { readonly [K in keyof O]-?: OptionKind };
+
+type DefaultedKeys<O, S extends OptionSchema<O>> = { [K in keyof O]: S[K] extends DefaultedOptionKind ? K : never }[keyof O];
+
+/** Lists are copied by resolution: the copy is the entry point's own. */
+type Owned<T> = T extends readonly (infer E)[] ? E[] : T;
+
+/** An entry point's options after resolution: every option with a default is present. */
+export type Resolved<O, S extends OptionSchema<O>> = Omit<O, DefaultedKeys<O, S>> & { readonly [K in DefaultedKeys<O, S>]-?: Owned<Exclude<O[K], undefined>> };
+
+/** Known confusions: a key someone may write, and the keys meant by it. */
+const CONFUSED_WITH: Record<string, readonly string[]> = {
+  steps: ['alphas', 'lmcAlphas'],
+  alpha: ['alphas'],
+  batch: ['batchSize'],
+  sweeps: ['maxSweeps'],
+};
+
+function editDistance(x: string, y: string): number {
+  let previous = Array.from({ length: y.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= x.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= y.length; j++) row.push(Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (x[i - 1] === y[j - 1] ? 0 : 1)));
+    previous = row;
+  }
+  return previous[y.length]!;
+}
+
+/** The known key closest to `key`: a known confusion, else the smallest edit distance (case, '-' and '_' ignored). */
+export function nearestKey(key: string, known: readonly string[]): string | undefined {
+  const meant = CONFUSED_WITH[key]?.find((k) => known.includes(k));
+  if (meant) return meant;
+  const plain = (s: string): string => s.toLowerCase().replace(/[-_]/g, '');
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const k of known) {
+    const d = editDistance(plain(key), plain(k));
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/** Refuses keys of `given` that `known` does not list, naming the nearest known key. */
+export function checkKnownKeys(where: string, given: object, known: readonly string[]): void {
+  for (const key of Object.keys(given)) {
+    if (!known.includes(key)) throw new UnknownOptionError(where, key, nearestKey(key, known), known);
+  }
+}
+
+/**
+ * Resolves the options of one entry point (`where`, e.g. "lmc()"): refuses unknown keys,
+ * checks every given value against its kind and fills in the defaults. Keys given as
+ * `undefined` count as not given.
+ */
+export function resolveOptions<O extends object, S extends OptionSchema<O>>(where: string, schema: S, given: O | undefined): Resolved<O, S> {
+  if (given !== undefined && (typeof given !== 'object' || given === null || Array.isArray(given))) throw invalidArgument(`the options of ${where}`, 'an object', given);
+  const options = (given ?? {}) as Record<string, unknown>;
+  const kinds = schema as Record<string, OptionKind>;
+  checkKnownKeys(where, options, Object.keys(kinds));
+  const resolved: Record<string, unknown> = {};
+  for (const [key, kind] of Object.entries(kinds)) {
+    const value = options[key];
+    if (value !== undefined || ('required' in OPTIONS[kind] && OPTIONS[kind].required)) {
+      OPTIONS[kind].check(value, key);
+      resolved[key] = Array.isArray(value) ? [...value] : value;
+    } else if ('default' in OPTIONS[kind]) {
+      resolved[key] = optionDefault(kind as DefaultedOptionKind);
+    }
+  }
+  return resolved as Resolved<O, S>;
+}
+
+/** The progress and cancellation keys every long-running entry point takes. */
+export const CONTROL_OPTIONS = { signal: 'signal', onProgress: 'onProgress' } as const;
