@@ -18,7 +18,7 @@ export {
 } from './checks/lmc.js';
 export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks/analyze.js';
 export { analyzeNaiveAndAligned, type NaiveAndAligned } from './studies/aligned.js';
-export { CHECKS, type CheckSwitches } from './checks/registry.js';
+export { CHECKS, CHECK_OPTIONS, type CheckSwitches, type CheckSwitchName } from './checks/registry.js';
 export type { CheckDefinition, PairCheck, PairSetup, PairBatch, CheckNeeds, CheckResult, LayerColumns, HtmlPart } from './checks/check.js';
 export type { Chart } from './present/charts.js';
 export type { ReportSections } from './present/sections.js';

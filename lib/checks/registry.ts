@@ -18,10 +18,11 @@ export const CHECKS = [
   commutativityCheck,
 ] as const satisfies readonly CheckDefinition[];
 
-type SwitchName = (typeof CHECKS)[number] extends infer D ? (D extends { option: { name: infer N extends string } } ? N : never) : never;
+/** The option names of the checks that can be switched on or off. */
+export type CheckSwitchName = (typeof CHECKS)[number] extends infer D ? (D extends { option: { name: infer N extends string } } ? N : never) : never;
 
 /** The analyze options that switch checks on or off (`commutativity: false`, `lewc: true`, …). */
-export type CheckSwitches = { readonly [K in SwitchName]?: boolean };
+export type CheckSwitches = { readonly [K in CheckSwitchName]?: boolean };
 
 /** Each switch's option kind: the row of lib/options.ts with the switch's name (its default and validation). */
-export const CHECK_OPTIONS = Object.fromEntries(CHECKS.flatMap((c) => ('option' in c ? [[c.option.name, c.option.name]] : []))) as { readonly [K in SwitchName]: K };
+export const CHECK_OPTIONS = Object.fromEntries(CHECKS.flatMap((c) => ('option' in c ? [[c.option.name, c.option.name]] : []))) as { readonly [K in CheckSwitchName]: K };
