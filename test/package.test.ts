@@ -54,7 +54,7 @@ describe('the npm package', () => {
   it('packs with its build script, dist, sources, docs and only the demo fixtures; installs offline into an empty folder, compiling the addon there; and `npx llfc demo` runs from it', () => {
     const r = run('npm', ['pack', '--pack-destination', tmp.dir, '--json'], root);
     expect(r.status, output(r)).toBe(0);
-    const [packed] = JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as { filename: string; files: { path: string }[] }[];
+    const [packed] = JSON.parse(r.stdout.slice(r.stdout.search(/^\[/m))) as { filename: string; files: { path: string }[] }[];
     const files = packed!.files.map((f) => f.path);
     for (const needed of ['scripts/build-native.js', 'CMakeLists.txt', 'native/addon.cc', 'bin/llfc.js', 'dist/index.js', 'dist/cli/main.js', 'docs/definitions.md', ...demoFixtures]) {
       expect(files, needed).toContain(needed);
