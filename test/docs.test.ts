@@ -56,6 +56,12 @@ describe('documentation links', () => {
     }
   });
 
+  it.each(pages.filter((p) => p.startsWith('docs')))('every source file %s names as where a check lives exists', (page) => {
+    const named = [...readFileSync(join(root, page), 'utf8').matchAll(/`((?:lib|native|scripts|schema)\/[^`\s]*)`/g)].map((m) => m[1]!);
+    expect(named.length).toBeGreaterThan(0);
+    for (const path of named) expect(existsSync(join(root, path)), `${page}: ${path}`).toBe(true);
+  });
+
   it('README points to the definitions page, not outside the repository', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
     expect(readme).toContain('](docs/definitions.md)');
