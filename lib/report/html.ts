@@ -380,7 +380,7 @@ footer p.definitions{max-width:880px;margin:8px auto 0;text-align:left}
  * The conventions every section shares, and where the full definitions are: the page is one
  * file that may travel without the package, so it names the file rather than linking to it.
  */
-const DEFINITIONS_NOTE = `<p class="definitions" id="definitions">Conventions: α is the weight on B, θ(α) = (1−α)·θ<sub>A</sub> + α·θ<sub>B</sub>. Every distance is the cosine distance d(a, m) = 1 − |⟨a, m⟩| / (‖a‖·‖m‖) of one sample's flattened features, averaged over samples; a sample with a zero norm is skipped and counted. Sums are accumulated in float64; standard deviations are population ones. Formulas, conventions and references for every number on this page: <code>docs/definitions.md</code> in the llfc package (<code>node_modules/llfc/docs/definitions.md</code> where it is installed).</p>`;
+const DEFINITIONS_NOTE = `<p class="definitions" id="definitions">Conventions: α is the weight on B, θ(α) = (1−α)·θ<sub>A</sub> + α·θ<sub>B</sub>. The LLFC and weak-additivity distances are cosine distances d(a, m) = 1 − |⟨a, m⟩| / (‖a‖·‖m‖) of one sample's flattened features, averaged over samples (a sample with a zero norm is skipped and counted); the commutativity distances are ‖x − y‖² / (‖x‖·‖y‖) over all the data. Sums are accumulated in float64; standard deviations are population ones. Formulas, conventions and references for every number on this page: <code>docs/definitions.md</code> in the llfc package (<code>node_modules/llfc/docs/definitions.md</code> where it is installed).</p>`;
 
 /**
  * Renders the report as one self-contained HTML page. Async because the charts are rendered

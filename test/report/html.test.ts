@@ -108,6 +108,7 @@ describe('renderHtmlReport', () => {
   it('states the shared conventions and names the definitions page, which the package ships', () => {
     const note = html.match(/<p class="definitions" id="definitions">([\s\S]*?)<\/p>/)?.[1] ?? '';
     expect(note).toContain('d(a, m) = 1 − |⟨a, m⟩| / (‖a‖·‖m‖)');
+    expect(note).toContain('‖x − y‖² / (‖x‖·‖y‖)');
     expect(note).toContain('float64');
     expect(note).toContain('<code>docs/definitions.md</code>');
     const root = fixture('..', '..');
