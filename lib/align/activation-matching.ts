@@ -140,7 +140,8 @@ export async function activationMatching(a: Checkpoint, b: Checkpoint, spec: Per
           const axis = acc.action.axis;
           const outer = za.dims.slice(0, axis).reduce((x, d) => x * d, 1);
           const after = za.dims.slice(axis + 1).reduce((x, d) => x * d, 1);
-          acc.samples += addon.accumulateCross(za.data, zb.data, outer, za.dims[axis]!, after, acc.action.offset, g.size, acc.action.inner, acc.cross, acc.sums, threads);
+          const { offset, inner } = acc.action;
+          acc.samples += addon.accumulateCross({ za: za.data, zb: zb.data, outer, len: za.dims[axis]!, after, offset, count: g.size, inner, cross: acc.cross, sums: acc.sums, threads });
         }
       });
       samples += batch.size;

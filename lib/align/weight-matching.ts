@@ -113,8 +113,8 @@ export function groupWeightCost(a: Checkpoint, b: Checkpoint, spec: PermutationS
     others[act.axis] = null;
     const am = new Float32Array(n * rest);
     const bm = new Float32Array(n * rest);
-    addon.extractUnits(a.arena.subarray(p.offset, p.offset + p.length), p.shape, null, act.axis, act.offset, n, act.inner, am);
-    addon.extractUnits(b.arena.subarray(p.offset, p.offset + p.length), p.shape, others, act.axis, act.offset, n, act.inner, bm);
+    addon.extractUnits({ src: a.arena.subarray(p.offset, p.offset + p.length), dims: p.shape, maps: null, axis: act.axis, offset: act.offset, count: n, inner: act.inner, out: am });
+    addon.extractUnits({ src: b.arena.subarray(p.offset, p.offset + p.length), dims: p.shape, maps: others, axis: act.axis, offset: act.offset, count: n, inner: act.inner, out: bm });
     addon.gemmAbt(am, bm, n, n, rest, c32, threads);
     addon.addToFloat64(cost, c32);
   }
@@ -162,7 +162,7 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
       const dim = p.shape[action.axis]!;
       const rest = (p.length / dim) * action.inner;
       const out = new Float32Array(g.size * rest);
-      addon.extractUnits(view(a, action.parameter), p.shape, null, action.axis, action.offset, g.size, action.inner, out);
+      addon.extractUnits({ src: view(a, action.parameter), dims: p.shape, maps: null, axis: action.axis, offset: action.offset, count: g.size, inner: action.inner, out });
       const deps = [...new Set(actingOn.get(action.parameter)!.filter((x) => x.axis !== action.axis).map((x) => x.group))].sort((x, y) => x - y);
       const cached = g.size * g.size <= cacheLeft;
       if (cached) cacheLeft -= g.size * g.size;
@@ -216,7 +216,7 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
           const others = maps.get(e.action.parameter)!.slice();
           others[e.action.axis] = null;
           const bm = scratchB.subarray(0, e.count * e.rest);
-          addon.extractUnits(view(b, p.index), p.shape, others, e.action.axis, e.action.offset, e.count, e.action.inner, bm);
+          addon.extractUnits({ src: view(b, p.index), dims: p.shape, maps: others, axis: e.action.axis, offset: e.action.offset, count: e.count, inner: e.action.inner, out: bm });
           product = e.cache ?? c32;
           addon.gemmAbt(e.a, bm, n, n, e.rest, product, threads);
           e.key = key;
