@@ -37,6 +37,8 @@ describe('native boundary under random arguments (fast-check, in a child process
   let outcome: Outcome;
   beforeAll(() => {
     outcome = runProbe(['properties'], 60_000);
+    const rows = [...outcome.counts].map(([name, c]) => `${name} ${c.runs} runs: ${c.threw} refused, ${c.returned} answered`);
+    console.log(`native boundary properties:\n  ${rows.join('\n  ')}`);
   });
 
   it('the probe process exits cleanly: no crash, abort or hang, every property held', () => {
