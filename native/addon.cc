@@ -60,7 +60,7 @@ Napi::Value Interpolate(const Napi::CallbackInfo& info) {
   for (size_t k = 0; k < alphas.length; ++k) {
     const double alpha = alphas.data[k];
     if (!(alpha >= 0.0 && alpha <= 1.0)) {
-      throw_range(env, "alphas[" + std::to_string(k) + "] = " + std::to_string(alpha) + " is outside [0, 1]");
+      throw_range(env, "alphas[" + std::to_string(k) + "] = " + shown(alpha) + " is outside [0, 1]");
     }
   }
   if (outs.size() != alphas.length) {

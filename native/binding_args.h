@@ -18,6 +18,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <new>
 #include <string>
@@ -125,6 +127,16 @@ std::vector<View<T>> views(Napi::Env env, const std::vector<Napi::Value>& values
   return out;
 }
 
+// A number as a message shows it: shortest round-trip form, not std::to_string's fixed point.
+inline std::string shown(double x) {
+  char text[32];
+  for (int digits = 15; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof text, "%.*g", digits, x);
+    if (std::strtod(text, nullptr) == x) break;
+  }
+  return text;
+}
+
 inline double number(Napi::Env env, const Napi::Value& v, const std::string& name) {
   if (!v.IsNumber()) throw_type(env, name + " must be a number");
   return v.As<Napi::Number>().DoubleValue();
@@ -132,7 +144,7 @@ inline double number(Napi::Env env, const Napi::Value& v, const std::string& nam
 
 inline double finite(Napi::Env env, const Napi::Value& v, const std::string& name) {
   const double x = number(env, v, name);
-  if (!std::isfinite(x)) throw_range(env, name + " must be finite, got " + std::to_string(x));
+  if (!std::isfinite(x)) throw_range(env, name + " must be finite, got " + shown(x));
   return x;
 }
 
@@ -142,7 +154,7 @@ inline size_t integer(Napi::Env env, const Napi::Value& v, const std::string& na
   const double x = number(env, v, name);
   if (!(x >= min && x <= max) || std::floor(x) != x) {
     throw_range(env, name + " must be an integer in [" + std::to_string(static_cast<int64_t>(min)) + ", " +
-                         std::to_string(static_cast<int64_t>(max)) + "], got " + std::to_string(x));
+                         std::to_string(static_cast<int64_t>(max)) + "], got " + shown(x));
   }
   return static_cast<size_t>(x);
 }
