@@ -169,18 +169,19 @@ function declaredFor(plan: OutputPlan, file: string): DeclaredOutput {
 /** Temporary files staged and not yet renamed or removed, removed if the process exits first. */
 const liveTemps = new Set<string>();
 
-function removeLiveTemps(): void {
-  for (const temp of liveTemps) {
+/** Removes temporary files (synchronously, so that no exit can come between). */
+function discard(temps: Iterable<string>): void {
+  for (const temp of [...temps]) {
     try {
       unlinkSync(temp);
     } catch {
-      // already gone
+      // never created, or already gone
     }
+    liveTemps.delete(temp);
   }
-  liveTemps.clear();
 }
 
-process.on('exit', removeLiveTemps);
+process.on('exit', () => discard(liveTemps));
 
 async function stage(temp: string, content: Uint8Array | string): Promise<void> {
   liveTemps.add(temp);
@@ -261,10 +262,7 @@ export async function commitOutputs(plan: OutputPlan, files: readonly OutputFile
     }
     stopIfInterrupted();
   } catch (error) {
-    for (const { temp } of staged) {
-      liveTemps.delete(temp);
-      await unlink(temp).catch(() => {});
-    }
+    discard(staged.map((s) => s.temp));
     for (const dir of created) {
       try {
         rmdirSync(dir);
@@ -283,10 +281,7 @@ export async function commitOutputs(plan: OutputPlan, files: readonly OutputFile
       liveTemps.delete(temp);
       written.push(file.path);
     } catch (error) {
-      for (const rest of staged.slice(k)) {
-        liveTemps.delete(rest.temp);
-        await unlink(rest.temp).catch(() => {});
-      }
+      discard(staged.slice(k).map((s) => s.temp));
       const already = written.length > 0 ? `; already written: ${written.join(', ')}` : '';
       throw new OutputError(file.path, `cannot write ${file.path}: ${(error as Error).message}${already}`, { cause: error });
     }
