@@ -148,7 +148,7 @@ export class InfeasibleAssignmentError extends LlfcError {
   }
 }
 
-/** Two checkpoints whose inferred permutation specs differ (lib/align/spec.ts); `group` names the first differing group. */
+/** Two checkpoints whose inferred permutation specs differ (lib/align/spec/); `group` names the first differing group. */
 export class SpecMismatchError extends LlfcError {
   constructor(message: string, readonly group?: string) {
     super('SPEC_MISMATCH', message);

@@ -5,7 +5,7 @@ import { openDataset } from '../../lib/dataset/index.js';
 import { activationMatching } from '../../lib/align/activation-matching.js';
 import { align } from '../../lib/align/index.js';
 import { inversePermutation, permuteArena, randomPermutations } from '../../lib/align/permute.js';
-import { inferSpec } from '../../lib/align/spec.js';
+import { inferSpec } from '../../lib/align/spec/index.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { native } from '../../lib/native.js';
 import { fixture } from '../helpers.js';

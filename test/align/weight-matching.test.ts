@@ -5,7 +5,7 @@ import { linearModeConnectivity } from '../../lib/checks/lmc.js';
 import { openDataset } from '../../lib/dataset/index.js';
 import { align } from '../../lib/align/index.js';
 import { inversePermutation, permuteArena, randomPermutations } from '../../lib/align/permute.js';
-import { inferSpec, type PermutationSpec } from '../../lib/align/spec.js';
+import { inferSpec, type PermutationSpec } from '../../lib/align/spec/index.js';
 import { weightMatching } from '../../lib/align/weight-matching.js';
 import { CancelledError, CheckpointMismatchError, InvalidArgumentError, PermutationError } from '../../lib/errors.js';
 import { fixture } from '../helpers.js';
