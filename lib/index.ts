@@ -34,6 +34,7 @@ export {
   inferSpec,
   checkSameSpec,
   describeAction,
+  BoundSpec,
   permuteArena,
   permutedModel,
   randomPermutations,
