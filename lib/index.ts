@@ -35,6 +35,7 @@ export {
   checkSameSpec,
   describeAction,
   BoundSpec,
+  type GroupAction,
   permuteArena,
   permutedModel,
   randomPermutations,
