@@ -190,7 +190,7 @@ describe('the weight-matching cost of a group', () => {
       }
       return c;
     };
-    const costs = new WeightCost(a, b, bound);
+    const costs = new WeightCost(a, b, bound, 1);
     const maps = new AxisMaps(bound);
     const close = (got: Float64Array, want: number[]) => want.forEach((v, k) => expect(got[k]).toBeCloseTo(v, 5));
     close(costs.of(0, maps), direct(Int32Array.from([0, 1, 2, 3, 4, 5])));
