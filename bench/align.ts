@@ -21,7 +21,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadCheckpoint, type Checkpoint } from '../lib/checkpoint.js';
 import { Rng } from '../lib/align/random.js';
-import { inferSpec, type PermutationSpec } from '../lib/align/spec.js';
+import { inferSpec, type PermutationSpec } from '../lib/align/spec/index.js';
 import { weightMatching, type WeightMatchingResult } from '../lib/align/weight-matching.js';
 
 const PYTHON = process.env.LLFC_PYTHON ?? '/usr/bin/python3';

@@ -148,7 +148,7 @@ export class InfeasibleAssignmentError extends LlfcError {
   }
 }
 
-/** Two checkpoints whose inferred permutation specs differ (lib/align/spec.ts); `group` names the first differing group. */
+/** Two checkpoints whose inferred permutation specs differ (lib/align/spec/); `group` names the first differing group. */
 export class SpecMismatchError extends LlfcError {
   constructor(message: string, readonly group?: string) {
     super('SPEC_MISMATCH', message);
@@ -169,9 +169,18 @@ export class CancelledError extends LlfcError {
   }
 }
 
-/** A failure inside the native addon (validation or kernel). */
+/**
+ * A failure inside the native addon. `code`: NATIVE_ARGUMENT when the addon refused an argument
+ * (a wrong type, a size that disagrees with its buffer, a detached buffer), the solver's
+ * LAP_NAN | LAP_BAD_INFINITY | LAP_INFEASIBLE | LAP_INVALID_ARGUMENT (with `row` / `col` where
+ * known), else NATIVE (a kernel failure, out of memory, an addon that cannot be loaded).
+ */
 export class NativeError extends LlfcError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('NATIVE', message, options);
+  readonly row?: number;
+  readonly col?: number;
+  constructor(message: string, options?: { cause?: unknown; code?: string; row?: number; col?: number }) {
+    super(options?.code ?? 'NATIVE', message, options);
+    if (options?.row !== undefined) this.row = options.row;
+    if (options?.col !== undefined) this.col = options.col;
   }
 }

@@ -38,6 +38,8 @@ export {
   inferSpec,
   checkSameSpec,
   describeAction,
+  BoundSpec,
+  type GroupAction,
   permuteArena,
   permutedModel,
   randomPermutations,

@@ -7,7 +7,7 @@
  * `+Infinity` (`-Infinity` when maximizing) marks a forbidden pair; NaN, and the infinity of
  * the other sign, are invalid.
  */
-import { InfeasibleAssignmentError, InvalidArgumentError, LlfcError, NativeError } from './errors.js';
+import { InfeasibleAssignmentError, InvalidArgumentError, NativeError } from './errors.js';
 import { native, type NativeLapResult } from './native.js';
 
 export interface LinearSumAssignmentOptions {
@@ -107,24 +107,20 @@ function check(cost: unknown, rows: unknown, cols: unknown, options: LinearSumAs
   return { maximize, warm };
 }
 
-/** Turns an addon failure into the library's typed errors. */
+/** Turns an addon failure (a NativeError from lib/native.ts) into the library's typed errors. */
 function translate(error: unknown): Error {
-  if (error instanceof LlfcError) return error;
-  const e = error as { code?: unknown; message?: unknown; row?: unknown; col?: unknown };
-  const message = String(e?.message ?? error).replace(/^llfc native: /, '');
-  const row = typeof e?.row === 'number' ? e.row : undefined;
-  const col = typeof e?.col === 'number' ? e.col : undefined;
-  switch (e?.code) {
+  if (!(error instanceof NativeError)) return error as Error;
+  const cause = error.cause instanceof Error ? error.cause.message : error.message;
+  const message = cause.replace(/^llfc native: /, '');
+  switch (error.code) {
     case 'LAP_NAN':
     case 'LAP_BAD_INFINITY':
     case 'LAP_INVALID_ARGUMENT':
+    case 'NATIVE_ARGUMENT':
       return new InvalidArgumentError(`linearSumAssignment: ${message}`);
     case 'LAP_INFEASIBLE':
-      return new InfeasibleAssignmentError(`linearSumAssignment: ${message}`, row, col);
+      return new InfeasibleAssignmentError(`linearSumAssignment: ${message}`, error.row, error.col);
     default:
-      if (error instanceof TypeError || error instanceof RangeError) {
-        return new InvalidArgumentError(`linearSumAssignment: ${message}`);
-      }
       return new NativeError(`linearSumAssignment: ${message}`, { cause: error });
   }
 }
@@ -163,9 +159,9 @@ export function linearSumAssignment(
 }
 
 /**
- * linearSumAssignment on a libuv worker thread, so the event loop keeps running. `cost` (and
- * `options.warmStart`, copied at the call) must not be written to or transferred until the
- * promise settles. Validation errors reject the promise.
+ * linearSumAssignment on a libuv worker thread, so the event loop keeps running. `cost` and
+ * `options.warmStart` are copied at the call: writing to or transferring them afterwards does
+ * not change the result. Validation errors reject the promise.
  */
 export async function linearSumAssignmentAsync(
   cost: Cost,

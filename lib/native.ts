@@ -53,10 +53,77 @@ export interface NativeCudaInfo {
   residentBytes?: number;
 }
 
-/** The functions the addon exports (native/addon.cc). */
+/** The activation weakAdditivityStats applies: `id` from {@link NativeAddon.activations}, ONNX attributes as alpha/beta. */
+export interface NativeActivation {
+  id: number;
+  alpha: number;
+  beta: number;
+}
+
+/** A batch of features: `samples` rows of fa.length / samples floats each, and K = alphas.length sums of 5. */
+interface NativeFeatureBatch {
+  fa: Float32Array;
+  fb: Float32Array;
+  samples: number;
+  alphas: Float64Array;
+  /** K×5 sums [Σd, Σd², Σcoef, count, skipped], added to. */
+  acc: Float64Array;
+}
+
+/** cosineStats: compared[k] is the feature batch compared, at alphas[k], with (1−α)·fa + α·fb. */
+export interface NativeCosineStats extends NativeFeatureBatch {
+  compared: Float32Array[];
+}
+
+/** weakAdditivityStats: σ((1−α)·ha + α·hb) against (1−α)·fa + α·fb, with fa = σ(ha), fb = σ(hb). */
+export interface NativeWeakAdditivityStats extends NativeFeatureBatch {
+  ha: Float32Array;
+  hb: Float32Array;
+  activation: NativeActivation;
+}
+
+/** maps[k] is null (identity) or dims[k] source indices of axis k. */
+type NativeMaps = readonly (Int32Array | null)[] | null;
+
+/** extractUnits: units offset + c·inner + r (c < count, r < inner) of `axis` as the rows of a count × (rest) matrix, other axes gathered by maps. */
+export interface NativeExtractUnits {
+  src: Float32Array;
+  dims: readonly number[];
+  maps: NativeMaps;
+  axis: number;
+  offset: number;
+  count: number;
+  inner: number;
+  out: Float32Array;
+}
+
+/** accumulateCross: za, zb are outer × len × after; the channel block is offset + c·inner + r (c < count) of the middle axis. */
+export interface NativeAccumulateCross {
+  za: Float32Array;
+  zb: Float32Array;
+  outer: number;
+  len: number;
+  after: number;
+  offset: number;
+  count: number;
+  inner: number;
+  /** count × count, added to. */
+  cross: Float64Array;
+  /** 4·count: [Σza, Σzb, Σza², Σzb²] per unit, added to. */
+  sums: Float64Array;
+  /** OpenMP threads, default 1, 0 = all. */
+  threads?: number;
+}
+
+/**
+ * The functions the addon exports (native/addon.cc), as {@link native} returns them: every
+ * failure is a {@link NativeError}. Exports with more than a few arguments take one object.
+ */
 export interface NativeAddon {
   /** 'cuda' only when llfc_cuda.node found a usable device at load. */
   readonly backend: 'cpu' | 'cuda';
+  /** The activations weakAdditivityStats computes, by ONNX op name (GeluTanh: Gelu with approximate="tanh"). */
+  readonly activations: Readonly<Record<string, number>>;
   // CUDA build only (llfc_cuda.node): device report, device-resident arrays (a snapshot:
   // call cudaResident again after writing to x), chunk budget in floats.
   cudaInfo?(): NativeCudaInfo;
@@ -65,50 +132,68 @@ export interface NativeAddon {
   cudaSetChunk?(elements: number): number;
   interpolate(a: Float32Array, b: Float32Array, alphas: Float64Array, outs: Float32Array[], mask?: NativeMask): void;
   copy(dst: Float32Array, src: Float32Array): void;
-  /** Per-sample cosine statistics of features for several α (native/feature_stats.h); acc += K×5 sums. */
-  cosineStats(as: Float32Array[], alphas: Float64Array, fa: Float32Array, fb: Float32Array, n: number, acc: Float64Array): void;
-  /** Weak-additivity cosine statistics of σ(mix of ha, hb) against the mix of fa, fb, per α; acc += K×5 sums. */
-  weakAdditivityStats(ha: Float32Array, hb: Float32Array, fa: Float32Array, fb: Float32Array, n: number, alphas: Float64Array, activation: number, alpha: number, beta: number, acc: Float64Array): void;
+  /** Per-sample cosine statistics of features for several α (native/feature_stats.h). */
+  cosineStats(options: NativeCosineStats): void;
+  /** Weak-additivity cosine statistics, per α. */
+  weakAdditivityStats(options: NativeWeakAdditivityStats): void;
   /** out += [‖x − y‖², ‖x‖², ‖y‖²] in float64. */
   sumSquares(x: Float32Array, y: Float32Array, out: Float64Array): void;
   // linear assignment (lib/lap.ts); failures carry `code` LAP_NAN | LAP_BAD_INFINITY |
-  // LAP_INFEASIBLE | LAP_INVALID_ARGUMENT and, where known, `row` / `col`.
+  // LAP_INFEASIBLE | LAP_INVALID_ARGUMENT and, where known, `row` / `col`. lapAsync solves a
+  // copy of cost, taken at the call.
   lap(cost: Float32Array | Float64Array, rows: number, cols: number, maximize: boolean, warm?: Float64Array | null): NativeLapResult;
   lapAsync(cost: Float32Array | Float64Array, rows: number, cols: number, maximize: boolean, warm?: Float64Array | null): Promise<NativeLapResult>;
-  /** out (n×m) = a (n×k) · bᵀ (b is m×k), row-major float32; threads 0 = all. */
+  /** out (n×m) = a (n×k) · bᵀ (b is m×k), row-major float32; threads 0 = all (BLAS's argument order). */
   gemmAbt(a: Float32Array, b: Float32Array, n: number, m: number, k: number, out: Float32Array, threads?: number): void;
-  // alignment (native/align.h); maps[k] is null (identity) or dims[k] source indices of axis k.
+  // alignment (native/align.h)
   /** out = src gathered along the mapped axes: out[i…] = src[maps_0[i_0], …]. */
-  gatherAxes(src: Float32Array, dims: readonly number[], maps: readonly (Int32Array | null)[] | null, out: Float32Array): void;
+  gatherAxes(src: Float32Array, dims: readonly number[], maps: NativeMaps, out: Float32Array): void;
   /** Σ a · (b gathered by maps), in float64. */
-  gatheredDot(a: Float32Array, b: Float32Array, dims: readonly number[], maps: readonly (Int32Array | null)[] | null): number;
-  /** Units offset + c·inner + r of `axis` as the rows of a count × (rest) matrix, other axes gathered by maps. */
-  extractUnits(
-    src: Float32Array,
-    dims: readonly number[],
-    maps: readonly (Int32Array | null)[] | null,
-    axis: number,
-    offset: number,
-    count: number,
-    inner: number,
-    out: Float32Array,
-  ): void;
+  gatheredDot(a: Float32Array, b: Float32Array, dims: readonly number[], maps: NativeMaps): number;
+  extractUnits(options: NativeExtractUnits): void;
   /** cross += Σ za_i·zb_j and sums += [Σza, Σzb, Σza², Σzb²] over the samples of a channel block; returns the samples added. */
-  accumulateCross(
-    za: Float32Array,
-    zb: Float32Array,
-    outer: number,
-    len: number,
-    after: number,
-    offset: number,
-    count: number,
-    inner: number,
-    cross: Float64Array,
-    sums: Float64Array,
-    threads?: number,
-  ): number;
+  accumulateCross(options: NativeAccumulateCross): number;
   /** dst += src elementwise (float32 into float64); the lengths must match. */
   addToFloat64(dst: Float64Array, src: Float32Array): void;
+}
+
+/** An addon failure as a NativeError naming the export; the addon's own `code` (LAP_*) and position are kept. */
+function nativeError(name: string, error: unknown): NativeError {
+  const e = error as { message?: unknown; code?: unknown; row?: unknown; col?: unknown } | undefined;
+  const detail = String(e?.message ?? error).replace(/^llfc native: /, '');
+  const code = typeof e?.code === 'string' ? e.code : error instanceof TypeError || error instanceof RangeError ? 'NATIVE_ARGUMENT' : 'NATIVE';
+  return new NativeError(`${name}: ${detail}`, {
+    cause: error,
+    code,
+    ...(typeof e?.row === 'number' ? { row: e.row } : {}),
+    ...(typeof e?.col === 'number' ? { col: e.col } : {}),
+  });
+}
+
+/** The addon with every function's failures (thrown, or a rejected promise) turned into NativeErrors. */
+function typedErrors(addon: NativeAddon): NativeAddon {
+  const typed: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(addon)) {
+    if (typeof value !== 'function') {
+      typed[name] = value;
+      continue;
+    }
+    const fn = value as (...args: unknown[]) => unknown;
+    typed[name] = (...args: unknown[]): unknown => {
+      let result: unknown;
+      try {
+        result = fn(...args);
+      } catch (error) {
+        throw nativeError(name, error);
+      }
+      return result instanceof Promise
+        ? result.catch((error: unknown) => {
+            throw nativeError(name, error);
+          })
+        : result;
+    };
+  }
+  return Object.freeze(typed) as unknown as NativeAddon;
 }
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -164,11 +249,11 @@ export function native(): NativeAddon {
       deviceless = addon;
       continue;
     }
-    loaded = addon;
+    loaded = typedErrors(addon);
     return loaded;
   }
   if (deviceless) {
-    loaded = deviceless;
+    loaded = typedErrors(deviceless);
     return loaded;
   }
   throw new NativeError(`the native addon could not be loaded (run \`npm run build:native\`):\n  ${failures.join('\n  ')}`);

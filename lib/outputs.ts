@@ -4,7 +4,8 @@
  * Before any work, a command declares all its outputs and `checkOutputs` refuses what must not
  * or cannot be written: a path that is not a regular file (device node, FIFO, socket,
  * directory) or is a symbolic link, a directory that is missing or does not take new files, an
- * input (the same real path, or the same file through a hard link), and one file named twice.
+ * input (the same real path, or the same file through a hard link; external data files read
+ * along the way count too), and one file named twice.
  *
  * At the end `commitOutputs` writes them together: every file is staged as a temporary file
  * beside its target and flushed, and only when all are staged are they renamed over their
@@ -131,12 +132,28 @@ async function refuseInputsAndRepeats(outputs: readonly DeclaredOutput[], inputs
 }
 
 /**
+ * Files read as inputs beyond those a command names (the external data files of its models,
+ * found only while reading them): never written either.
+ */
+const inputsRead = new Set<string>();
+
+/** Records a file read as an input, so no output of this process replaces it. */
+export function noteInputRead(path: string): void {
+  inputsRead.add(resolve(path));
+}
+
+/** The files recorded by noteInputRead (a worker thread hands them to its caller). */
+export function inputsReadSoFar(): string[] {
+  return [...inputsRead];
+}
+
+/**
  * Checks every output a command will write, before any work. Undefined entries (options not
  * given) are skipped. Throws OutputError naming the first output that must not or cannot be written.
  */
 export async function checkOutputs(outputs: readonly (DeclaredOutput | undefined)[], inputs: readonly string[]): Promise<OutputPlan> {
   const declared = outputs.filter((o): o is DeclaredOutput => o !== undefined);
-  await refuseInputsAndRepeats(declared, inputs);
+  await refuseInputsAndRepeats(declared, [...inputs, ...inputsRead]);
   for (const out of declared) await (out.directory ? checkDirectory(out) : checkFile(out));
   return { outputs: declared, inputs: [...inputs] };
 }
@@ -152,18 +169,19 @@ function declaredFor(plan: OutputPlan, file: string): DeclaredOutput {
 /** Temporary files staged and not yet renamed or removed, removed if the process exits first. */
 const liveTemps = new Set<string>();
 
-function removeLiveTemps(): void {
-  for (const temp of liveTemps) {
+/** Removes temporary files (synchronously, so that no exit can come between). */
+function discard(temps: Iterable<string>): void {
+  for (const temp of [...temps]) {
     try {
       unlinkSync(temp);
     } catch {
-      // already gone
+      // never created, or already gone
     }
+    liveTemps.delete(temp);
   }
-  liveTemps.clear();
 }
 
-process.on('exit', removeLiveTemps);
+process.on('exit', () => discard(liveTemps));
 
 async function stage(temp: string, content: Uint8Array | string): Promise<void> {
   liveTemps.add(temp);
@@ -229,7 +247,7 @@ export async function commitOutputs(plan: OutputPlan, files: readonly OutputFile
   try {
     for (const { out } of targets) if (out.directory) created.push(...(await createDirectory(resolve(out.path))));
     const each: DeclaredOutput[] = targets.map(({ file, out }) => ({ path: file.path, ...(out.label ? { label: out.label } : {}) }));
-    await refuseInputsAndRepeats(each, plan.inputs);
+    await refuseInputsAndRepeats(each, [...plan.inputs, ...inputsRead]);
     for (const out of each) await checkFile(out);
     for (const { file } of targets) {
       stopIfInterrupted();
@@ -244,10 +262,7 @@ export async function commitOutputs(plan: OutputPlan, files: readonly OutputFile
     }
     stopIfInterrupted();
   } catch (error) {
-    for (const { temp } of staged) {
-      liveTemps.delete(temp);
-      await unlink(temp).catch(() => {});
-    }
+    discard(staged.map((s) => s.temp));
     for (const dir of created) {
       try {
         rmdirSync(dir);
@@ -266,10 +281,7 @@ export async function commitOutputs(plan: OutputPlan, files: readonly OutputFile
       liveTemps.delete(temp);
       written.push(file.path);
     } catch (error) {
-      for (const rest of staged.slice(k)) {
-        liveTemps.delete(rest.temp);
-        await unlink(rest.temp).catch(() => {});
-      }
+      discard(staged.slice(k).map((s) => s.temp));
       const already = written.length > 0 ? `; already written: ${written.join(', ')}` : '';
       throw new OutputError(file.path, `cannot write ${file.path}: ${(error as Error).message}${already}`, { cause: error });
     }

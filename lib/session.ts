@@ -1,12 +1,15 @@
 /**
- * onnxruntime sessions over a checkpoint's architecture. Parameters are either fed as graph
- * inputs on every run (one session reused for every α) or baked in as initializers (one
- * session per parameter set). Intermediate values are tapped by name as extra outputs.
+ * onnxruntime sessions (the one place llfc creates them). Over a checkpoint's architecture,
+ * parameters are either fed as graph inputs on every run (one session reused for every α) or
+ * baked in as initializers (one session per parameter set), and intermediate values are tapped
+ * by name as extra outputs. Small helper graphs run in their own sessions, and the shape probe
+ * runs a model once on zeros to learn the dims of every value it computes.
  */
 import * as ort from 'onnxruntime-node';
 import { InputTypeError, InvalidArgumentError, OnnxFormatError, ShapeMismatchError } from './errors.js';
 import { parameterValueName, rewireParameters, type Checkpoint } from './checkpoint.js';
-import { encodeModel } from './onnx/model.js';
+import { initializerAliases, initializerMap, isAliasNode } from './onnx/graph.js';
+import { cloneModel, encodeModel } from './onnx/model.js';
 import { DataType, dataTypeName, onnx, type ModelProto } from './onnx/proto.js';
 
 /**
@@ -14,14 +17,23 @@ import { DataType, dataTypeName, onnx, type ModelProto } from './onnx/proto.js';
  * than spin between runs, since llfc keeps many sessions (one per α, helper graphs) and the
  * native kernels' threads share the same cores.
  */
-function sessionOptions(threads?: number): ort.InferenceSession.SessionOptions {
+function sessionOptions(threads?: number, optimize = true): ort.InferenceSession.SessionOptions {
   return {
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: optimize ? 'all' : 'disabled',
     // One memory arena per session would hold the peak of every α model and helper graph at once.
     enableCpuMemArena: false,
     ...(threads ? { intraOpNumThreads: threads } : {}),
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };
+}
+
+/** A session over a checkpoint's (rewritten) model; a model onnxruntime refuses is the checkpoint's format error. */
+async function loadSession(model: ModelProto, options: ort.InferenceSession.SessionOptions, file: string): Promise<ort.InferenceSession> {
+  try {
+    return await ort.InferenceSession.create(encodeModel(model), options);
+  } catch (error) {
+    throw new OnnxFormatError(file, `onnxruntime cannot load it: ${(error as Error).message}`, { cause: error });
+  }
 }
 
 /** How parameters reach the session. */
@@ -61,12 +73,7 @@ export class ModelSession {
         outputs.add(tap);
       }
     }
-    let session: ort.InferenceSession;
-    try {
-      session = await ort.InferenceSession.create(encodeModel(model), sessionOptions(options.threads));
-    } catch (error) {
-      throw new OnnxFormatError(checkpoint.file, `onnxruntime cannot load it: ${(error as Error).message}`, { cause: error });
-    }
+    const session = await loadSession(model, sessionOptions(options.threads), checkpoint.file);
     const names = [...checkpoint.outputs.map((o) => o.name), ...(options.taps ?? []).filter((t) => !checkpoint.outputs.some((o) => o.name === t))];
     return new ModelSession(checkpoint, session, options.parameters ? 'initializers' : 'inputs', names);
   }
@@ -147,5 +154,92 @@ export class GraphSession {
 
   async release(): Promise<void> {
     await this.session.release();
+  }
+}
+
+// ---- the shape probe ---------------------------------------------------------------------------
+
+/** Dims and element type of a graph value, as onnxruntime computed it. */
+export interface ValueShape {
+  readonly dims: readonly number[];
+  readonly type: string;
+}
+
+/** The input shape to probe with: the model's, a symbolic batch as 2. */
+export function probeInputShape(checkpoint: Checkpoint, given?: readonly number[]): number[] {
+  const dims = checkpoint.input.shape;
+  if (given) {
+    if (given.length !== dims.length || given.some((d, i) => !Number.isInteger(d) || d <= 0 || (dims[i]! >= 0 && dims[i] !== d))) {
+      throw new InvalidArgumentError(
+        `${checkpoint.file}: input shape [${given.join(', ')}] does not fit the input '${checkpoint.input.name}' of shape [${dims.map((d) => (d < 0 ? '?' : d)).join(', ')}]`,
+      );
+    }
+    return [...given];
+  }
+  return dims.map((d, i) => {
+    if (d >= 0) return d;
+    if (i === 0) return 2;
+    throw new InvalidArgumentError(
+      `${checkpoint.file}: the input '${checkpoint.input.name}' has a symbolic dimension at axis ${i}; give the input shape (--input-shape)`,
+    );
+  });
+}
+
+/**
+ * Runs the model once on zeros and returns the dims and type of every value it computes.
+ * Graph optimization is off so that every value of the graph as written is computed.
+ */
+export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly number[]): Promise<Map<string, ValueShape>> {
+  const model = cloneModel(checkpoint.model);
+  const graph = model.graph!;
+  const aliases = initializerAliases(graph, initializerMap(graph));
+  const outputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
+  for (const node of graph.node ?? []) {
+    if (isAliasNode(node, aliases)) continue;
+    for (const o of node.output ?? []) {
+      if (o && !outputs.has(o)) {
+        graph.output!.push(onnx.ValueInfoProto.create({ name: o }));
+        outputs.add(o);
+      }
+    }
+  }
+  const session = await loadSession(model, sessionOptions(undefined, false), checkpoint.file);
+  const shapes = new Map<string, ValueShape>();
+  try {
+    const input = zeroInput(checkpoint, inputShape);
+    let result: ort.InferenceSession.ReturnType;
+    try {
+      result = await session.run({ [checkpoint.input.name]: input });
+    } catch (error) {
+      throw new OnnxFormatError(checkpoint.file, `running it on a zero input of shape [${inputShape.join(', ')}] failed: ${(error as Error).message}`, { cause: error });
+    }
+    for (const [name, tensor] of Object.entries(result)) shapes.set(name, { dims: [...tensor.dims], type: tensor.type });
+  } finally {
+    await session.release();
+  }
+  shapes.set(checkpoint.input.name, { dims: [...inputShape], type: zeroInput(checkpoint, [0]).type });
+  return shapes;
+}
+
+/** Zeros of the input's element type (float32 unless the model says otherwise). */
+function zeroInput(checkpoint: Checkpoint, dims: readonly number[]): ort.Tensor {
+  const n = dims.reduce((a, d) => a * d, 1);
+  const info = (checkpoint.model.graph?.input ?? []).find((v) => v.name === checkpoint.input.name);
+  const type = info?.type?.tensorType?.elemType ?? DataType.FLOAT;
+  switch (type) {
+    case DataType.FLOAT:
+      return new ort.Tensor('float32', new Float32Array(n), [...dims]);
+    case DataType.DOUBLE:
+      return new ort.Tensor('float64', new Float64Array(n), [...dims]);
+    case DataType.INT64:
+      return new ort.Tensor('int64', new BigInt64Array(n), [...dims]);
+    case DataType.INT32:
+      return new ort.Tensor('int32', new Int32Array(n), [...dims]);
+    case DataType.UINT8:
+      return new ort.Tensor('uint8', new Uint8Array(n), [...dims]);
+    case DataType.BOOL:
+      return new ort.Tensor('bool', new Uint8Array(n), [...dims]);
+    default:
+      throw new InvalidArgumentError(`${checkpoint.file}: the input '${checkpoint.input.name}' has element type ${type}, which the shape probe cannot feed`);
   }
 }

@@ -108,6 +108,10 @@ double gathered_dot(const float* a, const float* b, const size_t* dims, size_t r
 
 void extract_units(const float* src, float* out, const size_t* dims, size_t rank, const int32_t* const* maps, size_t axis,
                    size_t offset, size_t count, size_t inner) {
+  size_t total = 1;
+  for (size_t k = 0; k < rank; ++k) total *= dims[k];
+  // Nothing to copy: an empty tensor must not loop (or allocate offsets) over its other axes.
+  if (total == 0 || count == 0 || inner == 0) return;
   const auto strides = strides_of(dims, rank);
   const auto outer = offsets(dims, strides.data(), maps, 0, axis);
   bool after_identity = true;
@@ -139,7 +143,8 @@ void add_to_double(double* dst, const float* src, size_t n) {
 size_t accumulate_cross(const float* za, const float* zb, size_t outer, size_t len, size_t after, size_t offset, size_t count,
                         size_t inner, double* cross, double* sums, int threads) {
   using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  if (count == 0) return 0;
+  // No samples: nothing to add, and no loop over the other, possibly huge, sizes.
+  if (count == 0 || outer == 0 || inner == 0 || after == 0) return 0;
   // Samples are gathered in column chunks of `width` so that memory stays bounded.
   const size_t width = std::max<size_t>(64, std::min<size_t>(4096, (size_t{1} << 21) / count));
   RowMajor A(count, width), B(count, width);

@@ -28,19 +28,6 @@ Dots sample_dots(const float* __restrict a, const float* __restrict fa,
   return {am, aa, mm};
 }
 
-// Adds one sample's cosine distance and coefficient to an α's slots (or counts it skipped).
-void add_sample(const Dots& s, double* slot) {
-  if (s.aa == 0.0 || s.mm == 0.0) {
-    slot[kSkipped] += 1;
-    return;
-  }
-  const double distance = 1.0 - std::fabs(s.am) / (std::sqrt(s.aa) * std::sqrt(s.mm));
-  slot[kSumDistance] += distance;
-  slot[kSumDistanceSq] += distance * distance;
-  slot[kSumCoefficient] += s.am / s.mm;
-  slot[kCount] += 1;
-}
-
 // Runs dots(i, k) for every sample i and α k over the threads and adds the per-sample
 // statistics to acc. Per-thread partial sums are merged in thread order: deterministic for a
 // given thread count.
@@ -54,7 +41,10 @@ void accumulate_samples(size_t n, size_t num_alphas, size_t work, double* acc, D
     double* mine = partial.data() + static_cast<size_t>(omp_get_thread_num()) * slots;
     #pragma omp for schedule(static)
     for (size_t i = 0; i < n; ++i) {
-      for (size_t k = 0; k < num_alphas; ++k) add_sample(dots(i, k), mine + k * kCosineSlots);
+      for (size_t k = 0; k < num_alphas; ++k) {
+        const Dots s = dots(i, k);
+        add_cosine_sample(s.am, s.aa, s.mm, mine + k * kCosineSlots);
+      }
     }
   }
   for (int t = 0; t < threads; ++t) {
@@ -63,6 +53,18 @@ void accumulate_samples(size_t n, size_t num_alphas, size_t work, double* acc, D
 }
 
 }  // namespace
+
+void add_cosine_sample(double am, double aa, double mm, double* slot) {
+  if (aa == 0.0 || mm == 0.0) {
+    slot[kSkipped] += 1;
+    return;
+  }
+  const double distance = 1.0 - std::fabs(am) / (std::sqrt(aa) * std::sqrt(mm));
+  slot[kSumDistance] += distance;
+  slot[kSumDistanceSq] += distance * distance;
+  slot[kSumCoefficient] += am / mm;
+  slot[kCount] += 1;
+}
 
 void cosine_accumulate(const float* const* as, const double* alphas, size_t num_alphas,
                        const float* fa, const float* fb, size_t n, size_t d, double* acc) {

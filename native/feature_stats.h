@@ -16,6 +16,10 @@ enum CosineSlot { kSumDistance = 0, kSumDistanceSq, kSumCoefficient, kCount, kSk
 void cosine_accumulate(const float* const* as, const double* alphas, size_t num_alphas,
                        const float* fa, const float* fb, size_t n, size_t d, double* acc);
 
+// One sample's step of cosine_accumulate, shared by every backend: from ⟨a, m⟩, ‖a‖² and
+// ‖m‖², adds distance, distance², coefficient and 1 to an α's slots, or counts it skipped.
+void add_cosine_sample(double am, double aa, double mm, double* slot);
+
 // out[0] += ‖x − y‖², out[1] += ‖x‖², out[2] += ‖y‖² over len floats, in float64.
 void sum_squares(const float* x, const float* y, size_t len, double* out);
 
@@ -24,6 +28,25 @@ enum class Activation {
   kRelu = 0, kLeakyRelu, kSigmoid, kTanh, kElu, kSelu, kCelu, kSoftplus, kSoftsign,
   kHardSigmoid, kHardSwish, kGelu, kGeluTanh, kMish, kThresholdedRelu, kCount
 };
+
+// The activations by name: the addon exports this table (lib/ looks kinds up by name, so no
+// number is mirrored by hand). ONNX op types; GeluTanh is Gelu with approximate = "tanh".
+struct NamedActivation {
+  const char* name;
+  Activation kind;
+};
+inline constexpr NamedActivation kActivationNames[] = {
+    {"Relu", Activation::kRelu},         {"LeakyRelu", Activation::kLeakyRelu},
+    {"Sigmoid", Activation::kSigmoid},   {"Tanh", Activation::kTanh},
+    {"Elu", Activation::kElu},           {"Selu", Activation::kSelu},
+    {"Celu", Activation::kCelu},         {"Softplus", Activation::kSoftplus},
+    {"Softsign", Activation::kSoftsign}, {"HardSigmoid", Activation::kHardSigmoid},
+    {"HardSwish", Activation::kHardSwish}, {"Gelu", Activation::kGelu},
+    {"GeluTanh", Activation::kGeluTanh}, {"Mish", Activation::kMish},
+    {"ThresholdedRelu", Activation::kThresholdedRelu},
+};
+static_assert(sizeof(kActivationNames) / sizeof(kActivationNames[0]) == static_cast<size_t>(Activation::kCount),
+              "every activation has a name");
 
 struct ActivationSpec {
   Activation kind;

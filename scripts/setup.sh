@@ -22,5 +22,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
+# onnxruntime-node downloads its CUDA libraries on Linux x64 unless told to skip them.
 export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { alignFiles } from '../lib/api.js';
 import { loadCheckpoint } from '../lib/checkpoint.js';
 import { ExternalDataError } from '../lib/errors.js';
 import { encodeModel, readModel } from '../lib/onnx/model.js';
@@ -96,5 +97,24 @@ describe('external data stays inside the model’s directory', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(out)).toBe(false);
     expect(readFileSync(file).length).toBeGreaterThan(0);
+  });
+
+  it('an output naming an input model’s external data file is refused, by the CLI and by alignFiles (which reads in its worker)', async () => {
+    const { dir, file } = await externalModel('weights.bin', {}, { file: 'weights.bin' });
+    const before = readFileSync(join(dir, 'weights.bin'));
+    const r = llfc('interpolate', file, file, '--alpha', '0.5', '-o', join(dir, 'weights.bin'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/refusing to write .*weights\.bin: it is an input file/);
+    await expect(alignFiles({ a: file, b: file, outputs: { onnx: join(dir, 'aligned.onnx'), safetensors: join(dir, 'weights.bin') } }, { method: 'weight' })).rejects.toThrow(
+      /refusing to write outputs\.safetensors .*weights\.bin: it is an input file/,
+    );
+    expect(readFileSync(join(dir, 'weights.bin')).equals(before)).toBe(true);
+    expect(existsSync(join(dir, 'aligned.onnx'))).toBe(false);
+  });
+
+  it('refuses a model path that is a FIFO instead of blocking on it', async (ctx) => {
+    const fifo = join(tmp.dir, `model${n++}.onnx`);
+    if (spawnSync('mkfifo', [fifo]).status !== 0) return ctx.skip('mkfifo is not available here');
+    await expect(loadCheckpoint(fifo)).rejects.toThrow(/model\d+\.onnx: not a valid ONNX model: it is not a regular file/);
   });
 });

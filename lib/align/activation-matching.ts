@@ -22,13 +22,13 @@ import { linearSumAssignment } from '../lap.js';
 import { native } from '../native.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
-import { ModelSession, type RunOutputs } from '../session.js';
-import { checkSpecFits, identityPermutation } from './permute.js';
-import { groupWeightCost } from './weight-matching.js';
-import type { PermutationSpec, ValueAction } from './spec.js';
+import { ModelSession, type FloatTensor, type RunOutputs } from '../session.js';
+import { AxisMaps, identityPermutation } from './permute.js';
+import { BoundSpec, type PermutationSpec, type ValueAction } from './spec/index.js';
+import { WeightCost } from './weight-matching.js';
 
 /** A float32 run output by name. */
-function floatOutputOf(outputs: RunOutputs, name: string, file: string): { data: Float32Array; dims: readonly number[] } {
+function floatOutputOf(outputs: RunOutputs, name: string, file: string): FloatTensor {
   const t = outputs[name];
   if (!t || t.type !== 'float32') throw new InvalidArgumentError(`${file}: the value '${name}' is not a float32 output of the run`);
   return { data: t.data as Float32Array, dims: t.dims };
@@ -78,9 +78,20 @@ export interface ActivationMatchingResult {
 
 interface Accumulator {
   readonly action: ValueAction;
+  /** Units of the group. */
+  readonly size: number;
   readonly cross: Float64Array;
   readonly sums: Float64Array;
   samples: number;
+}
+
+/** Adds one batch of A's and B's features on the accumulator's value to its sums. */
+function accumulate(acc: Accumulator, za: FloatTensor, zb: FloatTensor, threads: number): void {
+  const axis = acc.action.axis;
+  const outer = za.dims.slice(0, axis).reduce((x, d) => x * d, 1);
+  const after = za.dims.slice(axis + 1).reduce((x, d) => x * d, 1);
+  const { offset, inner } = acc.action;
+  acc.samples += native().accumulateCross({ za: za.data, zb: zb.data, outer, len: za.dims[axis]!, after, offset, count: acc.size, inner, cross: acc.cross, sums: acc.sums, threads });
 }
 
 function costOf(accs: readonly Accumulator[], n: number, form: CorrelationForm): Float64Array {
@@ -107,24 +118,35 @@ function costOf(accs: readonly Accumulator[], n: number, form: CorrelationForm):
   return cost;
 }
 
-/** Aligns B to A by activation matching on `options.data`. */
-export async function activationMatching(a: Checkpoint, b: Checkpoint, spec: PermutationSpec, options: ActivationMatchingOptions = {}): Promise<ActivationMatchingResult> {
+/**
+ * Aligns B to A by activation matching on `options.data`. The spec may be bound already (to B's
+ * parameter layout).
+ */
+export async function activationMatching(a: Checkpoint, b: Checkpoint, spec: PermutationSpec | BoundSpec, options: ActivationMatchingOptions = {}): Promise<ActivationMatchingResult> {
   const { data, correlation: form, batchSize, threads, signal, onProgress } = resolveOptions('activationMatching()', ACTIVATION_MATCHING_OPTIONS, options);
   if (!data) throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
   if (data.length === 0) throw new InvalidArgumentError(`${data.source}: activation matching needs at least one sample`);
   pairCheckpoints(a, b);
-  checkSpecFits(b, spec);
-  const groups = spec.groups;
-  const accs: Accumulator[][] = groups.map((g) =>
-    g.activations.map((action) => ({ action, cross: new Float64Array(g.size * g.size), sums: new Float64Array(4 * g.size), samples: 0 })),
-  );
-  const taps = [...new Set(groups.flatMap((g) => g.activations.map((v) => v.value)))];
-  const addon = native();
-  const sa = await ModelSession.create(a, { taps, parameters: a.arena });
+  const bound = BoundSpec.of(b, spec);
+  const groups = bound.spec.groups;
+  // Per tapped value, one accumulator for each group that correlates on it.
+  const accOf = new Map<ValueAction, Accumulator>();
+  const taps = [...bound.activations].map(([value, uses]) => ({
+    value,
+    accs: uses.map(({ group, action }) => {
+      const n = groups[group]!.size;
+      const acc = { action, size: n, cross: new Float64Array(n * n), sums: new Float64Array(4 * n), samples: 0 };
+      accOf.set(action, acc);
+      return acc;
+    }),
+  }));
+  const accs = groups.map((g) => g.activations.map((action) => accOf.get(action)!));
+  const names = taps.map((t) => t.value);
+  const sa = await ModelSession.create(a, { taps: names, parameters: a.arena });
   let sb: ModelSession | undefined;
   let samples = 0;
   try {
-    sb = await ModelSession.create(b, { taps, parameters: b.arena });
+    sb = await ModelSession.create(b, { taps: names, parameters: b.arena });
     sa.checkInputShape(data.sampleShape, data.source);
     const total = Math.ceil(data.length / batchSize);
     let done = 0;
@@ -132,17 +154,11 @@ export async function activationMatching(a: Checkpoint, b: Checkpoint, spec: Per
       throwIfAborted(signal);
       const dims = [batch.size, ...data.sampleShape];
       const [oa, ob] = [await sa.run(batch.inputs, dims), await sb.run(batch.inputs, dims)];
-      groups.forEach((g, gi) => {
-        for (const acc of accs[gi]!) {
-          const name = acc.action.value;
-          const za = floatOutputOf(oa, name, a.file);
-          const zb = floatOutputOf(ob, name, b.file);
-          const axis = acc.action.axis;
-          const outer = za.dims.slice(0, axis).reduce((x, d) => x * d, 1);
-          const after = za.dims.slice(axis + 1).reduce((x, d) => x * d, 1);
-          acc.samples += addon.accumulateCross(za.data, zb.data, outer, za.dims[axis]!, after, acc.action.offset, g.size, acc.action.inner, acc.cross, acc.sums, threads);
-        }
-      });
+      for (const tap of taps) {
+        const za = floatOutputOf(oa, tap.value, a.file);
+        const zb = floatOutputOf(ob, tap.value, b.file);
+        for (const acc of tap.accs) accumulate(acc, za, zb, threads);
+      }
       samples += batch.size;
       onProgress?.({ phase: 'activation matching', done: ++done, total });
     }
@@ -174,18 +190,21 @@ export async function activationMatching(a: Checkpoint, b: Checkpoint, spec: Per
     score.push(solved.total);
     for (let i = 0; i < n; i++) if (cost.subarray(i * n, (i + 1) * n).every((v) => v === 0)) blank[gi]!.push(i);
   });
-  // Units the data cannot tell apart: rearranged among themselves by their weights.
+  // Units the data cannot tell apart: rearranged among themselves by their weights, the other
+  // groups at their permutations so far.
+  const weights = blank.some((rows) => rows.length >= 2) ? { costs: new WeightCost(a, b, bound, threads), maps: new AxisMaps(bound, permutations) } : undefined;
   const tiesBrokenByWeights = groups.map((g, gi) => {
     const rows = blank[gi]!;
-    if (rows.length < 2) return 0;
+    if (rows.length < 2 || !weights) return 0;
     const n = g.size;
     const perm = permutations[gi]!;
     const cols = rows.map((i) => perm[i]!);
-    const w = groupWeightCost(a, b, spec, gi, permutations, threads);
+    const w = weights.costs.of(gi, weights.maps);
     const sub = new Float64Array(rows.length * rows.length);
     rows.forEach((i, r) => cols.forEach((j, c) => (sub[r * rows.length + c] = w[i * n + j]!)));
     const solved = linearSumAssignment(sub, rows.length, rows.length, { maximize: true });
     rows.forEach((i, r) => (perm[i] = cols[solved.colInd[r]!]!));
+    weights.maps.set(gi, perm);
     return rows.length;
   });
   return { permutations, correlation: form, samples, identityScore, score, tiesBrokenByWeights, skipped };

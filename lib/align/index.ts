@@ -10,7 +10,7 @@ import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.j
 import type { RunControl } from '../progress.js';
 import { activationMatching, type ActivationMatchingResult, type CorrelationForm } from './activation-matching.js';
 import { permuteArena } from './permute.js';
-import { checkSameSpec, inferSpec, type PermutationSpec } from './spec.js';
+import { BoundSpec, checkSameSpec, inferSpec, type PermutationSpec } from './spec/index.js';
 import { weightMatching, type WeightMatchingResult } from './weight-matching.js';
 
 export type AlignMethod = 'weight' | 'activation';
@@ -90,26 +90,27 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
     spec = await inferSpec(b, shape);
     checkSameSpec(specA, spec);
   }
+  const bound = BoundSpec.of(b, spec);
   const control = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
   if (method === 'weight') {
-    const wm = await weightMatching(a, b, spec, { ...control, seed, maxSweeps, tolerance, threads, ...(orders ? { orders } : {}) });
+    const wm = await weightMatching(a, b, bound, { ...control, seed, maxSweeps, tolerance, threads, ...(orders ? { orders } : {}) });
     return {
       method: 'weight',
       spec,
       permutations: wm.permutations,
-      aligned: { ...b, arena: permuteArena(b, spec, wm.permutations) },
+      aligned: { ...b, arena: permuteArena(b, bound, wm.permutations) },
       objective: wm.objective,
       initialObjective: wm.initialObjective,
       weightMatching: wm,
     };
   }
-  const am = await activationMatching(a, b, spec, { ...control, data: data!, batchSize, correlation, threads });
+  const am = await activationMatching(a, b, bound, { ...control, data: data!, batchSize, correlation, threads });
   const sum = (x: number[]): number => x.reduce((s, v) => s + v, 0);
   return {
     method: 'activation',
     spec,
     permutations: am.permutations,
-    aligned: { ...b, arena: permuteArena(b, spec, am.permutations) },
+    aligned: { ...b, arena: permuteArena(b, bound, am.permutations) },
     objective: [sum(am.score)],
     initialObjective: sum(am.identityScore),
     activationMatching: am,
@@ -118,12 +119,15 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
 
 export { activationMatching, type ActivationMatchingOptions, type ActivationMatchingResult, type CorrelationForm } from './activation-matching.js';
 export { weightMatching, type WeightMatchingOptions, type WeightMatchingResult } from './weight-matching.js';
+export { probeShapes } from '../session.js';
 export {
   inferSpec,
   inferSpecFromShapes,
-  probeShapes,
   checkSameSpec,
   describeAction,
+  formatSpec,
+  BoundSpec,
+  type GroupAction,
   type PermutationSpec,
   type PermutationGroup,
   type ParameterAction,
@@ -132,7 +136,7 @@ export {
   type FixedChannels,
   type TrivialGroup,
   type SpecOptions,
-} from './spec.js';
+} from './spec/index.js';
 export {
   permuteArena,
   permutedModel,

@@ -19,7 +19,7 @@ import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../onnx
 import { writeFloat32 } from '../onnx/tensor.js';
 import { native } from '../native.js';
 import { Rng } from './random.js';
-import type { ParameterAction, PermutationGroup, PermutationSpec } from './spec.js';
+import { actionKey, BoundSpec, type AxisAction, type PermutationGroup, type PermutationSpec } from './spec/index.js';
 
 /** One permutation per group of a spec (group order). */
 export type Permutations = readonly Int32Array[];
@@ -68,7 +68,7 @@ export function checkPermutations(spec: PermutationSpec, perms: readonly Int32Ar
 }
 
 /** Writes one action of a permutation into an axis map (source index per position). */
-export function writeAction(map: Int32Array, action: ParameterAction | { offset: number; inner: number }, perm: Int32Array): void {
+function writeAction(map: Int32Array, action: AxisAction, perm: Int32Array): void {
   const { offset, inner } = action;
   for (let c = 0; c < perm.length; c++) {
     const to = offset + c * inner;
@@ -77,48 +77,69 @@ export function writeAction(map: Int32Array, action: ParameterAction | { offset:
   }
 }
 
-/** Per parameter use, per axis: the source-index map of the permutations (null = identity). */
-export function parameterMaps(checkpoint: Checkpoint, spec: PermutationSpec, perms: readonly Int32Array[]): Map<number, (Int32Array | null)[]> {
-  const maps = new Map<number, (Int32Array | null)[]>();
-  spec.groups.forEach((g, k) => {
-    for (const a of g.parameters) {
-      const p = checkpoint.parameters[a.parameter]!;
-      let axes = maps.get(a.parameter);
-      if (!axes) {
-        axes = p.shape.map(() => null);
-        maps.set(a.parameter, axes);
-      }
-      let map = axes[a.axis];
-      if (!map) {
-        map = identityPermutation(p.shape[a.axis]!);
-        axes[a.axis] = map;
-      }
-      writeAction(map, a, perms[k]!);
-    }
-  });
-  return maps;
-}
+/**
+ * The source-index maps of one permutation per group, per parameter use and axis (null: no
+ * group acts there), kept current as groups change. Each group's version counts its changes,
+ * so that products of a tensor can be reused until a group on its other axes changes.
+ */
+export class AxisMaps {
+  /** The current permutation of every group (identities to start with). */
+  readonly perms: Int32Array[];
+  private readonly maps = new Map<number, (Int32Array | null)[]>();
+  private readonly versions: number[];
 
-/** Checks that a spec was inferred for this checkpoint's parameter layout. */
-export function checkSpecFits(checkpoint: Checkpoint, spec: PermutationSpec): void {
-  for (const g of spec.groups) {
-    for (const a of g.parameters) {
-      const p = checkpoint.parameters[a.parameter];
-      if (!p || p.shape.join() !== a.shape.join() || p.tensor !== a.tensor) {
-        throw new PermutationError(`the spec (of ${spec.file}) does not fit ${checkpoint.file}: its parameter ${a.parameter} ('${a.tensor}') is not there`);
-      }
+  constructor(
+    private readonly bound: BoundSpec,
+    perms?: readonly Int32Array[],
+  ) {
+    this.perms = identityPermutations(bound.spec);
+    this.versions = bound.spec.groups.map(() => 0);
+    for (const [index, axes] of bound.parameters) {
+      const shape = bound.layout[index]!.shape;
+      this.maps.set(index, axes.map((acting, axis) => (acting.length > 0 ? identityPermutation(shape[axis]!) : null)));
     }
+    perms?.forEach((p, g) => this.set(g, p));
+  }
+
+  /** Sets a group's permutation (written into every axis it acts on); false when it was already that. */
+  set(group: number, perm: ArrayLike<number>): boolean {
+    const current = this.perms[group]!;
+    let i = 0;
+    while (i < current.length && current[i] === perm[i]) i++;
+    if (i === current.length) return false;
+    current.set(perm);
+    for (const a of this.bound.spec.groups[group]!.parameters) writeAction(this.maps.get(a.parameter)![a.axis]!, a, current);
+    this.versions[group]!++;
+    return true;
+  }
+
+  /** How many times a group's permutation changed. */
+  version(group: number): number {
+    return this.versions[group]!;
+  }
+
+  /** The maps of one parameter use, per axis (undefined when no group acts on it). */
+  of(parameter: number): readonly (Int32Array | null)[] | undefined {
+    return this.maps.get(parameter);
+  }
+
+  /** Every parameter use some group acts on, with its maps (in group order of first use). */
+  entries(): IterableIterator<[number, (Int32Array | null)[]]> {
+    return this.maps.entries();
   }
 }
 
-/** The arena with every group's permutation applied (a new array; parameters no group touches are copied). */
-export function permuteArena(checkpoint: Checkpoint, spec: PermutationSpec, perms: readonly Int32Array[], arena: Float32Array = checkpoint.arena): Float32Array {
-  checkPermutations(spec, perms);
-  checkSpecFits(checkpoint, spec);
+/**
+ * The arena with every group's permutation applied (a new array; parameters no group touches
+ * are copied). `spec` may be bound already (to this checkpoint's parameter layout).
+ */
+export function permuteArena(checkpoint: Checkpoint, spec: PermutationSpec | BoundSpec, perms: readonly Int32Array[], arena: Float32Array = checkpoint.arena): Float32Array {
+  checkPermutations(spec instanceof BoundSpec ? spec.spec : spec, perms);
+  const bound = BoundSpec.of(checkpoint, spec);
   if (arena.length !== checkpoint.arena.length) throw new PermutationError(`an arena of ${arena.length} floats for ${checkpoint.file}, whose arena has ${checkpoint.arena.length}`);
   const out = new Float32Array(arena);
   const addon = native();
-  for (const [index, maps] of parameterMaps(checkpoint, spec, perms)) {
+  for (const [index, maps] of new AxisMaps(bound, perms).entries()) {
     const p = checkpoint.parameters[index]!;
     addon.gatherAxes(arena.subarray(p.offset, p.offset + p.length), p.shape, maps, out.subarray(p.offset, p.offset + p.length));
   }
@@ -240,8 +261,7 @@ export function permutationsFromJson(spec: PermutationSpec, json: unknown, sourc
   }
   const perms = spec.groups.map((g, k) => {
     const fg = file.groups![k]!;
-    const key = (a: { parameter: number; axis: number; offset: number; inner: number }): string => `${a.parameter}:${a.axis}:${a.offset}:${a.inner}`;
-    if (!fg || fg.size !== g.size || !Array.isArray(fg.parameters) || fg.parameters.map(key).join() !== g.parameters.map(key).join()) {
+    if (!fg || fg.size !== g.size || !Array.isArray(fg.parameters) || fg.parameters.map(actionKey).join() !== g.parameters.map(actionKey).join()) {
       throw new PermutationError(`${source}: group ${k} does not act where group ${k} ('${g.label}') of the spec of ${spec.file} does`);
     }
     if (!Array.isArray(fg.permutation)) throw new PermutationError(`${source}: group ${k} has no permutation`);

@@ -1,6 +1,6 @@
 /** The permutation spec in the short form the report shows. */
 import type { SpecSummary } from '../results.js';
-import type { PermutationSpec } from './spec.js';
+import type { PermutationSpec } from './spec/index.js';
 
 export function summarizeSpec(spec: PermutationSpec): SpecSummary {
   return {

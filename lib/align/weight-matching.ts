@@ -21,9 +21,9 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { native } from '../native.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
-import { checkPermutations, checkSpecFits, identityPermutations, parameterMaps, writeAction } from './permute.js';
+import { AxisMaps, checkPermutations } from './permute.js';
 import { Rng } from './random.js';
-import type { ParameterAction, PermutationSpec } from './spec.js';
+import { BoundSpec, type ParameterAction, type PermutationSpec } from './spec/index.js';
 
 export interface WeightMatchingOptions extends RunControl {
   /** Seed of the random group order of every sweep (default 0). */
@@ -70,22 +70,84 @@ export interface WeightMatchingResult {
   readonly converged: boolean;
 }
 
-interface Entry {
+/** One product of a group's cost: a parameter use and the axis the group acts on. */
+interface Term {
   readonly action: ParameterAction;
-  readonly count: number;
   /** Columns of the unit matrices. */
   readonly rest: number;
-  /** A's unit matrix, count × rest. */
-  readonly a: Float32Array;
+  /** A's unit matrix, size × rest (extracted on first use). */
+  a: Float32Array | null;
   /** The groups acting on the tensor's other axes: the product changes only when one of them does. */
   readonly deps: readonly number[];
-  /** The last product A·Bᵀ (count × count) and the versions of `deps` it was computed at. */
+  /** Whether the last product A·Bᵀ is kept (within CACHE_FLOATS), then the product and the versions of `deps` it was computed at. */
+  readonly cached: boolean;
   cache: Float32Array | null;
   key: string | null;
 }
 
-/** Floats kept for cached products (128 MB); entries beyond it are recomputed every time. */
+/** Floats kept for cached products (128 MB); products beyond it are recomputed every time. */
 const CACHE_FLOATS = 2 ** 25;
+
+/**
+ * The cost C of a group (above) with every other group at the permutations of `maps`, for
+ * weight matching and for anything else that matches units by their weights.
+ */
+export class WeightCost {
+  private readonly terms: Term[][];
+  private readonly addon = native();
+  private readonly scratchB: Float32Array;
+  private readonly scratchC: Float32Array;
+
+  constructor(
+    private readonly a: Checkpoint,
+    private readonly b: Checkpoint,
+    private readonly bound: BoundSpec,
+    private readonly threads: number,
+  ) {
+    let cacheLeft = CACHE_FLOATS;
+    const groups = bound.spec.groups;
+    this.terms = groups.map((g) =>
+      g.parameters.map((action) => {
+        const p = a.parameters[action.parameter]!;
+        const rest = (p.length / p.shape[action.axis]!) * action.inner;
+        const cached = g.size * g.size <= cacheLeft;
+        if (cached) cacheLeft -= g.size * g.size;
+        return { action, rest, a: null, deps: bound.groupsOnOtherAxes(action.parameter, action.axis), cached, cache: null, key: null };
+      }),
+    );
+    this.scratchB = new Float32Array(Math.max(0, ...groups.flatMap((g, gi) => this.terms[gi]!.map((t) => g.size * t.rest))));
+    const maxSize = Math.max(0, ...groups.map((g) => g.size));
+    this.scratchC = new Float32Array(maxSize * maxSize);
+  }
+
+  /** C of one group, the other groups at the permutations of `maps`. */
+  of(group: number, maps: AxisMaps): Float64Array {
+    const n = this.bound.spec.groups[group]!.size;
+    const cost = new Float64Array(n * n);
+    for (const t of this.terms[group]!) {
+      const key = t.deps.map((d) => maps.version(d)).join();
+      if (t.cached) t.cache ??= new Float32Array(n * n);
+      const product = t.cache ?? this.scratchC.subarray(0, n * n);
+      if (!t.cache || t.key !== key) {
+        t.a ??= this.units(this.a, t.action, n, null, new Float32Array(n * t.rest));
+        const others = maps.of(t.action.parameter)!.slice();
+        others[t.action.axis] = null;
+        const bm = this.units(this.b, t.action, n, others, this.scratchB.subarray(0, n * t.rest));
+        this.addon.gemmAbt(t.a, bm, n, n, t.rest, product, this.threads);
+        t.key = key;
+      }
+      this.addon.addToFloat64(cost, product);
+    }
+    return cost;
+  }
+
+  /** The n units of a parameter use along the action's axis as rows (its other axes gathered by `maps`). */
+  private units(c: Checkpoint, action: ParameterAction, n: number, maps: (Int32Array | null)[] | null, out: Float32Array): Float32Array {
+    const p = c.parameters[action.parameter]!;
+    this.addon.extractUnits({ src: c.arena.subarray(p.offset, p.offset + p.length), dims: p.shape, maps, axis: action.axis, offset: action.offset, count: n, inner: action.inner, out });
+    return out;
+  }
+}
 
 function checkOrders(orders: readonly (readonly number[])[], groups: number): void {
   orders.forEach((order, s) => {
@@ -96,101 +158,35 @@ function checkOrders(orders: readonly (readonly number[])[], groups: number): vo
 }
 
 /**
- * The weight-matching cost of one group with every other group at `perms`:
- * C = Σ_{(w, axis) ∈ group} A_w[axis → units] · (B_w, other axes permuted)[axis → units]ᵀ (n × n, float64).
+ * Aligns B to A by weight matching. A and B must pair by structure and fit the spec (which may
+ * be bound already, to B's parameter layout).
  */
-export function groupWeightCost(a: Checkpoint, b: Checkpoint, spec: PermutationSpec, group: number, perms: readonly Int32Array[], threads: number): Float64Array {
-  const addon = native();
-  const g = spec.groups[group]!;
-  const n = g.size;
-  const maps = parameterMaps(b, spec, perms);
-  const cost = new Float64Array(n * n);
-  const c32 = new Float32Array(n * n);
-  for (const act of g.parameters) {
-    const p = b.parameters[act.parameter]!;
-    const rest = (p.length / p.shape[act.axis]!) * act.inner;
-    const others = (maps.get(act.parameter) ?? p.shape.map(() => null)).slice();
-    others[act.axis] = null;
-    const am = new Float32Array(n * rest);
-    const bm = new Float32Array(n * rest);
-    addon.extractUnits(a.arena.subarray(p.offset, p.offset + p.length), p.shape, null, act.axis, act.offset, n, act.inner, am);
-    addon.extractUnits(b.arena.subarray(p.offset, p.offset + p.length), p.shape, others, act.axis, act.offset, n, act.inner, bm);
-    addon.gemmAbt(am, bm, n, n, rest, c32, threads);
-    addon.addToFloat64(cost, c32);
-  }
-  return cost;
-}
-
-/** Aligns B to A by weight matching. A and B must pair by structure and fit the spec. */
-export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: PermutationSpec, options: WeightMatchingOptions = {}): Promise<WeightMatchingResult> {
+export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: PermutationSpec | BoundSpec, options: WeightMatchingOptions = {}): Promise<WeightMatchingResult> {
   const { seed, orders: givenOrders, maxSweeps, tolerance, initial, threads, signal, onProgress } = resolveOptions('weightMatching()', WEIGHT_MATCHING_OPTIONS, options);
   pairCheckpoints(a, b);
-  checkSpecFits(b, spec);
-  const groups = spec.groups;
+  const bound = BoundSpec.of(b, spec);
+  const groups = bound.spec.groups;
   if (givenOrders) checkOrders(givenOrders, groups.length);
   const sweepsAllowed = givenOrders ? Math.min(maxSweeps, givenOrders.length) : maxSweeps;
   const rng = new Rng(seed);
   const addon = native();
+  const costs = new WeightCost(a, b, bound, threads);
+  if (initial) checkPermutations(bound.spec, initial);
+  const maps = new AxisMaps(bound, initial);
+  const perms = maps.perms;
 
-  // Per parameter use: the source-index maps of the current permutations (null = identity).
-  const maps = new Map<number, (Int32Array | null)[]>();
-  for (const g of groups) {
-    for (const act of g.parameters) {
-      const p = b.parameters[act.parameter]!;
-      const axes = maps.get(act.parameter) ?? p.shape.map(() => null);
-      axes[act.axis] ??= Int32Array.from({ length: p.shape[act.axis]! }, (_, i) => i);
-      maps.set(act.parameter, axes);
-    }
-  }
   const view = (c: Checkpoint, index: number): Float32Array => {
     const p = c.parameters[index]!;
     return c.arena.subarray(p.offset, p.offset + p.length);
   };
-  // Which groups act on which axes of each parameter use.
-  const actingOn = new Map<number, { group: number; axis: number }[]>();
-  groups.forEach((g, gi) => {
-    for (const act of g.parameters) {
-      const list = actingOn.get(act.parameter) ?? [];
-      list.push({ group: gi, axis: act.axis });
-      actingOn.set(act.parameter, list);
-    }
-  });
-  let cacheLeft = CACHE_FLOATS;
-  const entries: Entry[][] = groups.map((g) =>
-    g.parameters.map((action) => {
-      const p = a.parameters[action.parameter]!;
-      const dim = p.shape[action.axis]!;
-      const rest = (p.length / dim) * action.inner;
-      const out = new Float32Array(g.size * rest);
-      addon.extractUnits(view(a, action.parameter), p.shape, null, action.axis, action.offset, g.size, action.inner, out);
-      const deps = [...new Set(actingOn.get(action.parameter)!.filter((x) => x.axis !== action.axis).map((x) => x.group))].sort((x, y) => x - y);
-      const cached = g.size * g.size <= cacheLeft;
-      if (cached) cacheLeft -= g.size * g.size;
-      return { action, count: g.size, rest, a: out, deps, cache: cached ? new Float32Array(g.size * g.size) : null, key: null };
-    }),
-  );
-  // Bumped whenever a group's permutation changes.
-  const version = groups.map(() => 0);
-  const scratchB = new Float32Array(Math.max(0, ...entries.flat().map((e) => e.count * e.rest)));
-  const maxSize = Math.max(0, ...groups.map((g) => g.size));
-  const scratchC = new Float32Array(maxSize * maxSize);
-
   let fixedPart = 0;
-  for (const p of a.parameters) if (!maps.has(p.index)) fixedPart += addon.gatheredDot(view(a, p.index), view(b, p.index), p.shape, null);
+  for (const p of a.parameters) if (!maps.of(p.index)) fixedPart += addon.gatheredDot(view(a, p.index), view(b, p.index), p.shape, null);
   const objectiveNow = (): number => {
     let total = fixedPart;
-    for (const [index, m] of maps) total += addon.gatheredDot(view(a, index), view(b, index), a.parameters[index]!.shape, m);
+    for (const [index, m] of maps.entries()) total += addon.gatheredDot(view(a, index), view(b, index), a.parameters[index]!.shape, m);
     return total;
   };
 
-  const perms = identityPermutations(spec);
-  if (initial) {
-    checkPermutations(spec, initial);
-    initial.forEach((p, g) => {
-      perms[g]!.set(p);
-      for (const act of groups[g]!.parameters) writeAction(maps.get(act.parameter)![act.axis]!, act, perms[g]!);
-    });
-  }
   const warm: (Float64Array | undefined)[] = groups.map(() => undefined);
   const initialObjective = objectiveNow();
   const objective: number[] = [];
@@ -206,32 +202,14 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
       await yieldToEventLoop();
       throwIfAborted(signal);
       const n = groups[gi]!.size;
-      const cost = new Float64Array(n * n);
-      const c32 = scratchC.subarray(0, n * n);
-      for (const e of entries[gi]!) {
-        const key = e.deps.map((d) => version[d]).join();
-        let product = e.cache ?? c32;
-        if (!e.cache || e.key !== key) {
-          const p = b.parameters[e.action.parameter]!;
-          const others = maps.get(e.action.parameter)!.slice();
-          others[e.action.axis] = null;
-          const bm = scratchB.subarray(0, e.count * e.rest);
-          addon.extractUnits(view(b, p.index), p.shape, others, e.action.axis, e.action.offset, e.count, e.action.inner, bm);
-          product = e.cache ?? c32;
-          addon.gemmAbt(e.a, bm, n, n, e.rest, product, threads);
-          e.key = key;
-        }
-        addon.addToFloat64(cost, product);
-      }
+      const cost = costs.of(gi, maps);
       const perm = perms[gi]!;
       let old = 0;
       for (let i = 0; i < n; i++) old += cost[i * n + perm[i]!]!;
       const solved = linearSumAssignment(cost, n, n, warm[gi] ? { maximize: true, warmStart: warm[gi] } : { maximize: true });
       warm[gi] = solved.colDuals;
       gain += solved.total - old;
-      if (solved.colInd.some((v, i) => v !== perm[i])) version[gi]!++;
-      perm.set(solved.colInd);
-      for (const act of groups[gi]!.parameters) writeAction(maps.get(act.parameter)![act.axis]!, act, perm);
+      maps.set(gi, solved.colInd);
     }
     objective.push(objectiveNow());
     gains.push(gain);

@@ -2,7 +2,7 @@
  * Streaming cosine statistics (SCIENCE.md conventions): d(a, m) = 1 − |⟨a, m⟩| / (‖a‖‖m‖) per
  * sample, with m = (1−α)·f_A + α·f_B, reduced by the native addon into float64 sums.
  */
-import { native } from '../native.js';
+import { native, type NativeActivation } from '../native.js';
 
 const SLOTS = 5;
 
@@ -29,15 +29,15 @@ export class CosineAccumulator {
 
   /** a[k]: the features compared at alphas[k]; fa, fb: the endpoint features (n samples). */
   add(a: Float32Array[], fa: Float32Array, fb: Float32Array, n: number): void {
-    native().cosineStats(a, this.alphas, fa, fb, n, this.sums);
+    native().cosineStats({ compared: a, alphas: this.alphas, fa, fb, samples: n, acc: this.sums });
   }
 
   /**
    * One batch of weak additivity by the native kernel: σ((1−α)h_A + αh_B) against
-   * (1−α)f_A + αf_B, σ given by its code in native/feature_stats.h.
+   * (1−α)f_A + αf_B, σ one of the addon's activations.
    */
-  addWeakAdditivity(ha: Float32Array, hb: Float32Array, fa: Float32Array, fb: Float32Array, n: number, activation: { code: number; alpha: number; beta: number }): void {
-    native().weakAdditivityStats(ha, hb, fa, fb, n, this.alphas, activation.code, activation.alpha, activation.beta, this.sums);
+  addWeakAdditivity(ha: Float32Array, hb: Float32Array, fa: Float32Array, fb: Float32Array, n: number, activation: NativeActivation): void {
+    native().weakAdditivityStats({ ha, hb, fa, fb, samples: n, alphas: this.alphas, activation, acc: this.sums });
   }
 
   /** Means from the native sums, laid out as [Σd, Σd², Σcoef, count, skipped] per α. */

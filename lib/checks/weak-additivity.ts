@@ -7,6 +7,7 @@
  */
 import type { Checkpoint } from '../checkpoint.js';
 import { interpolateArenas } from '../interpolate.js';
+import { native, type NativeActivation } from '../native.js';
 import { helperModel, renode } from '../onnx/build.js';
 import type { AttributeProto, NodeProto } from '../onnx/proto.js';
 import { ALIGNED, alphaText as chartAlpha, COLORS, exact, groupedBars, NAIVE, type BarRow, type Chart } from '../present/charts.js';
@@ -19,13 +20,6 @@ import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.j
 import { BaselineAccumulator, CosineAccumulator } from './cosine.js';
 import type { LayerSpec } from './layers.js';
 
-/** Codes of native/feature_stats.h Activation, with ONNX attribute defaults. */
-interface NativeActivation {
-  readonly code: number;
-  readonly alpha: number;
-  readonly beta: number;
-}
-
 function attribute(node: NodeProto, name: string): AttributeProto | undefined {
   return (node.attribute ?? []).find((a) => a.name === name);
 }
@@ -35,30 +29,30 @@ function floatAttribute(node: NodeProto, name: string, fallback: number): number
   return a?.f ?? fallback;
 }
 
-/** The native kernel's description of an activation node, or null when only onnxruntime can run it. */
-export function nativeActivation(node: NodeProto): NativeActivation | null {
+/** The addon's name of an activation node's function, with its ONNX attributes (defaults applied) as alpha/beta. */
+function kernelActivation(node: NodeProto): { name: string; alpha: number; beta: number } {
   const f = (name: string, fallback: number) => floatAttribute(node, name, fallback);
   switch (node.opType) {
-    case 'Relu': return { code: 0, alpha: 0, beta: 0 };
-    case 'LeakyRelu': return { code: 1, alpha: f('alpha', 0.01), beta: 0 };
-    case 'Sigmoid': return { code: 2, alpha: 0, beta: 0 };
-    case 'Tanh': return { code: 3, alpha: 0, beta: 0 };
-    case 'Elu': return { code: 4, alpha: f('alpha', 1), beta: 0 };
-    case 'Selu': return { code: 5, alpha: f('alpha', 1.67326319217681884765625), beta: f('gamma', 1.05070102214813232421875) };
-    case 'Celu': return { code: 6, alpha: f('alpha', 1), beta: 0 };
-    case 'Softplus': return { code: 7, alpha: 0, beta: 0 };
-    case 'Softsign': return { code: 8, alpha: 0, beta: 0 };
-    case 'HardSigmoid': return { code: 9, alpha: f('alpha', 0.2), beta: f('beta', 0.5) };
-    case 'HardSwish': return { code: 10, alpha: 0, beta: 0 };
+    case 'LeakyRelu': return { name: 'LeakyRelu', alpha: f('alpha', 0.01), beta: 0 };
+    case 'Elu': return { name: 'Elu', alpha: f('alpha', 1), beta: 0 };
+    case 'Selu': return { name: 'Selu', alpha: f('alpha', 1.67326319217681884765625), beta: f('gamma', 1.05070102214813232421875) };
+    case 'Celu': return { name: 'Celu', alpha: f('alpha', 1), beta: 0 };
+    case 'HardSigmoid': return { name: 'HardSigmoid', alpha: f('alpha', 0.2), beta: f('beta', 0.5) };
+    case 'ThresholdedRelu': return { name: 'ThresholdedRelu', alpha: f('alpha', 1), beta: 0 };
     case 'Gelu': {
       const approximate = attribute(node, 'approximate')?.s;
       const tanh = approximate ? Buffer.from(approximate).toString() === 'tanh' : false;
-      return { code: tanh ? 12 : 11, alpha: 0, beta: 0 };
+      return { name: tanh ? 'GeluTanh' : 'Gelu', alpha: 0, beta: 0 };
     }
-    case 'Mish': return { code: 13, alpha: 0, beta: 0 };
-    case 'ThresholdedRelu': return { code: 14, alpha: f('alpha', 1), beta: 0 };
-    default: return null;
+    default: return { name: node.opType ?? '', alpha: 0, beta: 0 };
   }
+}
+
+/** The native kernel's description of an activation node, or null when only onnxruntime can run it. */
+export function nativeActivation(node: NodeProto): NativeActivation | null {
+  const { name, alpha, beta } = kernelActivation(node);
+  const ids = native().activations;
+  return Object.hasOwn(ids, name) ? { id: ids[name]!, alpha, beta } : null;
 }
 
 export class WeakAdditivity {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import { loadCheckpoint } from '../checkpoint.js';
 import { permuteArena, permutedModel, permutationsFromJson, permutationsToJson, randomPermutations } from '../align/permute.js';
-import { inferSpec } from '../align/spec.js';
+import { inferSpec } from '../align/spec/index.js';
 import { InvalidArgumentError, PermutationError } from '../errors.js';
 import { encodeModel } from '../onnx/model.js';
 import { optionDefault, resolveOptions } from '../options.js';

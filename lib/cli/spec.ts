@@ -1,7 +1,7 @@
 /** `llfc spec model.onnx`: the permutation groups inferred from the graph, and the fixed axes with reasons. */
 import { Command } from 'commander';
 import { loadCheckpoint } from '../checkpoint.js';
-import { describeAction, inferSpec, type PermutationSpec } from '../align/spec.js';
+import { formatSpec, inferSpec } from '../align/spec/index.js';
 import { checkOutputs, commitOutputs } from '../outputs.js';
 import { parseNumberList } from './parse.js';
 
@@ -14,38 +14,6 @@ export interface SpecFlags {
 /** The dims of `--input-shape` (whether they fit the model is checked where the graph is probed). */
 export function parseInputShape(text: string | undefined): number[] | undefined {
   return text === undefined ? undefined : parseNumberList(text, '--input-shape');
-}
-
-const list = (items: string[], max = 12): string => (items.length <= max ? items.join(' · ') : `${items.slice(0, max).join(' · ')} · … (${items.length - max} more)`);
-
-/** The spec as text: one block per group, then fixed channels, width-1 layers and unknown ops. */
-export function formatSpec(spec: PermutationSpec): string {
-  const lines: string[] = [];
-  lines.push(
-    `permutation spec of ${spec.file} (graph probed with input [${spec.inputShape.join(', ')}]): ` +
-      `${spec.groups.length} group${spec.groups.length === 1 ? '' : 's'}, ${spec.fixed.length} fixed, ${spec.trivial.length} of width 1, ${spec.unknownOps.length} unknown op${spec.unknownOps.length === 1 ? '' : 's'}`,
-  );
-  for (const g of spec.groups) {
-    lines.push(`group ${g.index}: ${g.size} units, ${g.label}`);
-    lines.push(`  acts on ${list(g.parameters.map((a) => describeAction(a, g.size)))}`);
-    if (g.activations.length > 0) lines.push(`  activations: ${list(g.activations.map((v) => describeAction(v, g.size)), 4)}`);
-  }
-  if (spec.fixed.length > 0) {
-    lines.push('fixed (these axes stay in place):');
-    for (const f of spec.fixed) {
-      lines.push(`  ${f.size} units, ${f.label}: ${f.reasons.join('; ')}`);
-      lines.push(`    ${list(f.parameters.map((a) => describeAction(a, f.size)))}`);
-    }
-  }
-  if (spec.trivial.length > 0) {
-    lines.push('width 1 (nothing to permute):');
-    for (const t of spec.trivial) lines.push(`  ${t.label}: ${list(t.parameters.map((a) => describeAction(a, 1)))}`);
-  }
-  if (spec.unknownOps.length > 0) {
-    lines.push('ops the inference does not know (everything they touch is fixed):');
-    for (const u of spec.unknownOps) lines.push(`  ${u.op} at node '${u.node}'`);
-  }
-  return lines.join('\n');
 }
 
 export function specCommand(): Command {

@@ -9,10 +9,15 @@ export interface OutputOptions {
 
 /**
  * A progress listener drawing a bar with ETA on stderr, only when stderr is a terminal and
- * output is not quiet; `stop()` clears it.
+ * output is not quiet; `stop()` clears it. LLFC_PROGRESS=lines prints one line per event
+ * instead (for logs, and for callers that wait until the work, and its Ctrl-C handler, runs).
  */
 export function progressBar(options: OutputOptions): { listener: ProgressListener; stop(): void } {
-  if (options.quiet || !process.stderr.isTTY) return { listener: () => {}, stop: () => {} };
+  if (options.quiet) return { listener: () => {}, stop: () => {} };
+  if (process.env.LLFC_PROGRESS === 'lines') {
+    return { listener: (e) => process.stderr.write(`llfc: ${e.phase} ${e.done}/${e.total}\n`), stop: () => {} };
+  }
+  if (!process.stderr.isTTY) return { listener: () => {}, stop: () => {} };
   const bar = new cliProgress.SingleBar(
     { stream: process.stderr, format: ' {phase} [{bar}] {percentage}% | {value}/{total} | ETA {eta_formatted}', hideCursor: true, clearOnComplete: true, etaBuffer: 50 },
     cliProgress.Presets.shades_classic,

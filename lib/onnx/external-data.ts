@@ -3,11 +3,13 @@
  * to the model. A checkpoint is untrusted input, so the one resolver here keeps every read
  * inside the model's own directory, as onnxruntime and the onnx checker require: no absolute
  * locations, no `..`, no symbolic link or path whose real path leaves the directory, regular
- * files only (a FIFO or device would hang or never end).
+ * files only (a FIFO or device would hang or never end). Files read are inputs the output gate
+ * never writes over.
  */
 import { open, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { ExternalDataError } from '../errors.js';
+import { noteInputRead } from '../outputs.js';
 import { onnx, type ModelProto, type TensorProto } from './proto.js';
 
 const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL;
@@ -60,6 +62,7 @@ export async function resolveExternalData(model: string, tensor: TensorProto): P
   if (!(await stat(real)).isFile()) refuse('is not a regular file');
   const offset = byteCount(model, name, location, 'offset', field(tensor, 'offset')) ?? 0;
   const length = byteCount(model, name, location, 'length', field(tensor, 'length'));
+  noteInputRead(real);
   return { path: real, offset, length };
 }
 

@@ -3,7 +3,7 @@
  * back through the output gate.
  * A read followed by a write keeps every field of the protobuf message.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { OnnxFormatError } from '../errors.js';
 import { writeFileAtomic } from '../outputs.js';
 import { loadExternalData } from './external-data.js';
@@ -33,8 +33,11 @@ export function decodeModel(bytes: Uint8Array, file: string): ModelProto {
 export async function readModel(file: string): Promise<OnnxModel> {
   let bytes: Uint8Array;
   try {
+    // A FIFO or device would block or never end: only regular files are read.
+    if (!(await stat(file)).isFile()) throw new OnnxFormatError(file, 'it is not a regular file');
     bytes = await readFile(file);
   } catch (error) {
+    if (error instanceof OnnxFormatError) throw error;
     throw new OnnxFormatError(file, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (error as Error).message, { cause: error });
   }
   if (bytes.length === 0) throw new OnnxFormatError(file, 'the file is empty');

@@ -54,3 +54,22 @@ export function valueKey(tensor: TensorProto): string {
   }
   return parts.join('|');
 }
+
+/** Integer values of an INT64/INT32 tensor, or undefined for any other type. */
+export function tensorInts(t: TensorProto): number[] | undefined {
+  if (t.dataType === DataType.INT64) {
+    if (t.rawData && t.rawData.length > 0) {
+      const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
+      return Array.from({ length: t.rawData.byteLength / 8 }, (_, i) => Number(view.getBigInt64(8 * i, true)));
+    }
+    return (t.int64Data ?? []).map((v) => toNumber(v));
+  }
+  if (t.dataType === DataType.INT32) {
+    if (t.rawData && t.rawData.length > 0) {
+      const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
+      return Array.from({ length: t.rawData.byteLength / 4 }, (_, i) => view.getInt32(4 * i, true));
+    }
+    return [...(t.int32Data ?? [])];
+  }
+  return undefined;
+}

@@ -2,7 +2,7 @@
  * The HTML report: one self-contained file (inline CSS and SVG charts, no script, no fonts or
  * anything else fetched when it is opened) with the LMC curves and barriers, the per-layer
  * LLFC, weak additivity, commutativity and scale coefficients, the permutation spec when the
- * pair was aligned, and the run's settings and versions. Definitions: SCIENCE.md.
+ * pair was aligned, and the run's settings and versions. Definitions: docs/definitions.md.
  */
 import type { HtmlPart } from '../checks/check.js';
 import { CHECKS } from '../checks/registry.js';
@@ -154,8 +154,15 @@ table.kv th{font-weight:600;color:var(--muted);white-space:nowrap;background:non
 table.kv td{overflow-wrap:anywhere}
 .pair>.table-wrap.wide{flex:2 1 520px}
 footer{color:var(--muted);font-size:12.5px;text-align:center;padding:0 0 30px}
+footer p.definitions{max-width:880px;margin:8px auto 0;text-align:left}
 @media print{nav.toc{display:none}body{background:#fff}section,.card{break-inside:avoid;border-color:#ccc}header.top{background:#fff;color:#000}header.top .meta{color:#333}}
 `;
+
+/**
+ * The conventions every section shares, and where the full definitions are: the page is one
+ * file that may travel without the package, so it names the file rather than linking to it.
+ */
+const DEFINITIONS_NOTE = `<p class="definitions" id="definitions">Conventions: α is the weight on B, θ(α) = (1−α)·θ<sub>A</sub> + α·θ<sub>B</sub>. The LLFC and weak-additivity distances are cosine distances d(a, m) = 1 − |⟨a, m⟩| / (‖a‖·‖m‖) of one sample's flattened features, averaged over samples (a sample with a zero norm is skipped and counted); the commutativity distances are ‖x − y‖² / (‖x‖·‖y‖) over all the data. Sums are accumulated in float64; standard deviations are population ones. Formulas, conventions and references for every number on this page: <code>docs/definitions.md</code> in the llfc package (<code>node_modules/llfc/docs/definitions.md</code> where it is installed).</p>`;
 
 /**
  * Renders the report as one self-contained HTML page. Async because the charts are rendered
@@ -201,7 +208,8 @@ ${sections.map((p) => p.body).join('\n')}
 ${alignmentSection(s, svgs)}
 ${settingsSection(report, s)}
 </div></main>
-<footer>Made by ${esc(report.tool.name)} ${esc(report.tool.version)}. Hover a mark in a chart or a number in a table for its exact value.</footer>
+<footer>Made by ${esc(report.tool.name)} ${esc(report.tool.version)}. Hover a mark in a chart or a number in a table for its exact value.
+${DEFINITIONS_NOTE}</footer>
 </body>
 </html>
 `;

@@ -1,6 +1,10 @@
-/** The worker thread's side: runs one task, posts progress, result or error, obeys abort. */
+/**
+ * The worker thread's side: runs one task, posts progress, result or error (with the files it
+ * read beyond those named, for the caller's output gate), obeys abort.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
 import { LlfcError } from '../errors.js';
+import { inputsReadSoFar } from '../outputs.js';
 import { tasks, type TaskName } from './tasks.js';
 
 const { task, request } = workerData as { task: TaskName; request: never };
@@ -14,12 +18,13 @@ try {
     signal: controller.signal,
     onProgress: (event) => parentPort!.postMessage({ type: 'progress', event }),
   });
-  parentPort!.postMessage({ type: 'result', result });
+  parentPort!.postMessage({ type: 'result', result, inputsRead: inputsReadSoFar() });
 } catch (error) {
   const e = error as Error;
   parentPort!.postMessage({
     type: 'error',
     // The typed error's own fields (file, sample, option, …) travel too, so the caller can read them.
     error: { name: e.name, message: e.message, stack: e.stack, code: error instanceof LlfcError ? error.code : undefined, fields: error instanceof LlfcError ? { ...error } : undefined },
+    inputsRead: inputsReadSoFar(),
   });
 }

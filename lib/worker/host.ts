@@ -4,6 +4,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import * as errors from '../errors.js';
 import { CancelledError, LlfcError } from '../errors.js';
+import { noteInputRead } from '../outputs.js';
 import type { RunControl } from '../progress.js';
 import type { TaskMap, TaskName } from './tasks.js';
 
@@ -57,7 +58,8 @@ export function runTask<K extends TaskName>(task: K, request: TaskMap[K]['reques
       f();
       void worker.terminate();
     };
-    worker.on('message', (message: { type: string; event?: never; result?: never; error?: SerializedError }) => {
+    worker.on('message', (message: { type: string; event?: never; result?: never; error?: SerializedError; inputsRead?: string[] }) => {
+      for (const file of message.inputsRead ?? []) noteInputRead(file);
       if (message.type === 'progress') control.onProgress?.(message.event!);
       else if (message.type === 'result') finish(() => resolve(message.result!));
       else if (message.type === 'error') finish(() => reject(reviveError(message.error!)));

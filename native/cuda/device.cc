@@ -463,17 +463,7 @@ void cosine_accumulate(const float* const* as, const double* alphas, size_t num_
     for (size_t i = 0; i < rows; ++i) {
       for (size_t k = 0; k < num_alphas; ++k) {
         const double* s = dots.data() + (k * rows + i) * 3;
-        const double am = s[0], aa = s[1], mm = s[2];
-        double* slot = partial.data() + k * kCosineSlots;
-        if (aa == 0.0 || mm == 0.0) {
-          slot[kSkipped] += 1;
-          continue;
-        }
-        const double distance = 1.0 - std::fabs(am) / (std::sqrt(aa) * std::sqrt(mm));
-        slot[kSumDistance] += distance;
-        slot[kSumDistanceSq] += distance * distance;
-        slot[kSumCoefficient] += am / mm;
-        slot[kCount] += 1;
+        add_cosine_sample(s[0], s[1], s[2], partial.data() + k * kCosineSlots);
       }
     }
   }

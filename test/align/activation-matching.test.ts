@@ -5,7 +5,7 @@ import { openDataset } from '../../lib/dataset/index.js';
 import { activationMatching } from '../../lib/align/activation-matching.js';
 import { align } from '../../lib/align/index.js';
 import { inversePermutation, permuteArena, randomPermutations } from '../../lib/align/permute.js';
-import { inferSpec } from '../../lib/align/spec.js';
+import { inferSpec } from '../../lib/align/spec/index.js';
 import { InvalidArgumentError } from '../../lib/errors.js';
 import { native } from '../../lib/native.js';
 import { fixture } from '../helpers.js';
@@ -23,7 +23,7 @@ describe('the cross-correlation kernel', () => {
     const zb = randomFloats(outer * len * after, 2);
     const cross = new Float64Array(count * count);
     const sums = new Float64Array(4 * count);
-    const n = native().accumulateCross(za, zb, outer, len, after, offset, count, inner, cross, sums);
+    const n = native().accumulateCross({ za, zb, outer, len, after, offset, count, inner, cross, sums });
     expect(n).toBe(outer * inner * after);
     const want = new Float64Array(count * count);
     const ws = new Float64Array(4 * count);
@@ -42,15 +42,15 @@ describe('the cross-correlation kernel', () => {
     cross.forEach((v, k) => expect(v).toBeCloseTo(want[k]!, 12));
     sums.forEach((v, k) => expect(v).toBeCloseTo(ws[k]!, 12));
     // accumulates: a second call doubles everything
-    native().accumulateCross(za, zb, outer, len, after, offset, count, inner, cross, sums);
+    native().accumulateCross({ za, zb, outer, len, after, offset, count, inner, cross, sums });
     cross.forEach((v, k) => expect(v).toBeCloseTo(2 * want[k]!, 12));
   });
 
   it('refuses inconsistent sizes instead of reading out of bounds', () => {
     const z = new Float32Array(12);
-    expect(() => native().accumulateCross(z, z, 1, 12, 1, 10, 3, 1, new Float64Array(9), new Float64Array(12))).toThrow(/exceeds the axis of length 12/);
-    expect(() => native().accumulateCross(z, z, 2, 12, 1, 0, 3, 1, new Float64Array(9), new Float64Array(12))).toThrow(/must hold outer·len·after = 24 floats/);
-    expect(() => native().accumulateCross(z, z, 1, 12, 1, 0, 3, 1, new Float64Array(8), new Float64Array(12))).toThrow(/cross has 8 elements, expected 9/);
+    expect(() => native().accumulateCross({ za: z, zb: z, outer: 1, len: 12, after: 1, offset: 10, count: 3, inner: 1, cross: new Float64Array(9), sums: new Float64Array(12) })).toThrow(/exceeds the axis of length 12/);
+    expect(() => native().accumulateCross({ za: z, zb: z, outer: 2, len: 12, after: 1, offset: 0, count: 3, inner: 1, cross: new Float64Array(9), sums: new Float64Array(12) })).toThrow(/must hold outer·len·after = 24 floats/);
+    expect(() => native().accumulateCross({ za: z, zb: z, outer: 1, len: 12, after: 1, offset: 0, count: 3, inner: 1, cross: new Float64Array(8), sums: new Float64Array(12) })).toThrow(/cross has 8 elements, expected 9/);
   });
 });
 

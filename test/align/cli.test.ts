@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint, pairCheckpoints } from '../../lib/checkpoint.js';
-import { inferSpec } from '../../lib/align/spec.js';
+import { inferSpec } from '../../lib/align/spec/index.js';
 import { permuteArena, permutationsFromJson } from '../../lib/align/permute.js';
 import { decodeSafetensors } from '../../lib/align/safetensors.js';
 import { writeNpy } from '../dataset/helpers.js';

@@ -22,8 +22,17 @@ export interface TinyNode {
   op: string;
   inputs: string[];
   outputs: string[];
-  attrs?: Record<string, number | number[]>;
+  /** Ints, int lists, strings, or a float tensor ({ floats, dims }, e.g. a Constant's value). */
+  attrs?: Record<string, number | number[] | string | { floats: number[]; dims: number[] }>;
   name?: string;
+}
+
+function attributeProto(name: string, v: NonNullable<TinyNode['attrs']>[string]) {
+  const type = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'number') return onnx.AttributeProto.create({ name, type: type.INT, i: v });
+  if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: type.STRING, s: new TextEncoder().encode(v) });
+  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: type.INTS, ints: v });
+  return onnx.AttributeProto.create({ name, type: type.TENSOR, t: onnx.TensorProto.create({ dataType: DataType.FLOAT, dims: v.dims, floatData: v.floats }) });
 }
 
 /**
@@ -66,11 +75,7 @@ export function tinyModel(options: {
           input: n.inputs,
           output: n.outputs,
           name: n.name ?? `/${n.op.toLowerCase()}${i}/${n.op}`,
-          attribute: Object.entries(n.attrs ?? {}).map(([name, v]) =>
-            Array.isArray(v)
-              ? onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: v })
-              : onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i: v }),
-          ),
+          attribute: Object.entries(n.attrs ?? {}).map(([name, v]) => attributeProto(name, v)),
         }),
       ),
       input: [valueInfo('x', ['batch', ...options.inputShape])],

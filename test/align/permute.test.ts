@@ -13,7 +13,7 @@ import {
   permutationsToJson,
   randomPermutations,
 } from '../../lib/align/permute.js';
-import { inferSpec } from '../../lib/align/spec.js';
+import { inferSpec } from '../../lib/align/spec/index.js';
 import { PermutationError } from '../../lib/errors.js';
 import { decodeModel, encodeModel, readModel, writeModel } from '../../lib/onnx/model.js';
 import { onnx } from '../../lib/onnx/proto.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
-import { checkSameSpec, describeAction, inferSpec, type PermutationGroup, type PermutationSpec } from '../../lib/align/spec.js';
+import { checkSameSpec, describeAction, inferSpec, type PermutationGroup, type PermutationSpec } from '../../lib/align/spec/index.js';
 import { SpecMismatchError } from '../../lib/errors.js';
 import { fixture } from '../helpers.js';
 import { tinyCheckpoint, tinyModel } from './helpers.js';

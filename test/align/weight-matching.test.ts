@@ -4,9 +4,9 @@ import { loadCheckpoint, type Checkpoint } from '../../lib/checkpoint.js';
 import { linearModeConnectivity } from '../../lib/checks/lmc.js';
 import { openDataset } from '../../lib/dataset/index.js';
 import { align } from '../../lib/align/index.js';
-import { inversePermutation, permuteArena, randomPermutations } from '../../lib/align/permute.js';
-import { inferSpec, type PermutationSpec } from '../../lib/align/spec.js';
-import { weightMatching } from '../../lib/align/weight-matching.js';
+import { AxisMaps, inversePermutation, permuteArena, randomPermutations } from '../../lib/align/permute.js';
+import { BoundSpec, inferSpec, type PermutationSpec } from '../../lib/align/spec/index.js';
+import { WeightCost, weightMatching } from '../../lib/align/weight-matching.js';
 import { CancelledError, CheckpointMismatchError, InvalidArgumentError, PermutationError } from '../../lib/errors.js';
 import { fixture } from '../helpers.js';
 import { tinyCheckpoint, tinyModel } from './helpers.js';
@@ -149,5 +149,54 @@ describe('weight matching', () => {
     let norm = 0;
     for (const v of a.arena) norm += v * v;
     expect(r.objective[0]! / norm).toBeCloseTo(1, 9);
+  });
+});
+
+describe('the weight-matching cost of a group', () => {
+  it('is Σ A·(B with its other axes permuted)ᵀ over the tensors it acts on, and follows changes of the other groups', async () => {
+    const mlp = (seed: number) =>
+      tinyModel({
+        inputShape: [4],
+        nodes: [
+          { op: 'Gemm', inputs: ['x', 'w1', 'b1'], outputs: ['h1'], attrs: { transB: 1 } },
+          { op: 'Relu', inputs: ['h1'], outputs: ['r1'] },
+          { op: 'Gemm', inputs: ['r1', 'w2', 'b2'], outputs: ['h2'], attrs: { transB: 1 } },
+          { op: 'Relu', inputs: ['h2'], outputs: ['r2'] },
+          { op: 'Gemm', inputs: ['r2', 'w3', 'b3'], outputs: ['y'], attrs: { transB: 1 } },
+        ],
+        params: { w1: [5, 4], b1: [5], w2: [6, 5], b2: [6], w3: [3, 6], b3: [3] },
+        seed,
+      });
+    const a = tinyCheckpoint(mlp(1), 'a.onnx');
+    const b = tinyCheckpoint(mlp(40), 'b.onnx');
+    const bound = BoundSpec.of(b, await inferSpec(b));
+    expect(bound.spec.groups.map((g) => g.size)).toEqual([5, 6]);
+    const values = (c: Checkpoint, tensor: string): Float32Array => {
+      const p = c.parameters.find((q) => q.tensor === tensor)!;
+      return c.arena.subarray(p.offset, p.offset + p.length);
+    };
+    const [w1a, b1a, w2a] = ['w1', 'b1', 'w2'].map((t) => values(a, t));
+    const [w1b, b1b, w2b] = ['w1', 'b1', 'w2'].map((t) => values(b, t));
+    // Group 0 (the 5 units of layer 1) acts on w1 rows, b1 and w2 columns; w2's rows belong to group 1 (at π1).
+    const direct = (pi1: Int32Array): number[] => {
+      const c: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        for (let j = 0; j < 5; j++) {
+          let s = b1a![i]! * b1b![j]!;
+          for (let k = 0; k < 4; k++) s += w1a![i * 4 + k]! * w1b![j * 4 + k]!;
+          for (let r = 0; r < 6; r++) s += w2a![r * 5 + i]! * w2b![pi1[r]! * 5 + j]!;
+          c.push(s);
+        }
+      }
+      return c;
+    };
+    const costs = new WeightCost(a, b, bound, 1);
+    const maps = new AxisMaps(bound);
+    const close = (got: Float64Array, want: number[]) => want.forEach((v, k) => expect(got[k]).toBeCloseTo(v, 5));
+    close(costs.of(0, maps), direct(Int32Array.from([0, 1, 2, 3, 4, 5])));
+    const pi1 = Int32Array.from([3, 0, 5, 1, 4, 2]);
+    expect(maps.set(1, pi1)).toBe(true);
+    expect(maps.set(1, pi1)).toBe(false);
+    close(costs.of(0, maps), direct(pi1));
   });
 });

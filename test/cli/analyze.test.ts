@@ -62,13 +62,25 @@ describe('llfc analyze', () => {
     expect(r.stderr).toMatch(message);
   });
 
-  it('stops cleanly on Ctrl-C (SIGINT): exit 130 and no partial output file', async () => {
+  it('stops cleanly on Ctrl-C (SIGINT) sent while the analysis runs: exit 130 and no partial output file', async () => {
     const out = join(tmp.dir, 'interrupted.json');
-    const child = spawn(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), 'analyze', fixture('models', 'resnet_a.onnx'), fixture('models', 'resnet_b.onnx'), '--data', fixture('data', 'fashion_test_x.npy'), '--labels', fixture('data', 'fashion_test_y.npy'), '--batch-size', '50', '--out', out]);
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', fixture('..', 'run-cli.ts'), 'analyze', fixture('models', 'resnet_a.onnx'), fixture('models', 'resnet_b.onnx'), '--data', fixture('data', 'fashion_test_x.npy'), '--labels', fixture('data', 'fashion_test_y.npy'), '--batch-size', '50', '--out', out],
+      { env: { ...process.env, LLFC_PROGRESS: 'lines' } },
+    );
     let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    setTimeout(() => child.kill('SIGINT'), 2500);
+    let progress: RegExpMatchArray | null = null;
+    // The first progress line means the work has started, so its Ctrl-C handler is installed.
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+      if (progress) return;
+      progress = stderr.match(/^llfc: analyze (\d+)\/(\d+)$/m);
+      if (progress) child.kill('SIGINT');
+    });
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(progress, stderr).not.toBeNull();
+    expect(Number(progress![1])).toBeLessThan(Number(progress![2]));
     expect(code).toBe(130);
     expect(stderr).toMatch(/interrupted.*nothing written/);
     expect(existsSync(out)).toBe(false);

@@ -133,13 +133,13 @@ describe.skipIf(noGpu !== undefined)(`GPU kernels equal the CPU kernels${noGpu ?
       for (const chunk of [DEFAULT_CHUNK, 4096]) {
         gpu.cudaSetChunk!(chunk);
         const accGpu = new Float64Array(k * 5), accCpu = new Float64Array(k * 5);
-        gpu.cosineStats(as, alphas, fa, fb, n, accGpu);
-        cpu.cosineStats(as, alphas, fa, fb, n, accCpu);
+        gpu.cosineStats({ compared: as, alphas, fa, fb, samples: n, acc: accGpu });
+        cpu.cosineStats({ compared: as, alphas, fa, fb, samples: n, acc: accCpu });
         // The distance is 1 − cos: near a = m its absolute error is ~1e-16 per sample.
         expectClose(accGpu, accCpu, 1e-9, (i) => (i % 5 < 2 ? 1e-12 * n : 0));
         const baseGpu = new Float64Array(5), baseCpu = new Float64Array(5);
-        gpu.cosineStats([fa], new Float64Array([1]), fa, fb, n, baseGpu);
-        cpu.cosineStats([fa], new Float64Array([1]), fa, fb, n, baseCpu);
+        gpu.cosineStats({ compared: [fa], alphas: new Float64Array([1]), fa, fb, samples: n, acc: baseGpu });
+        cpu.cosineStats({ compared: [fa], alphas: new Float64Array([1]), fa, fb, samples: n, acc: baseCpu });
         expectClose(baseGpu, baseCpu, 1e-9);
       }
     }

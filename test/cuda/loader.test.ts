@@ -65,8 +65,8 @@ describe.skipIf(!cuda)(`the CUDA build${notBuilt}`, () => {
     cpu.interpolate(a, b, alphas, outsCpu);
     outsCuda.forEach((o, k) => expect(Buffer.from(o.buffer).equals(Buffer.from(outsCpu[k]!.buffer))).toBe(true));
     const accCuda = new Float64Array(alphas.length * 5), accCpu = new Float64Array(alphas.length * 5);
-    cuda!.cosineStats(outsCuda, alphas, a, b, 1001, accCuda);
-    cpu.cosineStats(outsCpu, alphas, a, b, 1001, accCpu);
+    cuda!.cosineStats({ compared: outsCuda, alphas, fa: a, fb: b, samples: 1001, acc: accCuda });
+    cpu.cosineStats({ compared: outsCpu, alphas, fa: a, fb: b, samples: 1001, acc: accCpu });
     expect(accCuda).toEqual(accCpu);
     const sCuda = new Float64Array(3), sCpu = new Float64Array(3);
     cuda!.sumSquares(a, b, sCuda);

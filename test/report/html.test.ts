@@ -1,9 +1,12 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { LmcResult, LayerReport } from '../../lib/results.js';
 import { escapeHtml, formatNumber, formatPercent } from '../../lib/present/html.js';
 import { layerLabels, reportSections } from '../../lib/present/sections.js';
 import { renderSvg, reportCharts } from '../../lib/report/charts.js';
 import { renderHtmlReport } from '../../lib/report/html.js';
+import { fixture } from '../helpers.js';
 import { fixtureLmc, fixtureReport, referenceLayers, standInAligned, type FullReport } from './fixture-report.js';
 
 let lmc: LmcResult;
@@ -101,6 +104,17 @@ describe('renderHtmlReport', () => {
     expect(html).toContain(escapeHtml(report.tool.onnxruntime));
     expect(html).toContain(escapeHtml(report.data.source));
     expect(html).toContain(escapeHtml(report.models.a));
+  });
+
+  it('states the shared conventions and names the definitions page, which the package ships', () => {
+    const note = html.match(/<p class="definitions" id="definitions">([\s\S]*?)<\/p>/)?.[1] ?? '';
+    expect(note).toContain('d(a, m) = 1 − |⟨a, m⟩| / (‖a‖·‖m‖)');
+    expect(note).toContain('‖x − y‖² / (‖x‖·‖y‖)');
+    expect(note).toContain('float64');
+    expect(note).toContain('<code>docs/definitions.md</code>');
+    const root = fixture('..', '..');
+    expect(existsSync(join(root, 'docs', 'definitions.md'))).toBe(true);
+    expect((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { files: string[] }).files).toContain('docs');
   });
 
   it('puts naive and aligned on one LMC chart and shows the permutation spec', async () => {
