@@ -4,6 +4,7 @@ import type { AlignMethod } from '../align/index.js';
 import type { CorrelationForm } from '../align/activation-matching.js';
 import { alignFiles, type AlignFilesResult } from '../api.js';
 import { InvalidArgumentError } from '../errors.js';
+import { warnings } from '../folded-batchnorm.js';
 import { optionDefault } from '../options.js';
 import { datasetOptionsFromFlags } from './data-options.js';
 import { parseNumber } from './parse.js';
@@ -130,6 +131,7 @@ export function alignCommand(): Command {
       if (written.conflicts.length > 0) notes.push(`keys with differently permuted uses, written as key#use<k>: ${written.conflicts.join(', ')}`);
       process.stdout.write(
         `${alignSummary(a, b, result)}\naligned model written to ${flags.output}; permutations to ${permOut}; parameters (PyTorch names) to ${safetensors}\n` +
+          warnings(a, result).map((w) => `${w}\n`).join('') +
           notes.map((n) => `note: ${n}\n`).join(''),
       );
     });

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import type { AlignMethod, CorrelationForm } from '../align/index.js';
 import { analyze, analyzeAligned } from '../api.js';
 import { ANALYZE_OPTIONS } from '../checks/analyze.js';
+import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, resolveOptions } from '../options.js';
 import type { AlignedAnalysis, PairAnalysis } from '../report/types.js';
 import { addDataOptions, dataInputs, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
@@ -64,10 +65,10 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
   const inputs = [a, b, ...dataInputs(flags)];
   const outputs = await checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
-  const { naive: analysis, aligned } = await withProgress(flags, (control) =>
+  const { naive: analysis, aligned, foldedBatchNorm } = await withProgress(flags, (control) =>
     flags.align
       ? analyzeAligned({ a, b, data }, { method: flags.align, ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
-      : analyze({ a, b, data }, { ...options, ...control }).then((naive) => ({ naive, aligned: undefined })),
+      : analyze({ a, b, data }, { ...options, ...control }).then(({ foldedBatchNorm, ...naive }) => ({ naive, aligned: undefined, foldedBatchNorm })),
   );
   const source = flags.data.join(', ');
   await finishReport(
@@ -80,11 +81,12 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
       layers: analysis.layers,
       commutativity: analysis.commutativity,
       ...(aligned ? { aligned } : {}),
+      ...(foldedBatchNorm ? { foldedBatchNorm } : {}),
     },
     flags,
     outputs,
     () => {
-      const head = `Analysis of ${a} (α=0) and ${b} (α=1) on ${analysis.samples} samples of ${source}`;
+      const head = [`Analysis of ${a} (α=0) and ${b} (α=1) on ${analysis.samples} samples of ${source}`, ...warnings(a, { foldedBatchNorm })].join('\n');
       if (!aligned) return `${head}\n\n${analysisText(analysis)}`;
       const groups = aligned.spec.groups.length;
       return [

@@ -7,6 +7,7 @@ import { loadCheckpoint } from '../checkpoint.js';
 import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
 import { linearModeConnectivity, type LmcOptions, type LmcResult } from '../checks/lmc.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
+import { checkpointNotes, type CheckpointNotes } from '../folded-batchnorm.js';
 import type { OptionSchema } from '../options.js';
 import type { RunControl } from '../progress.js';
 import { align, type AlignMethod, type AlignOptions, type AlignResult, type CorrelationForm } from '../align/index.js';
@@ -40,7 +41,7 @@ export const ALIGN_REQUEST_OPTIONS = { method: 'method', correlation: 'correlati
 export const PAIR_REQUEST_KEYS: readonly (keyof PairRequest)[] = ['a', 'b', 'data'];
 
 /** The naive analysis, and with an alignment request, the aligned one beside it. */
-export interface AnalyzeResult {
+export interface AnalyzeResult extends CheckpointNotes {
   readonly naive: PairAnalysis;
   readonly aligned?: AlignedAnalysis;
 }
@@ -56,7 +57,7 @@ export interface AlignFilesRequest {
 }
 
 /** What an alignment run reports back: everything of AlignResult but the checkpoint and the full spec. */
-export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'> {
+export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'>, CheckpointNotes {
   readonly spec: { readonly groups: readonly { readonly label: string; readonly size: number }[] };
   /** The permutations file's content. */
   readonly permutationsJson: Record<string, unknown>;
@@ -66,7 +67,7 @@ export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'> 
 export interface TaskMap {
   /** The files come back to be committed by the caller's thread (lib/api.ts alignFiles), where Ctrl-C is handled. */
   align: { request: AlignFilesRequest; result: AlignFilesResult & { readonly files: readonly OutputFile[] } };
-  lmc: { request: PairRequest & { options?: Plain<LmcOptions> }; result: LmcResult };
+  lmc: { request: PairRequest & { options?: Plain<LmcOptions> }; result: LmcResult & CheckpointNotes };
   analyze: { request: PairRequest & { options?: Plain<AnalyzeOptions>; align?: AlignRequest }; result: AnalyzeResult };
 }
 
@@ -93,16 +94,17 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
       spec: { groups: result.spec.groups.map((g) => ({ label: g.label, size: g.size })) },
       permutationsJson: alignmentJson(a, result),
       written,
+      ...checkpointNotes(a),
     };
   },
   async lmc(request, control) {
     const [a, b, data] = await openPair(request);
-    return linearModeConnectivity(a, b, data, { ...request.options, ...control });
+    return { ...(await linearModeConnectivity(a, b, data, { ...request.options, ...control })), ...checkpointNotes(a) };
   },
   async analyze(request, control) {
     const [a, b, data] = await openPair(request);
     const naive = await analyzePair(a, b, data, { ...request.options, ...control });
-    if (!request.align) return { naive };
+    if (!request.align) return { naive, ...checkpointNotes(a) };
     const { method, correlation, seed } = request.align;
     const alignment = await align(a, b, {
       method,
@@ -112,6 +114,6 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
       ...control,
     });
     const aligned = await analyzePair(a, alignment.aligned, data, { ...request.options, ...control });
-    return { naive, aligned: { ...aligned, method, spec: summarizeSpec(alignment.spec), objective: alignment.objective } };
+    return { naive, aligned: { ...aligned, method, spec: summarizeSpec(alignment.spec), objective: alignment.objective }, ...checkpointNotes(a) };
   },
 };
