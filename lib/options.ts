@@ -41,11 +41,15 @@ function rule(expected: string, valid: (value: unknown) => boolean): OptionRule 
   };
 }
 
-const withDefault = <T>(r: OptionRule, value: T): OptionRule & { readonly default: T } => ({ ...r, default: value });
+const withDefault = <R extends OptionRule, T>(r: R, value: T): R & { readonly default: T } => ({ ...r, default: value });
 
 const isPositiveInteger = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 const isAlpha = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
-const oneOf = (...values: string[]): OptionRule => rule(values.map((v) => `'${v}'`).join(' or '), (v) => values.includes(v as string));
+/** An option taking one of a few strings; `values` lets the CLI offer them as its flag's choices. */
+const oneOf = <V extends string>(...values: V[]): OptionRule & { readonly values: readonly V[] } => ({
+  ...rule(values.map((v) => `'${v}'`).join(' or '), (v) => values.includes(v as V)),
+  values,
+});
 
 /** A non-empty list whose items each satisfy `item` (named `name[i]` in messages). */
 function listOf(expected: string, item: OptionRule): OptionRule {

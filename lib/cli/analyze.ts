@@ -4,7 +4,7 @@ import type { AlignMethod, CorrelationForm } from '../align/index.js';
 import { analyze, analyzeAligned } from '../api.js';
 import { ANALYZE_OPTIONS } from '../checks/analyze.js';
 import { warnings } from '../folded-batchnorm.js';
-import { optionDefault, resolveOptions } from '../options.js';
+import { optionDefault, OPTIONS, resolveOptions } from '../options.js';
 import type { AlignedAnalysis, PairAnalysis } from '../report/types.js';
 import { addDataOptions, dataInputs, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
 import { parseList, parseNumber, parseNumberList } from './parse.js';
@@ -115,8 +115,8 @@ export function analyzeCommand(): Command {
     .option('--layers <list>', 'layers to check: node names, tensor names, module paths or op types, comma separated')
     .option('--no-commutativity', 'skip the commutativity check')
     .option('--no-weak-additivity', 'skip the weak-additivity check')
-    .addOption(new Option('--align <method>', 'also align B to A by permutation and analyze the aligned pair').choices(['weight', 'activation']))
-    .addOption(new Option('--correlation <form>', 'activation matching: cross-correlation or Pearson').choices(['cross', 'pearson']));
+    .addOption(new Option('--align <method>', 'also align B to A by permutation and analyze the aligned pair').choices(OPTIONS.method.values))
+    .addOption(new Option('--correlation <form>', 'activation matching: cross-correlation or Pearson').choices(OPTIONS.correlation.values));
   addDataOptions(command);
   addReportOptions(command);
   return command.action(async (a: string, b: string, flags: AnalyzeFlags) => runAnalyze(a, b, flags));
