@@ -82,13 +82,14 @@ export const OPTIONS = {
   lmcAlphas: withDefault(alphaList, alphaGrid(LMC_STEPS)),
   /** α values of the per-layer checks (LLFC, weak additivity). */
   layerAlphas: withDefault(alphaList, [0.25, 0.5, 0.75]),
-  /** One α (`interpolate`). */
+  /** Points of an even LMC α grid (`--steps`). */
   steps: withDefault(steps, LMC_STEPS),
   feed: withDefault(oneOf('initializers', 'inputs'), 'initializers'),
   layers: listOf('a non-empty list of layer names', rule('a non-empty string', (v) => typeof v === 'string' && v.length > 0)),
   commutativity: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), true),
   weakAdditivity: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), true),
   method: { ...oneOf('weight', 'activation'), required: true },
+  /** One α (`interpolate`). */
   alpha: { ...alpha, required: true },
   seed: withDefault(rule('an integer', (v) => typeof v === 'number' && Number.isSafeInteger(v)), 0),
   orders: rule('a list of group orders (lists of group indices)', (v) => Array.isArray(v) && v.every((o) => Array.isArray(o))),
