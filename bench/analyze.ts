@@ -34,6 +34,7 @@ import { loadCheckpoint, type Checkpoint } from '../lib/checkpoint.js';
 import { analyzePair } from '../lib/checks/analyze.js';
 import { linearLayers } from '../lib/checks/layers.js';
 import { openDataset, type Dataset } from '../lib/dataset/index.js';
+import { optionDefault } from '../lib/options.js';
 import type { PairAnalysis } from '../lib/results.js';
 import { fixture } from '../test/helpers.js';
 import { analysisNumbers, compareAnalyses, naiveAnalyze } from './naive-analyze.js';
@@ -65,7 +66,7 @@ function parse(args: string[]): Settings {
   return {
     models: (get('models') ?? 'mlp,resnet').split(',').filter(Boolean),
     samples: Number(get('samples') ?? 2000),
-    batchSize: Number(get('batch-size') ?? 256),
+    batchSize: Number(get('batch-size') ?? optionDefault('batchSize')),
     repeat: Number(get('repeat') ?? 2),
     threads: threads === undefined ? undefined : Number(threads),
     naive: !has('no-naive'),

@@ -26,6 +26,7 @@ import type { Dataset } from '../lib/dataset/index.js';
 import { helperModel, renode } from '../lib/onnx/build.js';
 import type { NodeProto } from '../lib/onnx/proto.js';
 import type { CommutativityReport, LayerReport, PairAnalysis } from '../lib/results.js';
+import { optionDefault } from '../lib/options.js';
 import { GraphSession, ModelSession } from '../lib/session.js';
 
 export interface NaiveOptions {
@@ -196,10 +197,11 @@ async function ortCommutativity(a: Checkpoint, layer: LinearLayerSpec, wa: Float
 
 /** The naive analyze pass; returns the same shape as analyzePair. */
 export async function naiveAnalyze(a: Checkpoint, b: Checkpoint, data: Dataset, options: NaiveOptions = {}): Promise<NaiveResult> {
-  const layerAlphas = [...(options.alphas ?? [0.25, 0.5, 0.75])];
-  const lmcAlphas = [...(options.lmcAlphas ?? Array.from({ length: 11 }, (_, i) => i / 10))];
-  const batchSize = options.batchSize ?? 256;
-  const feed = options.feed ?? 'initializers';
+  // The library's defaults (lib/options.ts), so both sides of the comparison run the same settings.
+  const layerAlphas = options.alphas ? [...options.alphas] : optionDefault('layerAlphas');
+  const lmcAlphas = options.lmcAlphas ? [...options.lmcAlphas] : optionDefault('lmcAlphas');
+  const batchSize = options.batchSize ?? optionDefault('batchSize');
+  const feed = options.feed ?? optionDefault('feed');
   const phases: NaivePhases = { readData: 0, interpolate: 0, sessions: 0, runs: 0, keep: 0, metrics: 0, commutativity: 0 };
   let t = performance.now();
   const lap = (k: keyof NaivePhases): void => {

@@ -8,6 +8,7 @@ import { loadCheckpoint } from './checkpoint.js';
 import { ANALYZE_OPTIONS, type AnalyzeOptions } from './checks/analyze.js';
 import { LMC_OPTIONS, type LmcOptions } from './checks/lmc.js';
 import type { LmcResult, PairAnalysis } from './results.js';
+import { checkpointNotes, type CheckpointNotes } from './folded-batchnorm.js';
 import { interpolatedModel } from './interpolate.js';
 import { encodeModel } from './onnx/model.js';
 import { checkKnownKeys, checkOption, resolveOptions } from './options.js';
@@ -23,17 +24,18 @@ export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, PairRequest } 
 export type { AlignRequest } from './studies/aligned.js';
 
 /** Linear mode connectivity of two ONNX files on a dataset (SCIENCE.md §1). */
-export async function lmc(request: PairRequest, options: LmcOptions = {}): Promise<LmcResult> {
+export async function lmc(request: PairRequest, options: LmcOptions = {}): Promise<LmcResult & CheckpointNotes> {
   checkKnownKeys('lmc() request', request, PAIR_REQUEST_KEYS);
   const { signal, onProgress, ...plain } = resolveOptions('lmc()', LMC_OPTIONS, options);
   return runTask('lmc', { ...request, options: plain }, control(signal, onProgress));
 }
 
 /** LMC plus LLFC, weak additivity and commutativity per layer (SCIENCE.md §1–4). */
-export async function analyze(request: PairRequest, options: AnalyzeOptions = {}): Promise<PairAnalysis> {
+export async function analyze(request: PairRequest, options: AnalyzeOptions = {}): Promise<PairAnalysis & CheckpointNotes> {
   checkKnownKeys('analyze() request', request, PAIR_REQUEST_KEYS);
   const { signal, onProgress, ...plain } = resolveOptions('analyze()', ANALYZE_OPTIONS, options);
-  return (await runTask('analyze', { ...request, options: plain }, control(signal, onProgress))).naive;
+  const { naive, foldedBatchNorm } = await runTask('analyze', { ...request, options: plain }, control(signal, onProgress));
+  return { ...naive, ...(foldedBatchNorm ? { foldedBatchNorm } : {}) };
 }
 
 /**
@@ -75,11 +77,11 @@ function control(signal: AbortSignal | undefined, onProgress: RunControl['onProg
  * Writes θ(α) of two ONNX files as a new ONNX file (A's graph and initializer names); the
  * output is checked by the output gate before anything is read (never A or B). Fast (one pass over the parameters), so it runs inline.
  */
-export async function interpolate(a: string, b: string, alpha: number, output: string): Promise<{ perUse: boolean }> {
+export async function interpolate(a: string, b: string, alpha: number, output: string): Promise<{ perUse: boolean } & CheckpointNotes> {
   checkOption('alpha', alpha);
   const outputs = await checkOutputs([{ path: output }], [a, b]);
   const [ca, cb] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b)]);
   const { model, perUse } = interpolatedModel(ca, cb, alpha);
   await commitOutputs(outputs, [{ path: output, content: encodeModel(model) }]);
-  return { perUse };
+  return { perUse, ...checkpointNotes(ca) };
 }

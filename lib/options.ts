@@ -41,11 +41,15 @@ function rule(expected: string, valid: (value: unknown) => boolean): OptionRule 
   };
 }
 
-const withDefault = <T>(r: OptionRule, value: T): OptionRule & { readonly default: T } => ({ ...r, default: value });
+const withDefault = <R extends OptionRule, T>(r: R, value: T): R & { readonly default: T } => ({ ...r, default: value });
 
 const isPositiveInteger = (v: unknown): boolean => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
 const isAlpha = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1;
-const oneOf = (...values: string[]): OptionRule => rule(values.map((v) => `'${v}'`).join(' or '), (v) => values.includes(v as string));
+/** An option taking one of a few strings; `values` lets the CLI offer them as its flag's choices. */
+const oneOf = <V extends string>(...values: V[]): OptionRule & { readonly values: readonly V[] } => ({
+  ...rule(values.map((v) => `'${v}'`).join(' or '), (v) => values.includes(v as V)),
+  values,
+});
 
 /** A non-empty list whose items each satisfy `item` (named `name[i]` in messages). */
 function listOf(expected: string, item: OptionRule): OptionRule {
@@ -78,7 +82,7 @@ export const OPTIONS = {
   lmcAlphas: withDefault(alphaList, alphaGrid(LMC_STEPS)),
   /** α values of the per-layer checks (LLFC, weak additivity). */
   layerAlphas: withDefault(alphaList, [0.25, 0.5, 0.75]),
-  /** One α (`interpolate`). */
+  /** Points of an even LMC α grid (`--steps`). */
   steps: withDefault(steps, LMC_STEPS),
   feed: withDefault(oneOf('initializers', 'inputs'), 'initializers'),
   layers: listOf('a non-empty list of layer names', rule('a non-empty string', (v) => typeof v === 'string' && v.length > 0)),
@@ -87,6 +91,7 @@ export const OPTIONS = {
   /** The LEWC check (Ito et al. 2025), off by default. */
   lewc: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
   method: { ...oneOf('weight', 'activation'), required: true },
+  /** One α (`interpolate`). */
   alpha: { ...alpha, required: true },
   seed: withDefault(rule('an integer', (v) => typeof v === 'number' && Number.isSafeInteger(v)), 0),
   orders: rule('a list of group orders (lists of group indices)', (v) => Array.isArray(v) && v.every((o) => Array.isArray(o))),

@@ -15,3 +15,19 @@ export function tempDir(): { dir: string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'llfc-test-'));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** Runs the llfc CLI in this process (faster than spawning it): its exit code and what it wrote. */
+export async function runCliInProcess(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const { vi } = await import('vitest');
+  const { main } = await import('../lib/cli/main.js');
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
+  try {
+    return { status: await main(args), stdout, stderr };
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+}

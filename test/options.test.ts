@@ -47,7 +47,7 @@ describe('the table of option defaults', () => {
     expect(second).toEqual({ alphas: alphaGrid(11), batchSize: 256 });
   });
 
-  it('no file of lib/ besides lib/options.ts writes an option default (a `?? value` fallback or a commander .default)', () => {
+  it('no file of lib/ or bench/ besides lib/options.ts writes an option default (a `?? value` fallback or a commander .default)', () => {
     const names = ['batchSize', 'alphas', 'lmcAlphas', 'steps', 'feed', 'seed', 'maxSweeps', 'tolerance', 'threads', 'correlation', 'limit', 'allowNonfinite', 'commutativity', 'weakAdditivity'];
     // `options.batchSize ?? 256`, `seed ?? 0`, `alphas ?? [0.25, …]`, `?? alphaGrid(11)`: a literal fallback for an option.
     const fallback = new RegExp(`(?<![?.\\w])(?:options\\.)?(${names.join('|')})\\s*\\?\\?\\s*(\\d|'|"|\\[|alphaGrid|DEFAULT)`);
@@ -68,6 +68,7 @@ describe('the table of option defaults', () => {
       }
     };
     walk(join(root, 'lib'));
+    walk(join(root, 'bench'));
     expect(offenders).toEqual([]);
   });
 });

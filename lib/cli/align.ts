@@ -4,7 +4,8 @@ import type { AlignMethod } from '../align/index.js';
 import type { CorrelationForm } from '../align/activation-matching.js';
 import { alignFiles, type AlignFilesResult } from '../api.js';
 import { InvalidArgumentError } from '../errors.js';
-import { optionDefault } from '../options.js';
+import { warnings } from '../folded-batchnorm.js';
+import { optionDefault, OPTIONS } from '../options.js';
 import { datasetOptionsFromFlags } from './data-options.js';
 import { parseNumber } from './parse.js';
 import { withProgress } from './report-output.js';
@@ -68,13 +69,13 @@ export function alignCommand(): Command {
     .description("permute B's hidden units to match A (Git Re-Basin weight or activation matching over the inferred spec); writes the aligned ONNX, the permutations and the parameters")
     .argument('<a>', 'reference checkpoint A (ONNX)')
     .argument('<b>', 'checkpoint B (ONNX), to be aligned to A')
-    .addOption(new Option('--method <method>', 'weight matching or activation matching').choices(['weight', 'activation']).makeOptionMandatory())
+    .addOption(new Option('--method <method>', 'weight matching or activation matching').choices(OPTIONS.method.values).makeOptionMandatory())
     .requiredOption('-o, --output <file>', 'the aligned B as ONNX')
     .option('--perm-out <file>', 'the permutations as JSON (default: <output>.perms.json)')
     .option('--safetensors <file>', 'the aligned parameters under PyTorch names (default: <output>.safetensors)')
     .option('--seed <n>', `weight matching: seed of the group order (default ${optionDefault('seed')})`)
     .option('--max-sweeps <n>', `weight matching: at most this many sweeps (default ${optionDefault('maxSweeps')})`)
-    .addOption(new Option('--correlation <form>', `activation matching: Σ z_A z_Bᵀ or the Pearson coefficients (default ${optionDefault('correlation')})`).choices(['cross', 'pearson']))
+    .addOption(new Option('--correlation <form>', `activation matching: Σ z_A z_Bᵀ or the Pearson coefficients (default ${optionDefault('correlation')})`).choices(OPTIONS.correlation.values))
     .option('--data <files...>', 'activation matching: the inputs both models run on (.npy, .npz, IDX, CIFAR-10 .bin)')
     .option('--data-key <name>', 'array name inside an .npz data file')
     .option('--mean <values>', 'normalize: per-channel mean, comma separated (after uint8 → x/255)')
@@ -130,6 +131,7 @@ export function alignCommand(): Command {
       if (written.conflicts.length > 0) notes.push(`keys with differently permuted uses, written as key#use<k>: ${written.conflicts.join(', ')}`);
       process.stdout.write(
         `${alignSummary(a, b, result)}\naligned model written to ${flags.output}; permutations to ${permOut}; parameters (PyTorch names) to ${safetensors}\n` +
+          warnings(a, result).map((w) => `${w}\n`).join('') +
           notes.map((n) => `note: ${n}\n`).join(''),
       );
     });

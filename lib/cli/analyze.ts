@@ -4,7 +4,8 @@ import type { AlignMethod, CorrelationForm } from '../align/index.js';
 import { analyze, analyzeAligned } from '../api.js';
 import { ANALYZE_OPTIONS } from '../checks/analyze.js';
 import { CHECKS, type CheckSwitches } from '../checks/registry.js';
-import { optionDefault, resolveOptions } from '../options.js';
+import { warnings } from '../folded-batchnorm.js';
+import { optionDefault, OPTIONS, resolveOptions } from '../options.js';
 import type { AlignedAnalysis, PairAnalysis } from '../results.js';
 import { addDataOptions, dataInputs, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
 import { parseList, parseNumber, parseNumberList } from './parse.js';
@@ -61,10 +62,10 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
   const inputs = [a, b, ...dataInputs(flags)];
   const outputs = await checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
-  const { naive: analysis, aligned } = await withProgress(flags, (control) =>
+  const { naive: analysis, aligned, foldedBatchNorm } = await withProgress(flags, (control) =>
     flags.align
       ? analyzeAligned({ a, b, data }, { method: flags.align, ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
-      : analyze({ a, b, data }, { ...options, ...control }).then((naive) => ({ naive, aligned: undefined })),
+      : analyze({ a, b, data }, { ...options, ...control }).then(({ foldedBatchNorm, ...naive }) => ({ naive, aligned: undefined, foldedBatchNorm })),
   );
   const source = flags.data.join(', ');
   const { lmc, alphas, samples: _, ...perLayer } = analysis;
@@ -84,11 +85,12 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
       layerAlphas: alphas,
       ...perLayer,
       ...(aligned ? { aligned } : {}),
+      ...(foldedBatchNorm ? { foldedBatchNorm } : {}),
     },
     flags,
     outputs,
     () => {
-      const head = `Analysis of ${a} (α=0) and ${b} (α=1) on ${analysis.samples} samples of ${source}`;
+      const head = [`Analysis of ${a} (α=0) and ${b} (α=1) on ${analysis.samples} samples of ${source}`, ...warnings(a, { foldedBatchNorm })].join('\n');
       if (!aligned) return `${head}\n\n${analysisText(analysis)}`;
       const groups = aligned.spec.groups.length;
       return [
@@ -115,8 +117,8 @@ export function analyzeCommand(): Command {
     .option('--alphas <list>', `α values of the per-layer checks (default ${optionDefault('layerAlphas').join(',')})`)
     .option('--steps <n>', `points of the LMC α grid (default ${optionDefault('steps')})`)
     .option('--layers <list>', 'layers to check: node names, tensor names, module paths or op types, comma separated')
-    .addOption(new Option('--align <method>', 'also align B to A by permutation and analyze the aligned pair').choices(['weight', 'activation']))
-    .addOption(new Option('--correlation <form>', 'activation matching: cross-correlation or Pearson').choices(['cross', 'pearson']));
+    .addOption(new Option('--align <method>', 'also align B to A by permutation and analyze the aligned pair').choices(OPTIONS.method.values))
+    .addOption(new Option('--correlation <form>', 'activation matching: cross-correlation or Pearson').choices(OPTIONS.correlation.values));
   for (const o of switchable) {
     const flag = o.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     const on = optionDefault(o.name);

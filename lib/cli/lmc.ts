@@ -4,6 +4,7 @@ import { lmc as runLmcTask } from '../api.js';
 import { lmcTable } from '../checks/lmc-loss.js';
 import { alphaGrid, LMC_OPTIONS } from '../checks/lmc.js';
 import { InvalidArgumentError } from '../errors.js';
+import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, resolveOptions } from '../options.js';
 import type { ParameterFeed } from '../session.js';
 import { addDataOptions, dataInputs, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
@@ -30,7 +31,7 @@ export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<voi
   const inputs = [a, b, ...dataInputs(flags)];
   const outputs = await checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
-  const lmc = await withProgress(flags, (control) => runLmcTask({ a, b, data }, { ...options, ...control }));
+  const { foldedBatchNorm, ...lmc } = await withProgress(flags, (control) => runLmcTask({ a, b, data }, { ...options, ...control }));
   const source = flags.data.join(', ');
   await finishReport(
     {
@@ -38,10 +39,11 @@ export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<voi
       data: { source, samples: lmc.samples, labels: true },
       settings: { batchSize, feed },
       lmc,
+      ...(foldedBatchNorm ? { foldedBatchNorm } : {}),
     },
     flags,
     outputs,
-    () => `LMC of ${a} (α=0) and ${b} (α=1) on ${lmc.samples} samples of ${source}\n${lmcTable(lmc)}`,
+    () => [`LMC of ${a} (α=0) and ${b} (α=1) on ${lmc.samples} samples of ${source}`, ...warnings(a, { foldedBatchNorm }), lmcTable(lmc)].join('\n'),
   );
 }
 

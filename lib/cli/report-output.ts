@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { checkOutputs as checkDeclaredOutputs, commitOutputs, type OutputPlan } from '../outputs.js';
 import { buildReport, reportJson, type Report } from '../report/json.js';
 import { describeOutputs, renderReportOutputs, reportOutputs, type ReportOutputFlags, type WrittenOutputs } from '../report/write.js';
-import { optionDefault } from '../options.js';
+import { optionDefault, OPTIONS } from '../options.js';
 import type { ProgressListener } from '../progress.js';
 import { interruptSignal, progressBar, type OutputOptions } from './terminal.js';
 
@@ -21,7 +21,7 @@ export function addReportOptions(command: Command): Command {
 }
 
 export const feedOption = (): Option =>
-  new Option('--feed <mode>', `how parameters reach onnxruntime (default ${optionDefault('feed')})`).choices(['initializers', 'inputs']);
+  new Option('--feed <mode>', `how parameters reach onnxruntime (default ${optionDefault('feed')})`).choices(OPTIONS.feed.values);
 
 /** Checks every output the flags name (--out, --html, --plots) through the output gate; call before any work starts. */
 export function checkOutputs(flags: ReportFlags, inputs: readonly string[]): Promise<OutputPlan> {

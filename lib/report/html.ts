@@ -79,6 +79,10 @@ function settingsSection(report: Report, s: ReportSections): string {
     row('data', `<span class="mono">${esc(report.data.source)}</span>`),
     row('samples', `${report.data.samples}${report.data.labels ? ' (with labels)' : ' (no labels)'}`),
   ];
+  if (report.foldedBatchNorm) {
+    const n = report.foldedBatchNorm.convs.length;
+    rows.push(row('BatchNorm', `folded into ${n} convolution${n === 1 ? '' : 's'} (an eval-mode export): θ(α) interpolates the folded weights, not the PyTorch state_dicts; export with <code>training=torch.onnx.TrainingMode.PRESERVE</code> to keep BatchNorm`));
+  }
   const r = report as { samples?: unknown };
   if (typeof r.samples === 'number') rows.push(row('samples for the per-layer checks', String(r.samples)));
   if (s.alphas.length > 0) rows.push(row('α of the per-layer checks', s.alphas.map(alphaText).join(', ')));

@@ -8,6 +8,7 @@ import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
 import { linearModeConnectivity, type LmcOptions } from '../checks/lmc.js';
 import type { AlignedAnalysis, LmcResult, PairAnalysis } from '../results.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
+import { checkpointNotes, type CheckpointNotes } from '../folded-batchnorm.js';
 import type { RunControl } from '../progress.js';
 import { align, type AlignOptions, type AlignResult } from '../align/index.js';
 import { alignmentFiles, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
@@ -29,7 +30,7 @@ export interface PairRequest {
 export const PAIR_REQUEST_KEYS: readonly (keyof PairRequest)[] = ['a', 'b', 'data'];
 
 /** The naive analysis, and with an alignment request, the aligned one beside it. */
-export interface AnalyzeResult {
+export interface AnalyzeResult extends CheckpointNotes {
   readonly naive: PairAnalysis;
   readonly aligned?: AlignedAnalysis;
 }
@@ -45,7 +46,7 @@ export interface AlignFilesRequest {
 }
 
 /** What an alignment run reports back: everything of AlignResult but the checkpoint and the full spec. */
-export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'> {
+export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'>, CheckpointNotes {
   readonly spec: { readonly groups: readonly { readonly label: string; readonly size: number }[] };
   /** The permutations file's content. */
   readonly permutationsJson: Record<string, unknown>;
@@ -55,7 +56,7 @@ export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'> 
 export interface TaskMap {
   /** The files come back to be committed by the caller's thread (lib/api.ts alignFiles), where Ctrl-C is handled. */
   align: { request: AlignFilesRequest; result: AlignFilesResult & { readonly files: readonly OutputFile[] } };
-  lmc: { request: PairRequest & { options?: Plain<LmcOptions> }; result: LmcResult };
+  lmc: { request: PairRequest & { options?: Plain<LmcOptions> }; result: LmcResult & CheckpointNotes };
   analyze: { request: PairRequest & { options?: Plain<AnalyzeOptions>; align?: AlignRequest }; result: AnalyzeResult };
 }
 
@@ -82,15 +83,17 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
       spec: { groups: result.spec.groups.map((g) => ({ label: g.label, size: g.size })) },
       permutationsJson: alignmentJson(a, result),
       written,
+      ...checkpointNotes(a),
     };
   },
   async lmc(request, control) {
     const [a, b, data] = await openPair(request);
-    return linearModeConnectivity(a, b, data, { ...request.options, ...control });
+    return { ...(await linearModeConnectivity(a, b, data, { ...request.options, ...control })), ...checkpointNotes(a) };
   },
   async analyze(request, control) {
     const [a, b, data] = await openPair(request);
     const options = { ...request.options, ...control };
-    return request.align ? analyzeNaiveAndAligned(a, b, data, request.align, options) : { naive: await analyzePair(a, b, data, options) };
+    if (!request.align) return { naive: await analyzePair(a, b, data, options), ...checkpointNotes(a) };
+    return { ...(await analyzeNaiveAndAligned(a, b, data, request.align, options)), ...checkpointNotes(a) };
   },
 };

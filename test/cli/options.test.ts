@@ -1,27 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { main } from '../../lib/cli/main.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../dataset/helpers.js';
-import { fixture, tempDir } from '../helpers.js';
+import { fixture, runCliInProcess as llfc, tempDir } from '../helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-
-/** Runs the CLI in this process; its exit code and what it wrote. */
-async function llfc(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-  try {
-    return { status: await main(args), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-}
 
 const mlpA = fixture('models', 'mlp_a.onnx');
 const mlpB = fixture('models', 'mlp_b.onnx');

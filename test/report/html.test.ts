@@ -194,3 +194,11 @@ describe('charts', () => {
     for (const m of svg.matchAll(/url\(#([^)]+)\)/g)) expect(ids).toContain(m[1]);
   });
 });
+
+describe('folded BatchNorm', () => {
+  it('the settings say when the report measured checkpoints with BatchNorm folded into their convolutions, and only then', async () => {
+    const folded = await renderHtmlReport({ ...report, foldedBatchNorm: { convs: ['/conv1/Conv', '/conv2/Conv'] } });
+    expect(folded).toContain('<tr><th>BatchNorm</th><td>folded into 2 convolutions (an eval-mode export)');
+    expect(html).not.toContain('<th>BatchNorm</th>');
+  });
+});
