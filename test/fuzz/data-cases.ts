@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { Rng } from '../../lib/align/random.js';
 import { encodeModel } from '../../lib/onnx/model.js';
 import { onnx } from '../../lib/onnx/proto.js';
-import { cifarBytes, float32BE, idxBytes, int32BE, npyBytes, seededBytes, zipBytes } from '../dataset/helpers.js';
+import { cifarBytes, float32BE, forgeZipSizes, idxBytes, int32BE, npyBytes, seededBytes, zipBytes } from '../dataset/helpers.js';
 import { fixture } from '../helpers.js';
 import { DATA_COMMANDS, dataCommand, type DataCommand } from './commands.js';
 import type { FuzzCase } from './harness.js';
@@ -82,10 +82,10 @@ function hostileData(rng: Rng): DataCase[] {
     });
   };
   /** Valid data with labels `bytes`. */
-  const labelled = (name: string, file: string, bytes: () => Uint8Array, extra: Partial<DataCase> = {}): void => {
+  const labelled = (name: string, file: string, bytes: () => Uint8Array | Promise<Uint8Array>, extra: Partial<DataCase> = {}): void => {
     cases.push({
       name,
-      build: (dir, ws) => ['--data', ws.file(dir, 'x.npy', npyBytes('<f4', [N, ...FASHION], f32(pixels(N)))), '--labels', ws.file(dir, file, bytes())],
+      build: async (dir, ws) => ['--data', ws.file(dir, 'x.npy', npyBytes('<f4', [N, ...FASHION], f32(pixels(N)))), '--labels', ws.file(dir, file, await bytes())],
       commands: ['lmc', 'analyze'],
       ...extra,
     });
@@ -94,15 +94,14 @@ function hostileData(rng: Rng): DataCase[] {
 
   data('npy: a valid file (a control)', 'x.npy', () => npyBytes('<f4', [N, ...FASHION], good()));
   data('npy: bad magic', 'x.npy', () => Buffer.concat([Buffer.from('\x93NUMPX\x01\x00'), seededBytes(200, rng.next())]));
-  data('npy: only the magic', 'x.npy', () => Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]));
   data('npy: a header length of 65535 in a short file', 'x.npy', () => Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, 0xff, 0xff, 0x7b]));
   data('npy: format version 9', 'x.npy', () => { const b = npyBytes('<f4', [N, ...FASHION], good()); b[6] = 9; return b; });
   data('npy: version 2 with a 4 GiB header length', 'x.npy', () => { const b = npyBytes('<f4', [N, ...FASHION], good(), { version: 2 }); b.writeUInt32LE(0xffffffff, 8); return b; });
   data('npy: a header of random bytes', 'x.npy', () => rawNpy(Buffer.from(seededBytes(118, rng.next())).toString('latin1') + '\n', good()));
   data('npy: a header without descr', 'x.npy', () => rawNpy(`{'fortran_order': False, 'shape': (${N}, 1, 28, 28), }`.padEnd(117) + '\n', good()));
-  const itemsize: Record<string, number> = { '<c8': 8, '>f4': 4, '<i8': 8, '|O': 8 };
+  const itemsize: Record<string, number> = { '<c8': 8, '>f4': 4, '<i8': 8 };
   for (const [descr, size] of Object.entries(itemsize)) {
-    const numeric = !['<c8', '|O'].includes(descr);
+    const numeric = descr !== '<c8';
     data(`npy: dtype ${descr}`, 'x.npy', () => npyBytes(descr, [N, ...FASHION], seededBytes(N * PIXELS * size, rng.next())), numeric ? {} : { mustRefuse: 'not a numeric dtype' });
   }
   data('npy: Fortran order', 'x.npy', () => npyBytes('<f4', [N, ...FASHION], good(), { fortran: true }), { mustRefuse: 'Fortran order' });
@@ -140,10 +139,9 @@ function hostileData(rng: Rng): DataCase[] {
   npz('truncated to half', async () => { const b = await zipBytes([entry('x.npy')]); return b.subarray(0, b.length >> 1); }, { mustRefuse: 'truncated' });
   npz('an entry with a bad .npy header', () => zipBytes([{ name: 'x.npy', bytes: Buffer.concat([Buffer.from('\x93NUMPY\x01\x00\x10\x00{garbage}'), seededBytes(100, rng.next())]), compress: rng.below(2) === 1 }]), { mustRefuse: 'bad header' });
   npz('an entry with a NaN', () => { const v = pixels(N); v[rng.below(LIMIT * PIXELS)] = NaN; return zipBytes([{ name: 'x.npy', bytes: npyBytes('<f4', [N, ...FASHION], f32(v)), compress: true }]); }, { mustRefuse: NONFINITE });
+  npz('an entry running past the end of the archive (forged sizes)', async () => forgeZipSizes(await zipBytes([entry('x.npy', false)]), { compressed: 2 ** 31, uncompressed: 2 ** 31 }), { mustRefuse: 'truncated' });
   npz('a zip64 archive', () => zipBytes([{ ...entry('x.npy'), zip64: true }]));
-  for (let k = 0; k < 2; k++) {
-    npz(`random bit flips in a stored archive (#${k})`, async () => { const b = await zipBytes([entry('x.npy', false)]); for (let f = 0; f < 4; f++) b[rng.below(b.length)]! ^= 1 << rng.below(8); return b; });
-  }
+  npz('random bit flips in a stored archive', async () => { const b = await zipBytes([entry('x.npy', false)]); for (let f = 0; f < 4; f++) b[rng.below(b.length)]! ^= 1 << rng.below(8); return b; });
 
   const idx = (name: string, bytes: () => Uint8Array, extra: Partial<DataCase> = {}): void => {
     cases.push({
@@ -175,9 +173,12 @@ function hostileData(rng: Rng): DataCase[] {
   labelled('labels: 10 with 10 classes', 'y.npy', () => { const l = labels(N); l[rng.below(N)] = 10; return npyBytes('<i8', [N], i64(l)); }, { mustRefuse: 'label out of range' });
   labelled('labels: shape (N, 2)', 'y.npy', () => npyBytes('<i8', [N, 2], i64(labels(2 * N))), { mustRefuse: 'labels not 1-D' });
   labelled('labels: fewer than the samples', 'y.npy', () => npyBytes('<i8', [N - 3], i64(labels(N - 3))), { mustRefuse: 'count mismatch' });
-  labelled('labels: bool', 'y.npy', () => npyBytes('|b1', [N], new Uint8Array(N)), { mustRefuse: 'bool labels' });
   labelled('labels: IDX float32', 'labels-idx1-ubyte', () => idxBytes(0x0d, [N], float32BE(labels(N))), { mustRefuse: 'float labels' });
-  labelled('labels: IDX int32 negative', 'labels-idx1-ubyte', () => idxBytes(0x0c, [N], int32BE(labels(N).map((l, i) => (i === 5 ? -1 : l)))), { mustRefuse: 'negative label' });
+  labelled('labels: gzipped IDX int32 whose count is forged by 2^30 (the trailer still matches)', 'labels.gz', () => { const b = idxBytes(0x0c, [N], int32BE(labels(N))); b.writeUInt32BE(N + 2 ** 30, 4); return gzipSync(b); }, { mustRefuse: 'forged size' });
+  labelled('labels: an .npz entry whose size is forged to 4 GiB', 'y.npz', async () => {
+    const header = npyBytes('<i8', [2 ** 29 - 18], new Uint8Array(0));
+    return forgeZipSizes(await zipBytes([{ name: 'y.npy', bytes: Buffer.concat([header, i64(labels(N))]), compress: true }]), { uncompressed: header.length + 8 * (2 ** 29 - 18) });
+  }, { mustRefuse: 'forged size' });
   labelled('labels: truncated gzip', 'labels.gz', () => { const b = gzipSync(idxBytes(0x08, [N], Uint8Array.from(labels(N)))); return b.subarray(0, b.length - 5); }, { mustRefuse: 'truncated' });
 
   const cifar = (name: string, files: () => Uint8Array[], extra: Partial<DataCase> = {}): void => {

@@ -81,11 +81,11 @@ function hostileModels(rng: Rng): ModelCase[] {
   };
 
   const whole = readFileSync(baseA);
-  for (const length of [0, 7, 100 + rng.below(1000), rng.below(size), size - 1 - rng.below(64)]) {
+  for (const length of [0, 100 + rng.below(1000), rng.below(size), size - 1 - rng.below(64)]) {
     write(`ONNX truncated to ${length} of ${size} bytes`, whole.subarray(0, length));
   }
   // Bit flips: the graph's structure sits in the first and last kilobyte (nodes first, inputs and outputs last).
-  for (let k = 0; k < 9; k++) {
+  for (let k = 0; k < 6; k++) {
     const bytes = Buffer.from(whole);
     const flips = 1 + rng.below(8);
     const where = k % 3 === 0 ? 'anywhere' : k % 3 === 1 ? 'in the nodes' : 'in the inputs and outputs';
@@ -95,12 +95,10 @@ function hostileModels(rng: Rng): ModelCase[] {
     }
     write(`ONNX with ${flips} bit flips ${where} (#${k})`, bytes);
   }
-  for (let k = 0; k < 2; k++) {
-    const bytes = Buffer.from(whole);
-    const at = rng.below(size - 16);
-    bytes.fill(0xff, at, at + 1 + rng.below(16));
-    write(`ONNX with a run of 0xff bytes at ${at}`, bytes);
-  }
+  const run = Buffer.from(whole);
+  const at = rng.below(size - 16);
+  run.fill(0xff, at, at + 1 + rng.below(16));
+  write(`ONNX with a run of 0xff bytes at ${at}`, run);
 
   write('raw_data 4 bytes shorter than the shape needs', edited((m) => { const t = initializer(m, 'conv1.weight'); t.rawData = t.rawData!.subarray(4); }), { mustRefuse: 'raw_data length mismatch' });
   write('raw_data 1 byte longer than the shape needs', edited((m) => { const t = initializer(m, 'fc.bias'); t.rawData = Buffer.concat([t.rawData!, Buffer.of(0)]); }), { mustRefuse: 'raw_data length mismatch' });
@@ -145,7 +143,6 @@ function hostileModels(rng: Rng): ModelCase[] {
   ext('location ../../outside/marker.bin', (c) => setField(c, 'location', '../../outside/marker.bin'), { mustRefuse: OUTSIDE, forbidden: marker });
   ext('location the marker by absolute path', (c, _b, ws) => setField(c, 'location', ws.markerFile), { mustRefuse: OUTSIDE, forbidden: marker });
   ext('location ../../../../../../../../etc/passwd', (_c, b) => setField(b, 'location', '../../../../../../../../etc/passwd'), { mustRefuse: OUTSIDE, ...(passwd && passwd.length === 40 ? { forbidden: () => [passwd] } : {}) });
-  ext('location /etc/passwd', (_c, b) => setField(b, 'location', '/etc/passwd'), { mustRefuse: OUTSIDE, ...(passwd && passwd.length === 40 ? { forbidden: () => [passwd] } : {}) });
   ext('a symlink beside the model to the marker outside', (c) => setField(c, 'location', 'link.bin'), {
     mustRefuse: OUTSIDE,
     forbidden: marker,
