@@ -8,12 +8,14 @@ import { copyFileSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fixture } from '../helpers.js';
 import { fashionData } from './commands.js';
-import { mkFullDeviceSync, mkfifoSync } from './fs-nodes.js';
+import { canMakeDevices, mkFullDeviceSync, mkfifoSync } from './fs-nodes.js';
 import type { FuzzCase } from './harness.js';
 import type { Workspace } from './workspace.js';
 
 interface Target {
   name: string;
+  /** Planting it needs device nodes (root). */
+  device?: boolean;
   /** Plants the target in `dir`; `input` is a copy of model A there, which the command reads. */
   plant(dir: string, input: string): { path: string; writes: string[] };
   mustRefuse?: string;
@@ -24,7 +26,7 @@ interface Target {
 }
 
 const TARGETS: readonly Target[] = [
-  { name: 'a character device (like /dev/full)', plant: (dir) => { mkFullDeviceSync(join(dir, 'full')); return { path: join(dir, 'full'), writes: [] }; }, mustRefuse: 'not a regular file', folder: true },
+  { name: 'a character device (like /dev/full)', device: true, plant: (dir) => { mkFullDeviceSync(join(dir, 'full')); return { path: join(dir, 'full'), writes: [] }; }, mustRefuse: 'not a regular file', folder: true },
   { name: 'a FIFO', plant: (dir) => { mkfifoSync(join(dir, 'fifo')); return { path: join(dir, 'fifo'), writes: [] }; }, mustRefuse: 'not a regular file' },
   { name: 'a symlink to a file (refused, or followed and the target replaced)', plant: (dir) => { writeFileSync(join(dir, 'real.out'), 'old'); symlinkSync('real.out', join(dir, 'link.out')); return { path: join(dir, 'link.out'), writes: [join(dir, 'real.out')] }; } },
   { name: 'a dangling symlink (refused, or its target created)', plant: (dir) => { symlinkSync('fresh.out', join(dir, 'dangling.out')); return { path: join(dir, 'dangling.out'), writes: [join(dir, 'fresh.out')] }; } },
@@ -80,13 +82,23 @@ const SLOTS: readonly Slot[] = [
   { name: 'lmc --plots', folder: true, build: (a, _dir, t) => ({ argv: [...withA(report('lmc'), a), '--plots', t], others: [] }) },
 ];
 
-/** The output cases: each target met by two or three output slots in rotation (folder slots only by targets that fit them). */
-export function outputCases(ws: Workspace): FuzzCase[] {
+/**
+ * The output cases: each target met by two or three output slots in rotation (folder slots
+ * only by targets that fit them). Device targets need root; without it they are left out and
+ * `skipped` says so.
+ */
+export function outputCases(ws: Workspace): { cases: FuzzCase[]; skipped: string[] } {
   const cases: FuzzCase[] = [];
+  const skipped: string[] = [];
+  const devices = canMakeDevices(ws.root);
   const fileSlots = SLOTS.filter((s) => !s.folder);
   const twoOutputs = fileSlots.filter((s) => s.pair);
   let turn = 0;
   for (const target of TARGETS) {
+    if (target.device && !devices) {
+      skipped.push(`${target.name}: this user may not create device nodes (mknod needs root)`);
+      continue;
+    }
     const slots = target.twice ? twoOutputs : fileSlots;
     const chosen = [slots[turn++ % slots.length]!, slots[turn++ % slots.length]!, ...(target.folder ? SLOTS.filter((s) => s.folder) : [])];
     for (const slot of chosen) {
@@ -106,5 +118,5 @@ export function outputCases(ws: Workspace): FuzzCase[] {
       });
     }
   }
-  return cases;
+  return { cases, skipped };
 }
