@@ -5,6 +5,7 @@
  * streams) and CIFAR-10 batches (partial records, bad labels), each run through lmc, analyze or
  * activation matching.
  */
+import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { Rng } from '../../lib/align/random.js';
 import { encodeModel } from '../../lib/onnx/model.js';
@@ -21,6 +22,13 @@ const LIMIT = 8;
 const NONFINITE = 'NaN or Inf among the model inputs';
 const FASHION = [1, 28, 28];
 const PIXELS = 784;
+
+/** A CNN fixture whose input dims are all symbolic, so any 4-D data passes the shape check and only onnxruntime can refuse it. */
+function symbolicInput(name: string): Uint8Array {
+  const model = onnx.ModelProto.decode(readFileSync(fixture('models', name)));
+  model.graph!.input![0]!.type!.tensorType!.shape!.dim = ['batch', 'c', 'h', 'w'].map((dimParam) => ({ dimParam }));
+  return encodeModel(model);
+}
 
 /** Flatten + Gemm (3072 → 10) on 3×32×32 inputs, seeded weights: a pair that takes CIFAR-10 batches. */
 function cifarModel(seed: number): Uint8Array {
@@ -63,8 +71,8 @@ interface DataCase {
   /** Writes the files into the case's directory; returns the data options. */
   build(dir: string, ws: Workspace): Promise<string[]> | string[];
   mustRefuse?: string;
-  /** The models: the Fashion-MNIST MLPs (default) or the CIFAR-shaped pair. */
-  models?: 'fashion' | 'cifar';
+  /** The models: the Fashion-MNIST MLPs (default), the CIFAR-shaped pair, or the CNN pair with every input dim symbolic. */
+  models?: 'fashion' | 'cifar' | 'symbolic';
   commands?: readonly DataCommand[];
 }
 
@@ -112,6 +120,7 @@ function hostileData(rng: Rng): DataCase[] {
   data('npy: data truncated', 'x.npy', () => { const b = npyBytes('<f4', [N, ...FASHION], good()); return b.subarray(0, b.length - 1 - rng.below(N * PIXELS * 4 - 1)); }, { mustRefuse: 'truncated' });
   data('npy: trailing bytes after the data', 'x.npy', () => Buffer.concat([npyBytes('<f4', [N, ...FASHION], good()), seededBytes(1 + rng.below(100), rng.next())]), { mustRefuse: 'trailing bytes' });
   data('npy: samples of the wrong shape (3×28×28)', 'x.npy', () => npyBytes('<f4', [N, 3, 28, 28], f32(new Float32Array(N * 3 * PIXELS))), { mustRefuse: 'shape mismatch' });
+  data('npy: 20×20 images for a CNN whose input dims are all symbolic (its Gemm cannot take them)', 'x.npy', () => npyBytes('<f4', [N, 1, 20, 20], f32(new Float32Array(N * 400))), { models: 'symbolic', commands: ['analyze'], mustRefuse: 'the layers do not take the data' });
   data('npy: a scalar', 'x.npy', () => npyBytes('<f4', [], f32([1])), { mustRefuse: 'no sample axis' });
   data('npy: no samples', 'x.npy', () => npyBytes('<f4', [0, ...FASHION], new Uint8Array(0)), { mustRefuse: 'empty' });
   data('npy: a NaN pixel', 'x.npy', () => { const v = pixels(N); v[rng.below(LIMIT * PIXELS)] = NaN; return npyBytes('<f4', [N, ...FASHION], f32(v)); }, { mustRefuse: NONFINITE });
@@ -203,16 +212,18 @@ function hostileData(rng: Rng): DataCase[] {
 
 /** The data cases: each hostile file met by lmc, analyze or activation matching in rotation. */
 export async function dataCases(ws: Workspace, rng: Rng): Promise<FuzzCase[]> {
-  const pairDir = ws.caseDir('cifar-pair');
+  const pairDir = ws.caseDir('pairs');
   const cifarPair = [ws.file(pairDir, 'a.onnx', cifarModel(1)), ws.file(pairDir, 'b.onnx', cifarModel(2))] as const;
   const fashionPair = [fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx')] as const;
+  const symbolicPair = [ws.file(pairDir, 'symbolic_a.onnx', symbolicInput('cnn_bn_a.onnx')), ws.file(pairDir, 'symbolic_b.onnx', symbolicInput('cnn_bn_b.onnx'))] as const;
+  const pairs = { fashion: fashionPair, cifar: cifarPair, symbolic: symbolicPair };
   const out: FuzzCase[] = [];
   for (const [i, d] of hostileData(rng).entries()) {
     const commands = d.commands ?? DATA_COMMANDS;
     const command = commands[i % commands.length]!;
     const dir = ws.caseDir(`data-${d.name}`);
     const options = await d.build(dir, ws);
-    const [a, b] = d.models === 'cifar' ? cifarPair : fashionPair;
+    const [a, b] = pairs[d.models ?? 'fashion'];
     out.push({
       name: `${d.name} → ${command}`,
       family: 'data',
