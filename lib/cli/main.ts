@@ -13,16 +13,16 @@ import { alignCommand } from './align.js';
 /**
  * Ctrl-C where no command handles it (while starting, between the work and the writing)
  * exits 130 at once; where a command's handler is installed, that handler cancels the work
- * instead. Once the command has finished, its exit code stands.
+ * instead.
  */
-function exitOnUnhandledInterrupt(): { finish(): void } {
-  let finished = false;
-  process.on('SIGINT', () => {
-    if (finished || process.listenerCount('SIGINT') > 1) return;
+function exitOnUnhandledInterrupt(): { dispose(): void } {
+  const onInt = (): void => {
+    if (process.listenerCount('SIGINT') > 1) return;
     process.stderr.write('llfc: interrupted (Ctrl-C)\n');
     process.exit(130);
-  });
-  return { finish: () => (finished = true) };
+  };
+  process.on('SIGINT', onInt);
+  return { dispose: () => process.off('SIGINT', onInt) };
 }
 
 /** Exit codes: 0 ok, 1 unexpected failure, 2 bad input or usage, 130 interrupted. */
@@ -31,7 +31,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     return await run(argv);
   } finally {
-    interrupts.finish();
+    interrupts.dispose();
   }
 }
 
