@@ -47,6 +47,16 @@ export class InputTypeError extends LlfcError {
   }
 }
 
+/**
+ * onnxruntime failed while running a model (or a helper graph built from it) on a batch: most
+ * often data whose shape the model's symbolic input dims let through but its layers do not take.
+ */
+export class ModelRunError extends LlfcError {
+  constructor(readonly file: string, message: string, options?: { cause?: unknown }) {
+    super('MODEL_RUN', message, options);
+  }
+}
+
 /** Two checkpoints that are not the same architecture. */
 export class CheckpointMismatchError extends LlfcError {
   constructor(

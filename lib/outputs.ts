@@ -77,12 +77,15 @@ async function identityOf(path: string): Promise<Identity> {
  */
 async function probeDirectory(dir: string, out: DeclaredOutput): Promise<void> {
   const probe = join(dir, `.llfc-probe-${randomBytes(6).toString('hex')}`);
+  liveTemps.add(probe);
   try {
     await (await open(probe, 'wx')).close();
   } catch (error) {
+    liveTemps.delete(probe);
     throw new OutputError(out.path, `cannot write ${named(out)}: the directory ${dir} does not take new files (${errorCode(error) ?? (error as Error).message})`, { cause: error });
   }
   await unlink(probe).catch(() => {});
+  liveTemps.delete(probe);
 }
 
 async function statOrNull(path: string, out: DeclaredOutput, follow: boolean): Promise<Stats | null> {
@@ -166,7 +169,7 @@ function declaredFor(plan: OutputPlan, file: string): DeclaredOutput {
   return out;
 }
 
-/** Temporary files staged and not yet renamed or removed, removed if the process exits first. */
+/** Temporary files (staged outputs, directory probes) not yet renamed or removed, removed if the process exits first. */
 const liveTemps = new Set<string>();
 
 /** Removes temporary files (synchronously, so that no exit can come between). */

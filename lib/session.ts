@@ -6,7 +6,7 @@
  * runs a model once on zeros to learn the dims of every value it computes.
  */
 import * as ort from 'onnxruntime-node';
-import { InputTypeError, InvalidArgumentError, OnnxFormatError, ShapeMismatchError } from './errors.js';
+import { InputTypeError, InvalidArgumentError, ModelRunError, OnnxFormatError, ShapeMismatchError } from './errors.js';
 import { parameterValueName, rewireParameters, type Checkpoint } from './checkpoint.js';
 import { initializerAliases, initializerMap, isAliasNode } from './onnx/graph.js';
 import { cloneModel, encodeModel } from './onnx/model.js';
@@ -20,6 +20,8 @@ import { DataType, dataTypeName, onnx, type ModelProto } from './onnx/proto.js';
 function sessionOptions(threads?: number, optimize = true): ort.InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: optimize ? 'all' : 'disabled',
+    // Fatal messages only: a failed run comes back as an error that llfc reports itself (ModelRunError).
+    logSeverityLevel: 4,
     // One memory arena per session would hold the peak of every α model and helper graph at once.
     enableCpuMemArena: false,
     ...(threads ? { intraOpNumThreads: threads } : {}),
@@ -112,7 +114,11 @@ export class ModelSession {
         feeds[parameterValueName(p)] = new ort.Tensor('float32', parameters.subarray(p.offset, p.offset + p.length), [...p.shape]);
       }
     }
-    return this.session.run(feeds, [...this.outputNames]);
+    try {
+      return await this.session.run(feeds, [...this.outputNames]);
+    } catch (error) {
+      throw runError(this.checkpoint.file, `a batch of shape [${dims.join(', ')}]`, error);
+    }
   }
 
   async release(): Promise<void> {
@@ -134,13 +140,21 @@ export function floatOutput(outputs: RunOutputs, name: string, where: string): F
   return { data: tensor.data as Float32Array, dims: tensor.dims };
 }
 
+/** A failed onnxruntime run of `file`'s model on `what`, as a typed error. */
+function runError(file: string, what: string, error: unknown): ModelRunError {
+  return new ModelRunError(file, `${file}: onnxruntime could not run it on ${what}: ${(error as Error).message}`, { cause: error });
+}
+
 /** A session over a small helper graph (one activation, a linear layer's products, …). */
 export class GraphSession {
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly where: string,
+  ) {}
 
   static async create(model: ModelProto, where: string): Promise<GraphSession> {
     try {
-      return new GraphSession(await ort.InferenceSession.create(encodeModel(model), sessionOptions()));
+      return new GraphSession(await ort.InferenceSession.create(encodeModel(model), sessionOptions()), where);
     } catch (error) {
       throw new OnnxFormatError(where, `onnxruntime cannot build a helper graph: ${(error as Error).message}`, { cause: error });
     }
@@ -149,7 +163,11 @@ export class GraphSession {
   async run(inputs: Record<string, FloatTensor>): Promise<RunOutputs> {
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor('float32', t.data, [...t.dims]);
-    return this.session.run(feeds);
+    try {
+      return await this.session.run(feeds);
+    } catch (error) {
+      throw runError(this.where, `a helper graph fed ${Object.entries(inputs).map(([name, t]) => `${name} [${t.dims.join(', ')}]`).join(', ')}`, error);
+    }
   }
 
   async release(): Promise<void> {

@@ -10,8 +10,32 @@ import { specCommand } from './spec.js';
 import { permuteCommand } from './permute.js';
 import { alignCommand } from './align.js';
 
+/**
+ * Ctrl-C where no command handles it (while starting, between the work and the writing)
+ * exits 130 at once; where a command's handler is installed, that handler cancels the work
+ * instead.
+ */
+function exitOnUnhandledInterrupt(): { dispose(): void } {
+  const onInt = (): void => {
+    if (process.listenerCount('SIGINT') > 1) return;
+    process.stderr.write('llfc: interrupted (Ctrl-C)\n');
+    process.exit(130);
+  };
+  process.on('SIGINT', onInt);
+  return { dispose: () => process.off('SIGINT', onInt) };
+}
+
 /** Exit codes: 0 ok, 1 unexpected failure, 2 bad input or usage, 130 interrupted. */
 export async function main(argv: readonly string[]): Promise<number> {
+  const interrupts = exitOnUnhandledInterrupt();
+  try {
+    return await run(argv);
+  } finally {
+    interrupts.dispose();
+  }
+}
+
+async function run(argv: readonly string[]): Promise<number> {
   const program = new Command('llfc')
     .description('linear mode connectivity and layerwise linear feature connectivity of ONNX checkpoints')
     .version(version)

@@ -6,6 +6,7 @@
 import { DatasetError } from '../errors.js';
 import { dtype, type DType } from './dtype.js';
 import {
+  checkInflatedSize,
   fileSize,
   gunzipStream,
   positionedReader,
@@ -102,6 +103,8 @@ async function openGzippedIdx(file: string): Promise<ArraySource & { gzipped: bo
   // The gzip trailer records the uncompressed size modulo 2^32: a cheap check against truncation.
   const size = await fileSize(file);
   if (size < 18) throw new DatasetError(file, 'truncated gzip file');
+  // The trailer cannot tell sizes 2^32 apart; the compression limit can.
+  checkInflatedSize(file, headerBytes + dataBytes, size, `its IDX header (shape ${shape.join(' × ')})`);
   const fh = await openFile(file);
   const trailer = new Uint8Array(4);
   try {

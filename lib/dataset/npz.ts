@@ -7,7 +7,7 @@ import yauzl from 'yauzl';
 
 import { DatasetError, InvalidArgumentError } from '../errors.js';
 import { NPY_PREFIX_BYTES, npyHeaderSize, parseNpyHeader, type NpyHeader } from './npy.js';
-import { fileSize, inflateRawStream, positionedReader, streamReader, type ReaderFactory } from './readers.js';
+import { checkInflatedSize, fileSize, inflateRawStream, positionedReader, streamReader, type ReaderFactory } from './readers.js';
 
 /** Whether `head` starts with a zip local file header (or an empty archive's end record). */
 export function isZip(head: Uint8Array): boolean {
@@ -108,6 +108,7 @@ export async function openNpzArray(file: string, key: string | undefined, option
     };
   }
   if (entry.compressionMethod === DEFLATED) {
+    checkInflatedSize(where, entry.uncompressedSize, entry.compressedSize, 'the zip entry');
     const inflate = () => inflateRawStream(file, entry.fileDataStart, entry.compressedSize);
     const header = await readHeader(streamReader(file, inflate, 0, 'deflate', where), entry, where);
     return {

@@ -206,6 +206,20 @@ export function streamReader(
   };
 }
 
+/** Deflate (gzip, zip) never compresses better than 1032:1 (zlib's documented limit). */
+export const DEFLATE_MAX_RATIO = 1032;
+
+/**
+ * Refuses a size announced for compressed data that its compressed bytes cannot hold, before
+ * anything is allocated for it: a forged header or zip entry would otherwise ask for gigabytes.
+ */
+export function checkInflatedSize(where: string, announced: number, compressedBytes: number, what: string): void {
+  const most = DEFLATE_MAX_RATIO * compressedBytes;
+  if (announced > most) {
+    throw new DatasetError(where, `${what} announces ${announced} bytes, but ${compressedBytes} compressed bytes inflate to at most ${most} (deflate's limit is ${DEFLATE_MAX_RATIO}:1): the file is corrupt or forged`);
+  }
+}
+
 /** The decompressed byte stream of a gzip file, with read errors of the file forwarded. */
 export function gunzipStream(file: string): Readable {
   return pipeline(createReadStream(file), createGunzip(), () => {});

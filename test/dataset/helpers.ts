@@ -122,6 +122,24 @@ export async function zipBytes(entries: ZipEntry[]): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/**
+ * A copy of a one-entry zip archive with its entry's sizes replaced, in the local header and
+ * in the central directory, as a forged or corrupt archive would claim them.
+ */
+export function forgeZipSizes(zip: Buffer, sizes: { compressed?: number; uncompressed?: number }): Buffer {
+  const out = Buffer.from(zip);
+  const central = out.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+  if (sizes.compressed !== undefined) {
+    out.writeUInt32LE(sizes.compressed, 18);
+    out.writeUInt32LE(sizes.compressed, central + 20);
+  }
+  if (sizes.uncompressed !== undefined) {
+    out.writeUInt32LE(sizes.uncompressed, 22);
+    out.writeUInt32LE(sizes.uncompressed, central + 24);
+  }
+  return out;
+}
+
 /** Deterministic pseudo-random uint8 values. */
 export function seededBytes(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);

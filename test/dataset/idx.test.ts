@@ -142,6 +142,17 @@ describe('IDX files', () => {
     expect(err.message).toContain(file);
   });
 
+  it('refuses a gzipped header announcing more bytes than the compressed file can hold (a count forged by 2^30, trailer still matching) before allocating them', async () => {
+    const forged = idxBytes(0x0c, [N], int32BE(labelValues));
+    forged.writeUInt32BE(N + 2 ** 30, 4);
+    const labels = tmp.path('forged-count.idx.gz');
+    writeFileSync(labels, gzipSync(forged));
+    const data = writeIdx(tmp.path('img-forged.idx'), 0x08, [N, H, W], images);
+    const err = await openDataset({ data, labels }).catch((e) => e);
+    expect(err).toBeInstanceOf(DatasetError);
+    expect(err.message).toMatch(/forged-count\.idx\.gz: its IDX header \(shape 1073741837\) announces 4294967356 bytes, but \d+ compressed bytes inflate to at most \d+/);
+  });
+
   it('reports corrupt gzip data met while streaming as a DatasetError naming the file', async () => {
     const bytes = idxBytes(0x08, [200, 10, 10], seededBytes(20000, 9));
     const whole = Buffer.from(gzipSync(bytes, { level: 1 }));

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { DatasetError, InvalidArgumentError, LabelError } from '../../lib/errors.js';
 import { openDataset } from '../../lib/dataset/index.js';
-import { bytesOf, npyBytes, readAll, seededBytes, tempDir, u8, writeNpy, zipBytes } from './helpers.js';
+import { bytesOf, forgeZipSizes, npyBytes, readAll, seededBytes, tempDir, u8, writeNpy, zipBytes } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -147,6 +147,17 @@ describe('.npz archives', () => {
       expect(err.message).toContain(`${file} [x.npy]`);
       expect(err.message).toMatch(/truncated/);
     }
+  });
+
+  it('refuses a deflated entry whose announced size its compressed bytes cannot hold (forged to 4 GiB) before allocating it', async () => {
+    const huge = 2 ** 32 - 16;
+    const header = npyBytes('<i8', [(huge - 128) / 8], new Uint8Array(0));
+    expect(header.length).toBe(128);
+    const file = tmp.path('forged-size.npz');
+    writeFileSync(file, forgeZipSizes(await zipBytes([{ name: 'y.npy', bytes: Buffer.concat([header, Buffer.from(bytesOf(y))]), compress: true }]), { uncompressed: huge }));
+    const err = await openDataset({ data: files.single!, labels: file }).catch((e) => e);
+    expect(err).toBeInstanceOf(DatasetError);
+    expect(err.message).toMatch(/forged-size\.npz \[y\.npy\]: the zip entry announces 4294967280 bytes, but \d+ compressed bytes inflate to at most \d+/);
   });
 
   it('rejects an unsupported dtype inside an archive, naming the entry', async () => {
