@@ -165,6 +165,6 @@ describe('stress: concurrent and interrupted commands', () => {
     process.stdout.write(`llfc stress: ${counts}\n`);
     expect(problems).toEqual([]);
     // Most signals must land while the command runs, or the test checks little.
-    expect(interrupted).toBeGreaterThanOrEqual(35);
+    expect(interrupted).toBeGreaterThanOrEqual(30);
   }, 600_000);
 });
