@@ -3,7 +3,7 @@
  * stream decompression (gzip, raw deflate) for compressed ones. Each reader yields exactly
  * the bytes it was asked for or throws a {@link DatasetError} naming the file.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
@@ -39,9 +39,8 @@ export function describeFsError(err: unknown): string {
 
 /** Opens a file for reading, mapping failures to a {@link DatasetError} naming it. */
 export async function openFile(file: string): Promise<FileHandle> {
+  await regularFileSize(file);
   try {
-    const st = await stat(file);
-    if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
     return await open(file, 'r');
   } catch (err) {
     throw new DatasetError(file, describeFsError(err), { cause: err });
@@ -50,13 +49,31 @@ export async function openFile(file: string): Promise<FileHandle> {
 
 /** The size of a file in bytes, or a {@link DatasetError} naming it. */
 export async function fileSize(file: string): Promise<number> {
+  return regularFileSize(file);
+}
+
+/**
+ * The size of a regular file. Anything else is refused before it is opened: a FIFO or a
+ * device would block the read (or never end), which must be an error, not a hang.
+ */
+async function regularFileSize(file: string): Promise<number> {
+  let st: Stats;
   try {
-    const st = await stat(file);
-    if (st.isDirectory()) throw Object.assign(new Error('directory'), { code: 'EISDIR' });
-    return st.size;
+    st = await stat(file);
   } catch (err) {
     throw new DatasetError(file, describeFsError(err), { cause: err });
   }
+  if (st.isDirectory()) throw new DatasetError(file, describeFsError({ code: 'EISDIR' }));
+  if (!st.isFile()) throw new DatasetError(file, `is ${nonRegularKind(st)}, not a regular file`);
+  return st.size;
+}
+
+function nonRegularKind(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO (named pipe)';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'of an unknown kind';
 }
 
 /**
