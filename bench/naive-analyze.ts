@@ -225,7 +225,7 @@ export async function naiveAnalyze(a: Checkpoint, b: Checkpoint, data: Dataset, 
   const inputs = new Float32Array(n * sampleSize);
   const labels = new Int32Array(n);
   for await (const batch of data.batches(batchSize)) {
-    inputs.set(batch.inputs, batch.start * sampleSize);
+    inputs.set(batch.inputs as Float32Array, batch.start * sampleSize); // float data only
     if (batch.labels) labels.set(batch.labels, batch.start);
   }
   lap('readData');

@@ -5,6 +5,7 @@
  * analyzePair) are exported too, for callers who hold checkpoints and datasets in memory.
  */
 import { loadCheckpoint } from './checkpoint.js';
+import { datasetFiles } from './dataset/index.js';
 import { ANALYZE_OPTIONS, type AnalyzeOptions } from './checks/analyze.js';
 import { LMC_OPTIONS, type LmcOptions } from './checks/lmc.js';
 import type { LmcResult, PairAnalysis } from './results.js';
@@ -62,11 +63,6 @@ export async function alignFiles(request: Omit<AlignFilesRequest, 'options'>, op
   const { files, ...result } = await runTask('align', { ...request, options: plain }, control(signal, onProgress));
   await commitOutputs(outputs, files, signal ? { signal } : {});
   return result;
-}
-
-/** The files a dataset reads (never to be overwritten by an output). */
-function datasetFiles(data: PairRequest['data']): string[] {
-  return [...(Array.isArray(data.data) ? data.data : [data.data]), ...(data.labels !== undefined ? [data.labels] : [])];
 }
 
 function control(signal: AbortSignal | undefined, onProgress: RunControl['onProgress']): RunControl {

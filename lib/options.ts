@@ -5,6 +5,7 @@
  * refused with the nearest known key, defaults are filled in, values are checked. The CLI only
  * parses strings into values and hands them over.
  */
+import { TOKEN_DTYPES } from './dataset/dtype.js';
 import { InvalidArgumentError, UnknownOptionError } from './errors.js';
 
 /** The typed error for a value that is not what an option takes: "`name` must be `expected`, got `actual`". */
@@ -102,6 +103,12 @@ export const OPTIONS = {
   correlation: withDefault(oneOf('cross', 'pearson'), 'cross'),
   inputShape: listOf('a non-empty list of positive integers', rule('a positive integer', isPositiveInteger)),
   limit: rule('a positive integer', isPositiveInteger),
+  /** Element type of a flat token file (no default: a wrong guess would read other tokens). */
+  tokenDType: oneOf(...TOKEN_DTYPES),
+  /** Tokens per sample of a flat token file. */
+  context: rule('a positive integer', isPositiveInteger),
+  /** Token label left out of the loss and accuracy (PyTorch's cross_entropy default). */
+  ignoreIndex: withDefault(rule('an integer', (v) => typeof v === 'number' && Number.isSafeInteger(v)), -100),
   allowNonfinite: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
   /** A permutation spec already inferred (checked against the checkpoint where it is used). */
   spec: rule('a permutation spec', (v) => typeof v === 'object' && v !== null && Array.isArray((v as { groups?: unknown }).groups)),

@@ -82,15 +82,17 @@ export class ModelSession {
 
   /**
    * Throws ShapeMismatchError unless samples of `sampleShape` fit the model's input, and
-   * InputTypeError unless the input takes float32 (data is always fed as float32; a token
-   * model takes int64 ids).
+   * InputTypeError unless the input takes the data's type: float data a FLOAT input, token ids
+   * (int64 data) an INT64 or INT32 input.
    */
-  checkInputShape(sampleShape: readonly number[], source: string): void {
+  checkInputShape(sampleShape: readonly number[], source: string, inputType: 'float32' | 'int64' = 'float32'): void {
     const { input, file } = this.checkpoint;
-    const info = (this.checkpoint.model.graph?.input ?? []).find((v) => v.name === input.name);
-    const type = info?.type?.tensorType?.elemType ?? DataType.FLOAT;
-    if (type !== DataType.FLOAT) {
-      throw new InputTypeError(`${source}: the data is FLOAT (float32) but the input '${input.name}' of ${file} takes ${dataTypeName(type)}; llfc feeds float data only`);
+    const type = inputElementType(this.checkpoint);
+    const takes = inputType === 'int64' ? [DataType.INT64, DataType.INT32] : [DataType.FLOAT];
+    if (!takes.includes(type)) {
+      const data = inputType === 'int64' ? 'token ids (integers, fed as int64)' : 'FLOAT (float32)';
+      const hint = inputType === 'int64' ? 'give float data for this model' : 'a token model takes integer data (.npy/.npz int64, int32, uint16, or --tokens)';
+      throw new InputTypeError(`${source}: the data is ${data} but the input '${input.name}' of ${file} takes ${dataTypeName(type)}; ${hint}`);
     }
     const dims = this.checkpoint.input.shape;
     const fits = dims.length === sampleShape.length + 1 && dims.slice(1).every((d, i) => d < 0 || d === sampleShape[i]);
@@ -106,8 +108,8 @@ export class ModelSession {
    * Runs a batch: `inputs` holds samples of shape `dims` ([batch, ...sample]); `parameters`
    * (an arena of the checkpoint's layout) is required when the session takes them per run.
    */
-  async run(inputs: Float32Array, dims: readonly number[], parameters?: Float32Array): Promise<RunOutputs> {
-    const feeds: Record<string, ort.Tensor> = { [this.checkpoint.input.name]: new ort.Tensor('float32', inputs, [...dims]) };
+  async run(inputs: Float32Array | BigInt64Array, dims: readonly number[], parameters?: Float32Array): Promise<RunOutputs> {
+    const feeds: Record<string, ort.Tensor> = { [this.checkpoint.input.name]: inputTensor(this.checkpoint, inputs, dims) };
     if (this.feed === 'inputs') {
       if (!parameters) throw new InvalidArgumentError('this session takes its parameters per run');
       for (const p of this.checkpoint.parameters) {
@@ -124,6 +126,27 @@ export class ModelSession {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** The element type of the checkpoint's data input (FLOAT when the model does not say). */
+function inputElementType(checkpoint: Checkpoint): number {
+  const info = (checkpoint.model.graph?.input ?? []).find((v) => v.name === checkpoint.input.name);
+  return info?.type?.tensorType?.elemType ?? DataType.FLOAT;
+}
+
+/** The data as the model's input tensor: floats as float32, token ids as int64 (int32 where the model takes that). */
+function inputTensor(checkpoint: Checkpoint, inputs: Float32Array | BigInt64Array, dims: readonly number[]): ort.Tensor {
+  if (inputs instanceof Float32Array) return new ort.Tensor('float32', inputs, [...dims]);
+  if (inputElementType(checkpoint) !== DataType.INT32) return new ort.Tensor('int64', inputs, [...dims]);
+  const narrow = new Int32Array(inputs.length);
+  for (let i = 0; i < inputs.length; i++) {
+    const v = inputs[i]!;
+    if (v < -2147483648n || v > 2147483647n) {
+      throw new InputTypeError(`${checkpoint.file}: token id ${v} does not fit the int32 input '${checkpoint.input.name}'`);
+    }
+    narrow[i] = Number(v);
+  }
+  return new ort.Tensor('int32', narrow, [...dims]);
 }
 
 /** A float tensor as the checks see it: values and dims. */
@@ -242,8 +265,7 @@ export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly n
 /** Zeros of the input's element type (float32 unless the model says otherwise). */
 function zeroInput(checkpoint: Checkpoint, dims: readonly number[]): ort.Tensor {
   const n = dims.reduce((a, d) => a * d, 1);
-  const info = (checkpoint.model.graph?.input ?? []).find((v) => v.name === checkpoint.input.name);
-  const type = info?.type?.tensorType?.elemType ?? DataType.FLOAT;
+  const type = inputElementType(checkpoint);
   switch (type) {
     case DataType.FLOAT:
       return new ort.Tensor('float32', new Float32Array(n), [...dims]);

@@ -147,7 +147,7 @@ export async function activationMatching(a: Checkpoint, b: Checkpoint, spec: Per
   let samples = 0;
   try {
     sb = await ModelSession.create(b, { taps: names, parameters: b.arena });
-    sa.checkInputShape(data.sampleShape, data.source);
+    sa.checkInputShape(data.sampleShape, data.source, data.inputType);
     const total = Math.ceil(data.length / batchSize);
     let done = 0;
     for await (const batch of data.batches(batchSize, signal ? { signal } : {})) {

@@ -6,6 +6,7 @@
  */
 import { pairCheckpoints, type Checkpoint } from '../checkpoint.js';
 import type { Dataset } from '../dataset/index.js';
+import { InvalidArgumentError } from '../errors.js';
 import { interpolateArenas } from '../interpolate.js';
 import { CONTROL_OPTIONS, optionDefault, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
@@ -75,7 +76,7 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
     sessions.push(sessionA);
     const sessionB = await ModelSession.create(b, { parameters: b.arena, taps: endpointTaps });
     sessions.push(sessionB);
-    sessionA.checkInputShape(data.sampleShape, data.source);
+    sessionA.checkInputShape(data.sampleShape, data.source, data.inputType);
     const theta = new Float32Array(a.arena.length);
     const interiorSessions = new Map<number, ModelSession>();
     for (const alpha of interior) {
@@ -92,7 +93,7 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
     const tick = (): void => onProgress?.({ phase: 'analyze', done: ++done, total });
     for await (const batch of data.batches(batchSize, signal ? { signal: signal } : {})) {
       const dims = [batch.size, ...data.sampleShape];
-      const input: FloatTensor = { data: batch.inputs, dims };
+      const input: FloatTensor | undefined = batch.inputs instanceof Float32Array ? { data: batch.inputs, dims } : undefined;
       const outputsAt = new Map<number, RunOutputs>();
       outputsAt.set(0, await sessionA.run(batch.inputs, dims));
       tick();
@@ -107,7 +108,11 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
       const pairBatch: PairBatch = {
         size: batch.size,
         labels: batch.labels,
-        value: (name, alpha, where) => (name === inputName ? input : floatOutput(outputsAt.get(alpha)!, name, where)),
+        value: (name, alpha, where) => {
+          if (name !== inputName) return floatOutput(outputsAt.get(alpha)!, name, where);
+          if (!input) throw new InvalidArgumentError(`${where}: the input '${inputName}' holds token ids, not features`);
+          return input;
+        },
       };
       for (const check of checks) await check.add(pairBatch);
     }

@@ -3,42 +3,41 @@
  * of θ(α) on the LMC grid from the logits every run produces; and how an LMC result is printed
  * and shown (barrier cards, curves, tables), for `llfc lmc` reports too.
  */
-import { checkLabels } from '../dataset/index.js';
 import { ALIGNED, COLORS, exact, NAIVE, pct, spec, type Chart } from '../present/charts.js';
 import { alphaText, esc, figure, formatNumber, formatPercent, numCell, pctCell, table } from '../present/html.js';
 import type { ReportSections } from '../present/sections.js';
 import { fixed, formatTable, percent } from '../present/text.js';
 import type { LmcResult, PairAnalysis } from '../results.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { crossEntropyAndHits, lmcResult, logitClasses } from './lmc.js';
+import { batchLoss, lmcResult, lossMeans, lossSetup, type LossSetup, type LossSums } from './lmc.js';
 
 /** Loss and hit sums per α of the LMC grid. */
 class LmcLoss implements PairCheck {
   readonly needs;
-  private readonly sums: Map<number, { loss: number; hits: number }>;
+  private readonly sums: Map<number, LossSums>;
   private readonly logits: string;
-  private readonly classes: number;
+  private readonly loss: LossSetup;
 
   constructor(private readonly setup: PairSetup) {
-    this.classes = logitClasses(setup.a);
-    checkLabels(setup.data.labels!, this.classes, setup.data.labelsSource ?? setup.data.source);
+    this.loss = lossSetup(setup.a, setup.data);
     this.logits = setup.a.outputs[0]!.name;
-    this.sums = new Map(setup.lmcAlphas.map((x) => [x, { loss: 0, hits: 0 }]));
+    this.sums = new Map(setup.lmcAlphas.map((x) => [x, { loss: 0, hits: 0, count: 0 }]));
     this.needs = { endpointValues: [], alphas: setup.lmcAlphas, interpolatedValues: [] };
   }
 
   add(batch: PairBatch): void {
     for (const [alpha, sums] of this.sums) {
-      const r = crossEntropyAndHits(batch.value(this.logits, alpha, this.setup.a.file).data, batch.labels!, this.classes);
+      const r = batchLoss(this.loss, batch.value(this.logits, alpha, this.setup.a.file).data, batch.labels!);
       sums.loss += r.loss;
       sums.hits += r.hits;
+      sums.count += r.count;
     }
   }
 
   result() {
-    const n = this.setup.data.length;
     const alphas = [...this.setup.lmcAlphas];
-    return { lmc: lmcResult(alphas, alphas.map((x) => this.sums.get(x)!.loss / n), alphas.map((x) => this.sums.get(x)!.hits / n), n) };
+    const means = alphas.map((x) => lossMeans(this.loss, this.sums.get(x)!));
+    return { lmc: lmcResult(alphas, means.map((m) => m.loss), means.map((m) => m.accuracy), this.setup.data.length) };
   }
 
   async release(): Promise<void> {}

@@ -4,7 +4,7 @@
 import type { Checkpoint } from '../checkpoint.js';
 import { pairCheckpoints } from '../checkpoint.js';
 import { checkLabels, type Dataset } from '../dataset/index.js';
-import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { InvalidArgumentError, LabelError, ShapeMismatchError } from '../errors.js';
 import { interpolateArenas } from '../interpolate.js';
 import { alphaGrid, CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
@@ -50,14 +50,26 @@ export function accuracyBarrier(alphas: readonly number[], accuracy: readonly nu
   return Math.max(...alphas.map((a, i) => (1 - a) * a0 + a * a1 - accuracy[i]!));
 }
 
+/** A batch's (or a pass's) sums: cross-entropy, top-1 hits, and the labelled positions they cover. */
+export interface LossSums {
+  loss: number;
+  hits: number;
+  count: number;
+}
+
 /**
- * Sum over the batch of cross-entropy (float64, log-sum-exp stabilised) and the number of
- * top-1 hits (ties go to the lowest index, as argmax does).
+ * Sums over the labelled positions of cross-entropy (float64, log-sum-exp stabilised) and of
+ * top-1 hits (ties go to the lowest index, as argmax does). `logits` hold one row of `classes`
+ * per label: N×C for class labels, N×T×V for token labels; labels equal to `ignoreIndex` are
+ * left out of both and of the count.
  */
-export function crossEntropyAndHits(logits: Float32Array, labels: Int32Array, classes: number): { loss: number; hits: number } {
+export function crossEntropyAndHits(logits: Float32Array, labels: Int32Array, classes: number, ignoreIndex?: number): LossSums {
   let loss = 0;
   let hits = 0;
+  let count = 0;
   for (let s = 0; s < labels.length; s++) {
+    const label = labels[s]!;
+    if (label === ignoreIndex) continue;
     const row = s * classes;
     let max = -Infinity;
     let arg = 0;
@@ -70,10 +82,42 @@ export function crossEntropyAndHits(logits: Float32Array, labels: Int32Array, cl
     }
     let sum = 0;
     for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max);
-    loss += max + Math.log(sum) - logits[row + labels[s]!]!;
-    if (arg === labels[s]) hits++;
+    loss += max + Math.log(sum) - logits[row + label]!;
+    if (arg === label) hits++;
+    count++;
   }
-  return { loss, hits };
+  return { loss, hits, count };
+}
+
+/** What the loss of a checkpoint on labelled data reads; the labels are checked against the logits. */
+export interface LossSetup {
+  /** Logit row width: classes, or the vocabulary for token labels. */
+  readonly classes: number;
+  readonly ignoreIndex: number | undefined;
+  /** Where the logits and the data come from, for messages. */
+  readonly where: string;
+}
+
+/** The loss setup of `checkpoint` on `data`: its first output must hold one logit row per label. */
+export function lossSetup(checkpoint: Checkpoint, data: Dataset): LossSetup {
+  if (!data.labels) throw new InvalidArgumentError(`${data.source}: LMC needs labels`);
+  const classes = logitClasses(checkpoint, data.labelShape ?? []);
+  checkLabels(data.labels, classes, data.labelsSource ?? data.source, data.ignoreIndex);
+  return { classes, ignoreIndex: data.ignoreIndex, where: `${checkpoint.file} on ${data.source}` };
+}
+
+/** The sums of one batch's logits against its labels; logits of another size are a ShapeMismatchError. */
+export function batchLoss(setup: LossSetup, logits: Float32Array, labels: Int32Array): LossSums {
+  if (logits.length !== labels.length * setup.classes) {
+    throw new ShapeMismatchError(`${setup.where}: ${logits.length} logits for ${labels.length} labels of ${setup.classes} classes each; the logits must hold one row per label`);
+  }
+  return crossEntropyAndHits(logits, labels, setup.classes, setup.ignoreIndex);
+}
+
+/** Mean loss and accuracy of a pass's sums; a pass whose every label is ignored has none. */
+export function lossMeans(setup: LossSetup, sums: LossSums): { loss: number; accuracy: number } {
+  if (sums.count === 0) throw new LabelError(`${setup.where}: every label equals the ignore index ${setup.ignoreIndex}; nothing to measure`);
+  return { loss: sums.loss / sums.count, accuracy: sums.hits / sums.count };
 }
 
 /** The LMC result from the per-α mean losses and accuracies; barriers need α = 0 and 1. */
@@ -88,12 +132,13 @@ export function lmcResult(alphas: number[], loss: number[], accuracy: number[], 
   };
 }
 
-/** Number of classes of a model whose first output is N×C logits. */
-export function logitClasses(checkpoint: Checkpoint): number {
+/** Number of classes of a model whose first output is N×C logits (N×T×V for token labels of shape [T]). */
+export function logitClasses(checkpoint: Checkpoint, labelShape: readonly number[] = []): number {
   const shape = checkpoint.outputs[0]?.shape ?? [];
   const classes = shape[shape.length - 1] ?? -1;
-  if (shape.length !== 2 || classes <= 0) {
-    throw new ShapeMismatchError(`${checkpoint.file}: the first output '${checkpoint.outputs[0]?.name}' has shape [${shape.join(', ')}], not N×C logits`);
+  if (shape.length !== 2 + labelShape.length || classes <= 0) {
+    const expected = labelShape.length === 0 ? 'N×C logits' : `N×T×V logits for N×T token labels`;
+    throw new ShapeMismatchError(`${checkpoint.file}: the first output '${checkpoint.outputs[0]?.name}' has shape [${shape.join(', ')}], not ${expected}`);
   }
   return classes;
 }
@@ -105,16 +150,14 @@ export function logitClasses(checkpoint: Checkpoint): number {
 export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}): Promise<LmcResult> {
   const { alphas, batchSize, feed, signal, onProgress } = resolveOptions('linearModeConnectivity()', LMC_OPTIONS, options);
   pairCheckpoints(a, b);
-  if (!data.labels) throw new InvalidArgumentError(`${data.source}: LMC needs labels`);
-  const classes = logitClasses(a);
-  checkLabels(data.labels, classes, data.labelsSource ?? data.source);
+  const loss = lossSetup(a, data);
   const batchesPerPass = Math.ceil(data.length / batchSize);
   const total = batchesPerPass * alphas.length;
   let done = 0;
 
   const theta = new Float32Array(a.arena.length);
   const shared = feed === 'inputs' ? await ModelSession.create(a) : undefined;
-  const loss: number[] = [];
+  const losses: number[] = [];
   const accuracy: number[] = [];
   try {
     for (const alpha of alphas) {
@@ -122,20 +165,21 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
       interpolateArenas(a.arena, b.arena, [alpha], [theta]);
       const session = shared ?? (await ModelSession.create(a, { parameters: theta }));
       try {
-        session.checkInputShape(data.sampleShape, data.source);
-        let lossSum = 0;
-        let hits = 0;
+        session.checkInputShape(data.sampleShape, data.source, data.inputType);
+        const sums: LossSums = { loss: 0, hits: 0, count: 0 };
         for await (const batch of data.batches(batchSize, signal ? { signal } : {})) {
           throwIfAborted(signal);
           const out = await session.run(batch.inputs, [batch.size, ...data.sampleShape], theta);
           const logits = out[session.outputNames[0]!]!.data as Float32Array;
-          const r = crossEntropyAndHits(logits, batch.labels!, classes);
-          lossSum += r.loss;
-          hits += r.hits;
+          const r = batchLoss(loss, logits, batch.labels!);
+          sums.loss += r.loss;
+          sums.hits += r.hits;
+          sums.count += r.count;
           onProgress?.({ phase: 'lmc', done: ++done, total });
         }
-        loss.push(lossSum / data.length);
-        accuracy.push(hits / data.length);
+        const means = lossMeans(loss, sums);
+        losses.push(means.loss);
+        accuracy.push(means.accuracy);
       } finally {
         if (!shared) await session.release();
       }
@@ -143,5 +187,5 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
   } finally {
     await shared?.release();
   }
-  return lmcResult(alphas, loss, accuracy, data.length);
+  return lmcResult(alphas, losses, accuracy, data.length);
 }

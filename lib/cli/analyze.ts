@@ -7,7 +7,7 @@ import { CHECKS, type CheckSwitches } from '../checks/registry.js';
 import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, OPTIONS, resolveOptions } from '../options.js';
 import type { AlignedAnalysis, PairAnalysis } from '../results.js';
-import { addDataOptions, dataInputs, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
+import { addDataOptions, dataInputs, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
 import { parseList, parseNumber, parseNumberList } from './parse.js';
 import { alphasFromFlags } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
@@ -67,12 +67,12 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
       ? analyzeAligned({ a, b, data }, { method: flags.align, ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
       : analyze({ a, b, data }, { ...options, ...control }).then(({ foldedBatchNorm, ...naive }) => ({ naive, aligned: undefined, foldedBatchNorm })),
   );
-  const source = flags.data.join(', ');
+  const source = dataSource(flags);
   const { lmc, alphas, samples: _, ...perLayer } = analysis;
   await finishReport(
     {
       models: { a, b },
-      data: { source, samples: analysis.samples, labels: flags.labels !== undefined },
+      data: { source, samples: analysis.samples, labels: analysis.lmc !== null },
       settings: {
         batchSize: options.batchSize,
         feed: 'initializers',

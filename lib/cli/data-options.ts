@@ -1,13 +1,18 @@
 /** The dataset options shared by commands that read data. */
-import type { Command } from 'commander';
-import type { OpenDatasetOptions } from '../dataset/index.js';
+import { Option, type Command } from 'commander';
+import { datasetFiles, type OpenDatasetOptions } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
-import { optionDefault } from '../options.js';
+import { OPTIONS, optionDefault } from '../options.js';
+import type { TokenDTypeName } from '../dataset/dtype.js';
 import { parseNumber, parseNumberList } from './parse.js';
 
 export interface DataFlags {
-  data: string[];
+  data?: string[];
+  tokens?: string;
+  dtype?: TokenDTypeName;
+  context?: string;
   labels?: string;
+  ignoreIndex?: string;
   dataKey?: string;
   labelsKey?: string;
   mean?: string;
@@ -19,23 +24,32 @@ export interface DataFlags {
 
 export function addDataOptions(command: Command): Command {
   return command
-    .requiredOption('--data <files...>', 'inputs: .npy, .npz, IDX (.gz) or CIFAR-10 .bin batches, as the model takes them (e.g. N×1×28×28)')
-    .option('--labels <file>', 'integer labels: .npy, .npz or IDX (.gz)')
+    .option('--data <files...>', 'inputs: .npy, .npz, IDX (.gz) or CIFAR-10 .bin batches, as the model takes them (e.g. N×1×28×28); integer .npy/.npz (int64, int32, uint16) N×T are token ids')
+    .option('--tokens <file>', 'a flat token file as LM training code writes it (e.g. val.bin): windows of --context + 1 tokens, inputs and next-token labels')
+    .addOption(new Option('--dtype <type>', 'element type of the --tokens file').choices(OPTIONS.tokenDType.values))
+    .option('--context <T>', 'tokens per sample of the --tokens file')
+    .option('--labels <file>', "integer labels: .npy, .npz or IDX (.gz); N×T token labels for token data; 'next-token': the token inputs shifted by one")
+    .option('--ignore-index <n>', `token label left out of the loss and accuracy (default ${optionDefault('ignoreIndex')})`)
     .option('--data-key <name>', 'array name inside an .npz data file')
     .option('--labels-key <name>', 'array name of the labels inside an .npz file')
     .option('--mean <values>', 'normalize: per-channel mean, comma separated (after uint8 → x/255)')
     .option('--std <values>', 'normalize: per-channel std, comma separated')
-    .option('--limit <n>', 'use only the first n samples')
+    .option('--limit <n>', 'use only the first n samples (windows of a --tokens file)')
     .option('--allow-nonfinite', 'measure even when the data holds NaN or ±Inf (by default an error naming the sample)')
     .option('--batch-size <n>', `samples per onnxruntime run (default ${optionDefault('batchSize')})`);
 }
 
 /** The dataset options the flags describe (the dataset is opened where the work runs). */
 export function datasetOptionsFromFlags(flags: DataFlags): OpenDatasetOptions {
+  if ((flags.data === undefined) === (flags.tokens === undefined)) throw new InvalidArgumentError('give the data: --data or --tokens (one of them)');
   if ((flags.mean === undefined) !== (flags.std === undefined)) throw new InvalidArgumentError('--mean and --std go together');
   return {
-    data: flags.data.length === 1 ? flags.data[0]! : flags.data,
+    ...(flags.data !== undefined ? { data: flags.data.length === 1 ? flags.data[0]! : flags.data } : {}),
+    ...(flags.tokens !== undefined ? { tokens: flags.tokens } : {}),
+    ...(flags.dtype !== undefined ? { dtype: flags.dtype } : {}),
+    ...(flags.context !== undefined ? { context: parseNumber(flags.context, '--context') } : {}),
     ...(flags.labels !== undefined ? { labels: flags.labels } : {}),
+    ...(flags.ignoreIndex !== undefined ? { ignoreIndex: parseNumber(flags.ignoreIndex, '--ignore-index') } : {}),
     ...(flags.dataKey !== undefined ? { key: flags.dataKey } : {}),
     ...(flags.labelsKey !== undefined ? { labelsKey: flags.labelsKey } : {}),
     ...(flags.mean !== undefined && flags.std !== undefined
@@ -48,5 +62,10 @@ export function datasetOptionsFromFlags(flags: DataFlags): OpenDatasetOptions {
 
 /** Every input file the flags name (never to be overwritten by an output). */
 export function dataInputs(flags: DataFlags): string[] {
-  return [...flags.data, ...(flags.labels ? [flags.labels] : [])];
+  return datasetFiles(datasetOptionsFromFlags(flags));
+}
+
+/** The data files as the report names them. */
+export function dataSource(flags: DataFlags): string {
+  return flags.tokens ?? (flags.data ?? []).join(', ');
 }

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, resolveOptions } from '../options.js';
 import type { ParameterFeed } from '../session.js';
-import { addDataOptions, dataInputs, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
+import { addDataOptions, dataInputs, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
 import { parseNumber, parseNumberList } from './parse.js';
 import { addReportOptions, checkOutputs, feedOption, finishReport, withProgress, type ReportFlags } from './report-output.js';
 
@@ -32,7 +32,7 @@ export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<voi
   const outputs = await checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
   const { foldedBatchNorm, ...lmc } = await withProgress(flags, (control) => runLmcTask({ a, b, data }, { ...options, ...control }));
-  const source = flags.data.join(', ');
+  const source = dataSource(flags);
   await finishReport(
     {
       models: { a, b },

@@ -1,10 +1,10 @@
 /**
  * The streaming {@link Dataset}: fixed-size records read sequentially, converted to float32 and
- * normalized batch by batch.
+ * normalized batch by batch (token ids: copied unchanged into int64).
  */
 import { CancelledError, InvalidArgumentError, NonFiniteDataError } from '../errors.js';
 import { checkOption } from '../options.js';
-import type { DType, InputDTypeName } from './dtype.js';
+import { isTokenDType, readElement, type DType, type InputDTypeName } from './dtype.js';
 import type { ReaderFactory } from './readers.js';
 import type { Batch, Dataset, Normalization } from './types.js';
 
@@ -23,6 +23,9 @@ export interface RecordLayout {
   labels?: Int32Array;
   /** Where the labels came from, for messages. */
   labelsSource?: string;
+  /** Shape of one sample's labels ([] one class, [T] one per position). */
+  labelShape?: readonly number[];
+  ignoreIndex?: number;
   normalize?: Normalization;
   /** Let NaN and ±Inf through (otherwise a batch holding one is a {@link NonFiniteDataError}). */
   allowNonfinite?: boolean;
@@ -118,6 +121,22 @@ class Converter {
     }
   }
 
+  /** Token ids as int64, unchanged (no /255, no normalization). */
+  tokens(raw: Uint8Array, count: number): BigInt64Array {
+    const { recordBytes, sampleOffset, dtype } = this.layout;
+    const { sampleSize } = this;
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    const out = new BigInt64Array(count * sampleSize);
+    for (let s = 0; s < count; s++) {
+      const base = s * recordBytes + sampleOffset;
+      for (let j = 0; j < sampleSize; j++) {
+        const at = base + j * dtype.size;
+        out[s * sampleSize + j] = dtype.name === 'int64' ? view.getBigInt64(at, dtype.littleEndian) : BigInt(readElement(view, at, dtype));
+      }
+    }
+    return out;
+  }
+
   convert(raw: Uint8Array, count: number): Float32Array {
     const { recordBytes, sampleOffset, dtype } = this.layout;
     const { sampleSize, spatial, channels, norm, lut } = this;
@@ -175,14 +194,20 @@ export class RecordDataset implements Dataset {
   readonly source: string;
   readonly length: number;
   readonly sampleShape: readonly number[];
+  readonly inputType: 'float32' | 'int64';
   readonly labels?: Int32Array;
   readonly labelsSource?: string;
+  readonly labelShape: readonly number[];
+  readonly ignoreIndex?: number;
   private readonly converter: Converter;
 
   constructor(private readonly layout: RecordLayout) {
     this.source = layout.source;
     this.length = layout.length;
     this.sampleShape = Object.freeze([...layout.sampleShape]);
+    this.inputType = isTokenDType(layout.dtype) ? 'int64' : 'float32';
+    this.labelShape = Object.freeze([...(layout.labelShape ?? [])]);
+    if (layout.ignoreIndex !== undefined) this.ignoreIndex = layout.ignoreIndex;
     if (layout.labels) {
       this.labels = layout.labels;
       this.labelsSource = layout.labelsSource ?? layout.source;
@@ -218,10 +243,16 @@ export class RecordDataset implements Dataset {
         const size = Math.min(batchSize, this.length - start);
         await reader.read(raw, size * recordBytes);
         checkAbort();
-        const inputs = this.converter.convert(raw, size);
-        if (!this.layout.allowNonfinite) checkFinite(inputs, this.sampleShape, start, this.source);
+        let inputs: Float32Array | BigInt64Array;
+        if (this.inputType === 'int64') {
+          inputs = this.converter.tokens(raw, size);
+        } else {
+          inputs = this.converter.convert(raw, size);
+          if (!this.layout.allowNonfinite) checkFinite(inputs, this.sampleShape, start, this.source);
+        }
         const batch: Batch = { index, start, size, inputs };
-        if (this.labels) batch.labels = this.labels.slice(start, start + size);
+        const perSample = this.labelShape.reduce((a, b) => a * b, 1);
+        if (this.labels) batch.labels = this.labels.slice(start * perSample, (start + size) * perSample);
         yield batch;
       }
     } finally {

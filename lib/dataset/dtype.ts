@@ -27,8 +27,14 @@ export interface DType {
   readonly littleEndian: boolean;
 }
 
-/** Element types accepted for model inputs. */
-export type InputDTypeName = 'uint8' | 'float32' | 'float64';
+/** Element types accepted for model inputs: pixels and features (uint8, floats) or token ids (integers). */
+export type InputDTypeName = 'uint8' | 'float32' | 'float64' | TokenDTypeName;
+
+/** Integer element types of token ids (fed unchanged as int64). */
+export type TokenDTypeName = 'uint16' | 'int32' | 'int64';
+
+/** The token id element types, for options and messages. */
+export const TOKEN_DTYPES: readonly TokenDTypeName[] = ['uint16', 'int32', 'int64'];
 
 const KINDS: Record<DTypeName, { size: number; kind: DType['kind'] }> = {
   bool: { size: 1, kind: 'bool' },
@@ -51,9 +57,14 @@ export function dtype(name: DTypeName, littleEndian: boolean): DType {
   return { name, size: k.size, kind: k.kind, littleEndian: k.size === 1 ? true : littleEndian };
 }
 
-/** Whether an element type can be a model input (uint8, float32, float64). */
+/** Whether an element type holds token ids. */
+export function isTokenDType(t: DType): t is DType & { name: TokenDTypeName } {
+  return (TOKEN_DTYPES as readonly string[]).includes(t.name);
+}
+
+/** Whether an element type can be a model input (uint8, float32, float64, or token ids). */
 export function isInputDType(t: DType): t is DType & { name: InputDTypeName } {
-  return t.name === 'uint8' || t.name === 'float32' || t.name === 'float64';
+  return t.name === 'uint8' || t.name === 'float32' || t.name === 'float64' || isTokenDType(t);
 }
 
 /** Throws a {@link DatasetError} unless `t` is a supported input element type. */
@@ -61,7 +72,7 @@ export function requireInputDType(t: DType, file: string): asserts t is DType & 
   if (!isInputDType(t)) {
     throw new DatasetError(
       file,
-      `unsupported dtype ${t.name} for inputs (supported: float32, float64, uint8)`,
+      `unsupported dtype ${t.name} for inputs (supported: float32, float64, uint8; token ids ${TOKEN_DTYPES.join(', ')})`,
     );
   }
 }

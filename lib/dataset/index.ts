@@ -25,15 +25,16 @@
  * ```
  */
 import { DatasetError, InvalidArgumentError, LabelError } from '../errors.js';
-import { checkKnownKeys, checkOption } from '../options.js';
+import { checkKnownKeys, checkOption, optionDefault } from '../options.js';
 import { channelCount, channelNorm, RecordDataset, validateNormalizationShape } from './batching.js';
 import { CIFAR_PIXEL_BYTES, CIFAR_RECORD_BYTES, CIFAR_SAMPLE_SHAPE, openCifar } from './cifar.js';
-import { requireInputDType } from './dtype.js';
+import { isTokenDType, requireInputDType, TOKEN_DTYPES } from './dtype.js';
 import { isGzip, isIdx, openIdx } from './idx.js';
-import { openLabelsFile, readLabels } from './labels.js';
+import { nextTokenLabels, openLabelsFile, readLabels, type LabelArray } from './labels.js';
 import { isNpy, openNpyFile, requireSamples } from './npy.js';
 import { isZip, openNpzArray } from './npz.js';
-import { readHead, type ArraySource } from './readers.js';
+import { readArrayBytes, readHead, type ArraySource } from './readers.js';
+import { openTokenWindows } from './tokens.js';
 import type { DataFormat, Dataset, OpenDatasetOptions } from './types.js';
 
 export type { Batch, DataFormat, Dataset, Normalization, OpenDatasetOptions } from './types.js';
@@ -53,11 +54,46 @@ async function detectFormat(file: string): Promise<DataFormat> {
   );
 }
 
-const DATASET_OPTION_KEYS: readonly (keyof OpenDatasetOptions)[] = ['data', 'labels', 'normalize', 'key', 'labelsKey', 'limit', 'format', 'allowNonfinite'];
+const DATASET_OPTION_KEYS: readonly (keyof OpenDatasetOptions)[] = [
+  'data', 'tokens', 'dtype', 'context', 'labels', 'ignoreIndex', 'normalize', 'key', 'labelsKey', 'limit', 'format', 'allowNonfinite',
+];
+
+/** The `labels` value asking for next-token labels of token data. */
+export const NEXT_TOKEN_LABELS = 'next-token';
+
+/** The files a dataset reads (never to be overwritten by an output). */
+export function datasetFiles(options: OpenDatasetOptions): string[] {
+  const inputs = options.tokens !== undefined ? [options.tokens] : Array.isArray(options.data) ? options.data : options.data !== undefined ? [options.data] : [];
+  return [...inputs, ...(options.labels !== undefined && options.labels !== NEXT_TOKEN_LABELS ? [options.labels] : [])];
+}
+
+/** Checks the options of a flat token file (`tokens`); the options that do not apply to it are refused by name. */
+function validateTokenOptions(options: OpenDatasetOptions): void {
+  if (options.data !== undefined) throw new InvalidArgumentError('give data or tokens, not both');
+  if (typeof options.tokens !== 'string' || options.tokens.length === 0) throw new InvalidArgumentError(`tokens: expected a file path, got ${JSON.stringify(options.tokens)}`);
+  if (options.dtype === undefined) throw new InvalidArgumentError(`tokens ${options.tokens}: give its dtype (${TOKEN_DTYPES.join(', ')})`);
+  if (options.context === undefined) throw new InvalidArgumentError(`tokens ${options.tokens}: give the context (tokens per sample)`);
+  checkOption('tokenDType', options.dtype, 'dtype');
+  checkOption('context', options.context);
+  const refused = (['labels', 'normalize', 'key', 'labelsKey', 'format'] as const).filter((k) => options[k] !== undefined && !(k === 'labels' && options.labels === NEXT_TOKEN_LABELS));
+  if (refused.length > 0) {
+    throw new InvalidArgumentError(`${refused.join(', ')} ${refused.length === 1 ? 'does' : 'do'} not apply to a flat token file (${options.tokens}): its labels are each window's next tokens, its ids are not normalized`);
+  }
+}
 
 function validateOptions(options: OpenDatasetOptions): string[] {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError('openDataset needs an options object');
   checkKnownKeys('openDataset()', options, DATASET_OPTION_KEYS);
+  if (options.ignoreIndex !== undefined) checkOption('ignoreIndex', options.ignoreIndex);
+  if (options.limit !== undefined) checkOption('limit', options.limit);
+  if (options.tokens !== undefined) {
+    validateTokenOptions(options);
+    return [options.tokens];
+  }
+  for (const k of ['dtype', 'context'] as const) {
+    if (options[k] !== undefined) throw new InvalidArgumentError(`${k} applies only to a flat token file (tokens)`);
+  }
+  if (options.data === undefined) throw new InvalidArgumentError('give data (or tokens): no data file given');
   const files = Array.isArray(options.data) ? options.data : [options.data];
   if (files.length === 0) throw new InvalidArgumentError('data: no file given');
   files.forEach((f) => {
@@ -66,7 +102,6 @@ function validateOptions(options: OpenDatasetOptions): string[] {
   if (options.labels !== undefined && (typeof options.labels !== 'string' || options.labels.length === 0)) {
     throw new InvalidArgumentError(`labels: expected a file path, got ${JSON.stringify(options.labels)}`);
   }
-  if (options.limit !== undefined) checkOption('limit', options.limit);
   if (options.allowNonfinite !== undefined) checkOption('allowNonfinite', options.allowNonfinite);
   for (const k of ['key', 'labelsKey'] as const) {
     const v = options[k];
@@ -99,6 +134,10 @@ function validateOptions(options: OpenDatasetOptions): string[] {
  */
 export async function openDataset(options: OpenDatasetOptions): Promise<Dataset> {
   const files = validateOptions(options);
+  const ignoreIndex = options.ignoreIndex ?? optionDefault('ignoreIndex');
+  if (options.tokens !== undefined) {
+    return openTokenWindows({ file: options.tokens, dtype: options.dtype!, context: options.context!, ignoreIndex, ...(options.limit ? { limit: options.limit } : {}) });
+  }
   const first = files[0]!;
   const format = options.format ?? (await detectFormat(first));
   if (files.length > 1 && format !== 'cifar10') {
@@ -115,6 +154,7 @@ export async function openDataset(options: OpenDatasetOptions): Promise<Dataset>
       throw new InvalidArgumentError(`CIFAR-10 batches carry their own labels; drop the labels option (${options.labels})`);
     }
     if (options.labelsKey !== undefined) throw new InvalidArgumentError('labelsKey does not apply to CIFAR-10 batches');
+    if (options.ignoreIndex !== undefined) throw new InvalidArgumentError('ignoreIndex applies to token labels, not to CIFAR-10 batches');
     const cifar = await openCifar(files, limit);
     return new RecordDataset({
       source,
@@ -150,30 +190,45 @@ export async function openDataset(options: OpenDatasetOptions): Promise<Dataset>
   const total = array.shape[0]!;
   const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
   if (sampleSize === 0) throw new DatasetError(array.where, `samples hold no values (shape (${array.shape.join(', ')}))`);
+  const tokens = isTokenDType(inputDType);
   // Fail on a bad normalization before reading labels.
+  if (options.normalize && tokens) {
+    throw new InvalidArgumentError(`${array.where} holds token ids (${inputDType.name}), which are fed unchanged: drop the normalization (mean/std)`);
+  }
   if (options.normalize) channelNorm(options.normalize, channelCount(sampleShape), array.where);
+  if (tokens && sampleShape.length !== 1) {
+    throw new DatasetError(array.where, `token ids must be an N×T array, got shape (${array.shape.join(', ')})`);
+  }
+  const length = Math.min(total, limit ?? total);
 
-  let labels: Int32Array | undefined;
+  let labels: LabelArray | undefined;
   let labelsWhere: string | undefined;
-  if (options.labels !== undefined) {
+  const sequence = tokens ? { sampleShape, ignoreIndex, data: array.where } : undefined;
+  if (options.labels === NEXT_TOKEN_LABELS) {
+    if (!tokens) throw new InvalidArgumentError(`next-token labels need token ids, but ${array.where} holds ${inputDType.name} values`);
+    if (options.labelsKey !== undefined) throw new InvalidArgumentError('labelsKey does not apply to next-token labels');
+    const bytes = await readArrayBytes(array, length);
+    labels = { values: nextTokenLabels(bytes, inputDType, length, sampleShape[0]!, ignoreIndex, array.where), rows: total, labelShape: [...sampleShape] };
+    labelsWhere = array.where;
+  } else if (options.labels !== undefined) {
     const src = await openLabelsFile(options.labels, options.labelsKey);
     labelsWhere = src.where;
-    labels = await readLabels(src);
+    labels = await readLabels(src, sequence);
   } else if (options.labelsKey !== undefined) {
     if (format !== 'npz') {
       throw new InvalidArgumentError(`labelsKey '${options.labelsKey}' needs a labels .npz file or .npz data; ${first} is ${format}`);
     }
     const src = await openLabelsFile(first, options.labelsKey);
     labelsWhere = src.where;
-    labels = await readLabels(src);
+    labels = await readLabels(src, sequence);
   }
-  if (labels && labels.length !== total) {
+  if (labels && labels.rows !== total) {
     throw new LabelError(
-      `${labels.length} labels in ${labelsWhere} but ${total} samples in ${array.where}: the counts must match`,
+      `${labels.rows} labels in ${labelsWhere} but ${total} samples in ${array.where}: the counts must match`,
     );
   }
-
-  const length = Math.min(total, limit ?? total);
+  const perSample = labels ? labels.labelShape.reduce((a, b) => a * b, 1) : 1;
+  const kept = labels && length * perSample < labels.values.length ? labels.values.slice(0, length * perSample) : labels?.values;
   const recordBytes = sampleSize * inputDType.size;
   return new RecordDataset({
     source: array.where,
@@ -183,7 +238,8 @@ export async function openDataset(options: OpenDatasetOptions): Promise<Dataset>
     recordBytes,
     sampleOffset: 0,
     reader: array.reader,
-    ...(labels ? { labels: length < labels.length ? labels.slice(0, length) : labels, labelsSource: labelsWhere ?? array.where } : {}),
+    ...(labels ? { labels: kept!, labelsSource: labelsWhere ?? array.where, labelShape: labels.labelShape } : {}),
+    ...(tokens ? { ignoreIndex } : {}),
     ...(options.normalize ? { normalize: options.normalize } : {}),
     ...(options.allowNonfinite ? { allowNonfinite: true } : {}),
   });

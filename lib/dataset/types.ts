@@ -1,6 +1,7 @@
 /**
  * Public types of the dataset layer. See {@link ./index.ts} for `openDataset`.
  */
+import type { TokenDTypeName } from './dtype.js';
 
 /**
  * Per-channel normalization applied after the dtype conversion.
@@ -26,9 +27,12 @@ export interface Batch {
   start: number;
   /** Number of samples in this batch (the last batch may be smaller than the batch size). */
   size: number;
-  /** `size × prod(sampleShape)` float32 values, C order, already converted and normalized. */
-  inputs: Float32Array;
-  /** `size` labels, when the dataset has labels. */
+  /**
+   * `size × prod(sampleShape)` values, C order: float32 values already converted and normalized,
+   * or, for integer data ({@link Dataset.inputType} 'int64'), the token ids unchanged.
+   */
+  inputs: Float32Array | BigInt64Array;
+  /** `size × prod(labelShape)` labels, when the dataset has labels. */
   labels?: Int32Array;
 }
 
@@ -48,8 +52,20 @@ export interface Dataset {
   readonly length: number;
   /** Shape of one sample, e.g. `[1, 28, 28]` for MNIST IDX files or `[3, 32, 32]` for CIFAR-10. */
   readonly sampleShape: readonly number[];
-  /** All labels (after `limit`), when a labels file was given or the format carries labels (CIFAR-10). */
+  /**
+   * What the inputs hold: 'float32' values, or 'int64' token ids (integer data: `.npy`/`.npz`
+   * int64, int32, uint16, or a flat token file), fed unchanged. Absent means 'float32'.
+   */
+  readonly inputType?: 'float32' | 'int64';
+  /** All labels (after `limit`), C order, when a labels file was given or the format carries labels (CIFAR-10). */
   readonly labels?: Int32Array;
+  /**
+   * Shape of one sample's labels: `[]` (or absent) for one class per sample, `[T]` for one
+   * label per position of a sequence (token labels, `N×T` in all).
+   */
+  readonly labelShape?: readonly number[];
+  /** Token labels equal to this are left out of the loss and accuracy (default −100). */
+  readonly ignoreIndex?: number;
   /** Where the labels came from (the labels file, or the data file when it carries them), for messages. */
   readonly labelsSource?: string;
   /**
@@ -76,15 +92,31 @@ export interface OpenDatasetOptions {
   /**
    * The inputs file: `.npy`, `.npz`, an IDX file (optionally gzipped), or CIFAR-10 binary
    * batch file(s) (`*.bin`). Several paths are only accepted for CIFAR-10 batches, which are
-   * then read one after the other as a single dataset.
+   * then read one after the other as a single dataset. Integer `.npy`/`.npz` arrays (int64,
+   * int32, uint16) of shape N×T are token ids. Give `data` or `tokens`, not both.
    */
-  data: string | string[];
+  data?: string | string[];
   /**
-   * The labels file (`.npy`, `.npz` or IDX, optionally gzipped). Not allowed for CIFAR-10, whose
-   * labels come from the data files. When omitted and `data` is an `.npz` file, `labelsKey`
-   * selects labels stored in that same archive.
+   * A flat token file as LM training code writes it (raw `dtype` values, no header, e.g.
+   * nanoGPT's `val.bin`), cut into non-overlapping windows of `context + 1` tokens: a sample's
+   * inputs are a window's first `context` tokens and its labels the last `context` (next-token
+   * labels); tokens after the last whole window are left out. Needs `dtype` and `context`.
+   */
+  tokens?: string;
+  /** Element type of the `tokens` file. */
+  dtype?: TokenDTypeName;
+  /** Tokens per sample of the `tokens` file (T). */
+  context?: number;
+  /**
+   * The labels file (`.npy`, `.npz` or IDX, optionally gzipped): N class labels, or N×T token
+   * labels for token data (positions equal to `ignoreIndex` are left out). Not allowed for
+   * CIFAR-10, whose labels come from the data files. When omitted and `data` is an `.npz` file,
+   * `labelsKey` selects labels stored in that same archive. `'next-token'`: the labels of token
+   * data are its inputs shifted by one (the last position ignored); a labels file named so is `./next-token`.
    */
   labels?: string;
+  /** The token label left out of the loss and accuracy (default −100, PyTorch's). */
+  ignoreIndex?: number;
   /** Per-channel normalization applied after the dtype conversion. */
   normalize?: Normalization;
   /**
@@ -94,7 +126,7 @@ export interface OpenDatasetOptions {
   key?: string;
   /** The array to read from an `.npz` labels file (or from the `.npz` data file when `labels` is omitted). */
   labelsKey?: string;
-  /** Use only the first `limit` samples (a positive integer; larger than the dataset means all). */
+  /** Use only the first `limit` samples (windows of a `tokens` file; a positive integer; larger than the dataset means all). */
   limit?: number;
   /**
    * Force the data file format instead of detecting it. Detection: `*.bin` files are CIFAR-10

@@ -8,6 +8,7 @@ import { openDataset } from '../../lib/dataset/index.js';
 import { CancelledError, CheckpointMismatchError, EmptyDatasetError, InvalidArgumentError, LabelError, ShapeMismatchError } from '../../lib/errors.js';
 import { writeNpy } from '../dataset/helpers.js';
 import { fixture, tempDir } from '../helpers.js';
+import { expectLmcReference } from './lmc-reference.js';
 
 interface LmcReference {
   a: string;
@@ -36,13 +37,7 @@ async function openPair(ref: LmcReference, limit?: number) {
 describe('LMC against PyTorch', () => {
   it.each(pairs)('the %s curve equals the PyTorch reference (loss 1e-4 relative, accuracy exact)', async (_name, ref) => {
     const { a, b, data } = await openPair(ref);
-    const result = await linearModeConnectivity(a, b, data, { alphas: ref.alphas, batchSize: 300 });
-    expect(result.alphas).toEqual(ref.alphas);
-    result.loss.forEach((l, i) => expect(Math.abs(l - ref.loss[i]!) / ref.loss[i]!).toBeLessThan(1e-4));
-    expect(result.accuracy).toEqual(ref.accuracy);
-    expect(result.barriers!.loss).toBeCloseTo(ref.barriers.loss, 4);
-    expect(result.barriers!.lossMidpoint).toBeCloseTo(ref.barriers.lossMidpoint, 4);
-    expect(result.barriers!.accuracy).toBeCloseTo(ref.barriers.accuracy, 10);
+    expectLmcReference(await linearModeConnectivity(a, b, data, { alphas: ref.alphas, batchSize: 300 }), ref);
   });
 
   it('gives the same curve with parameters fed as inputs and baked in as initializers', async () => {

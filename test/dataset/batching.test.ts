@@ -29,7 +29,7 @@ describe('batches', () => {
         expect(b.start).toBe(next);
         expect(b.size).toBe(Math.min(batchSize, N - next));
         expect(b.inputs.length).toBe(b.size * D);
-        expect(Array.from(b.inputs)).toEqual(Array.from(xs.subarray(next * D, (next + b.size) * D), u8));
+        expect(Array.from(b.inputs as Float32Array)).toEqual(Array.from(xs.subarray(next * D, (next + b.size) * D), u8));
         expect(Array.from(b.labels!)).toEqual(labelValues.slice(next, next + b.size));
         next += b.size;
       });
@@ -41,7 +41,7 @@ describe('batches', () => {
     const ds = await openDataset({ data, labels });
     const it1 = ds.batches(4);
     const first = (await it1.next()).value as Batch;
-    const copy = { inputs: Float32Array.from(first.inputs), labels: Int32Array.from(first.labels!) };
+    const copy = { inputs: Float32Array.from(first.inputs as Float32Array), labels: Int32Array.from(first.labels!) };
     for await (const _ of it1) {
       // drain
     }

@@ -166,7 +166,7 @@ export function concatBatches(batches: Batch[]): { inputs: Float32Array; labels:
   const inputs = new Float32Array(n);
   let o = 0;
   for (const b of batches) {
-    inputs.set(b.inputs, o);
+    inputs.set(b.inputs as Float32Array, o);
     o += b.inputs.length;
   }
   const hasLabels = batches.every((b) => b.labels);

@@ -138,7 +138,7 @@ describe('.npy errors', () => {
   });
 
   it.each([
-    ['<i4', 'int32', Int32Array],
+    ['|i1', 'int8', Int8Array],
     ['<f2', 'float16', Uint16Array],
     ['|b1', 'bool', Uint8Array],
   ] as const)('rejects %s inputs as unsupported dtype %s', async (descr, name, Ctor) => {
