@@ -38,6 +38,7 @@ import { openTokenWindows } from './tokens.js';
 import type { DataFormat, Dataset, OpenDatasetOptions } from './types.js';
 
 export type { Batch, DataFormat, Dataset, Normalization, OpenDatasetOptions } from './types.js';
+export type { TokenDTypeName } from './dtype.js';
 export { checkLabels } from './labels.js';
 
 /** Detects a data file's format: `*.bin` is CIFAR-10, otherwise the file's first bytes decide. */
