@@ -55,7 +55,7 @@ export interface LewcReport {
   readonly points: LewcPoint[];
 }
 
-export type LayerKind = 'activation' | 'add' | 'logits' | 'other';
+export type LayerKind = 'activation' | 'add' | 'attention' | 'logits' | 'other';
 
 /** Per-layer checks for one tapped tensor. */
 export interface LayerReport {

@@ -3,8 +3,19 @@
  * sample, with m = (1−α)·f_A + α·f_B, reduced by the native addon into float64 sums.
  */
 import { native, type NativeActivation } from '../native.js';
+import type { FloatTensor } from '../session.js';
 
 const SLOTS = 5;
+
+/**
+ * How many samples a batch of a value holds (SCIENCE.md §7): with its features on the last axis
+ * (`tokens`), every position of an N×T×D value is a sample of D numbers (N·T samples); otherwise,
+ * and for N×D values, each of the N inputs is one sample (a conv feature map: C·H·W numbers).
+ */
+export function sampleCount(value: FloatTensor, tokens: boolean): number {
+  const dims = value.dims;
+  return tokens && dims.length >= 3 ? dims.slice(0, -1).reduce((n, d) => n * d, 1) : dims[0]!;
+}
 
 export interface CosineSummary {
   /** Mean over samples of the cosine distance. */

@@ -16,7 +16,7 @@ import { layerLabels, type ReportSections } from '../present/sections.js';
 import { fixed, formatTable } from '../present/text.js';
 import type { LayerReport, LewcReport, PairAnalysis } from '../results.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { CosineAccumulator } from './cosine.js';
+import { CosineAccumulator, sampleCount } from './cosine.js';
 import { linearLayers, type LayerSpec } from './layers.js';
 
 /** Depth of every graph value in linear layers (Gemm, MatMul with a weight, Conv) on the longest path from the input. */
@@ -64,8 +64,14 @@ class Lewc implements PairCheck {
   add(batch: PairBatch): void {
     for (const { spec, accumulator } of this.layers) {
       const where = `layer '${spec.module ?? spec.name}' (${spec.node})`;
-      const at = (alpha: number) => batch.value(spec.name, alpha, where).data;
-      accumulator.add(this.setup.alphas.map(at), at(0), at(1), batch.size);
+      const at = (alpha: number) => batch.value(spec.name, alpha, where);
+      const fa = at(0);
+      accumulator.add(
+        this.setup.alphas.map((alpha) => at(alpha).data),
+        fa.data,
+        at(1).data,
+        sampleCount(fa, spec.tokens),
+      );
     }
   }
 

@@ -9,7 +9,7 @@ import { alphaNearestHalf, layerAlphas, layerLabels, type ReportSections } from 
 import { fixed } from '../present/text.js';
 import type { LayerReport, LlfcPoint, PairAnalysis } from '../results.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { BaselineAccumulator, CosineAccumulator } from './cosine.js';
+import { BaselineAccumulator, CosineAccumulator, sampleCount } from './cosine.js';
 
 export class LlfcAccumulator {
   private readonly interpolated: CosineAccumulator;
@@ -49,8 +49,14 @@ class Llfc implements PairCheck {
   add(batch: PairBatch): void {
     this.setup.layers.forEach((layer, i) => {
       const where = `layer '${layer.module ?? layer.name}' (${layer.node})`;
-      const at = (alpha: number) => batch.value(layer.name, alpha, where).data;
-      this.accumulators[i]!.add(this.setup.alphas.map(at), at(0), at(1), batch.size);
+      const at = (alpha: number) => batch.value(layer.name, alpha, where);
+      const fa = at(0);
+      this.accumulators[i]!.add(
+        this.setup.alphas.map((alpha) => at(alpha).data),
+        fa.data,
+        at(1).data,
+        sampleCount(fa, layer.tokens),
+      );
     });
   }
 

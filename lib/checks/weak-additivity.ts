@@ -17,7 +17,7 @@ import { fixed } from '../present/text.js';
 import type { LayerReport, PairAnalysis, WeakAdditivityPoint } from '../results.js';
 import { floatOutput, GraphSession, type FloatTensor } from '../session.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { BaselineAccumulator, CosineAccumulator } from './cosine.js';
+import { BaselineAccumulator, CosineAccumulator, sampleCount } from './cosine.js';
 import type { LayerSpec } from './layers.js';
 
 function attribute(node: NodeProto, name: string): AttributeProto | undefined {
@@ -70,7 +70,7 @@ export class WeakAdditivity {
 
   /** `viaGraph` forces the onnxruntime path (used to cross-check the native one). */
   static async create(checkpoint: Checkpoint, layer: LayerSpec, alphas: readonly number[], options: { viaGraph?: boolean } = {}): Promise<WeakAdditivity> {
-    const node = checkpoint.model.graph!.node![layer.nodeIndex]!;
+    const node = layer.activationNode ?? checkpoint.model.graph!.node![layer.nodeIndex]!;
     const kernel = options.viaGraph ? null : nativeActivation(node);
     if (kernel) return new WeakAdditivity(layer, alphas, kernel, null);
     const model = helperModel(checkpoint.model, [renode(node, ['h'], ['y'], 'sigma')], ['h'], ['y']);
@@ -138,10 +138,11 @@ class WeakAdditivityCheck implements PairCheck {
   async add(batch: PairBatch): Promise<void> {
     for (const [i, w] of this.activations.entries()) {
       const l = w.layer;
-      const fa = batch.value(l.name, 0, l.node).data;
+      const fa = batch.value(l.name, 0, l.node);
       const fb = batch.value(l.name, 1, l.node).data;
-      await w.add(batch.value(l.activationInput!, 0, l.node), batch.value(l.activationInput!, 1, l.node), fa, fb, batch.size);
-      this.baselines[i]!.add(fa, fb, batch.size);
+      const n = sampleCount(fa, l.tokens);
+      await w.add(batch.value(l.activationInput!, 0, l.node), batch.value(l.activationInput!, 1, l.node), fa.data, fb, n);
+      this.baselines[i]!.add(fa.data, fb, n);
     }
   }
 

@@ -36,7 +36,7 @@ export function referencePair(pair: PairName): RefPair {
   return JSON.parse(readFileSync(fixture('reference', 'mechanisms.json'), 'utf8'))[pair] as RefPair;
 }
 
-const OPS: Record<LayerKind, string> = { activation: 'Relu', add: 'Add', logits: 'Gemm', other: 'Identity' };
+const OPS: Record<LayerKind, string> = { activation: 'Relu', add: 'Add', attention: 'MatMul', logits: 'Gemm', other: 'Identity' };
 
 /** The reference layers as LayerReport objects (module = the PyTorch name, name = the ONNX tensor). */
 export function referenceLayers(pair: PairName): LayerReport[] {
