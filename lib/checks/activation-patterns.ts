@@ -1,11 +1,11 @@
 /**
  * Activations that exporters write as several nodes (SCIENCE.md §2–3: an exported GELU is an
  * activation like Gelu and ReLU). Each entry of PATTERNS is one activation's graph form, its
- * constants checked to a relative tolerance; a match is the activation's input x, its output, the
- * nodes it spans and the single ONNX op it equals (which weak additivity's native kernel runs).
+ * constants checked to a relative tolerance; a match is the activation's input x, the nodes it
+ * spans and the function of the addon's activation table it equals (weak additivity's kernel).
  */
 import { initializerAliases, initializerMap, producerMap } from '../onnx/graph.js';
-import { onnx, type GraphProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
+import { DataType, type GraphProto, type TensorProto } from '../onnx/proto.js';
 import { readFloat32, tensorInts } from '../onnx/tensor.js';
 
 /** An expression over graph values: the activation's input, a scalar constant, or an op of expressions. */
@@ -36,20 +36,17 @@ const CUBE = any(op('Pow', X, c(3)), op('Mul', X, op('Mul', X, X)));
 const TANH_TERM = op('Add', op('Tanh', op('Mul', c(Math.sqrt(2 / Math.PI)), op('Add', X, op('Mul', c(0.044715), CUBE)))), c(1));
 
 export interface ActivationPattern {
-  /** What the report calls it. */
+  /** What the report calls it (the ONNX op it equals). */
   readonly name: string;
   readonly pattern: Pattern;
-  /** The single ONNX node it equals (input x, output y). */
-  readonly equivalent: (x: string, y: string) => NodeProto;
+  /** Its name in the addon's activation table (native/feature_stats.h). */
+  readonly kernel: string;
 }
-
-const gelu = (approximate: string) => (x: string, y: string) =>
-  onnx.NodeProto.create({ opType: 'Gelu', input: [x], output: [y], attribute: [{ name: 'approximate', s: Buffer.from(approximate), type: onnx.AttributeProto.AttributeType.STRING }] });
 
 /** The decomposed activations, one entry each. */
 export const PATTERNS: readonly ActivationPattern[] = [
-  { name: 'Gelu', pattern: halfXTimes(ERF_TERM), equivalent: gelu('none') },
-  { name: 'Gelu', pattern: halfXTimes(TANH_TERM), equivalent: gelu('tanh') },
+  { name: 'Gelu', pattern: halfXTimes(ERF_TERM), kernel: 'Gelu' },
+  { name: 'Gelu', pattern: halfXTimes(TANH_TERM), kernel: 'GeluTanh' },
 ];
 
 /** A matched decomposed activation. */
@@ -59,9 +56,9 @@ export interface ActivationMatch {
   readonly root: number;
   /** The pre-activation x. */
   readonly input: string;
-  /** Every node of the activation (the root included). */
-  readonly nodes: ReadonlySet<number>;
-  readonly equivalent: NodeProto;
+  /** Every node of the activation (the root included), in graph order. */
+  readonly nodes: readonly number[];
+  readonly kernel: string;
 }
 
 interface Bound {
@@ -84,7 +81,7 @@ function scalarReader(graph: GraphProto): (value: string) => number | undefined 
     const t = tensors.get(name);
     if (!t) return undefined;
     const ints = tensorInts(t);
-    const values = ints ?? (t.dataType === onnx.TensorProto.DataType.FLOAT ? Array.from(readFloat32(t, 'constant')) : []);
+    const values = ints ?? (t.dataType === DataType.FLOAT ? Array.from(readFloat32(t, 'constant')) : []);
     return values.length === 1 ? values[0] : undefined;
   };
 }
@@ -142,7 +139,7 @@ export function matchActivations(graph: GraphProto): Map<number, ActivationMatch
       const inner = [...spanned].filter((i) => i !== root).flatMap((i) => nodes[i]!.output ?? []);
       const readersInside = (v: string) => [...spanned].reduce((k, i) => k + (nodes[i]!.input ?? []).filter((input) => input === v).length, 0);
       if (inner.some((v) => (readers.get(v) ?? 0) !== readersInside(v))) continue;
-      result.set(root, { name: entry.name, root, input: m.x, nodes: spanned, equivalent: entry.equivalent(m.x, y) });
+      result.set(root, { name: entry.name, root, input: m.x, nodes: [...spanned].sort((i, j) => i - j), kernel: entry.kernel });
       return;
     }
   });

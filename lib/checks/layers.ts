@@ -46,8 +46,8 @@ export interface LayerSpec {
   readonly kind: LayerKind;
   /** For activations without parameters: the pre-activation input (weak additivity). */
   readonly activationInput?: string;
-  /** For an activation written as several nodes (activation-patterns.ts): the one ONNX node it equals. */
-  readonly activationNode?: NodeProto;
+  /** For an activation written as several nodes (activation-patterns.ts): its function and its nodes. */
+  readonly activationPattern?: { readonly kernel: string; readonly nodes: readonly number[] };
   /**
    * Samples are tokens (SCIENCE.md §7): the value's features lie on its last axis, so a value of
    * shape N×T×D is N·T samples of D numbers; false for channel-first (conv) features, where
@@ -98,7 +98,7 @@ interface GraphFacts {
 function graphFacts(checkpoint: Checkpoint): GraphFacts {
   const graph = checkpoint.model.graph!;
   const patterns = matchActivations(graph);
-  const insidePatterns = new Set([...patterns.values()].flatMap((m) => [...m.nodes].filter((i) => i !== m.root)));
+  const insidePatterns = new Set([...patterns.values()].flatMap((m) => m.nodes.filter((i) => i !== m.root)));
   const withParams = new Set(checkpoint.parameters.map((p) => p.nodeIndex));
   const constants = constantValues(checkpoint);
   const biased = new Set(
@@ -183,7 +183,7 @@ function layerOf(facts: GraphFacts, node: NodeProto, index: number, kind: LayerK
   const pattern = facts.patterns.get(index);
   const op = pattern?.name ?? node.opType ?? '';
   const activation = pattern
-    ? { activationInput: pattern.input, activationNode: pattern.equivalent }
+    ? { activationInput: pattern.input, activationPattern: { kernel: pattern.kernel, nodes: pattern.nodes } }
     : kind === 'activation' && !facts.hasParams(index) && op !== 'Clip'
       ? { activationInput: node.input![0]! }
       : {};

@@ -9,7 +9,9 @@ import type { Checkpoint } from '../checkpoint.js';
 import { interpolateArenas } from '../interpolate.js';
 import { native, type NativeActivation } from '../native.js';
 import { helperModel, renode } from '../onnx/build.js';
-import type { AttributeProto, NodeProto } from '../onnx/proto.js';
+import { initializerAliases, initializerMap, nodeName } from '../onnx/graph.js';
+import type { AttributeProto, ModelProto, NodeProto } from '../onnx/proto.js';
+import { readFloat32, tensorShape } from '../onnx/tensor.js';
 import { ALIGNED, alphaText as chartAlpha, COLORS, exact, groupedBars, NAIVE, type BarRow, type Chart } from '../present/charts.js';
 import { alphaText, both, figure, layerNameCell, numCell, opCell, table } from '../present/html.js';
 import { alphaNearestHalf, layerAlphas, layerLabels, type ReportSections } from '../present/sections.js';
@@ -48,11 +50,49 @@ function kernelActivation(node: NodeProto): { name: string; alpha: number; beta:
   }
 }
 
-/** The native kernel's description of an activation node, or null when only onnxruntime can run it. */
-export function nativeActivation(node: NodeProto): NativeActivation | null {
-  const { name, alpha, beta } = kernelActivation(node);
+function tableEntry({ name, alpha, beta }: { name: string; alpha: number; beta: number }): NativeActivation | null {
   const ids = native().activations;
   return Object.hasOwn(ids, name) ? { id: ids[name]!, alpha, beta } : null;
+}
+
+/** The native kernel's description of an activation node, or null when only onnxruntime can run it. */
+export function nativeActivation(node: NodeProto): NativeActivation | null {
+  return tableEntry(kernelActivation(node));
+}
+
+/** The kernel of a layer's activation: its node's op, or the decomposed activation it was recognized as. */
+function layerKernel(checkpoint: Checkpoint, layer: LayerSpec): NativeActivation | null {
+  const pattern = layer.activationPattern;
+  return pattern ? tableEntry({ name: pattern.kernel, alpha: 0, beta: 0 }) : nativeActivation(checkpoint.model.graph!.node![layer.nodeIndex]!);
+}
+
+/** The names σ's graph reads and writes: chosen so no graph's own values collide with them. */
+const SIGMA_IN = 'llfc.sigma.h';
+const SIGMA_OUT = 'llfc.sigma.y';
+
+/**
+ * σ as a graph for onnxruntime, reading SIGMA_IN and writing SIGMA_OUT: the activation's node, or the nodes of a
+ * decomposed activation with the constants they read (Constant nodes, initializers).
+ */
+function sigmaModel(checkpoint: Checkpoint, layer: LayerSpec): ModelProto {
+  const graph = checkpoint.model.graph!;
+  const nodes = graph.node!;
+  const pattern = layer.activationPattern;
+  if (!pattern) return helperModel(checkpoint.model, [renode(nodes[layer.nodeIndex]!, [SIGMA_IN], [SIGMA_OUT], 'sigma')], [SIGMA_IN], [SIGMA_OUT]);
+  const x = layer.activationInput!;
+  const copies = pattern.nodes.map((i) => {
+    const n = nodes[i]!;
+    return renode(n, (n.input ?? []).map((v) => (v === x ? SIGMA_IN : v)), i === layer.nodeIndex ? [SIGMA_OUT] : [...(n.output ?? [])], nodeName(n, i));
+  });
+  const reads = new Set(copies.flatMap((n) => n.input ?? []));
+  const constants = nodes.filter((n) => n.opType === 'Constant' && reads.has(n.output?.[0] ?? ''));
+  const tensors = initializerMap(graph);
+  const aliases = initializerAliases(graph, tensors);
+  const initializers = [...reads].flatMap((name) => {
+    const t = tensors.get(aliases.get(name) ?? name);
+    return t ? [{ name, values: readFloat32(t, checkpoint.file), dims: tensorShape(t) }] : [];
+  });
+  return helperModel(checkpoint.model, [...constants, ...copies], [SIGMA_IN], [SIGMA_OUT], initializers);
 }
 
 export class WeakAdditivity {
@@ -70,11 +110,9 @@ export class WeakAdditivity {
 
   /** `viaGraph` forces the onnxruntime path (used to cross-check the native one). */
   static async create(checkpoint: Checkpoint, layer: LayerSpec, alphas: readonly number[], options: { viaGraph?: boolean } = {}): Promise<WeakAdditivity> {
-    const node = layer.activationNode ?? checkpoint.model.graph!.node![layer.nodeIndex]!;
-    const kernel = options.viaGraph ? null : nativeActivation(node);
+    const kernel = options.viaGraph ? null : layerKernel(checkpoint, layer);
     if (kernel) return new WeakAdditivity(layer, alphas, kernel, null);
-    const model = helperModel(checkpoint.model, [renode(node, ['h'], ['y'], 'sigma')], ['h'], ['y']);
-    return new WeakAdditivity(layer, alphas, null, await GraphSession.create(model, `${checkpoint.file} (${layer.node})`));
+    return new WeakAdditivity(layer, alphas, null, await GraphSession.create(sigmaModel(checkpoint, layer), `${checkpoint.file} (${layer.node})`));
   }
 
   /** One batch: pre-activations h_A, h_B and activations f_A = σ(h_A), f_B = σ(h_B). */
@@ -89,8 +127,8 @@ export class WeakAdditivity {
     interpolateArenas(hA.data, hB.data, this.alphas, this.mixes);
     const sigmaOfMix: Float32Array[] = [];
     for (const mix of this.mixes) {
-      const out = await this.session!.run({ h: { data: mix, dims: hA.dims } });
-      sigmaOfMix.push(floatOutput(out, 'y', this.layer.node).data);
+      const out = await this.session!.run({ [SIGMA_IN]: { data: mix, dims: hA.dims } });
+      sigmaOfMix.push(floatOutput(out, SIGMA_OUT, this.layer.node).data);
     }
     this.accumulator.add(sigmaOfMix, fa, fb, n);
   }
