@@ -170,7 +170,6 @@ function isAttentionOutput(facts: GraphFacts, index: number): boolean {
 
 function classify(facts: GraphFacts, node: NodeProto, index: number): LayerKind {
   if (node.output?.[0] === facts.logits) return 'logits';
-  if (facts.insidePatterns.has(index)) return 'other';
   if (ACTIVATION_OPS.has(node.opType ?? '') || facts.patterns.has(index)) return 'activation';
   // A residual Add sums two computed values; x + bias (an initializer) is not residual.
   if (node.opType === 'Add' && !(node.input ?? []).some((i) => facts.constants.has(i))) return 'add';
@@ -201,7 +200,8 @@ export function selectLayers(checkpoint: Checkpoint, selection?: readonly string
   const facts = graphFacts(checkpoint);
   const all = nodes
     .map((node, i) => ({ node, i, kind: classify(facts, node, i), op: facts.patterns.get(i)?.name ?? node.opType ?? '' }))
-    .filter(({ node }) => (node.output?.length ?? 0) > 0 && node.opType !== 'Identity' && node.opType !== 'Constant');
+    // The inner nodes of a decomposed activation are parts of one layer, not layers of their own.
+    .filter(({ node, i }) => (node.output?.length ?? 0) > 0 && node.opType !== 'Identity' && node.opType !== 'Constant' && !facts.insidePatterns.has(i));
   if (!selection || selection.length === 0) {
     return all.filter((l) => l.kind !== 'other').map((l) => layerOf(facts, l.node, l.i, l.kind));
   }

@@ -30,6 +30,17 @@ describe('transformer blocks (legacy export, exact and tanh GELU, hand-written a
     expect(layers.every((l) => l.tokens)).toBe(true);
   });
 
+  it('--layers by module path picks the decomposed GELU as one layer, and the attention output', async () => {
+    const [a] = await pair();
+    const picked = selectLayers(a, ['blocks.1.mlp.act', 'blocks.0.attn.out']);
+    expect(picked.map((l) => [l.node, l.op, l.kind])).toEqual([
+      ['/blocks.0/attn/out/MatMul', 'MatMul', 'other'],
+      ['/blocks.0/attn/out/Add', 'Add', 'attention'],
+      ['/blocks.1/mlp/act/Mul_5', 'Gelu', 'activation'],
+    ]);
+    expect(picked[2]!.activationInput).toBe('/blocks.1/mlp/fc1/Add_output_0');
+  });
+
   it('LLFC, weak additivity and commutativity with tokens as samples equal the reference within 1e-4', async () => {
     const [a, b] = await pair();
     const data = await openDataset({ data: fixture('transformer', 'x.npy') });
