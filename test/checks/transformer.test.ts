@@ -15,13 +15,14 @@ interface Reference {
   commutativity: { module: string; distCom: number; distW: number; distH: number }[];
 }
 
-const reference = JSON.parse(readFileSync(fixture('transformer', 'reference.json'), 'utf8')) as Reference;
-const pair = async () => [await loadCheckpoint(fixture('transformer', 'block_a.onnx')), await loadCheckpoint(fixture('transformer', 'block_b.onnx'))] as const;
+const references = JSON.parse(readFileSync(fixture('transformer', 'reference.json'), 'utf8')) as Record<'block' | 'mha', Reference>;
+const pair = async (stem = 'block') => [await loadCheckpoint(fixture('transformer', `${stem}_a.onnx`)), await loadCheckpoint(fixture('transformer', `${stem}_b.onnx`))] as const;
 const close = (ours: number, expected: number) => expect(Math.abs(ours - expected)).toBeLessThan(1e-4);
 
-describe('transformer blocks (legacy export, exact and tanh GELU, hand-written attention) against PyTorch float64', () => {
-  it('default layers: per block the attention output, the residual Adds and the GELU output, then the logits', async () => {
-    const [a] = await pair();
+describe('transformer blocks (legacy export, exact and tanh GELU; hand-written attention and nn.MultiheadAttention) against PyTorch float64', () => {
+  it.each(['block', 'mha'] as const)('%s: default layers are per block the attention output, the residual Adds and the GELU output, then the logits', async (stem) => {
+    const reference = references[stem];
+    const [a] = await pair(stem);
     const layers = selectLayers(a);
     expect(layers.map((l) => [l.module, l.kind])).toEqual(reference.layers.map((l) => [l.module, l.kind]));
     const gelus = layers.filter((l) => l.kind === 'activation');
@@ -41,8 +42,9 @@ describe('transformer blocks (legacy export, exact and tanh GELU, hand-written a
     expect(picked[2]!.activationInput).toBe('/blocks.1/mlp/fc1/Add_output_0');
   });
 
-  it('LLFC, weak additivity and commutativity with tokens as samples equal the reference within 1e-4', async () => {
-    const [a, b] = await pair();
+  it.each(['block', 'mha'] as const)('%s: LLFC, weak additivity and commutativity with tokens as samples equal the reference within 1e-4', async (stem) => {
+    const reference = references[stem];
+    const [a, b] = await pair(stem);
     const data = await openDataset({ data: fixture('transformer', 'x.npy') });
     const result = await analyzePair(a, b, data, { alphas: reference.alphas, batchSize: 10 });
     expect(result.layers.map((l) => [l.module, l.kind])).toEqual(reference.layers.map((l) => [l.module, l.kind]));
