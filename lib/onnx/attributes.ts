@@ -18,7 +18,7 @@ export function intsAttr(node: NodeProto, name: string): number[] | undefined {
 
 export function stringAttr(node: NodeProto, name: string): string | undefined {
   const a = attribute(node, name);
-  return a?.s ? Buffer.from(a.s).toString('utf8') : undefined;
+  return a && a.s.length > 0 ? Buffer.from(a.s).toString('utf8') : undefined;
 }
 
 /** Integer values of a Constant node (value, value_ints or value_int), if it holds integers. */

@@ -1,14 +1,14 @@
 /** Queries on an ONNX graph: initializers, Identity aliases, producers, value shapes. */
-import { onnx, toNumber, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import { DataType, dimValue, newValueInfo, shapeDims, tensorType, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
 /** A node's display name: its own name, or op#index when the exporter gave none. */
 export function nodeName(node: NodeProto, index: number): string {
-  return node.name && node.name.length > 0 ? node.name : `${node.opType}#${index}`;
+  return node.name.length > 0 ? node.name : `${node.opType}#${index}`;
 }
 
 export function initializerMap(graph: GraphProto): Map<string, TensorProto> {
   const map = new Map<string, TensorProto>();
-  for (const tensor of graph.initializer ?? []) map.set(tensor.name ?? '', tensor);
+  for (const tensor of graph.initializer) map.set(tensor.name, tensor);
   return map;
 }
 
@@ -59,20 +59,14 @@ export function realInputs(graph: GraphProto): ValueInfoProto[] {
 
 /** Static dims of a value (a symbolic or unknown dim is -1). */
 export function valueShape(value: ValueInfoProto): number[] {
-  const dims = value.type?.tensorType?.shape?.dim ?? [];
-  return dims.map((d) => ((d as { value?: string }).value === 'dimValue' ? toNumber(d.dimValue) : -1));
+  return (tensorType(value)?.shape?.dim ?? []).map((d) => dimValue(d) ?? -1);
 }
 
-/** A FLOAT tensor value_info with the given name and (optional) dims. */
-export function floatValueInfo(name: string, dims?: readonly number[]): ValueInfoProto {
-  return onnx.ValueInfoProto.create({
+/** A FLOAT tensor value_info with the given name and (optional) dims: numbers static, strings symbolic. */
+export function floatValueInfo(name: string, dims?: readonly (number | string)[]): ValueInfoProto {
+  return newValueInfo({
     name,
-    type: {
-      tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
-        ...(dims ? { shape: { dim: dims.map((d) => ({ dimValue: d })) } } : {}),
-      },
-    },
+    type: { value: { case: 'tensorType', value: { elemType: DataType.FLOAT, ...(dims ? { shape: { dim: shapeDims(dims) } } : {}) } } },
   });
 }
 
