@@ -192,7 +192,7 @@ export function permutedModel(checkpoint: Checkpoint, arena: Float32Array): Perm
         let name = `${tensor}.llfc_use${p.index}`;
         for (let n = 2; taken.has(name); n++) name = `${tensor}.llfc_use${p.index}_${n}`;
         taken.add(name);
-        const t: TensorProto = newTensor({ name, dataType: DataType.FLOAT, dims: int64s(p.shape) });
+        const t: TensorProto = newTensor({ name, dataType: DataType.FLOAT, dims: int64s(p.shape), metadataProps: initializers.get(tensor)!.metadataProps });
         writeFloat32(t, values[k]!);
         graph.initializer!.push(t);
         if (listedAsInput.has(tensor)) graph.input!.push(floatValueInfo(name, p.shape));
