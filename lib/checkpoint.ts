@@ -9,7 +9,7 @@
 import { CheckpointMismatchError, NonFiniteParameterError, OnnxFormatError } from './errors.js';
 import { cloneModel, readModel, type OnnxModel } from './onnx/model.js';
 import { dropUnreadAliases, floatValueInfo, initializerAliases, initializerMap, isAliasNode, nodeName, producerMap, realInputs, valueShape } from './onnx/graph.js';
-import { DataType, onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from './onnx/proto.js';
+import { DataType, encodeAttribute, int64s, newTensor, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from './onnx/proto.js';
 import { elementCount, readFloat32, tensorShape, valueKey, writeFloat32 } from './onnx/tensor.js';
 
 /** One use of a float initializer by a node: a slot of the arena. */
@@ -73,7 +73,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
 
 function attributeKey(attributes: AttributeProto[] | null | undefined): string {
   return (attributes ?? [])
-    .map((a) => `${a.name}=${Buffer.from(onnx.AttributeProto.encode(a).finish()).toString('base64')}`)
+    .map((a) => `${a.name}=${Buffer.from(encodeAttribute(a)).toString('base64')}`)
     .sort()
     .join(';');
 }
@@ -230,7 +230,7 @@ export function rewireParameters(checkpoint: Checkpoint, values?: Float32Array):
   graph.input ??= [];
   if (values) {
     for (const p of checkpoint.parameters) {
-      const tensor = onnx.TensorProto.create({ name: parameterValueName(p), dataType: DataType.FLOAT, dims: [...p.shape] });
+      const tensor = newTensor({ name: parameterValueName(p), dataType: DataType.FLOAT, dims: int64s(p.shape) });
       writeFloat32(tensor, values.subarray(p.offset, p.offset + p.length));
       graph.initializer.push(tensor);
     }

@@ -10,7 +10,7 @@ import { InputTypeError, InvalidArgumentError, ModelRunError, OnnxFormatError, S
 import { parameterValueName, rewireParameters, type Checkpoint } from './checkpoint.js';
 import { initializerAliases, initializerMap, isAliasNode } from './onnx/graph.js';
 import { cloneModel, encodeModel } from './onnx/model.js';
-import { DataType, dataTypeName, onnx, type ModelProto } from './onnx/proto.js';
+import { DataType, dataTypeName, newValueInfo, tensorType, type ModelProto } from './onnx/proto.js';
 
 /**
  * Options for every session: full graph optimization, and intra-op threads that sleep rather
@@ -71,7 +71,7 @@ export class ModelSession {
     for (const tap of options.taps ?? []) {
       if (!known.has(tap)) throw new InvalidArgumentError(`${checkpoint.file}: no value named '${tap}' to tap`);
       if (!outputs.has(tap) && tap !== checkpoint.input.name) {
-        graph.output!.push(onnx.ValueInfoProto.create({ name: tap }));
+        graph.output!.push(newValueInfo({ name: tap }));
         outputs.add(tap);
       }
     }
@@ -131,7 +131,7 @@ export class ModelSession {
 /** The element type of the checkpoint's data input (FLOAT when the model does not say). */
 function inputElementType(checkpoint: Checkpoint): number {
   const info = (checkpoint.model.graph?.input ?? []).find((v) => v.name === checkpoint.input.name);
-  return info?.type?.tensorType?.elemType ?? DataType.FLOAT;
+  return tensorType(info)?.elemType ?? DataType.FLOAT;
 }
 
 /** The data as the model's input tensor: floats as float32, token ids as int64 (int32 where the model takes that). */
@@ -239,7 +239,7 @@ export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly n
     if (isAliasNode(node, aliases)) continue;
     for (const o of node.output ?? []) {
       if (o && !outputs.has(o)) {
-        graph.output!.push(onnx.ValueInfoProto.create({ name: o }));
+        graph.output!.push(newValueInfo({ name: o }));
         outputs.add(o);
       }
     }

@@ -6,7 +6,7 @@ import { alignFiles } from '../lib/api.js';
 import { loadCheckpoint } from '../lib/checkpoint.js';
 import { ExternalDataError } from '../lib/errors.js';
 import { encodeModel, readModel } from '../lib/onnx/model.js';
-import { onnx } from '../lib/onnx/proto.js';
+import { DataLocation, newEntry } from '../lib/onnx/proto.js';
 import { fixture, tempDir } from './helpers.js';
 
 const tmp = tempDir();
@@ -26,8 +26,8 @@ async function externalModel(location: string, fields: Record<string, string> = 
   const tensor = proto.graph!.initializer![0]!;
   const bytes = Uint8Array.from(tensor.rawData!);
   tensor.rawData = new Uint8Array(0);
-  tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
-  tensor.externalData = Object.entries({ location, ...fields }).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value }));
+  tensor.dataLocation = DataLocation.EXTERNAL;
+  tensor.externalData = Object.entries({ location, ...fields }).map(([key, value]) => newEntry(key, value));
   if (data) writeFileSync(join(dir, data.file), data.bytes ?? bytes);
   const file = join(dir, 'model.onnx');
   writeFileSync(file, encodeModel(proto));

@@ -13,9 +13,9 @@
  */
 import type { Checkpoint } from '../checkpoint.js';
 import { PermutationError } from '../errors.js';
-import { dropUnreadAliases, initializerMap } from '../onnx/graph.js';
+import { dropUnreadAliases, floatValueInfo, initializerMap } from '../onnx/graph.js';
 import { cloneModel } from '../onnx/model.js';
-import { onnx, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
+import { DataType, int64s, newTensor, type ModelProto, type NodeProto, type TensorProto } from '../onnx/proto.js';
 import { writeFloat32 } from '../onnx/tensor.js';
 import { native } from '../native.js';
 import { Rng } from './random.js';
@@ -192,10 +192,10 @@ export function permutedModel(checkpoint: Checkpoint, arena: Float32Array): Perm
         let name = `${tensor}.llfc_use${p.index}`;
         for (let n = 2; taken.has(name); n++) name = `${tensor}.llfc_use${p.index}_${n}`;
         taken.add(name);
-        const t: TensorProto = onnx.TensorProto.create({ name, dataType: onnx.TensorProto.DataType.FLOAT, dims: [...p.shape] });
+        const t: TensorProto = newTensor({ name, dataType: DataType.FLOAT, dims: int64s(p.shape), metadataProps: initializers.get(tensor)!.metadataProps });
         writeFloat32(t, values[k]!);
         graph.initializer!.push(t);
-        if (listedAsInput.has(tensor)) graph.input!.push(onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: p.shape.map((d) => ({ dimValue: d })) } } } }));
+        if (listedAsInput.has(tensor)) graph.input!.push(floatValueInfo(name, p.shape));
         cls = { values: values[k]!, name };
         classes.push(cls);
         record.names.push(name);

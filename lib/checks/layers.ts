@@ -186,7 +186,7 @@ function layerOf(facts: GraphFacts, node: NodeProto, index: number, kind: LayerK
     : kind === 'activation' && !facts.hasParams(index) && op !== 'Clip'
       ? { activationInput: node.input![0]! }
       : {};
-  return { name: node.output![0]!, node: name, nodeIndex: index, op, module: modulePath(name), kind, tokens: featuresLast(facts, index), ...activation };
+  return { name: node.output![0]!, node: name, nodeIndex: index, op, module: modulePath(name, node.metadataProps), kind, tokens: featuresLast(facts, index), ...activation };
 }
 
 /**
@@ -210,10 +210,10 @@ export function selectLayers(checkpoint: Checkpoint, selection?: readonly string
     const lower = token.toLowerCase();
     const hits = all.filter(({ node, i, op }) => {
       const name = nodeName(node, i);
-      return name === token || node.output?.[0] === token || modulePath(name) === token || op.toLowerCase() === lower;
+      return name === token || node.output?.[0] === token || modulePath(name, node.metadataProps) === token || op.toLowerCase() === lower;
     });
     if (hits.length === 0) {
-      const examples = all.slice(0, 6).map(({ node, i }) => modulePath(nodeName(node, i)) ?? nodeName(node, i));
+      const examples = all.slice(0, 6).map(({ node, i }) => modulePath(nodeName(node, i), node.metadataProps) ?? nodeName(node, i));
       throw new InvalidArgumentError(`${checkpoint.file}: no layer matches '${token}' (give node names, tensor names, module paths or op types, e.g. ${examples.join(', ')})`);
     }
     for (const h of hits) chosen.add(h.i);
@@ -232,7 +232,7 @@ export function linearLayers(checkpoint: Checkpoint): LinearLayerSpec[] {
     const weight = checkpoint.parameters.find((p) => p.nodeIndex === index && p.inputIndex === weightSlot);
     if (!weight || weightSlot === undefined) return;
     const name = nodeName(node, index);
-    result.push({ node: name, nodeIndex: index, op, module: modulePath(name), weight: weight.index, input: node.input![weightSlot === 0 ? 1 : 0]! });
+    result.push({ node: name, nodeIndex: index, op, module: modulePath(name, node.metadataProps), weight: weight.index, input: node.input![weightSlot === 0 ? 1 : 0]! });
   });
   return result;
 }

@@ -1,6 +1,6 @@
 /** Building small ONNX models around nodes of an existing graph. */
 import { floatValueInfo } from './graph.js';
-import { DataType, onnx, type ModelProto, type NodeProto } from './proto.js';
+import { DataType, newModel, newNode, newTensor, int64s, type ModelProto, type NodeProto } from './proto.js';
 import { writeFloat32 } from './tensor.js';
 
 export interface HelperInitializer {
@@ -14,7 +14,7 @@ export interface HelperInitializer {
  * initializers, under the opsets of `like` (so copied nodes keep their semantics).
  */
 export function helperModel(like: ModelProto, nodes: NodeProto[], inputs: string[], outputs: string[], initializers: HelperInitializer[] = []): ModelProto {
-  return onnx.ModelProto.create({
+  return newModel({
     irVersion: like.irVersion,
     opsetImport: like.opsetImport,
     producerName: 'llfc',
@@ -24,7 +24,7 @@ export function helperModel(like: ModelProto, nodes: NodeProto[], inputs: string
       input: inputs.map((n) => floatValueInfo(n)),
       output: outputs.map((n) => floatValueInfo(n)),
       initializer: initializers.map((init) => {
-        const tensor = onnx.TensorProto.create({ name: init.name, dataType: DataType.FLOAT, dims: [...init.dims] });
+        const tensor = newTensor({ name: init.name, dataType: DataType.FLOAT, dims: int64s(init.dims) });
         writeFloat32(tensor, init.values);
         return tensor;
       }),
@@ -33,6 +33,6 @@ export function helperModel(like: ModelProto, nodes: NodeProto[], inputs: string
 }
 
 /** A copy of a node with new inputs and outputs (attributes kept). */
-export function renode(node: NodeProto, inputs: string[], outputs: string[], name: string): NodeProto {
-  return onnx.NodeProto.create({ opType: node.opType, domain: node.domain, attribute: node.attribute, input: inputs, output: outputs, name });
+export function renode(node: Pick<NodeProto, 'opType'> & Partial<Pick<NodeProto, 'domain' | 'attribute'>>, inputs: string[], outputs: string[], name: string): NodeProto {
+  return newNode({ opType: node.opType, domain: node.domain, attribute: node.attribute, input: inputs, output: outputs, name });
 }

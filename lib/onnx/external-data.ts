@@ -10,9 +10,7 @@ import { open, realpath, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { ExternalDataError } from '../errors.js';
 import { noteInputRead } from '../outputs.js';
-import { onnx, type ModelProto, type TensorProto } from './proto.js';
-
-const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL;
+import { DataLocation, metadataValue, type ModelProto, type TensorProto } from './proto.js';
 
 /** Where one tensor's bytes lie. */
 export interface ExternalLocation {
@@ -24,7 +22,7 @@ export interface ExternalLocation {
 }
 
 function field(tensor: TensorProto, key: string): string | undefined {
-  return tensor.externalData?.find((e) => e.key === key)?.value ?? undefined;
+  return metadataValue(tensor.externalData, key);
 }
 
 /** A non-negative integer field (offset, length), or undefined when absent. */
@@ -41,7 +39,7 @@ function byteCount(model: string, tensor: string, location: string, key: string,
  * elsewhere, is missing or is not a regular file.
  */
 export async function resolveExternalData(model: string, tensor: TensorProto): Promise<ExternalLocation> {
-  const name = tensor.name ?? '';
+  const name = tensor.name;
   const location = field(tensor, 'location');
   if (!location) throw new ExternalDataError(model, name, 'external data without a location');
   const refuse = (why: string): never => {
@@ -67,7 +65,7 @@ export async function resolveExternalData(model: string, tensor: TensorProto): P
 }
 
 /** Reads the bytes of a resolved location; a file too short for them is an ExternalDataError. */
-async function readLocation(model: string, tensor: string, where: ExternalLocation): Promise<Uint8Array> {
+async function readLocation(model: string, tensor: string, where: ExternalLocation): Promise<Uint8Array<ArrayBuffer>> {
   const handle = await open(where.path, 'r');
   try {
     const size = (await handle.stat()).size;
@@ -87,9 +85,9 @@ async function readLocation(model: string, tensor: string, where: ExternalLocati
 /** Loads every initializer stored as external data into raw_data (the model then stands alone). */
 export async function loadExternalData(proto: ModelProto, model: string): Promise<void> {
   for (const tensor of proto.graph?.initializer ?? []) {
-    if (tensor.dataLocation !== EXTERNAL) continue;
-    tensor.rawData = await readLocation(model, tensor.name ?? '', await resolveExternalData(model, tensor));
-    tensor.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
+    if (tensor.dataLocation !== DataLocation.EXTERNAL) continue;
+    tensor.rawData = await readLocation(model, tensor.name, await resolveExternalData(model, tensor));
+    tensor.dataLocation = DataLocation.DEFAULT;
     tensor.externalData = [];
   }
 }

@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { OnnxFormatError } from '../errors.js';
 import { writeFileAtomic } from '../outputs.js';
 import { loadExternalData } from './external-data.js';
-import { onnx, toNumber, type ModelProto } from './proto.js';
+import { cloneModelProto, decodeModelProto, encodeModelProto, type ModelProto } from './proto.js';
 
 /** An ONNX model and where it came from. */
 export interface OnnxModel {
@@ -19,13 +19,13 @@ export interface OnnxModel {
 export function decodeModel(bytes: Uint8Array, file: string): ModelProto {
   let proto: ModelProto;
   try {
-    proto = onnx.ModelProto.decode(bytes);
+    proto = decodeModelProto(bytes);
   } catch (error) {
     throw new OnnxFormatError(file, `protobuf decoding failed (${(error as Error).message}); the file may be truncated or not ONNX`, { cause: error });
   }
   if (!proto.graph) throw new OnnxFormatError(file, 'it has no graph');
-  if (!proto.opsetImport || proto.opsetImport.length === 0) throw new OnnxFormatError(file, 'it declares no opset (opset_import is empty)');
-  if (!proto.graph.node || proto.graph.node.length === 0) throw new OnnxFormatError(file, 'its graph has no nodes');
+  if (proto.opsetImport.length === 0) throw new OnnxFormatError(file, 'it declares no opset (opset_import is empty)');
+  if (proto.graph.node.length === 0) throw new OnnxFormatError(file, 'its graph has no nodes');
   return proto;
 }
 
@@ -47,7 +47,7 @@ export async function readModel(file: string): Promise<OnnxModel> {
 }
 
 export function encodeModel(proto: ModelProto): Uint8Array {
-  return onnx.ModelProto.encode(proto).finish();
+  return encodeModelProto(proto);
 }
 
 /** Writes a model through the output gate (atomically). Tensors are embedded (external data is read in by readModel). */
@@ -57,7 +57,5 @@ export async function writeModel(proto: ModelProto, file: string): Promise<void>
 
 /** A deep copy of a model message. */
 export function cloneModel(proto: ModelProto): ModelProto {
-  return onnx.ModelProto.decode(encodeModel(proto));
+  return cloneModelProto(proto);
 }
-
-export { toNumber };

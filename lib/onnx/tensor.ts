@@ -1,9 +1,9 @@
 /** Reading and writing the values of ONNX tensors (initializers). */
 import { OnnxFormatError } from '../errors.js';
-import { DataType, dataTypeName, toNumber, type TensorProto } from './proto.js';
+import { DataType, dataTypeName, type TensorProto } from './proto.js';
 
 export function tensorShape(tensor: TensorProto): number[] {
-  return (tensor.dims ?? []).map((d) => toNumber(d));
+  return tensor.dims.map((d) => Number(d));
 }
 
 export function elementCount(shape: readonly number[]): number {
@@ -21,7 +21,7 @@ export function readFloat32(tensor: TensorProto, where: string): Float32Array {
   }
   const shape = tensorShape(tensor);
   const count = elementCount(shape);
-  if (tensor.rawData && tensor.rawData.length > 0) {
+  if (tensor.rawData.length > 0) {
     if (tensor.rawData.length !== count * 4) {
       throw new OnnxFormatError(where, `initializer '${tensor.name}' of shape [${shape.join(', ')}] (float32) has ${tensor.rawData.length} bytes of raw_data, its shape needs ${count * 4}`);
     }
@@ -29,7 +29,7 @@ export function readFloat32(tensor: TensorProto, where: string): Float32Array {
     copy.set(tensor.rawData);
     return new Float32Array(copy.buffer);
   }
-  const values = tensor.floatData ?? [];
+  const values = tensor.floatData;
   if (values.length !== count) {
     throw new OnnxFormatError(where, `initializer '${tensor.name}' of shape [${shape.join(', ')}] has ${values.length} float_data values, its shape needs ${count}`);
   }
@@ -47,10 +47,10 @@ export function writeFloat32(tensor: TensorProto, values: Float32Array): void {
 /** A canonical byte string of a tensor's value, for comparing constants between checkpoints. */
 export function valueKey(tensor: TensorProto): string {
   const parts: string[] = [String(tensor.dataType), tensorShape(tensor).join('x')];
-  if (tensor.rawData && tensor.rawData.length > 0) parts.push(Buffer.from(tensor.rawData).toString('base64'));
+  if (tensor.rawData.length > 0) parts.push(Buffer.from(tensor.rawData).toString('base64'));
   for (const field of ['floatData', 'int32Data', 'int64Data', 'doubleData', 'uint64Data'] as const) {
-    const values = tensor[field] as unknown[] | null | undefined;
-    if (values && values.length > 0) parts.push(values.map((v) => String(v)).join(','));
+    const values: readonly unknown[] = tensor[field];
+    if (values.length > 0) parts.push(values.map((v) => String(v)).join(','));
   }
   return parts.join('|');
 }
@@ -58,18 +58,18 @@ export function valueKey(tensor: TensorProto): string {
 /** Integer values of an INT64/INT32 tensor, or undefined for any other type. */
 export function tensorInts(t: TensorProto): number[] | undefined {
   if (t.dataType === DataType.INT64) {
-    if (t.rawData && t.rawData.length > 0) {
+    if (t.rawData.length > 0) {
       const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
       return Array.from({ length: t.rawData.byteLength / 8 }, (_, i) => Number(view.getBigInt64(8 * i, true)));
     }
-    return (t.int64Data ?? []).map((v) => toNumber(v));
+    return t.int64Data.map((v) => Number(v));
   }
   if (t.dataType === DataType.INT32) {
-    if (t.rawData && t.rawData.length > 0) {
+    if (t.rawData.length > 0) {
       const view = new DataView(t.rawData.buffer, t.rawData.byteOffset, t.rawData.byteLength);
       return Array.from({ length: t.rawData.byteLength / 4 }, (_, i) => view.getInt32(4 * i, true));
     }
-    return [...(t.int32Data ?? [])];
+    return [...t.int32Data];
   }
   return undefined;
 }

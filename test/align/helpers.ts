@@ -1,8 +1,9 @@
 /** Shared helpers of the alignment tests: small hand-built ONNX models and onnxruntime runs. */
 import * as ort from 'onnxruntime-node';
 import { checkpointFromModel, type Checkpoint } from '../../lib/checkpoint.js';
+import { floatValueInfo } from '../../lib/onnx/graph.js';
 import { encodeModel } from '../../lib/onnx/model.js';
-import { DataType, onnx, type ModelProto } from '../../lib/onnx/proto.js';
+import { AttributeType, DataType, int64s, newAttribute, newModel, newNode, newTensor, newValueInfo, shapeDims, type ModelProto } from '../../lib/onnx/proto.js';
 import { writeFloat32 } from '../../lib/onnx/tensor.js';
 
 /** Deterministic pseudo-random floats in [-scale, scale). */
@@ -28,11 +29,10 @@ export interface TinyNode {
 }
 
 function attributeProto(name: string, v: NonNullable<TinyNode['attrs']>[string]) {
-  const type = onnx.AttributeProto.AttributeType;
-  if (typeof v === 'number') return onnx.AttributeProto.create({ name, type: type.INT, i: v });
-  if (typeof v === 'string') return onnx.AttributeProto.create({ name, type: type.STRING, s: new TextEncoder().encode(v) });
-  if (Array.isArray(v)) return onnx.AttributeProto.create({ name, type: type.INTS, ints: v });
-  return onnx.AttributeProto.create({ name, type: type.TENSOR, t: onnx.TensorProto.create({ dataType: DataType.FLOAT, dims: v.dims, floatData: v.floats }) });
+  if (typeof v === 'number') return newAttribute({ name, type: AttributeType.INT, i: BigInt(v) });
+  if (typeof v === 'string') return newAttribute({ name, type: AttributeType.STRING, s: new TextEncoder().encode(v) });
+  if (Array.isArray(v)) return newAttribute({ name, type: AttributeType.INTS, ints: int64s(v) });
+  return newAttribute({ name, type: AttributeType.TENSOR, t: newTensor({ dataType: DataType.FLOAT, dims: int64s(v.dims), floatData: v.floats }) });
 }
 
 /**
@@ -50,27 +50,21 @@ export function tinyModel(options: {
 }): ModelProto {
   let seed = options.seed ?? 7;
   const initializer = Object.entries(options.params).map(([name, dims]) => {
-    const t = onnx.TensorProto.create({ name, dataType: DataType.FLOAT, dims });
+    const t = newTensor({ name, dataType: DataType.FLOAT, dims: int64s(dims) });
     writeFloat32(t, randomFloats(dims.reduce((a, d) => a * d, 1), seed++, 0.5));
     return t;
   });
   for (const [name, values] of Object.entries(options.ints ?? {})) {
-    initializer.push(onnx.TensorProto.create({ name, dataType: DataType.INT64, dims: [values.length], int64Data: values }));
+    initializer.push(newTensor({ name, dataType: DataType.INT64, dims: [BigInt(values.length)], int64Data: int64s(values) }));
   }
-  const valueInfo = (name: string, dims: (number | string)[]) =>
-    onnx.ValueInfoProto.create({
-      name,
-      type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } } },
-    });
-  // Encoded and decoded, so that the message looks like one read from a file (oneof fields set).
-  const model = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: options.opset ?? 13 }],
+  return newModel({
+    irVersion: 8n,
+    opsetImport: [{ domain: '', version: BigInt(options.opset ?? 13) }],
     producerName: 'llfc-test',
     graph: {
       name: 'tiny',
       node: options.nodes.map((n, i) =>
-        onnx.NodeProto.create({
+        newNode({
           opType: n.op,
           input: n.inputs,
           output: n.outputs,
@@ -78,12 +72,11 @@ export function tinyModel(options: {
           attribute: Object.entries(n.attrs ?? {}).map(([name, v]) => attributeProto(name, v)),
         }),
       ),
-      input: [valueInfo('x', ['batch', ...options.inputShape])],
-      output: [onnx.ValueInfoProto.create({ name: options.output ?? 'y', type: { tensorType: { elemType: DataType.FLOAT } } })],
+      input: [newValueInfo({ name: 'x', type: { value: { case: 'tensorType', value: { elemType: DataType.FLOAT, shape: { dim: shapeDims(['batch', ...options.inputShape]) } } } } })],
+      output: [floatValueInfo(options.output ?? 'y')],
       initializer,
     },
   });
-  return onnx.ModelProto.decode(onnx.ModelProto.encode(model).finish());
 }
 
 export function tinyCheckpoint(model: ModelProto, file = 'tiny.onnx'): Checkpoint {

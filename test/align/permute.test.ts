@@ -16,7 +16,7 @@ import {
 import { inferSpec } from '../../lib/align/spec/index.js';
 import { PermutationError } from '../../lib/errors.js';
 import { decodeModel, encodeModel, readModel, writeModel } from '../../lib/onnx/model.js';
-import { onnx } from '../../lib/onnx/proto.js';
+import { newNode } from '../../lib/onnx/proto.js';
 import { fixture, tempDir } from '../helpers.js';
 import { maxAbsDiff, randomFloats, runModel, tinyCheckpoint, tinyModel } from './helpers.js';
 
@@ -207,7 +207,7 @@ describe('writing permuted models', () => {
     const model = (await readModel(fixture('models', 'mlp_a.onnx'))).proto;
     const graph = model.graph!;
     const fc1b = graph.initializer!.find((t) => t.name === 'fc1.bias')!;
-    graph.node!.unshift(onnx.NodeProto.create({ opType: 'Identity', input: ['fc1.bias'], output: ['fc2.bias'], name: 'Identity_0' }));
+    graph.node!.unshift(newNode({ opType: 'Identity', input: ['fc1.bias'], output: ['fc2.bias'], name: 'Identity_0' }));
     graph.initializer = graph.initializer!.filter((t) => t.name !== 'fc2.bias');
     expect(fc1b.dims!.map(Number)).toEqual([256]);
     const file = join(tmp.dir, 'shared.onnx');

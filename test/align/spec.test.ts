@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
 import { checkSameSpec, describeAction, inferSpec, type PermutationGroup, type PermutationSpec } from '../../lib/align/spec/index.js';
 import { SpecMismatchError } from '../../lib/errors.js';
+import { shapeDims, tensorType } from '../../lib/onnx/proto.js';
 import { fixture } from '../helpers.js';
 import { tinyCheckpoint, tinyModel } from './helpers.js';
 
@@ -167,7 +168,7 @@ describe('permutation spec inferred from the graph', () => {
 
   it('asks for the input shape when a non-batch dimension is symbolic', async () => {
     const m = tinyModel({ inputShape: [4], nodes: [{ op: 'Gemm', inputs: ['x', 'w', 'b'], outputs: ['y'], attrs: { transB: 1 } }], params: { w: [3, 4], b: [3] } });
-    m.graph!.input![0]!.type!.tensorType!.shape!.dim![1] = { dimParam: 'features' };
+    tensorType(m.graph!.input![0])!.shape!.dim[1] = shapeDims(['features'])[0]!;
     await expect(inferSpec(tinyCheckpoint(m))).rejects.toThrow(/symbolic dimension at axis 1; give the input shape/);
     const spec = await inferSpec(tinyCheckpoint(m), { inputShape: [2, 4] });
     expect(spec.groups).toEqual([]);

@@ -5,7 +5,7 @@ import { selectLayers } from '../../lib/checks/layers.js';
 import { nativeActivation, WeakAdditivity } from '../../lib/checks/weak-additivity.js';
 import { native } from '../../lib/native.js';
 import { helperModel } from '../../lib/onnx/build.js';
-import { onnx, type ModelProto, type NodeProto } from '../../lib/onnx/proto.js';
+import { AttributeType, newAttribute, newModel, newNode, newValueInfo, shapeDims, type ModelProto, type NodeProto } from '../../lib/onnx/proto.js';
 import { floatOutput, GraphSession } from '../../lib/session.js';
 
 type Step = [op: string, inputs: string[], output: string];
@@ -23,15 +23,15 @@ function random(n: number, seed: number): Float32Array {
 
 /** x (N×T×D) → the steps (their last output is y) → y·W: a decomposed activation inside a tiny network. */
 function network(steps: Step[], constants: Record<string, number>, options: { opset?: number; outputs?: string[] } = {}) {
-  const like = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: options.opset ?? 17 }] });
-  const nodes: NodeProto[] = steps.map(([op, input, out], i) => onnx.NodeProto.create({ opType: op, input, output: [out], name: `/act/${op}_${i}` }));
-  nodes.push(onnx.NodeProto.create({ opType: 'MatMul', input: ['y', 'W'], output: ['z'], name: '/head/MatMul' }));
+  const like = newModel({ irVersion: 8n, opsetImport: [{ domain: '', version: BigInt(options.opset ?? 17) }] });
+  const nodes: NodeProto[] = steps.map(([op, input, out], i) => newNode({ opType: op, input, output: [out], name: `/act/${op}_${i}` }));
+  nodes.push(newNode({ opType: 'MatMul', input: ['y', 'W'], output: ['z'], name: '/head/MatMul' }));
   const initializers = [
     ...Object.entries(constants).map(([name, v]) => ({ name, values: Float32Array.of(v), dims: [] })),
     { name: 'W', values: random(D * 3, 9), dims: [D, 3] },
   ];
   const model = helperModel(like, nodes, ['x'], ['z', ...(options.outputs ?? [])], initializers);
-  model.graph!.input = [onnx.ValueInfoProto.create({ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: T }, { dimValue: D }] } } } })];
+  model.graph!.input = [newValueInfo({ name: 'x', type: { value: { case: 'tensorType', value: { elemType: 1, shape: { dim: shapeDims(['N', T, D]) } } } } })];
   return { model, checkpoint: checkpointFromModel({ file: 'net.onnx', proto: model }) };
 }
 
@@ -116,7 +116,7 @@ describe('decomposed GELU: recognized by graph pattern, weak additivity by the n
   it.each(['none', 'tanh'])('the opset-20 Gelu op (approximate %s) is a default layer checked by weak additivity', (approximate) => {
     const { checkpoint } = network([['Gelu', ['x'], 'y']], {}, { opset: 20 });
     const node = checkpoint.model.graph!.node!.find((n) => n.opType === 'Gelu')!;
-    node.attribute = [{ name: 'approximate', s: Buffer.from(approximate), type: onnx.AttributeProto.AttributeType.STRING }];
+    node.attribute = [newAttribute({ name: 'approximate', s: Buffer.from(approximate), type: AttributeType.STRING })];
     const [gelu] = selectLayers(checkpoint);
     expect([gelu!.op, gelu!.kind, gelu!.activationInput]).toEqual(['Gelu', 'activation', 'x']);
     expect(nativeActivation(node)!.id).toBe(native().activations[approximate === 'tanh' ? 'GeluTanh' : 'Gelu']);

@@ -9,7 +9,8 @@ import { openDataset } from '../../lib/dataset/index.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../lib/errors.js';
 import { readModel, writeModel } from '../../lib/onnx/model.js';
 import { modulePath } from '../../lib/onnx/names.js';
-import { onnx } from '../../lib/onnx/proto.js';
+import { floatValueInfo } from '../../lib/onnx/graph.js';
+import { newNode } from '../../lib/onnx/proto.js';
 import { fixture, tempDir } from '../helpers.js';
 
 interface ReferencePoint { alpha: number; distance: number; distanceStd?: number; coefficient?: number }
@@ -143,7 +144,7 @@ describe('analyze bad input', () => {
 
   it('refuses a layer with no float output, naming it', async () => {
     const model = (await readModel(fixture('models', 'mlp_a.onnx'))).proto;
-    model.graph!.node!.push(onnx.NodeProto.create({ opType: 'Shape', input: ['/relu1/Relu_output_0'], output: ['relu1_shape'], name: '/relu1/Shape' }));
+    model.graph!.node!.push(newNode({ opType: 'Shape', input: ['/relu1/Relu_output_0'], output: ['relu1_shape'], name: '/relu1/Shape' }));
     const file = join(tmp.dir, 'with-shape.onnx');
     await writeModel(model, file);
     const a = await loadCheckpoint(file);
@@ -164,7 +165,7 @@ describe('analyze bad input', () => {
 
   it('with labels, refuses a model whose output is not logits; without labels, analyzes it', async () => {
     const model = (await readModel(fixture('models', 'cnn_bn_a.onnx'))).proto;
-    model.graph!.output = [onnx.ValueInfoProto.create({ name: '/relu2/Relu_output_0', type: { tensorType: { elemType: 1 } } })];
+    model.graph!.output = [floatValueInfo('/relu2/Relu_output_0')];
     const file = join(tmp.dir, 'features.onnx');
     await writeModel(model, file);
     const a = await loadCheckpoint(file);

@@ -3,10 +3,10 @@ import { checkpointFromModel } from '../../lib/checkpoint.js';
 import { selectLayers } from '../../lib/checks/layers.js';
 import { nativeActivation, WeakAdditivity } from '../../lib/checks/weak-additivity.js';
 import { helperModel } from '../../lib/onnx/build.js';
-import { onnx } from '../../lib/onnx/proto.js';
+import { AttributeType, newModel, newNode, newValueInfo, shapeDims } from '../../lib/onnx/proto.js';
 import { floatOutput, GraphSession } from '../../lib/session.js';
 
-const opset20 = onnx.ModelProto.create({ irVersion: 9, opsetImport: [{ domain: '', version: 20 }] });
+const opset20 = newModel({ irVersion: 9n, opsetImport: [{ domain: '', version: 20n }] });
 
 function random(n: number, seed: number): Float32Array {
   let s = seed;
@@ -37,11 +37,11 @@ const activations: [string, Record<string, number | string>][] = [
 describe('weak additivity: native kernel against onnxruntime', () => {
   it.each(activations)('%s %o: the native pass equals σ run by onnxruntime', async (op, attrs) => {
     const attribute = Object.entries(attrs).map(([name, v]) =>
-      typeof v === 'number' ? { name, f: v, type: onnx.AttributeProto.AttributeType.FLOAT } : { name, s: Buffer.from(v), type: onnx.AttributeProto.AttributeType.STRING },
+      typeof v === 'number' ? { name, f: v, type: AttributeType.FLOAT } : { name, s: Buffer.from(v), type: AttributeType.STRING },
     );
-    const node = onnx.NodeProto.create({ opType: op, input: ['x'], output: ['y'], name: `/act/${op}`, attribute });
+    const node = newNode({ opType: op, input: ['x'], output: ['y'], name: `/act/${op}`, attribute });
     const model = helperModel(opset20, [node], ['x'], ['y']);
-    model.graph!.input = [onnx.ValueInfoProto.create({ name: 'x', type: { tensorType: { elemType: 1, shape: { dim: [{ dimParam: 'N' }, { dimValue: 50 }] } } } })];
+    model.graph!.input = [newValueInfo({ name: 'x', type: { value: { case: 'tensorType', value: { elemType: 1, shape: { dim: shapeDims(['N', 50]) } } } } })];
     const checkpoint = checkpointFromModel({ file: `${op}.onnx`, proto: model });
     const [layer] = selectLayers(checkpoint, [op]);
     expect(nativeActivation(node)).not.toBeNull();

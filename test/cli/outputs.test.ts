@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { alignFiles, interpolate } from '../../lib/api.js';
 import { OutputError } from '../../lib/errors.js';
 import { encodeModel, readModel } from '../../lib/onnx/model.js';
-import { DataType } from '../../lib/onnx/proto.js';
+import { DataType, newShape, tensorType } from '../../lib/onnx/proto.js';
 import { tinyModel } from '../align/helpers.js';
 import { writeNpy } from '../dataset/helpers.js';
 import { fixture, tempDir } from '../helpers.js';
@@ -156,8 +156,8 @@ describe('bad checkpoints and data: exit 2 with a message naming what is wrong',
       ],
       params: { emb: [10, 8], w: [3, 8], bias: [3] },
     });
-    proto.graph!.input![0]!.type!.tensorType!.elemType = DataType.INT64;
-    proto.graph!.output![0]!.type!.tensorType!.shape = { dim: [{ dimParam: 'batch' }, { dimValue: 3 }] };
+    tensorType(proto.graph!.input![0])!.elemType = DataType.INT64;
+    tensorType(proto.graph!.output![0])!.shape = newShape(['batch', 3]);
     const file = join(dir, 'tokens.onnx');
     writeFileSync(file, encodeModel(proto));
     const x = writeNpy(join(dir, 'x.npy'), '<f4', [6, 4], Float32Array.from({ length: 24 }, (_, i) => i % 10));

@@ -8,8 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { Rng } from '../../lib/align/random.js';
+import { floatValueInfo } from '../../lib/onnx/graph.js';
 import { encodeModel } from '../../lib/onnx/model.js';
-import { onnx } from '../../lib/onnx/proto.js';
+import { AttributeType, DataType, decodeModelProto, int64s, newModel, newTensor, shapeDims, tensorType } from '../../lib/onnx/proto.js';
 import { cifarBytes, float32BE, forgeZipSizes, idxBytes, int32BE, npyBytes, seededBytes, zipBytes } from '../dataset/helpers.js';
 import { fixture } from '../helpers.js';
 import { DATA_COMMANDS, dataCommand, type DataCommand } from './commands.js';
@@ -25,8 +26,8 @@ const PIXELS = 784;
 
 /** A CNN fixture whose input dims are all symbolic, so any 4-D data passes the shape check and only onnxruntime can refuse it. */
 function symbolicInput(name: string): Uint8Array {
-  const model = onnx.ModelProto.decode(readFileSync(fixture('models', name)));
-  model.graph!.input![0]!.type!.tensorType!.shape!.dim = ['batch', 'c', 'h', 'w'].map((dimParam) => ({ dimParam }));
+  const model = decodeModelProto(readFileSync(fixture('models', name)));
+  tensorType(model.graph!.input![0])!.shape!.dim = shapeDims(['batch', 'c', 'h', 'w']);
   return encodeModel(model);
 }
 
@@ -34,22 +35,21 @@ function symbolicInput(name: string): Uint8Array {
 function cifarModel(seed: number): Uint8Array {
   const rng = new Rng(seed);
   const weights = Float32Array.from({ length: 10 * 3072 }, () => rng.next() / 2 ** 32 - 0.5);
-  const tensor = (name: string, dims: number[], values: Float32Array) =>
-    onnx.TensorProto.create({ name, dims, dataType: onnx.TensorProto.DataType.FLOAT, rawData: new Uint8Array(values.buffer) });
-  const shape = (dims: (number | string)[]) => ({ dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) });
+  const tensor = (name: string, dims: number[], values: Float32Array<ArrayBuffer>) =>
+    newTensor({ name, dims: int64s(dims), dataType: DataType.FLOAT, rawData: new Uint8Array(values.buffer) });
   return encodeModel(
-    onnx.ModelProto.create({
-      irVersion: 7,
-      opsetImport: [{ domain: '', version: 13 }],
+    newModel({
+      irVersion: 7n,
+      opsetImport: [{ domain: '', version: 13n }],
       graph: {
         name: 'cifar-linear',
         node: [
-          { name: '/flatten/Flatten', opType: 'Flatten', input: ['input'], output: ['flat'], attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
-          { name: '/fc/Gemm', opType: 'Gemm', input: ['flat', 'fc.weight', 'fc.bias'], output: ['logits'], attribute: [{ name: 'transB', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] },
+          { name: '/flatten/Flatten', opType: 'Flatten', input: ['input'], output: ['flat'], attribute: [{ name: 'axis', type: AttributeType.INT, i: 1n }] },
+          { name: '/fc/Gemm', opType: 'Gemm', input: ['flat', 'fc.weight', 'fc.bias'], output: ['logits'], attribute: [{ name: 'transB', type: AttributeType.INT, i: 1n }] },
         ],
         initializer: [tensor('fc.weight', [10, 3072], weights), tensor('fc.bias', [10], new Float32Array(10))],
-        input: [{ name: 'input', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: shape(['batch', 3, 32, 32]) } } }],
-        output: [{ name: 'logits', type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: shape(['batch', 10]) } } }],
+        input: [floatValueInfo('input', ['batch', 3, 32, 32])],
+        output: [floatValueInfo('logits', ['batch', 10])],
       },
     }),
   );

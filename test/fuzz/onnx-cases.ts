@@ -8,7 +8,7 @@ import { existsSync, readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { Rng } from '../../lib/align/random.js';
 import { encodeModel } from '../../lib/onnx/model.js';
-import { onnx, type ModelProto, type TensorProto } from '../../lib/onnx/proto.js';
+import { AttributeType, DataLocation, DataType, decodeModelProto, int64s, newAttribute, newEntry, newTensor, shapeDims, tensorType, type ModelProto, type TensorProto } from '../../lib/onnx/proto.js';
 import { fixture } from '../helpers.js';
 import { MODEL_COMMANDS, modelCommand, type ModelCommand } from './commands.js';
 import type { FuzzCase } from './harness.js';
@@ -17,10 +17,10 @@ import type { Workspace } from './workspace.js';
 
 const baseA = fixture('models', 'cnn_bn_a.onnx');
 const baseB = fixture('models', 'cnn_bn_b.onnx');
-const EXTERNAL = onnx.TensorProto.DataLocation.EXTERNAL;
+const EXTERNAL = DataLocation.EXTERNAL;
 
 function decoded(): ModelProto {
-  return onnx.ModelProto.decode(readFileSync(baseA));
+  return decodeModelProto(readFileSync(baseA));
 }
 
 function initializer(model: ModelProto, name: string): TensorProto {
@@ -42,9 +42,9 @@ function externalModel(edit: (conv2: TensorProto, fcBias: TensorProto) => void):
   const weights = Buffer.concat([conv2.rawData!, fcBias.rawData!]);
   const place = (t: TensorProto, offset: number): void => {
     t.externalData = [
-      { key: 'location', value: 'weights.bin' },
-      { key: 'offset', value: String(offset) },
-      { key: 'length', value: String(t.rawData!.length) },
+      newEntry('location', 'weights.bin'),
+      newEntry('offset', String(offset)),
+      newEntry('length', String(t.rawData!.length)),
     ];
     t.dataLocation = EXTERNAL;
     t.rawData = new Uint8Array(0);
@@ -57,7 +57,7 @@ function externalModel(edit: (conv2: TensorProto, fcBias: TensorProto) => void):
 
 function setField(t: TensorProto, key: string, value: string | undefined): void {
   t.externalData = (t.externalData ?? []).filter((e) => e.key !== key);
-  if (value !== undefined) t.externalData.push({ key, value });
+  if (value !== undefined) t.externalData.push(newEntry(key, value));
 }
 
 interface ModelCase {
@@ -104,24 +104,24 @@ function hostileModels(rng: Rng): ModelCase[] {
   write('raw_data 1 byte longer than the shape needs', edited((m) => { const t = initializer(m, 'fc.bias'); t.rawData = Buffer.concat([t.rawData!, Buffer.of(0)]); }), { mustRefuse: 'raw_data length mismatch' });
   write('a float tensor with neither raw_data nor float_data', edited((m) => { initializer(m, 'bn1.bias').rawData = new Uint8Array(0); }), { mustRefuse: 'no values for a non-empty shape' });
   write('float_data of the wrong count', edited((m) => { const t = initializer(m, 'bn1.bias'); t.rawData = new Uint8Array(0); t.floatData = [1, 2, 3]; }), { mustRefuse: 'float_data length mismatch' });
-  write('dims that do not match raw_data', edited((m) => { initializer(m, 'conv1.weight').dims = [16, 1, 3, 4]; }), { mustRefuse: 'dims do not match the data' });
-  write('a negative dim', edited((m) => { initializer(m, 'conv1.weight').dims = [-16, 1, 3, 3]; }), { mustRefuse: 'negative dim' });
-  write('a zero dim with data present', edited((m) => { initializer(m, 'conv1.bias').dims = [0]; }), { mustRefuse: 'dims do not match the data' });
-  write('a huge dim (2^40)', edited((m) => { initializer(m, 'fc.bias').dims = [2 ** 40]; }), { mustRefuse: 'dims do not match the data' });
-  write('dims whose product overflows 2^53', edited((m) => { initializer(m, 'fc.weight').dims = [2 ** 31, 2 ** 31, 2 ** 31]; }), { mustRefuse: 'dims do not match the data' });
-  write('huge dims on a float_data tensor', edited((m) => { const t = initializer(m, 'bn2.bias'); t.floatData = Array.from(new Float32Array(Uint8Array.from(t.rawData!).buffer)); t.rawData = new Uint8Array(0); t.dims = [1e12]; }), { mustRefuse: 'dims do not match the data' });
-  write('a graph input of huge static dims', edited((m) => { m.graph!.input![0]!.type!.tensorType!.shape!.dim = [{ dimParam: 'batch' }, { dimValue: 1 }, { dimValue: 2 ** 31 - 1 }, { dimValue: 2 ** 31 - 1 }]; }));
-  write('a weight stored as INT64', edited((m) => { initializer(m, 'conv1.weight').dataType = onnx.TensorProto.DataType.INT64; }));
-  write('a weight stored as DOUBLE', edited((m) => { initializer(m, 'fc.weight').dataType = onnx.TensorProto.DataType.DOUBLE; }));
+  write('dims that do not match raw_data', edited((m) => { initializer(m, 'conv1.weight').dims = int64s([16, 1, 3, 4]); }), { mustRefuse: 'dims do not match the data' });
+  write('a negative dim', edited((m) => { initializer(m, 'conv1.weight').dims = int64s([-16, 1, 3, 3]); }), { mustRefuse: 'negative dim' });
+  write('a zero dim with data present', edited((m) => { initializer(m, 'conv1.bias').dims = [0n]; }), { mustRefuse: 'dims do not match the data' });
+  write('a huge dim (2^40)', edited((m) => { initializer(m, 'fc.bias').dims = int64s([2 ** 40]); }), { mustRefuse: 'dims do not match the data' });
+  write('dims whose product overflows 2^53', edited((m) => { initializer(m, 'fc.weight').dims = int64s([2 ** 31, 2 ** 31, 2 ** 31]); }), { mustRefuse: 'dims do not match the data' });
+  write('huge dims on a float_data tensor', edited((m) => { const t = initializer(m, 'bn2.bias'); t.floatData = Array.from(new Float32Array(Uint8Array.from(t.rawData!).buffer)); t.rawData = new Uint8Array(0); t.dims = int64s([1e12]); }), { mustRefuse: 'dims do not match the data' });
+  write('a graph input of huge static dims', edited((m) => { tensorType(m.graph!.input![0])!.shape!.dim = shapeDims(['batch', 1, 2 ** 31 - 1, 2 ** 31 - 1]); }));
+  write('a weight stored as INT64', edited((m) => { initializer(m, 'conv1.weight').dataType = DataType.INT64; }));
+  write('a weight stored as DOUBLE', edited((m) => { initializer(m, 'fc.weight').dataType = DataType.DOUBLE; }));
   write('a weight of undefined element type', edited((m) => { initializer(m, 'conv2.bias').dataType = 0; }));
   write('a NaN weight', edited((m) => { const t = initializer(m, 'fc.bias'); const v = new Float32Array(Uint8Array.from(t.rawData!).buffer); v[3] = NaN; t.rawData = new Uint8Array(v.buffer); }), { mustRefuse: 'NaN parameter' });
-  write('two initializers of one name', edited((m) => { m.graph!.initializer!.push(onnx.TensorProto.create({ ...initializer(m, 'fc.bias'), dims: [3], rawData: new Uint8Array(12) })); }));
+  write('two initializers of one name', edited((m) => { m.graph!.initializer!.push(newTensor({ ...initializer(m, 'fc.bias'), dims: [3n], rawData: new Uint8Array(12) })); }));
   write('a node reading a missing tensor', edited((m) => { m.graph!.node![0]!.input![1] = 'nowhere'; }), { mustRefuse: 'a dangling input' });
   write('an unknown op', edited((m) => { m.graph!.node![2]!.opType = 'FuzzOp'; }));
-  write('a Conv of group 0', edited((m) => { m.graph!.node![0]!.attribute!.push(onnx.AttributeProto.create({ name: 'group', type: onnx.AttributeProto.AttributeType.INT, i: 0 })); }));
+  write('a Conv of group 0', edited((m) => { m.graph!.node![0]!.attribute!.push(newAttribute({ name: 'group', type: AttributeType.INT, i: 0n })); }));
   write('no graph outputs', edited((m) => { m.graph!.output = []; }));
   write('no opset import', edited((m) => { m.opsetImport = []; }), { mustRefuse: 'no opset' });
-  write('an integer (token) graph input', edited((m) => { m.graph!.input![0]!.type!.tensorType!.elemType = onnx.TensorProto.DataType.INT64; }));
+  write('an integer (token) graph input', edited((m) => { tensorType(m.graph!.input![0])!.elemType = DataType.INT64; }));
   write('a cycle in the graph', edited((m) => { const nodes = m.graph!.node!; nodes[0]!.input![0] = nodes[3]!.output![0]!; }));
 
   const ext = (name: string, edit: (conv2: TensorProto, fcBias: TensorProto, ws: Workspace) => void, extra: Partial<ModelCase> & { beside?: (dir: string, ws: Workspace, weights: Uint8Array) => void } = {}): void => {
