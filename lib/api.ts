@@ -4,8 +4,8 @@
  * The in-process building blocks (loadCheckpoint, openDataset, linearModeConnectivity,
  * analyzePair) are exported too, for callers who hold checkpoints and datasets in memory.
  */
-import { loadCheckpoint } from './checkpoint.js';
 import { datasetFiles } from './dataset/index.js';
+import { loadPair } from './load-pair.js';
 import { ANALYZE_OPTIONS, type AnalyzeOptions } from './checks/analyze.js';
 import { LMC_OPTIONS, type LmcOptions } from './checks/lmc.js';
 import type { LmcResult, PairAnalysis } from './results.js';
@@ -76,7 +76,7 @@ function control(signal: AbortSignal | undefined, onProgress: RunControl['onProg
 export async function interpolate(a: string, b: string, alpha: number, output: string): Promise<{ perUse: boolean } & CheckpointNotes> {
   checkOption('alpha', alpha);
   const outputs = await checkOutputs([{ path: output }], [a, b]);
-  const [ca, cb] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b)]);
+  const [ca, cb] = await loadPair(a, b);
   const { model, perUse } = interpolatedModel(ca, cb, alpha);
   await commitOutputs(outputs, [{ path: output, content: encodeModel(model) }]);
   return { perUse, ...checkpointNotes(ca) };

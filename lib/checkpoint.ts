@@ -9,7 +9,7 @@
 import { CheckpointMismatchError, NonFiniteParameterError, OnnxFormatError } from './errors.js';
 import { cloneModel, readModel, type OnnxModel } from './onnx/model.js';
 import { dropUnreadAliases, floatValueInfo, initializerAliases, initializerMap, isAliasNode, nodeName, producerMap, realInputs, valueShape } from './onnx/graph.js';
-import { DataType, encodeAttribute, int64s, newTensor, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from './onnx/proto.js';
+import { DataType, dataTypeName, encodeAttribute, int64s, newTensor, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from './onnx/proto.js';
 import { elementCount, readFloat32, tensorShape, valueKey, writeFloat32 } from './onnx/tensor.js';
 
 /** One use of a float initializer by a node: a slot of the arena. */
@@ -62,7 +62,7 @@ export interface NodeSignature {
 
 export type InputSignature =
   | { kind: 'parameter'; tensor: string; shape: readonly number[]; parameter: number }
-  | { kind: 'constant'; tensor: string; key: string }
+  | { kind: 'constant'; tensor: string; type: string; shape: readonly number[]; key: string }
   | { kind: 'value'; producer: number; slot: number }
   | { kind: 'graph-input'; position: number }
   | { kind: 'none' };
@@ -107,7 +107,7 @@ export function checkpointFromModel({ file, proto }: OnnxModel): Checkpoint {
       const stored = initializers.has(input) ? input : aliases.get(input);
       if (stored !== undefined) {
         const tensor = initializers.get(stored)!;
-        if (tensor.dataType !== DataType.FLOAT) return { kind: 'constant', tensor: stored, key: valueKey(tensor) };
+        if (tensor.dataType !== DataType.FLOAT) return { kind: 'constant', tensor: stored, type: dataTypeName(tensor.dataType), shape: tensorShape(tensor), key: valueKey(tensor) };
         const shape = tensorShape(tensor);
         const data = readFloat32(tensor, file);
         const bad = data.findIndex((v) => !Number.isFinite(v));
@@ -185,6 +185,15 @@ export function pairCheckpoints(a: Checkpoint, b: Checkpoint): void {
         (ia.kind !== 'constant' || (ib.kind === 'constant' && ia.key === ib.key)) &&
         (ia.kind !== 'value' || (ib.kind === 'value' && ia.producer === ib.producer && ia.slot === ib.slot)) &&
         (ia.kind !== 'graph-input' || (ib.kind === 'graph-input' && ia.position === ib.position));
+      if (ia.kind === 'constant' && ib.kind === 'constant' && ia.key !== ib.key) {
+        throw new CheckpointMismatchError(
+          `${a.file} and ${b.file} differ at ${where}, input ${k}: the ${ia.type} initializer '${ia.tensor}' of shape [${ia.shape.join(', ')}] ` +
+            `differs from '${ib.tensor}' (${ib.type}, [${ib.shape.join(', ')}]); non-float initializers (shapes, indices, masks) are never interpolated and must be equal in A and B`,
+          sa.name,
+          ia.tensor,
+          [ia.shape, ib.shape],
+        );
+      }
       if (!same) {
         const tensor = ia.kind === 'parameter' || ia.kind === 'constant' ? ia.tensor : undefined;
         const shapes: [readonly number[], readonly number[]] | undefined =

@@ -3,7 +3,7 @@
  * (whose run() blocks its thread) and the native kernels work. Inputs are files and options,
  * which cross the thread boundary as plain data.
  */
-import { loadCheckpoint } from '../checkpoint.js';
+import { loadPair } from '../load-pair.js';
 import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
 import { linearModeConnectivity, type LmcOptions } from '../checks/lmc.js';
 import type { AlignedAnalysis, LmcResult, PairAnalysis } from '../results.js';
@@ -63,13 +63,13 @@ export interface TaskMap {
 export type TaskName = keyof TaskMap;
 
 async function openPair(request: PairRequest) {
-  return Promise.all([loadCheckpoint(request.a), loadCheckpoint(request.b), openDataset(request.data)]);
+  return Promise.all([loadPair(request.a, request.b), openDataset(request.data)]).then(([[a, b], data]) => [a, b, data] as const);
 }
 
 /** The implementations, run inside the worker (or inline, see runTask). */
 export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control: RunControl) => Promise<TaskMap[K]['result']> } = {
   async align(request, control) {
-    const [a, b, data] = await Promise.all([loadCheckpoint(request.a), loadCheckpoint(request.b), request.data ? openDataset(request.data) : undefined]);
+    const [[a, b], data] = await Promise.all([loadPair(request.a, request.b), request.data ? openDataset(request.data) : undefined]);
     const result = await align(a, b, { ...request.options, ...(data ? { data } : {}), ...control });
     const { files, written } = alignmentFiles(a, result, request.outputs);
     return {
