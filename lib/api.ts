@@ -11,7 +11,7 @@ import { LMC_OPTIONS, type LmcOptions } from './checks/lmc.js';
 import type { LmcResult, PairAnalysis } from './results.js';
 import { checkpointNotes, type CheckpointNotes } from './folded-batchnorm.js';
 import { interpolatedModel } from './interpolate.js';
-import { encodeModel } from './onnx/model.js';
+import { externalDataFiles, modelFiles, modelOutputs } from './onnx/external-output.js';
 import { checkKnownKeys, checkOption, resolveOptions } from './options.js';
 import { checkOutputs, commitOutputs } from './outputs.js';
 import type { RunControl } from './progress.js';
@@ -59,7 +59,9 @@ export async function analyzeAligned(request: PairRequest, alignment: AlignReque
 export async function alignFiles(request: Omit<AlignFilesRequest, 'options'>, options: Omit<AlignOptions, 'data' | 'spec'>): Promise<AlignFilesResult> {
   checkKnownKeys('alignFiles() request', request, ['a', 'b', 'data', 'outputs']);
   const { signal, onProgress, ...plain } = resolveOptions('alignFiles()', PLAIN_ALIGN_OPTIONS, options);
-  const outputs = await checkOutputs(alignmentOutputs(request.outputs), [request.a, request.b, ...(request.data ? datasetFiles(request.data) : [])]);
+  const [dataA, dataB] = await Promise.all([externalDataFiles(request.a), externalDataFiles(request.b)]);
+  const inputs = [request.a, request.b, ...dataA, ...dataB, ...(request.data ? datasetFiles(request.data) : [])];
+  const outputs = await checkOutputs(alignmentOutputs(request.outputs, dataB.length > 0), inputs);
   const { files, ...result } = await runTask('align', { ...request, options: plain }, control(signal, onProgress));
   await commitOutputs(outputs, files, signal ? { signal } : {});
   return result;
@@ -75,9 +77,10 @@ function control(signal: AbortSignal | undefined, onProgress: RunControl['onProg
  */
 export async function interpolate(a: string, b: string, alpha: number, output: string): Promise<{ perUse: boolean } & CheckpointNotes> {
   checkOption('alpha', alpha);
-  const outputs = await checkOutputs([{ path: output }], [a, b]);
+  const [dataA, dataB] = await Promise.all([externalDataFiles(a), externalDataFiles(b)]);
+  const outputs = await checkOutputs(modelOutputs(output, undefined, dataA.length > 0), [a, b, ...dataA, ...dataB]);
   const [ca, cb] = await loadPair(a, b);
   const { model, perUse } = interpolatedModel(ca, cb, alpha);
-  await commitOutputs(outputs, [{ path: output, content: encodeModel(model) }]);
+  await commitOutputs(outputs, modelFiles(model, output, ca.externalData));
   return { perUse, ...checkpointNotes(ca) };
 }

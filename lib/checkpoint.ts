@@ -39,6 +39,8 @@ export interface ValueSpec {
 
 export interface Checkpoint {
   readonly file: string;
+  /** Whether the model was read with external data (its outputs are written the same way). */
+  readonly externalData: boolean;
   /** The model as read (never modified). */
   readonly model: ModelProto;
   /** Every float parameter, per use, in graph order. */
@@ -79,7 +81,7 @@ function attributeKey(attributes: AttributeProto[] | null | undefined): string {
 }
 
 /** Builds the arena and the structural signature of a model. */
-export function checkpointFromModel({ file, proto }: OnnxModel): Checkpoint {
+export function checkpointFromModel({ file, proto, externalData = false }: OnnxModel): Checkpoint {
   const graph = proto.graph!;
   const initializers = initializerMap(graph);
   const aliases = initializerAliases(graph, initializers);
@@ -132,6 +134,7 @@ export function checkpointFromModel({ file, proto }: OnnxModel): Checkpoint {
   const input = inputs[0]!;
   return {
     file,
+    externalData,
     model: proto,
     arena,
     parameters,

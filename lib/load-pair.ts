@@ -54,7 +54,7 @@ function withZeroBiases(checkpoint: Checkpoint, missing: readonly MissingBias[])
     while (inputs.length <= m.slot) inputs.push('');
     inputs[m.slot] = name;
   }
-  return checkpointFromModel({ file: checkpoint.file, proto: model });
+  return checkpointFromModel({ file: checkpoint.file, proto: model, externalData: checkpoint.externalData });
 }
 
 /** A and B with every bias dropped in one and present in the other restored as zeros. */

@@ -4,7 +4,7 @@
  * output gate (lib/outputs.ts).
  */
 import type { Checkpoint } from '../checkpoint.js';
-import { encodeModel } from '../onnx/model.js';
+import { modelFiles, modelOutputs } from '../onnx/external-output.js';
 import { checkOutputs, commitOutputs, type DeclaredOutput, type OutputFile } from '../outputs.js';
 import type { AlignResult } from './index.js';
 import { torchStateDict } from './names.js';
@@ -57,8 +57,11 @@ export function alignmentJson(a: Checkpoint, result: AlignResult): Record<string
 }
 
 /** The outputs as the output gate takes them (labels as the library names them). */
-export function alignmentOutputs(outputs: AlignmentOutputs): DeclaredOutput[] {
-  return (['onnx', 'permutations', 'safetensors'] as const).flatMap((key) => (outputs[key] !== undefined ? [{ path: outputs[key]!, label: `outputs.${key}` }] : []));
+export function alignmentOutputs(outputs: AlignmentOutputs, externalData: boolean): DeclaredOutput[] {
+  return [
+    ...(outputs.onnx !== undefined ? modelOutputs(outputs.onnx, 'outputs.onnx', externalData) : []),
+    ...(['permutations', 'safetensors'] as const).flatMap((key) => (outputs[key] !== undefined ? [{ path: outputs[key]!, label: `outputs.${key}` }] : [])),
+  ];
 }
 
 /** The files of an alignment that `outputs` names, rendered but not written, and notes on what they hold. */
@@ -69,7 +72,7 @@ export function alignmentFiles(a: Checkpoint, result: AlignResult, outputs: Alig
   if (outputs.onnx !== undefined) {
     const written = permutedModel(b, b.arena);
     untied = written.untied;
-    files.push({ path: outputs.onnx, content: encodeModel(written.model) });
+    files.push(...modelFiles(written.model, outputs.onnx, b.externalData));
   }
   if (outputs.permutations !== undefined) files.push({ path: outputs.permutations, content: `${JSON.stringify(alignmentJson(a, result), null, 1)}\n` });
   const state = torchStateDict(b, b.arena);
@@ -91,7 +94,7 @@ export function alignmentFiles(a: Checkpoint, result: AlignResult, outputs: Alig
 
 /** Writes the outputs of an alignment together through the output gate, never over A's or B's file. */
 export async function writeAlignment(a: Checkpoint, result: AlignResult, outputs: AlignmentOutputs): Promise<WrittenAlignment> {
-  const plan = await checkOutputs(alignmentOutputs(outputs), [a.file, result.aligned.file]);
+  const plan = await checkOutputs(alignmentOutputs(outputs, result.aligned.externalData), [a.file, result.aligned.file]);
   const { files, written } = alignmentFiles(a, result, outputs);
   await commitOutputs(plan, files);
   return written;

@@ -5,7 +5,7 @@ import { loadCheckpoint } from '../checkpoint.js';
 import { permuteArena, permutedModel, permutationsFromJson, permutationsToJson, randomPermutations } from '../align/permute.js';
 import { inferSpec } from '../align/spec/index.js';
 import { InvalidArgumentError, PermutationError } from '../errors.js';
-import { encodeModel } from '../onnx/model.js';
+import { externalDataFiles, modelFiles, modelOutputs } from '../onnx/external-output.js';
 import { optionDefault, resolveOptions } from '../options.js';
 import { checkOutputs, commitOutputs, type OutputFile } from '../outputs.js';
 import { parseNumber } from './parse.js';
@@ -50,16 +50,17 @@ export function permuteCommand(): Command {
       if (Boolean(flags.random) === Boolean(flags.perms)) throw new InvalidArgumentError('give either --random or --perms <file>');
       const { seed } = resolveOptions('llfc permute', { seed: 'seed' } as const, { seed: parseNumber(flags.seed, '--seed') });
       const inputShape = parseInputShape(flags.inputShape);
+      const data = await externalDataFiles(file);
       const outputs = await checkOutputs(
-        [{ path: flags.output, label: '--output' }, flags.permOut !== undefined ? { path: flags.permOut, label: '--perm-out' } : undefined],
-        [file, ...(flags.perms ? [flags.perms] : [])],
+        [...modelOutputs(flags.output, '--output', data.length > 0), flags.permOut !== undefined ? { path: flags.permOut, label: '--perm-out' } : undefined],
+        [file, ...data, ...(flags.perms ? [flags.perms] : [])],
       );
       const checkpoint = await loadCheckpoint(file);
       const spec = await inferSpec(checkpoint, inputShape ? { inputShape } : {});
       const perms = flags.perms ? permutationsFromJson(spec, await readJson(flags.perms), flags.perms) : randomPermutations(spec, seed);
       const arena = permuteArena(checkpoint, spec, perms);
       const { model, untied } = permutedModel(checkpoint, arena);
-      const files: OutputFile[] = [{ path: flags.output, content: encodeModel(model) }];
+      const files: OutputFile[] = modelFiles(model, flags.output, checkpoint.externalData);
       if (flags.permOut !== undefined) {
         const extra = flags.perms ? { source: flags.perms } : { random: true, seed };
         files.push({ path: flags.permOut, content: `${JSON.stringify(permutationsToJson(spec, perms, extra), null, 1)}\n` });

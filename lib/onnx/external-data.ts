@@ -82,12 +82,15 @@ async function readLocation(model: string, tensor: string, where: ExternalLocati
   }
 }
 
-/** Loads every initializer stored as external data into raw_data (the model then stands alone). */
-export async function loadExternalData(proto: ModelProto, model: string): Promise<void> {
+/** Loads every initializer stored as external data into raw_data (the model then stands alone); whether there was any. */
+export async function loadExternalData(proto: ModelProto, model: string): Promise<boolean> {
+  let loaded = false;
   for (const tensor of proto.graph?.initializer ?? []) {
     if (tensor.dataLocation !== DataLocation.EXTERNAL) continue;
     tensor.rawData = await readLocation(model, tensor.name, await resolveExternalData(model, tensor));
     tensor.dataLocation = DataLocation.DEFAULT;
     tensor.externalData = [];
+    loaded = true;
   }
+  return loaded;
 }

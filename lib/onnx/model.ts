@@ -13,6 +13,8 @@ import { cloneModelProto, decodeModelProto, encodeModelProto, type ModelProto } 
 export interface OnnxModel {
   readonly file: string;
   readonly proto: ModelProto;
+  /** Whether it was read with tensors in external data files (written back the same way). */
+  readonly externalData?: boolean;
 }
 
 /** Parses a model from bytes; `file` names it in errors. */
@@ -42,8 +44,8 @@ export async function readModel(file: string): Promise<OnnxModel> {
   }
   if (bytes.length === 0) throw new OnnxFormatError(file, 'the file is empty');
   const proto = decodeModel(bytes, file);
-  await loadExternalData(proto, file);
-  return { file, proto };
+  const externalData = await loadExternalData(proto, file);
+  return { file, proto, externalData };
 }
 
 export function encodeModel(proto: ModelProto): Uint8Array {
