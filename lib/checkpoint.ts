@@ -144,6 +144,13 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
   };
 }
 
+/** Names of the attributes set differently (or in one only) in two attribute keys. */
+function differingAttributes(x: string, y: string): string[] {
+  const entries = (key: string) => new Map(key.split(';').filter(Boolean).map((e) => [e.slice(0, e.indexOf('=')), e] as const));
+  const [ex, ey] = [entries(x), entries(y)];
+  return [...new Set([...ex.keys(), ...ey.keys()])].filter((name) => ex.get(name) !== ey.get(name)).sort();
+}
+
 function describeInput(s: InputSignature): string {
   switch (s.kind) {
     case 'parameter':
@@ -174,7 +181,7 @@ export function pairCheckpoints(a: Checkpoint, b: Checkpoint): void {
       throw new CheckpointMismatchError(`${a.file} and ${b.file} differ at ${where}: op ${sa.op.replace(/^::/, '')} vs ${sb.op.replace(/^::/, '')}`, sa.name);
     }
     if (sa.attributes !== sb.attributes) {
-      throw new CheckpointMismatchError(`${a.file} and ${b.file} differ at ${where} (${sa.op.replace(/^::/, '')}): the attributes differ`, sa.name);
+      throw new CheckpointMismatchError(`${a.file} and ${b.file} differ at ${where} (${sa.op.replace(/^::/, '')}): the attributes differ (${differingAttributes(sa.attributes, sb.attributes).join(', ')})`, sa.name);
     }
     if (sa.inputs.length !== sb.inputs.length) {
       throw new CheckpointMismatchError(`${a.file} and ${b.file} differ at ${where}: ${sa.inputs.length} inputs vs ${sb.inputs.length}`, sa.name);

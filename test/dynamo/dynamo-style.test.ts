@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyze, lmc } from '../../lib/api.js';
-import { loadCheckpoint } from '../../lib/checkpoint.js';
+import { loadCheckpoint, pairCheckpoints } from '../../lib/checkpoint.js';
+import { interpolateArenas } from '../../lib/interpolate.js';
 import { CheckpointMismatchError } from '../../lib/errors.js';
 import { loadPair } from '../../lib/load-pair.js';
 import { readModel, writeModel } from '../../lib/onnx/model.js';
@@ -102,9 +103,24 @@ describe('pairing dynamo-style checkpoints', () => {
   });
 
   it('a dynamo-style A with a legacy B: a CheckpointMismatchError naming the first differing node', async () => {
-    const error = await loadPair(dynamo('mlp_a'), legacy('mlp_b')).then(([a, b]) => import('../../lib/checkpoint.js').then((m) => m.pairCheckpoints(a, b))).catch((e: unknown) => e);
+    const error = await loadPair(dynamo('mlp_a'), legacy('mlp_b')).then(([a, b]) => pairCheckpoints(a, b)).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CheckpointMismatchError);
     expect((error as Error).message).toMatch(/node 0 \('node_Reshape_0' in .*mlp_a\.onnx, '\/flatten\/Flatten' in .*mlp_b\.onnx\): op Reshape vs Flatten/);
+  });
+
+  it('nodes whose attributes differ: a CheckpointMismatchError naming the attributes', async () => {
+    const model = (await readModel(legacy('mlp_b'))).proto;
+    const gemm = model.graph!.node!.find((n) => n.opType === 'Gemm')!;
+    gemm.attribute = gemm.attribute!.filter((x) => x.name !== 'alpha' && x.name !== 'beta');
+    const b = join(tmp.dir, 'attributes.onnx');
+    await writeModel(model, b);
+    const [ca, cb] = await Promise.all([loadCheckpoint(legacy('mlp_a')), loadCheckpoint(b)]);
+    expect(() => pairCheckpoints(ca, cb)).toThrow(/node 1 \('\/fc1\/Gemm' in .*, '\/fc1\/Gemm' in .*\) \(Gemm\): the attributes differ \(alpha, beta\)/);
+  });
+
+  it('float initializers equal in A and B stay as they are at every α (bit for bit)', async () => {
+    const a = await loadCheckpoint(dynamo('mlp_a'));
+    for (const theta of interpolateArenas(a.arena, a.arena, [1 / 3, 0.5, 0.9])) expect(Buffer.from(theta.buffer).equals(Buffer.from(a.arena.buffer))).toBe(true);
   });
 
   it('integer initializers that differ between A and B: a CheckpointMismatchError naming the tensor', async () => {
