@@ -5,7 +5,7 @@
  */
 import { checkpointFromModel, loadCheckpoint, type Checkpoint, type InputSignature } from './checkpoint.js';
 import { cloneModel } from './onnx/model.js';
-import { DataType, onnx } from './onnx/proto.js';
+import { DataType, int64s, newTensor } from './onnx/proto.js';
 import { elementCount, writeFloat32 } from './onnx/tensor.js';
 
 /** The input slot of the optional bias, per op (domain::op as in NodeSignature). */
@@ -47,7 +47,7 @@ function withZeroBiases(checkpoint: Checkpoint, missing: readonly MissingBias[])
     let name = m.name;
     for (let k = 1; taken.has(name); k++) name = `${m.name}_zero${k}`;
     taken.add(name);
-    const tensor = onnx.TensorProto.create({ name, dataType: DataType.FLOAT, dims: [...m.shape] });
+    const tensor = newTensor({ name, dataType: DataType.FLOAT, dims: int64s(m.shape) });
     writeFloat32(tensor, new Float32Array(elementCount(m.shape)));
     graph.initializer.push(tensor);
     const inputs = graph.node![m.nodeIndex]!.input!;

@@ -8,7 +8,7 @@ import { basename } from 'node:path';
 import type { DeclaredOutput, OutputFile } from '../outputs.js';
 import { resolveExternalData } from './external-data.js';
 import { cloneModel, decodeModel, encodeModel } from './model.js';
-import { onnx, type ModelProto } from './proto.js';
+import { DataLocation, newEntry, type ModelProto } from './proto.js';
 
 /** Tensors of at least this many bytes go to the data file; smaller ones (shape constants among them) stay inline, where onnxruntime's shape inference needs them. */
 const EXTERNAL_THRESHOLD = 1024;
@@ -33,7 +33,7 @@ export async function externalDataFiles(file: string): Promise<string[]> {
   }
   const files = new Set<string>();
   for (const tensor of proto.graph?.initializer ?? []) {
-    if (tensor.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) files.add((await resolveExternalData(file, tensor)).path);
+    if (tensor.dataLocation === DataLocation.EXTERNAL) files.add((await resolveExternalData(file, tensor)).path);
   }
   return [...files];
 }
@@ -54,8 +54,8 @@ export function modelFiles(proto: ModelProto, path: string, external: boolean): 
   for (const tensor of model.graph?.initializer ?? []) {
     const raw = tensor.rawData;
     if (!raw || raw.length < EXTERNAL_THRESHOLD) continue;
-    tensor.externalData = Object.entries({ location, offset: String(offset), length: String(raw.length) }).map(([key, value]) => onnx.StringStringEntryProto.create({ key, value }));
-    tensor.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    tensor.externalData = Object.entries({ location, offset: String(offset), length: String(raw.length) }).map(([key, value]) => newEntry(key, value));
+    tensor.dataLocation = DataLocation.EXTERNAL;
     tensor.rawData = new Uint8Array(0);
     chunks.push(raw);
     offset += raw.length;

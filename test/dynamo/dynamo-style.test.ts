@@ -76,7 +76,8 @@ describe('pairing dynamo-style checkpoints', () => {
     const options = { alphas: [0.5], batchSize: 250 };
     const d = await analyze({ a: dynamo('mlp_a'), b: dynamo('mlp_b'), data }, options);
     const l = await analyze({ a: legacy('mlp_a'), b: legacy('mlp_b'), data }, options);
-    expect(d.layers.map((x) => x.op)).toEqual(l.layers.map((x) => x.op));
+    expect(d.layers.map((x) => [x.op, x.module])).toEqual(l.layers.map((x) => [x.op, x.module]));
+    expect(d.commutativity.map((c) => c.module)).toEqual(l.commutativity.map((c) => c.module));
     d.layers.forEach((layer, i) => {
       const other = l.layers[i]!;
       expectClose([layer.baseline, ...layer.llfc.flatMap((p) => [p.distance, p.coefficient])], [other.baseline, ...other.llfc.flatMap((p) => [p.distance, p.coefficient])], 1e-5);

@@ -10,8 +10,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { alignFiles, interpolate } from '../../lib/api.js';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
 import { OutputError } from '../../lib/errors.js';
-import { encodeModel, readModel } from '../../lib/onnx/model.js';
-import { onnx } from '../../lib/onnx/proto.js';
+import { decodeModel, encodeModel, readModel } from '../../lib/onnx/model.js';
+import { DataLocation, metadataValue } from '../../lib/onnx/proto.js';
 import { fixture, runCliInProcess, tempDir } from '../helpers.js';
 
 const tmp = tempDir();
@@ -44,14 +44,17 @@ describe('writing models read with external data', () => {
     expect(readdirSync(dir).sort()).toEqual(['mid.onnx', 'mid.onnx.data']);
     expect(statSync(out).size).toBeLessThan(10_000);
     const written = (await readModel(out)).proto;
-    expect(written.graph!.initializer!.find((t) => t.name === 'val_1')!.dataLocation).toBe(onnx.TensorProto.DataLocation.DEFAULT);
-    const raw = onnx.ModelProto.decode(readFileSync(out));
-    const external = raw.graph!.initializer!.filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
+    expect(written.graph!.initializer!.find((t) => t.name === 'val_1')!.dataLocation).toBe(DataLocation.DEFAULT);
+    const raw = decodeModel(readFileSync(out), out);
+    const external = raw.graph!.initializer!.filter((t) => t.dataLocation === DataLocation.EXTERNAL);
     // Tensors of 1 KiB or more (the three weights and the two 256-wide biases) go to the data file.
-    expect(external.map((t) => [t.name, t.externalData!.find((e) => e.key === 'location')!.value])).toEqual(
+    expect(external.map((t) => [t.name, t.externalData.find((e) => e.key === 'location')!.value])).toEqual(
       ['val_1', 'fc1.bias', 'val_2', 'fc2.bias', 'val_3'].map((name) => [name, 'mid.onnx.data']),
     );
     expect((await loadCheckpoint(out)).externalData).toBe(true);
+    // The dynamo metadata travels with the model: the folded transpose's source, the module paths.
+    expect(metadataValue(raw.graph!.initializer.find((t) => t.name === 'val_1')!.metadataProps, 'pkg.onnxscript.optimizer.folded_from')).toBe('fc1.weight');
+    expect(metadataValue(raw.graph!.node[1]!.metadataProps, 'pkg.torch.onnx.name_scopes')).toBe("['', 'fc1', 'addmm']");
     const legacyMid = join(dir, 'legacy-mid.onnx');
     await interpolate(legacy('mlp_a'), legacy('mlp_b'), 0.5, legacyMid);
     expect(existsSync(`${legacyMid}.data`)).toBe(false);
@@ -81,8 +84,8 @@ describe('writing models read with external data', () => {
   it('refuses a data file name that is an input (the model’s own external data), writing nothing', async () => {
     const dir = fresh();
     copyFileSync(`${dynamo('mlp_a')}.data`, join(dir, 'out.onnx.data'));
-    const raw = onnx.ModelProto.decode(readFileSync(dynamo('mlp_a')));
-    for (const t of raw.graph!.initializer!) for (const e of t.externalData ?? []) if (e.key === 'location') e.value = 'out.onnx.data';
+    const raw = decodeModel(readFileSync(dynamo('mlp_a')), 'mlp_a.onnx');
+    for (const t of raw.graph!.initializer!) for (const e of t.externalData) if (e.key === 'location') e.value = 'out.onnx.data';
     writeFileSync(join(dir, 'm.onnx'), encodeModel(raw));
     const error = (await interpolate(join(dir, 'm.onnx'), dynamo('mlp_b'), 0.5, join(dir, 'out.onnx')).catch((e: unknown) => e)) as OutputError;
     expect(error).toBeInstanceOf(OutputError);
