@@ -47,6 +47,8 @@ export interface Checkpoint {
   readonly arena: Float32Array;
   readonly parameters: readonly Parameter[];
   readonly input: ValueSpec;
+  /** Every data input in graph order (the first is `input`): token ids, attention mask, position ids, … */
+  readonly inputs: readonly ValueSpec[];
   readonly outputs: readonly ValueSpec[];
   /** One structural signature per compute node (Identity aliases left out), for pairing. */
   readonly structure: readonly NodeSignature[];
@@ -87,9 +89,7 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
   const aliases = initializerAliases(graph, initializers);
   const producers = producerMap(graph);
   const inputs = realInputs(graph);
-  if (inputs.length !== 1) {
-    throw new OnnxFormatError(file, `expected exactly one data input, found ${inputs.length} (${inputs.map((i) => i.name).join(', ') || 'none'})`);
-  }
+  if (inputs.length === 0) throw new OnnxFormatError(file, 'expected a data input, found none');
   const inputPositions = new Map(inputs.map((v, i) => [v.name ?? '', i]));
   const nodes = graph.node ?? [];
   const computeIndex = new Map<number, number>();
@@ -139,6 +139,7 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
     arena,
     parameters,
     input: { name: input.name ?? '', shape: valueShape(input) },
+    inputs: inputs.map((v) => ({ name: v.name ?? '', shape: valueShape(v) })),
     outputs: (graph.output ?? []).map((o) => ({ name: o.name ?? '', shape: valueShape(o) })),
     structure,
   };

@@ -7,7 +7,8 @@
  */
 import * as ort from 'onnxruntime-node';
 import { InputTypeError, InvalidArgumentError, ModelRunError, OnnxFormatError, ShapeMismatchError } from './errors.js';
-import { parameterValueName, rewireParameters, type Checkpoint } from './checkpoint.js';
+import { parameterValueName, rewireParameters, type Checkpoint, type ValueSpec } from './checkpoint.js';
+import type { Batch, Dataset } from './dataset/index.js';
 import { initializerAliases, initializerMap, isAliasNode } from './onnx/graph.js';
 import { cloneModel, encodeModel } from './onnx/model.js';
 import { DataType, dataTypeName, newValueInfo, tensorType, type ModelProto } from './onnx/proto.js';
@@ -85,23 +86,56 @@ export class ModelSession {
    * InputTypeError unless the input takes the data's type: float data a FLOAT input, token ids
    * (int64 data) an INT64 or INT32 input.
    */
-  checkInputShape(sampleShape: readonly number[], source: string, inputType: 'float32' | 'int64' = 'float32'): void {
-    const { input, file } = this.checkpoint;
-    const type = inputElementType(this.checkpoint);
+  checkInputShape(sampleShape: readonly number[], source: string, inputType: 'float32' | 'int64' = 'float32', input: ValueSpec = this.checkpoint.input): void {
+    const { file } = this.checkpoint;
+    const type = inputElementType(this.checkpoint, input.name);
     const takes = inputType === 'int64' ? [DataType.INT64, DataType.INT32] : [DataType.FLOAT];
     if (!takes.includes(type)) {
       const data = inputType === 'int64' ? 'token ids (integers, fed as int64)' : 'FLOAT (float32)';
       const hint = inputType === 'int64' ? 'give float data for this model' : 'a token model takes integer data (.npy/.npz int64, int32, uint16, or --tokens)';
       throw new InputTypeError(`${source}: the data is ${data} but the input '${input.name}' of ${file} takes ${dataTypeName(type)}; ${hint}`);
     }
-    const dims = this.checkpoint.input.shape;
+    const dims = input.shape;
     const fits = dims.length === sampleShape.length + 1 && dims.slice(1).every((d, i) => d < 0 || d === sampleShape[i]);
     if (!fits) {
       throw new ShapeMismatchError(
-        `${source}: samples of shape [${sampleShape.join(', ')}] do not fit the input '${this.checkpoint.input.name}' of ${this.checkpoint.file}, ` +
+        `${source}: samples of shape [${sampleShape.join(', ')}] do not fit the input '${input.name}' of ${this.checkpoint.file}, ` +
           `which takes [${dims.map((d) => (d < 0 ? 'N' : d)).join(', ')}]`,
       );
     }
+  }
+
+  /**
+   * Throws unless the data feeds every input of the model, each with samples of its shape and
+   * type: one unnamed input feeds a one-input model; named inputs must be exactly the model's.
+   */
+  checkData(data: Dataset): void {
+    const { inputs, file } = this.checkpoint;
+    const names = inputs.map((v) => `'${v.name}'`).join(', ');
+    if (!data.namedInputs) {
+      if (inputs.length > 1) {
+        throw new InvalidArgumentError(`${file} takes ${inputs.length} inputs (${names}); give each by name (--input name=file; API: inputs)`);
+      }
+      this.checkInputShape(data.sampleShape, data.source, data.inputType);
+      return;
+    }
+    const given = new Map(data.namedInputs.map((n) => [n.name, n]));
+    const unknown = data.namedInputs.find((n) => !inputs.some((v) => v.name === n.name));
+    if (unknown) throw new InvalidArgumentError(`${unknown.source}: ${file} has no input '${unknown.name}'; its inputs are ${names}`);
+    const missing = inputs.find((v) => !given.has(v.name));
+    if (missing) throw new InvalidArgumentError(`no data for the input '${missing.name}' of ${file}; its inputs are ${names}, given ${data.namedInputs.map((n) => `'${n.name}'`).join(', ')}`);
+    for (const v of inputs) {
+      const n = given.get(v.name)!;
+      this.checkInputShape(n.sampleShape, n.source, n.inputType, v);
+    }
+  }
+
+  /** Runs one batch of `data` (every named input, when it has several), with `parameters` when fed per run. */
+  async runBatch(batch: Batch, data: Dataset, parameters?: Float32Array): Promise<RunOutputs> {
+    if (!batch.named || !data.namedInputs) return this.run(batch.inputs, [batch.size, ...data.sampleShape], parameters);
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const n of data.namedInputs) feeds[n.name] = inputTensor(this.checkpoint, n.name, batch.named[n.name]!, [batch.size, ...n.sampleShape]);
+    return this.runFeeds(feeds, `a batch of ${batch.size} samples of ${data.namedInputs.map((n) => `${n.name} [${n.sampleShape.join(', ')}]`).join(', ')}`, parameters);
   }
 
   /**
@@ -109,7 +143,10 @@ export class ModelSession {
    * (an arena of the checkpoint's layout) is required when the session takes them per run.
    */
   async run(inputs: Float32Array | BigInt64Array, dims: readonly number[], parameters?: Float32Array): Promise<RunOutputs> {
-    const feeds: Record<string, ort.Tensor> = { [this.checkpoint.input.name]: inputTensor(this.checkpoint, inputs, dims) };
+    return this.runFeeds({ [this.checkpoint.input.name]: inputTensor(this.checkpoint, this.checkpoint.input.name, inputs, dims) }, `a batch of shape [${dims.join(', ')}]`, parameters);
+  }
+
+  private async runFeeds(feeds: Record<string, ort.Tensor>, what: string, parameters?: Float32Array): Promise<RunOutputs> {
     if (this.feed === 'inputs') {
       if (!parameters) throw new InvalidArgumentError('this session takes its parameters per run');
       for (const p of this.checkpoint.parameters) {
@@ -119,7 +156,7 @@ export class ModelSession {
     try {
       return await this.session.run(feeds, [...this.outputNames]);
     } catch (error) {
-      throw runError(this.checkpoint.file, `a batch of shape [${dims.join(', ')}]`, error);
+      throw runError(this.checkpoint.file, what, error);
     }
   }
 
@@ -128,21 +165,21 @@ export class ModelSession {
   }
 }
 
-/** The element type of the checkpoint's data input (FLOAT when the model does not say). */
-function inputElementType(checkpoint: Checkpoint): number {
-  const info = (checkpoint.model.graph?.input ?? []).find((v) => v.name === checkpoint.input.name);
+/** The element type of a data input of the checkpoint (FLOAT when the model does not say). */
+function inputElementType(checkpoint: Checkpoint, name: string = checkpoint.input.name): number {
+  const info = (checkpoint.model.graph?.input ?? []).find((v) => v.name === name);
   return tensorType(info)?.elemType ?? DataType.FLOAT;
 }
 
 /** The data as the model's input tensor: floats as float32, token ids as int64 (int32 where the model takes that). */
-function inputTensor(checkpoint: Checkpoint, inputs: Float32Array | BigInt64Array, dims: readonly number[]): ort.Tensor {
+function inputTensor(checkpoint: Checkpoint, name: string, inputs: Float32Array | BigInt64Array, dims: readonly number[]): ort.Tensor {
   if (inputs instanceof Float32Array) return new ort.Tensor('float32', inputs, [...dims]);
-  if (inputElementType(checkpoint) !== DataType.INT32) return new ort.Tensor('int64', inputs, [...dims]);
+  if (inputElementType(checkpoint, name) !== DataType.INT32) return new ort.Tensor('int64', inputs, [...dims]);
   const narrow = new Int32Array(inputs.length);
   for (let i = 0; i < inputs.length; i++) {
     const v = inputs[i]!;
     if (v < -2147483648n || v > 2147483647n) {
-      throw new InputTypeError(`${checkpoint.file}: token id ${v} does not fit the int32 input '${checkpoint.input.name}'`);
+      throw new InputTypeError(`${checkpoint.file}: token id ${v} does not fit the int32 input '${name}'`);
     }
     narrow[i] = Number(v);
   }

@@ -76,7 +76,7 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
     sessions.push(sessionA);
     const sessionB = await ModelSession.create(b, { parameters: b.arena, taps: endpointTaps });
     sessions.push(sessionB);
-    sessionA.checkInputShape(data.sampleShape, data.source, data.inputType);
+    sessionA.checkData(data);
     const theta = new Float32Array(a.arena.length);
     const interiorSessions = new Map<number, ModelSession>();
     for (const alpha of interior) {
@@ -95,14 +95,14 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
       const dims = [batch.size, ...data.sampleShape];
       const input: FloatTensor | undefined = batch.inputs instanceof Float32Array ? { data: batch.inputs, dims } : undefined;
       const outputsAt = new Map<number, RunOutputs>();
-      outputsAt.set(0, await sessionA.run(batch.inputs, dims));
+      outputsAt.set(0, await sessionA.runBatch(batch, data));
       tick();
       throwIfAborted(signal);
-      outputsAt.set(1, await sessionB.run(batch.inputs, dims));
+      outputsAt.set(1, await sessionB.runBatch(batch, data));
       tick();
       for (const [alpha, session] of interiorSessions) {
         throwIfAborted(signal);
-        outputsAt.set(alpha, await session.run(batch.inputs, dims));
+        outputsAt.set(alpha, await session.runBatch(batch, data));
         tick();
       }
       const pairBatch: PairBatch = {

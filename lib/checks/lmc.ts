@@ -165,11 +165,11 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
       interpolateArenas(a.arena, b.arena, [alpha], [theta]);
       const session = shared ?? (await ModelSession.create(a, { parameters: theta }));
       try {
-        session.checkInputShape(data.sampleShape, data.source, data.inputType);
+        session.checkData(data);
         const sums: LossSums = { loss: 0, hits: 0, count: 0 };
         for await (const batch of data.batches(batchSize, signal ? { signal } : {})) {
           throwIfAborted(signal);
-          const out = await session.run(batch.inputs, [batch.size, ...data.sampleShape], theta);
+          const out = await session.runBatch(batch, data, theta);
           const logits = out[session.outputNames[0]!]!.data as Float32Array;
           const r = batchLoss(loss, logits, batch.labels!);
           sums.loss += r.loss;

@@ -8,6 +8,7 @@ import { parseNumber, parseNumberList } from './parse.js';
 
 export interface DataFlags {
   data?: string[];
+  input?: string[];
   tokens?: string;
   dtype?: TokenDTypeName;
   context?: string;
@@ -25,6 +26,7 @@ export interface DataFlags {
 export function addDataOptions(command: Command): Command {
   return command
     .option('--data <files...>', 'inputs: .npy, .npz, IDX (.gz) or CIFAR-10 .bin batches, as the model takes them (e.g. N×1×28×28); integer .npy/.npz (int64, int32, uint16) N×T are token ids')
+    .option('--input <name=file...>', 'one model input by name (repeat for each: --input input_ids=ids.npy --input attention_mask=mask.npy); .npz archives are read at the array of that name')
     .option('--tokens <file>', 'a flat token file as LM training code writes it (e.g. val.bin): windows of --context + 1 tokens, inputs and next-token labels')
     .addOption(new Option('--dtype <type>', 'element type of the --tokens file').choices(OPTIONS.tokenDType.values))
     .option('--context <T>', 'tokens per sample of the --tokens file')
@@ -41,10 +43,12 @@ export function addDataOptions(command: Command): Command {
 
 /** The dataset options the flags describe (the dataset is opened where the work runs). */
 export function datasetOptionsFromFlags(flags: DataFlags): OpenDatasetOptions {
-  if ((flags.data === undefined) === (flags.tokens === undefined)) throw new InvalidArgumentError('give the data: --data or --tokens (one of them)');
+  const given = [flags.data, flags.input, flags.tokens].filter((f) => f !== undefined).length;
+  if (given !== 1) throw new InvalidArgumentError('give the data: --data, --input name=file or --tokens (one of them)');
   if ((flags.mean === undefined) !== (flags.std === undefined)) throw new InvalidArgumentError('--mean and --std go together');
   return {
     ...(flags.data !== undefined ? { data: flags.data.length === 1 ? flags.data[0]! : flags.data } : {}),
+    ...(flags.input !== undefined ? { inputs: namedInputs(flags.input) } : {}),
     ...(flags.tokens !== undefined ? { tokens: flags.tokens } : {}),
     ...(flags.dtype !== undefined ? { dtype: flags.dtype } : {}),
     ...(flags.context !== undefined ? { context: parseNumber(flags.context, '--context') } : {}),
@@ -60,6 +64,19 @@ export function datasetOptionsFromFlags(flags: DataFlags): OpenDatasetOptions {
   };
 }
 
+/** `--input name=file` flags as a map from input name to file; a name given twice is an error. */
+function namedInputs(items: readonly string[]): Record<string, string> {
+  const inputs: Record<string, string> = {};
+  for (const item of items) {
+    const at = item.indexOf('=');
+    if (at <= 0 || at === item.length - 1) throw new InvalidArgumentError(`--input: '${item}' is not name=file`);
+    const name = item.slice(0, at);
+    if (name in inputs) throw new InvalidArgumentError(`--input: '${name}' is given twice`);
+    inputs[name] = item.slice(at + 1);
+  }
+  return inputs;
+}
+
 /** Every input file the flags name (never to be overwritten by an output). */
 export function dataInputs(flags: DataFlags): string[] {
   return datasetFiles(datasetOptionsFromFlags(flags));
@@ -67,5 +84,5 @@ export function dataInputs(flags: DataFlags): string[] {
 
 /** The data files as the report names them. */
 export function dataSource(flags: DataFlags): string {
-  return flags.tokens ?? (flags.data ?? []).join(', ');
+  return flags.tokens ?? (flags.data ?? flags.input ?? []).join(', ');
 }

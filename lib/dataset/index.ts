@@ -34,10 +34,11 @@ import { nextTokenLabels, openLabelsFile, readLabels, type LabelArray } from './
 import { isNpy, openNpyFile, requireSamples } from './npy.js';
 import { isZip, openNpzArray } from './npz.js';
 import { readArrayBytes, readHead, type ArraySource } from './readers.js';
+import { NamedInputsDataset } from './named.js';
 import { openTokenWindows } from './tokens.js';
 import type { DataFormat, Dataset, OpenDatasetOptions } from './types.js';
 
-export type { Batch, DataFormat, Dataset, Normalization, OpenDatasetOptions } from './types.js';
+export type { Batch, DataFormat, Dataset, NamedInput, Normalization, OpenDatasetOptions } from './types.js';
 export type { TokenDTypeName } from './dtype.js';
 export { checkLabels } from './labels.js';
 
@@ -56,7 +57,7 @@ async function detectFormat(file: string): Promise<DataFormat> {
 }
 
 const DATASET_OPTION_KEYS: readonly (keyof OpenDatasetOptions)[] = [
-  'data', 'tokens', 'dtype', 'context', 'labels', 'ignoreIndex', 'normalize', 'key', 'labelsKey', 'limit', 'format', 'allowNonfinite',
+  'data', 'inputs', 'tokens', 'dtype', 'context', 'labels', 'ignoreIndex', 'normalize', 'key', 'labelsKey', 'limit', 'format', 'allowNonfinite',
 ];
 
 /** The `labels` value asking for next-token labels of token data. */
@@ -64,7 +65,8 @@ export const NEXT_TOKEN_LABELS = 'next-token';
 
 /** The files a dataset reads (never to be overwritten by an output). */
 export function datasetFiles(options: OpenDatasetOptions): string[] {
-  const inputs = options.tokens !== undefined ? [options.tokens] : Array.isArray(options.data) ? options.data : options.data !== undefined ? [options.data] : [];
+  const inputs =
+    options.tokens !== undefined ? [options.tokens] : options.inputs !== undefined ? Object.values(options.inputs) : Array.isArray(options.data) ? options.data : options.data !== undefined ? [options.data] : [];
   return [...inputs, ...(options.labels !== undefined && options.labels !== NEXT_TOKEN_LABELS ? [options.labels] : [])];
 }
 
@@ -90,6 +92,16 @@ function validateOptions(options: OpenDatasetOptions): string[] {
   if (options.tokens !== undefined) {
     validateTokenOptions(options);
     return [options.tokens];
+  }
+  if (options.inputs !== undefined) {
+    if (options.data !== undefined) throw new InvalidArgumentError('give data or inputs (named inputs), not both');
+    const entries = typeof options.inputs === 'object' && options.inputs !== null ? Object.entries(options.inputs) : [];
+    if (entries.length === 0) throw new InvalidArgumentError('inputs must map model input names to files, e.g. { input_ids: "ids.npy" }');
+    for (const [name, file] of entries) {
+      if (typeof file !== 'string' || file.length === 0) throw new InvalidArgumentError(`inputs.${name}: expected a file path, got ${JSON.stringify(file)}`);
+    }
+    if (options.key !== undefined) throw new InvalidArgumentError('key does not apply to named inputs: an .npz archive is read at the array of the input\'s name');
+    return entries.map(([, file]) => file);
   }
   for (const k of ['dtype', 'context'] as const) {
     if (options[k] !== undefined) throw new InvalidArgumentError(`${k} applies only to a flat token file (tokens)`);
@@ -118,6 +130,18 @@ function validateOptions(options: OpenDatasetOptions): string[] {
   return files;
 }
 
+/** Several named inputs read in lockstep; the first carries the labels and the options. */
+async function openNamedInputs(inputs: Record<string, string>, options: OpenDatasetOptions): Promise<Dataset> {
+  const { inputs: _, limit, ...shared } = options;
+  const parts = [];
+  for (const [i, [name, file]] of Object.entries(inputs).entries()) {
+    const own = (await detectFormat(file)) === 'npz' ? { key: name } : {};
+    const rest = i === 0 ? shared : shared.allowNonfinite ? { allowNonfinite: true } : {};
+    parts.push({ name, dataset: await openDataset({ ...rest, ...own, data: file }) });
+  }
+  return new NamedInputsDataset(parts, limit);
+}
+
 /**
  * Opens a dataset for streaming batches.
  *
@@ -139,6 +163,7 @@ export async function openDataset(options: OpenDatasetOptions): Promise<Dataset>
   if (options.tokens !== undefined) {
     return openTokenWindows({ file: options.tokens, dtype: options.dtype!, context: options.context!, ignoreIndex, ...(options.limit ? { limit: options.limit } : {}) });
   }
+  if (options.inputs !== undefined) return openNamedInputs(options.inputs, options);
   const first = files[0]!;
   const format = options.format ?? (await detectFormat(first));
   if (files.length > 1 && format !== 'cifar10') {

@@ -19,6 +19,14 @@ export interface Normalization {
   std: number[];
 }
 
+/** One of several named model inputs of a dataset (`--input name=file`). */
+export interface NamedInput {
+  readonly name: string;
+  readonly source: string;
+  readonly sampleShape: readonly number[];
+  readonly inputType: 'float32' | 'int64';
+}
+
 /** One batch of consecutive samples. */
 export interface Batch {
   /** 0-based index of this batch within the iteration. */
@@ -32,6 +40,8 @@ export interface Batch {
    * or, for integer data ({@link Dataset.inputType} 'int64'), the token ids unchanged.
    */
   inputs: Float32Array | BigInt64Array;
+  /** Every named input's values (the first is `inputs`), for a dataset of named inputs. */
+  named?: Record<string, Float32Array | BigInt64Array>;
   /** `size × prod(labelShape)` labels, when the dataset has labels. */
   labels?: Int32Array;
 }
@@ -66,6 +76,8 @@ export interface Dataset {
   readonly labelShape?: readonly number[];
   /** Token labels equal to this are left out of the loss and accuracy (default −100). */
   readonly ignoreIndex?: number;
+  /** The model inputs by name, when the data feeds several (the first is the dataset's own sample shape and type). */
+  readonly namedInputs?: readonly NamedInput[];
   /** Where the labels came from (the labels file, or the data file when it carries them), for messages. */
   readonly labelsSource?: string;
   /**
@@ -96,6 +108,12 @@ export interface OpenDatasetOptions {
    * int32, uint16) of shape N×T are token ids. Give `data` or `tokens`, not both.
    */
   data?: string | string[];
+  /**
+   * Several model inputs by name, e.g. `{ input_ids: 'ids.npy', attention_mask: 'mask.npy' }`:
+   * `.npy` files, or `.npz` archives whose array of the input's name is read. Every model input
+   * must be given. The first is the dataset's own: labels (`next-token` too) go with it. Instead of `data`.
+   */
+  inputs?: Record<string, string>;
   /**
    * A flat token file as LM training code writes it (raw `dtype` values, no header, e.g.
    * nanoGPT's `val.bin`), cut into non-overlapping windows of `context + 1` tokens: a sample's

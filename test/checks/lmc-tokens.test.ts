@@ -11,7 +11,7 @@ import { expectLmcReference, type LmcCurveReference } from './lmc-reference.js';
 
 
 const tok = (name: string): string => fixture('tokens', name);
-const references = JSON.parse(readFileSync(tok('reference.json'), 'utf8')) as Record<'labels' | 'window' | 'nextToken', LmcCurveReference>;
+const references = JSON.parse(readFileSync(tok('reference.json'), 'utf8')) as Record<'labels' | 'window' | 'nextToken' | 'named', LmcCurveReference>;
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
@@ -101,5 +101,66 @@ describe('bad token data gets a clear, typed error', () => {
     const err = await linearModeConnectivity(a, b, await openDataset({ data: tok('ids.npy'), labels }), { alphas: [0, 1] }).catch((e) => e);
     expect(err).toBeInstanceOf(LabelError);
     expect(err.message).toMatch(/every label equals the ignore index -100/);
+  });
+});
+
+describe('several named inputs (ids, position ids, attention mask)', () => {
+  const pos = async () => Promise.all([loadCheckpoint(tok('poslm_a.onnx')), loadCheckpoint(tok('poslm_b.onnx'))]);
+  const inputs = { input_ids: tok('ids.npy'), position_ids: tok('position_ids.npy'), attention_mask: tok('attention_mask.npy') };
+
+  it('the curve with every input fed by name equals the reference, in LMC and in analyze, whatever the batch size and limit', async () => {
+    const [a, b] = await pos();
+    const data = await openDataset({ inputs, labels: tok('labels.npy') });
+    expect(data.namedInputs!.map((n) => n.name)).toEqual(['input_ids', 'position_ids', 'attention_mask']);
+    expectLmcReference(await linearModeConnectivity(a, b, data, { alphas: references.named.alphas, batchSize: 7 }), references.named);
+    expectLmcReference((await analyzePair(a, b, data, { batchSize: 13 })).lmc!, references.named);
+    const limited = await openDataset({ inputs, labels: tok('labels.npy'), limit: 4 });
+    expect(limited.length).toBe(4);
+    const batches = [];
+    for await (const batch of limited.batches(3)) batches.push(batch);
+    expect(batches.map((x) => [x.size, x.named!.attention_mask!.length, x.labels!.length])).toEqual([[3, 36, 36], [1, 12, 12]]);
+  });
+
+  it('inputs from one .npz archive are read at the arrays of their names', async () => {
+    const npz = tok('ids.npz');
+    const data = await openDataset({ inputs: { ids: npz } });
+    expect(data.namedInputs![0]!.source).toMatch(/ids\.npz \[ids\.npy\]/);
+  });
+
+  it('a missing input is an error naming it and the model inputs', async () => {
+    const [a, b] = await pos();
+    const data = await openDataset({ inputs: { input_ids: tok('ids.npy'), attention_mask: tok('attention_mask.npy') }, labels: 'next-token' });
+    await expect(linearModeConnectivity(a, b, data)).rejects.toThrow(
+      /no data for the input 'position_ids' of .*poslm_a\.onnx; its inputs are 'input_ids', 'position_ids', 'attention_mask', given 'input_ids', 'attention_mask'/,
+    );
+  });
+
+  it('an unknown input is an error naming it and the model inputs', async () => {
+    const [a, b] = await pos();
+    const data = await openDataset({ inputs: { ...inputs, token_type_ids: tok('ids.npy') }, labels: 'next-token' });
+    await expect(linearModeConnectivity(a, b, data)).rejects.toThrow(/poslm_a\.onnx has no input 'token_type_ids'; its inputs are 'input_ids', 'position_ids', 'attention_mask'/);
+  });
+
+  it('one unnamed data file for a model of several inputs is an error naming them', async () => {
+    const [a, b] = await pos();
+    const err = await linearModeConnectivity(a, b, await openDataset({ data: tok('ids.npy'), labels: 'next-token' })).catch((e) => e);
+    expect(err).toBeInstanceOf(InvalidArgumentError);
+    expect(err.message).toMatch(/poslm_a\.onnx takes 3 inputs \('input_ids', 'position_ids', 'attention_mask'\); give each by name/);
+  });
+
+  it('inputs of different sample counts are a DatasetError naming the file', async () => {
+    const short = writeNpy(tmp.path('mask-short.npy'), '<i8', [29, 12], new BigInt64Array(29 * 12));
+    await expect(openDataset({ inputs: { input_ids: tok('ids.npy'), attention_mask: short } })).rejects.toThrow(
+      /mask-short\.npy: 29 samples for the input 'attention_mask', but 30 for 'input_ids'/,
+    );
+  });
+
+  it('an input of the wrong type (float for an int64 input) is an InputTypeError naming the input', async () => {
+    const [a, b] = await pos();
+    const mask = writeNpy(tmp.path('mask-float.npy'), '<f4', [30, 12], new Float32Array(360).fill(1));
+    const data = await openDataset({ inputs: { ...inputs, attention_mask: mask }, labels: 'next-token' });
+    const err = await linearModeConnectivity(a, b, data).catch((e) => e);
+    expect(err).toBeInstanceOf(InputTypeError);
+    expect(err.message).toMatch(/mask-float\.npy: the data is FLOAT \(float32\) but the input 'attention_mask' of .*poslm_a\.onnx takes INT64/);
   });
 });
