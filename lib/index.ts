@@ -6,7 +6,7 @@ export { foldedBatchNorm, type FoldedBatchNorm, type CheckpointNotes } from './f
 export { loadPair } from './load-pair.js';
 export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type Parameter, type ValueSpec, type NodeSignature, type InputSignature } from './checkpoint.js';
 export { openDataset, checkLabels } from './dataset/index.js';
-export type { Batch, Dataset, DataFormat, Normalization, OpenDatasetOptions, TokenDTypeName } from './dataset/index.js';
+export type { Batch, Dataset, DataFormat, NamedInput, Normalization, OpenDatasetOptions, TokenDTypeName } from './dataset/index.js';
 export { interpolateArenas, interpolatedModel, type InterpolationMask } from './interpolate.js';
 export { checkAlphas, invalidArgument, optionDefault, OPTIONS, type OptionKind, type OptionRule, type DefaultedOptionKind } from './options.js';
 export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunOutputs, type FloatTensor } from './session.js';
