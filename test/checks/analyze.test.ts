@@ -12,16 +12,9 @@ import { modulePath } from '../../lib/onnx/names.js';
 import { floatValueInfo } from '../../lib/onnx/graph.js';
 import { newNode } from '../../lib/onnx/proto.js';
 import { fixture, tempDir } from '../helpers.js';
+import { expectCommutativity, expectLayer, type MechanismsReference } from './mechanisms-reference.js';
 
-interface ReferencePoint { alpha: number; distance: number; distanceStd?: number; coefficient?: number }
-interface ReferenceLayer { onnxTensor: string; llfc: ReferencePoint[]; baseline: number; weakAdditivity?: ReferencePoint[]; weakAdditivityBaseline?: number }
-interface ReferencePair {
-  samples: number;
-  alphas: number[];
-  layers: Record<string, ReferenceLayer>;
-  commutativity: Record<string, { onnxNode: string; distCom: number; distW: number; distH: number }>;
-}
-const references = JSON.parse(readFileSync(fixture('reference', 'mechanisms.json'), 'utf8')) as Record<string, ReferencePair>;
+const references = JSON.parse(readFileSync(fixture('reference', 'mechanisms.json'), 'utf8')) as Record<string, MechanismsReference>;
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
@@ -38,27 +31,9 @@ describe('per-layer checks against PyTorch forward hooks', () => {
     for (const [module, expected] of Object.entries(ref.layers)) {
       const ours = result.layers.find((l) => l.name === expected.onnxTensor)!;
       expect(ours.module).toBe(module === 'fc3' || module === 'fc' ? ours.module : module);
-      expected.llfc.forEach((p, k) => {
-        expect(ours.llfc[k]!.alpha).toBe(p.alpha);
-        expect(Math.abs(ours.llfc[k]!.distance - p.distance)).toBeLessThan(1e-4);
-        expect(Math.abs(ours.llfc[k]!.distanceStd - p.distanceStd!)).toBeLessThan(1e-4);
-        expect(Math.abs(ours.llfc[k]!.coefficient - p.coefficient!)).toBeLessThan(1e-4);
-      });
-      expect(Math.abs(ours.baseline - expected.baseline)).toBeLessThan(1e-4);
-      if (expected.weakAdditivity) {
-        expected.weakAdditivity.forEach((p, k) => expect(Math.abs(ours.weakAdditivity![k]!.distance - p.distance)).toBeLessThan(1e-4));
-        expect(Math.abs(ours.weakAdditivityBaseline! - expected.weakAdditivityBaseline!)).toBeLessThan(1e-4);
-      } else {
-        expect(ours.weakAdditivity).toBeUndefined();
-      }
+      expectLayer(ours, expected);
     }
-    expect(result.commutativity.map((c) => c.node).sort()).toEqual(Object.values(ref.commutativity).map((c) => c.onnxNode).sort());
-    for (const expected of Object.values(ref.commutativity)) {
-      const ours = result.commutativity.find((c) => c.node === expected.onnxNode)!;
-      expect(Math.abs(ours.distCom - expected.distCom)).toBeLessThan(1e-4);
-      expect(Math.abs(ours.distW - expected.distW)).toBeLessThan(1e-4);
-      expect(Math.abs(ours.distH - expected.distH)).toBeLessThan(1e-4);
-    }
+    expectCommutativity(result.commutativity, ref.commutativity);
   });
 
   it('computes the LMC curve of the same pass equal to the LMC check and to the PyTorch reference', async () => {

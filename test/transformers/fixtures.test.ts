@@ -1,0 +1,139 @@
+/**
+ * The transformer fixtures of scripts/fixtures/make_transformer_fixtures.py (ViTs with hand-written
+ * and nn.MultiheadAttention attention, a mixture of experts, byte-level language models) against
+ * their PyTorch references.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { afterAll, describe, expect, it } from 'vitest';
+import { loadCheckpoint, pairCheckpoints } from '../../lib/checkpoint.js';
+import { linearModeConnectivity } from '../../lib/checks/lmc.js';
+import { openDataset, type OpenDatasetOptions } from '../../lib/dataset/index.js';
+import { interpolateArenas } from '../../lib/interpolate.js';
+import { parseNpyHeader } from '../../lib/dataset/npy.js';
+import { fixture, runCliInProcess, tempDir } from '../helpers.js';
+import { expectLmcReference, type LmcCurveReference } from '../checks/lmc-reference.js';
+
+type Curve = LmcCurveReference & {
+  a: string;
+  b: string;
+  data: string;
+  labels: string;
+  normalize?: { mean: number[]; std: number[] };
+  logits?: { a: string; b: string; sequences: number };
+};
+
+/** A little-endian float32 or int64 .npy file of the fixtures, whole. */
+function readNpy(file: string): { shape: number[]; data: Float32Array | BigInt64Array } {
+  const bytes = readFileSync(file);
+  const header = parseNpyHeader(bytes, file);
+  const body = bytes.buffer.slice(bytes.byteOffset + header.dataOffset, bytes.byteOffset + header.dataOffset + header.dataBytes);
+  return { shape: header.shape, data: header.dtype.size === 8 ? new BigInt64Array(body) : new Float32Array(body) };
+}
+
+const references = JSON.parse(readFileSync(fixture('reference', 'transformer_lmc.json'), 'utf8')) as Record<string, Curve>;
+const classifiers = ['vit_hand', 'vit_mha', 'moe'].map((name) => [name, references[name]!] as const);
+const languageModels = ['lm_untied', 'lm_tied'].map((name) => [name, references[name]!] as const);
+
+describe('transformer classifiers: LMC against PyTorch', () => {
+  it.each(classifiers)('%s: the curve equals the PyTorch reference (loss 1e-4 relative, accuracy exact)', async (_name, ref) => {
+    const [a, b, data] = await Promise.all([
+      loadCheckpoint(fixture(ref.a)),
+      loadCheckpoint(fixture(ref.b)),
+      openDataset({ data: fixture(ref.data), labels: fixture(ref.labels), normalize: ref.normalize }),
+    ]);
+    const result = await linearModeConnectivity(a, b, data, { alphas: ref.alphas, batchSize: 500 });
+    expectLmcReference(result, ref);
+  });
+
+  it('llfc lmc prints the same curve for the nn.MultiheadAttention ViT', async () => {
+    const ref = references.vit_mha!;
+    const r = await runCliInProcess('lmc', fixture(ref.a), fixture(ref.b), '--data', fixture(ref.data), '--labels', fixture(ref.labels),
+      '--mean', '0.2860', '--std', '0.3530', '--json', '--quiet');
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout) as { lmc: { loss: number[]; accuracy: number[] } };
+    report.lmc.loss.forEach((l, i) => expect(Math.abs(l - ref.loss[i]!) / ref.loss[i]!).toBeLessThan(1e-4));
+    expect(report.lmc.accuracy).toEqual(ref.accuracy);
+  });
+});
+
+describe('transformer classifiers: spec and random permutations', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  async function logits(file: string, x: Float32Array, n: number): Promise<Float32Array> {
+    const session = await ort.InferenceSession.create(file);
+    try {
+      const out = await session.run({ input: new ort.Tensor('float32', x, [n, 1, 28, 28]) });
+      return out.logits!.data as Float32Array;
+    } finally {
+      await session.release();
+    }
+  }
+
+  // What `spec` finds today, and leaves fixed (saying why): vit_hand, the residual stream (patch
+  // embedding, positions, LayerNorms, every writer and reader) and each MLP hidden layer, with
+  // q/k/v channels fixed (a Reshape spreads them over heads); vit_mha, the same groups, with the
+  // fused in-projection's output fixed (the graph Slices it into q, k, v); moe, the stem, each
+  // expert's hidden layer and the experts' shared output, with the experts themselves not
+  // permuted. The logits stay in place everywhere.
+  it.each(classifiers)('%s: spec finds groups and permute --random keeps the logits (1e-4)', async (name, ref) => {
+    const spec = await runCliInProcess('spec', fixture(ref.a));
+    expect(spec.status).toBe(0);
+    const groups = Number(/(\d+) groups/.exec(spec.stdout)?.[1]);
+    expect(groups).toBeGreaterThan(0);
+    expect(spec.stdout).toMatch(/fixed \(these axes stay in place\):/);
+    const out = join(tmp.dir, `${name}_permuted.onnx`);
+    const permuted = await runCliInProcess('permute', fixture(ref.a), '--random', '--seed', '7', '-o', out, '--quiet');
+    expect(permuted.status).toBe(0);
+    const [original, moved] = await Promise.all([loadCheckpoint(fixture(ref.a)), loadCheckpoint(out)]);
+    pairCheckpoints(original, moved);
+    expect(moved.arena).not.toEqual(original.arena);
+    const n = 64;
+    const x = readNpy(fixture('data', 'fashion_test_x_f32.npy'));
+    const input = new Float32Array((x.data as Float32Array).subarray(0, n * 784).map((v) => (v - 0.286) / 0.353));
+    const [before, after] = await Promise.all([logits(fixture(ref.a), input, n), logits(out, input, n)]);
+        let worst = 0;
+    for (let i = 0; i < before.length; i++) worst = Math.max(worst, Math.abs(after[i]! - before[i]!) / Math.max(1, Math.abs(before[i]!)));
+    expect(worst).toBeLessThan(1e-4);
+  });
+});
+
+describe('byte-level language models', () => {
+  const sources: [string, (ref: Curve) => OpenDatasetOptions][] = [
+    ['N×T int64 ids and next-token labels (.npy)', (ref) => ({ data: fixture(ref.data), labels: fixture(ref.labels) })],
+    ['the same windows from the flat uint16 token file', () => ({ tokens: fixture('data', 'lm_heldout.bin'), dtype: 'uint16', context: 32 })],
+  ];
+  it.each(languageModels.flatMap(([name, ref]) => sources.map(([what, options]) => [name, what, ref, options] as const)))(
+    '%s on %s: the LMC curve (mean token cross-entropy, token accuracy) equals the PyTorch reference',
+    async (_name, _what, ref, options) => {
+      const [a, b, data] = await Promise.all([loadCheckpoint(fixture(ref.a)), loadCheckpoint(fixture(ref.b)), openDataset(options(ref))]);
+      expectLmcReference(await linearModeConnectivity(a, b, data, { alphas: ref.alphas, batchSize: 32 }), ref);
+    },
+  );
+
+  it.each(languageModels)('%s: both checkpoints load and pair, and onnxruntime gives PyTorch’s logits at α=0 and 1 (1e-4)', async (_name, ref) => {
+    const [a, b] = await Promise.all([loadCheckpoint(fixture(ref.a)), loadCheckpoint(fixture(ref.b))]);
+    pairCheckpoints(a, b);
+    const [theta0, theta1] = interpolateArenas(a.arena, b.arena, [0, 1]);
+    expect(theta0).toEqual(a.arena);
+    expect(theta1).toEqual(b.arena);
+    const ids = readNpy(fixture(ref.data));
+    const [, t] = ids.shape;
+    const n = ref.logits!.sequences;
+    const input = new ort.Tensor('int64', (ids.data as BigInt64Array).subarray(0, n * t!), [n, t!]);
+    for (const [file, stored] of [[ref.a, ref.logits!.a], [ref.b, ref.logits!.b]] as const) {
+      const session = await ort.InferenceSession.create(fixture(file));
+      const out = (await session.run({ input_ids: input })).logits!;
+      await session.release();
+      const expected = readNpy(fixture(stored));
+      expect(out.dims).toEqual(expected.shape);
+      const y = out.data as Float32Array;
+      const e = expected.data as Float32Array;
+      let worst = 0;
+      for (let i = 0; i < e.length; i++) worst = Math.max(worst, Math.abs(y[i]! - e[i]!) / Math.max(1, Math.abs(e[i]!)));
+      expect(worst).toBeLessThan(1e-4);
+    }
+  });
+});
