@@ -21,8 +21,7 @@ struct LapInput {
   const double* f64 = nullptr;
   size_t rows = 0, cols = 0;
   bool maximize = false;
-  std::vector<double> warm;  // empty: cold
-  bool has_warm = false;
+  std::vector<double> warm;  // empty: cold (only a 0 × 0 problem has no duals, and it needs none)
   std::vector<float> own_f32;
   std::vector<double> own_f64;
 
@@ -60,7 +59,6 @@ inline LapInput lap_input(const Napi::CallbackInfo& info) {
     const auto warm = view<double>(env, info[4], "warm-start duals");
     expect_length(env, warm.length, std::max(in.rows, in.cols), "warm-start duals (max(rows, cols))");
     in.warm.assign(warm.data, warm.data + warm.length);
-    in.has_warm = true;
   }
   return in;
 }
@@ -68,7 +66,7 @@ inline LapInput lap_input(const Napi::CallbackInfo& info) {
 inline llfc::LapResult lap_solve(const LapInput& in) {
   llfc::LapOptions o;
   o.maximize = in.maximize;
-  o.warm_col_duals = in.has_warm ? in.warm.data() : nullptr;
+  o.warm_col_duals = in.warm.empty() ? nullptr : in.warm.data();
   return in.f32 ? llfc::linear_sum_assignment(in.f32, in.rows, in.cols, o)
                 : llfc::linear_sum_assignment(in.f64, in.rows, in.cols, o);
 }
