@@ -19,7 +19,7 @@ import { runTask } from './worker/host.js';
 import { PLAIN_ALIGN_OPTIONS, type AlignOptions } from './align/index.js';
 import { alignmentOutputs } from './align/output.js';
 import { ALIGN_REQUEST_OPTIONS, type AlignRequest } from './studies/aligned.js';
-import { PAIR_REQUEST_KEYS, type AlignFilesRequest, type AlignFilesResult, type AnalyzeResult, type PairRequest } from './worker/tasks.js';
+import { ALIGN_FILES_REQUEST_KEYS, PAIR_REQUEST_KEYS, type AlignFilesRequest, type AlignFilesResult, type AnalyzeResult, type PairRequest } from './worker/tasks.js';
 
 export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, PairRequest } from './worker/tasks.js';
 export type { AlignRequest } from './studies/aligned.js';
@@ -57,7 +57,7 @@ export async function analyzeAligned(request: PairRequest, alignment: AlignReque
  * A, B or the data; see lib/outputs.ts) and written together at the end.
  */
 export async function alignFiles(request: Omit<AlignFilesRequest, 'options'>, options: Omit<AlignOptions, 'data' | 'spec'>): Promise<AlignFilesResult> {
-  checkKnownKeys('alignFiles() request', request, ['a', 'b', 'data', 'outputs']);
+  checkKnownKeys('alignFiles() request', request, ALIGN_FILES_REQUEST_KEYS);
   const { signal, onProgress, ...plain } = resolveOptions('alignFiles()', PLAIN_ALIGN_OPTIONS, options);
   const [dataA, dataB] = await Promise.all([externalDataFiles(request.a), externalDataFiles(request.b)]);
   const inputs = [request.a, request.b, ...dataA, ...dataB, ...(request.data ? datasetFiles(request.data) : [])];

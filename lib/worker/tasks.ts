@@ -26,8 +26,11 @@ export interface PairRequest {
   readonly data: OpenDatasetOptions;
 }
 
+/** The keys of a request type, listed in one object that the compiler checks is complete. */
+const keysOf = <T>(all: { readonly [K in keyof T]-?: true }): readonly (keyof T)[] => Object.keys(all) as (keyof T)[];
+
 /** The keys of a {@link PairRequest}. */
-export const PAIR_REQUEST_KEYS: readonly (keyof PairRequest)[] = ['a', 'b', 'data'];
+export const PAIR_REQUEST_KEYS = keysOf<PairRequest>({ a: true, b: true, data: true });
 
 /** The naive analysis, and with an alignment request, the aligned one beside it. */
 export interface AnalyzeResult extends CheckpointNotes {
@@ -44,6 +47,9 @@ export interface AlignFilesRequest {
   readonly options: Omit<AlignOptions, keyof RunControl | 'data' | 'spec'>;
   readonly outputs: AlignmentOutputs;
 }
+
+/** The keys of an `alignFiles` request (its options come as their own argument). */
+export const ALIGN_FILES_REQUEST_KEYS = keysOf<Omit<AlignFilesRequest, 'options'>>({ a: true, b: true, data: true, outputs: true });
 
 /** What an alignment run reports back: everything of AlignResult but the checkpoint and the full spec. */
 export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'>, CheckpointNotes {
