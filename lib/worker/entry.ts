@@ -23,8 +23,8 @@ try {
   const e = error as Error;
   parentPort!.postMessage({
     type: 'error',
-    // The typed error's own fields (file, sample, option, …) travel too, so the caller can read them.
-    error: { name: e.name, message: e.message, stack: e.stack, code: error instanceof LlfcError ? error.code : undefined, fields: error instanceof LlfcError ? { ...error } : undefined },
+    // The typed error's own fields (code, file, sample, option, …) travel too, so the caller can read them.
+    error: { name: e.name, message: e.message, stack: e.stack, fields: error instanceof LlfcError ? { ...error } : undefined },
     inputsRead: inputsReadSoFar(),
   });
 }

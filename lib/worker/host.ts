@@ -12,22 +12,21 @@ interface SerializedError {
   name: string;
   message: string;
   stack?: string;
-  code?: string;
+  /** A typed error's own fields, its code among them. */
   fields?: Record<string, unknown>;
 }
 
 /** Rebuilds the typed error thrown in the worker, so `instanceof` works for the caller. */
 function reviveError(data: SerializedError): Error {
   const classes = errors as unknown as Record<string, new (...args: never[]) => Error>;
-  const Class = classes[data.name] ?? (data.code ? LlfcError : Error);
-  const error = Object.create(Class.prototype) as Error & { code?: string };
+  const Class = classes[data.name] ?? (data.fields ? LlfcError : Error);
+  const error = Object.create(Class.prototype) as Error;
   Object.defineProperties(error, {
     message: { value: data.message, enumerable: false, writable: true },
     name: { value: data.name, enumerable: false, writable: true },
     stack: { value: data.stack, enumerable: false, writable: true },
   });
   Object.assign(error, data.fields);
-  if (data.code) error.code = data.code;
   return error;
 }
 
