@@ -53,7 +53,8 @@ const named = (out: DeclaredOutput): string => (out.label ? `${out.label} ${out.
 
 const errorCode = (error: unknown): string | undefined => (error as NodeJS.ErrnoException).code;
 
-function kindOf(st: Stats): string {
+/** What a file is, as messages name it ("a FIFO (named pipe)"); the dataset readers name refused inputs by it too. */
+export function kindOf(st: Stats): string {
   if (st.isDirectory()) return 'a directory';
   if (st.isCharacterDevice()) return 'a character device';
   if (st.isBlockDevice()) return 'a block device';

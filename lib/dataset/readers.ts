@@ -10,6 +10,7 @@ import { pipeline } from 'node:stream';
 import { createGunzip, createInflateRaw } from 'node:zlib';
 
 import { DatasetError } from '../errors.js';
+import { kindOf } from '../outputs.js';
 import type { DType } from './dtype.js';
 
 /** Reads consecutive bytes. `read` fills `dst[0, n)` with the next `n` bytes. */
@@ -39,7 +40,7 @@ export function describeFsError(err: unknown): string {
 
 /** Opens a file for reading, mapping failures to a {@link DatasetError} naming it. */
 export async function openFile(file: string): Promise<FileHandle> {
-  await regularFileSize(file);
+  await fileSize(file);
   try {
     return await open(file, 'r');
   } catch (err) {
@@ -47,16 +48,12 @@ export async function openFile(file: string): Promise<FileHandle> {
   }
 }
 
-/** The size of a file in bytes, or a {@link DatasetError} naming it. */
-export async function fileSize(file: string): Promise<number> {
-  return regularFileSize(file);
-}
-
 /**
- * The size of a regular file. Anything else is refused before it is opened: a FIFO or a
- * device would block the read (or never end), which must be an error, not a hang.
+ * The size of a regular file in bytes, or a {@link DatasetError} naming it. Anything else is
+ * refused before it is opened: a FIFO or a device would block the read (or never end), which
+ * must be an error, not a hang.
  */
-async function regularFileSize(file: string): Promise<number> {
+export async function fileSize(file: string): Promise<number> {
   let st: Stats;
   try {
     st = await stat(file);
@@ -64,16 +61,8 @@ async function regularFileSize(file: string): Promise<number> {
     throw new DatasetError(file, describeFsError(err), { cause: err });
   }
   if (st.isDirectory()) throw new DatasetError(file, describeFsError({ code: 'EISDIR' }));
-  if (!st.isFile()) throw new DatasetError(file, `is ${nonRegularKind(st)}, not a regular file`);
+  if (!st.isFile()) throw new DatasetError(file, `is ${kindOf(st)}, not a regular file`);
   return st.size;
-}
-
-function nonRegularKind(st: Stats): string {
-  if (st.isFIFO()) return 'a FIFO (named pipe)';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'of an unknown kind';
 }
 
 /**
