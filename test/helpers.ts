@@ -10,10 +10,10 @@ export function fixture(...parts: string[]): string {
   return join(fixturesDir, ...parts);
 }
 
-/** A fresh temporary directory, removed by the returned cleanup. */
-export function tempDir(): { dir: string; cleanup(): void } {
+/** A fresh temporary directory (`path(name)`: a file in it), removed by the returned cleanup. */
+export function tempDir(): { dir: string; path(name: string): string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'llfc-test-'));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return { dir, path: (name) => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
 /** Runs the llfc CLI in this process (faster than spawning it): its exit code and what it wrote. */

@@ -2,19 +2,13 @@
  * Test helpers: writers of small .npy, .npz, IDX and CIFAR-10 files, built byte by byte here so
  * the tests need neither Python nor downloaded data.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import yazl from 'yazl';
 
 import type { Batch, Dataset } from '../../lib/dataset/index.js';
 
-/** A temporary directory removed by `cleanup()`. */
-export function tempDir(prefix = 'llfc-dataset-'): { dir: string; path: (name: string) => string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, path: (name) => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
+export { tempDir } from '../helpers.js';
 
 type Typed =
   | Uint8Array
