@@ -7,11 +7,10 @@ import { loadCheckpoint } from '../lib/checkpoint.js';
 import { ExternalDataError } from '../lib/errors.js';
 import { encodeModel, readModel } from '../lib/onnx/model.js';
 import { DataLocation, newEntry } from '../lib/onnx/proto.js';
-import { fixture, tempDir } from './helpers.js';
+import { fixture, llfc, tempDir } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const llfc = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args], { encoding: 'utf8' });
 
 let n = 0;
 /**

@@ -1,4 +1,5 @@
 /** Paths of the generated fixtures and temp-dir helpers shared by tests. */
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,14 @@ export function fixture(...parts: string[]): string {
 export function tempDir(): { dir: string; path(name: string): string; cleanup(): void } {
   const dir = mkdtempSync(join(tmpdir(), 'llfc-test-'));
   return { dir, path: (name) => join(dir, name), cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Runs `llfc ...args` as a user would: a spawned process running the CLI from source. The
+ * timeout (vitest's test timeout) ends a hung command, which spawnSync would otherwise wait on forever.
+ */
+export function llfc(...args: string[]): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args], { encoding: 'utf8', timeout: 120_000 });
 }
 
 /** Runs the llfc CLI in this process (faster than spawning it): its exit code and what it wrote. */

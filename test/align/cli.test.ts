@@ -7,16 +7,11 @@ import { inferSpec } from '../../lib/align/spec/index.js';
 import { permuteArena, permutationsFromJson } from '../../lib/align/permute.js';
 import { decodeSafetensors } from '../../lib/align/safetensors.js';
 import { writeNpy } from '../dataset/helpers.js';
-import { fixture, tempDir } from '../helpers.js';
+import { fixture, llfc, tempDir } from '../helpers.js';
 import { maxAbsDiff, randomFloats, runModel } from './helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-
-function llfc(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const model = (name: string): string => fixture('models', `${name}.onnx`);
 const x = fixture('data', 'fashion_test_x.npy');

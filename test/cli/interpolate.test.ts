@@ -1,15 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
 import { interpolateArenas } from '../../lib/interpolate.js';
-import { fixture, tempDir } from '../helpers.js';
+import { fixture, llfc, tempDir } from '../helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const llfc = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args], { encoding: 'utf8' });
 
 describe('llfc interpolate', () => {
   it('writes θ(0.5) under the original initializer names, loadable by onnxruntime, equal to the interpolated arena', async () => {

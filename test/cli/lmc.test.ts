@@ -1,17 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../dataset/helpers.js';
-import { fixture, tempDir } from '../helpers.js';
+import { fixture, llfc, tempDir } from '../helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-
-function llfc(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const mlpA = fixture('models', 'mlp_a.onnx');
 const mlpB = fixture('models', 'mlp_b.onnx');

@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../dataset/helpers.js';
-import { fixture, runCliInProcess as llfc, tempDir } from '../helpers.js';
+import { fixture, llfc as spawnLlfc, runCliInProcess as llfc, tempDir } from '../helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -90,7 +89,7 @@ describe('non-finite input data', () => {
   const message = `${nan}: sample 5 holds NaN at feature 300 ([0, 10, 20] of its 1×28×28 values): non-finite input makes every loss and distance meaningless; pass allowNonfinite: true (--allow-nonfinite) to measure anyway`;
 
   it('llfc lmc exits 2 naming the file, the sample and the feature (a spawned process, as a user runs it)', () => {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), 'lmc', mlpA, mlpB, '--data', nan, '--labels', labels], { encoding: 'utf8' });
+    const r = spawnLlfc('lmc', mlpA, mlpB, '--data', nan, '--labels', labels);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`llfc: error: ${message}\n`);
   });

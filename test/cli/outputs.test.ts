@@ -8,11 +8,10 @@ import { encodeModel, readModel } from '../../lib/onnx/model.js';
 import { DataType, newShape, tensorType } from '../../lib/onnx/proto.js';
 import { tinyModel } from '../align/helpers.js';
 import { writeNpy } from '../dataset/helpers.js';
-import { fixture, tempDir } from '../helpers.js';
+import { fixture, llfc, tempDir } from '../helpers.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-const llfc = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args], { encoding: 'utf8', timeout: 120_000 });
 
 const model = (name: string) => fixture('models', `${name}.onnx`);
 const data = ['--data', fixture('data', 'fashion_test_x.npy'), '--labels', fixture('data', 'fashion_test_y.npy'), '--limit', '50'];

@@ -1,12 +1,6 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { fixture } from '../helpers.js';
-
-function llfc(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args], { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { fixture, llfc } from '../helpers.js';
 
 const tok = (name: string): string => fixture('tokens', name);
 const models = [tok('lm_a.onnx'), tok('lm_b.onnx')];

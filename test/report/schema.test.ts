@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import Ajv2020 from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { describe, expect, it } from 'vitest';
-import { fixture } from '../helpers.js';
+import { fixture, llfc } from '../helpers.js';
 
 const schema = JSON.parse(readFileSync(fixture('..', '..', 'schema', 'report-v1.schema.json'), 'utf8'));
 const ajv = new Ajv2020.default({ allErrors: true, strict: true, allowUnionTypes: true });
@@ -11,7 +10,7 @@ addFormats.default(ajv);
 const validate = ajv.compile(schema);
 
 function llfcJson(...args: string[]): unknown {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args, '--json'], { encoding: 'utf8' });
+  const r = llfc(...args, '--json');
   expect(r.stderr).toBe('');
   return JSON.parse(r.stdout);
 }

@@ -1,11 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LmcResult } from '../../lib/results.js';
 import { renderSvg, reportCharts, svgSize, svgToPng } from '../../lib/report/charts.js';
 import { writeHtmlReport, writePlots, writeReportOutputs } from '../../lib/report/write.js';
-import { fixture, tempDir } from '../helpers.js';
+import { fixture, llfc, tempDir } from '../helpers.js';
 import { fixtureLmc, fixtureReport, type FullReport } from './fixture-report.js';
 
 const tmp = tempDir();
@@ -87,10 +86,6 @@ describe('writeReportOutputs', () => {
 });
 
 describe('llfc lmc --html --plots', () => {
-  function llfc(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-    const r = spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args], { encoding: 'utf8' });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  }
   const args = [fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), '--data', fixture('data', 'fashion_test_x.npy'), '--labels', fixture('data', 'fashion_test_y.npy'), '--mean', '0.286', '--std', '0.353', '--limit', '200', '--alphas', '0,0.25,0.5,0.75,1'];
 
   it('writes the HTML report and the plots', () => {
