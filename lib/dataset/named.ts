@@ -64,10 +64,7 @@ export class NamedInputsDataset implements Dataset {
           named[this.parts[i]!.name] = cut(b.inputs, b.inputs.length / b.size);
         });
         const batch: Batch = { index: first.index, start: first.start, size, inputs: named[this.parts[0]!.name]!, named };
-        if (this.labels) {
-          const perSample = this.labelShape.reduce((a, b) => a * b, 1);
-          batch.labels = this.labels.slice(first.start * perSample, (first.start + size) * perSample);
-        }
+        if (first.labels) batch.labels = cut(first.labels, first.labels.length / first.size);
         seen += size;
         yield batch;
       }
