@@ -7,7 +7,8 @@ import { CHECKS, type CheckSwitches } from '../checks/registry.js';
 import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, OPTIONS, resolveOptions } from '../options.js';
 import type { AlignedAnalysis, PairAnalysis } from '../results.js';
-import { addDataOptions, dataInputs, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
+import { datasetFiles } from '../dataset/index.js';
+import { addDataOptions, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
 import { parseList, parseNumber, parseNumberList } from './parse.js';
 import { alphasFromFlags } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
@@ -59,9 +60,8 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
     batchSize: parseNumber(flags.batchSize, '--batch-size'),
     ...(Object.fromEntries(switchable.map((o) => [o.name, flags[o.name]])) as CheckSwitches),
   });
-  const inputs = [a, b, ...dataInputs(flags)];
-  const outputs = await checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
+  const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data)]);
   const { naive: analysis, aligned, foldedBatchNorm } = await withProgress(flags, (control) =>
     flags.align
       ? analyzeAligned({ a, b, data }, { method: flags.align, ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })

@@ -1,6 +1,6 @@
 /** The dataset options shared by commands that read data. */
 import { Option, type Command } from 'commander';
-import { datasetFiles, type OpenDatasetOptions } from '../dataset/index.js';
+import type { OpenDatasetOptions } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { OPTIONS, optionDefault } from '../options.js';
 import type { TokenDTypeName } from '../dataset/dtype.js';
@@ -75,11 +75,6 @@ function namedInputs(items: readonly string[]): Record<string, string> {
     inputs[name] = item.slice(at + 1);
   }
   return inputs;
-}
-
-/** Every input file the flags name (never to be overwritten by an output). */
-export function dataInputs(flags: DataFlags): string[] {
-  return datasetFiles(datasetOptionsFromFlags(flags));
 }
 
 /** The data files as the report names them. */

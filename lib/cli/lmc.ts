@@ -7,7 +7,8 @@ import { InvalidArgumentError } from '../errors.js';
 import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, resolveOptions } from '../options.js';
 import type { ParameterFeed } from '../session.js';
-import { addDataOptions, dataInputs, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
+import { datasetFiles } from '../dataset/index.js';
+import { addDataOptions, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
 import { parseNumber, parseNumberList } from './parse.js';
 import { addReportOptions, checkOutputs, feedOption, finishReport, withProgress, type ReportFlags } from './report-output.js';
 
@@ -28,9 +29,8 @@ export function alphasFromFlags(flags: { steps?: string; alphas?: string }): num
 export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<void> {
   const options = resolveOptions('llfc lmc', LMC_OPTIONS, { alphas: alphasFromFlags(flags), batchSize: parseNumber(flags.batchSize, '--batch-size'), feed: flags.feed });
   const { batchSize, feed } = options;
-  const inputs = [a, b, ...dataInputs(flags)];
-  const outputs = await checkOutputs(flags, inputs);
   const data = datasetOptionsFromFlags(flags);
+  const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data)]);
   const { foldedBatchNorm, ...lmc } = await withProgress(flags, (control) => runLmcTask({ a, b, data }, { ...options, ...control }));
   const source = dataSource(flags);
   await finishReport(
