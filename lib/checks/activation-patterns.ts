@@ -4,6 +4,7 @@
  * constants checked to a relative tolerance; a match is the activation's input x, the nodes it
  * spans and the function of the addon's activation table it equals (weak additivity's kernel).
  */
+import { attribute } from '../onnx/attributes.js';
 import { initializerAliases, initializerMap, producerMap } from '../onnx/graph.js';
 import { DataType, type GraphProto, type TensorProto } from '../onnx/proto.js';
 import { readFloat32, tensorInts } from '../onnx/tensor.js';
@@ -74,7 +75,7 @@ function scalarReader(graph: GraphProto): (value: string) => number | undefined 
   for (const [name, t] of initializers) tensors.set(name, t);
   for (const [alias, target] of aliases) tensors.set(alias, initializers.get(target)!);
   for (const n of graph.node ?? []) {
-    const value = n.opType === 'Constant' ? (n.attribute ?? []).find((a) => a.name === 'value')?.t : undefined;
+    const value = n.opType === 'Constant' ? attribute(n, 'value')?.t : undefined;
     if (value) tensors.set(n.output?.[0] ?? '', value);
   }
   return (name) => {

@@ -8,9 +8,10 @@
 import type { Checkpoint } from '../checkpoint.js';
 import { interpolateArenas } from '../interpolate.js';
 import { native, type NativeActivation } from '../native.js';
+import { floatAttr, stringAttr } from '../onnx/attributes.js';
 import { helperModel, renode } from '../onnx/build.js';
 import { initializerAliases, initializerMap, nodeName } from '../onnx/graph.js';
-import type { AttributeProto, ModelProto, NodeProto } from '../onnx/proto.js';
+import type { ModelProto, NodeProto } from '../onnx/proto.js';
 import { readFloat32, tensorShape } from '../onnx/tensor.js';
 import { ALIGNED, alphaText as chartAlpha, COLORS, exact, groupedBars, NAIVE, type BarRow, type Chart } from '../present/charts.js';
 import { alphaText, both, figure, layerNameCell, numCell, opCell, table } from '../present/html.js';
@@ -22,18 +23,9 @@ import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.j
 import { BaselineAccumulator, CosineAccumulator, sampleCount } from './cosine.js';
 import type { LayerSpec } from './layers.js';
 
-function attribute(node: NodeProto, name: string): AttributeProto | undefined {
-  return (node.attribute ?? []).find((a) => a.name === name);
-}
-
-function floatAttribute(node: NodeProto, name: string, fallback: number): number {
-  const a = attribute(node, name);
-  return a?.f ?? fallback;
-}
-
 /** The addon's name of an activation node's function, with its ONNX attributes (defaults applied) as alpha/beta. */
 function kernelActivation(node: NodeProto): { name: string; alpha: number; beta: number } {
-  const f = (name: string, fallback: number) => floatAttribute(node, name, fallback);
+  const f = (name: string, fallback: number) => floatAttr(node, name, fallback);
   switch (node.opType) {
     case 'LeakyRelu': return { name: 'LeakyRelu', alpha: f('alpha', 0.01), beta: 0 };
     case 'Elu': return { name: 'Elu', alpha: f('alpha', 1), beta: 0 };
@@ -41,11 +33,7 @@ function kernelActivation(node: NodeProto): { name: string; alpha: number; beta:
     case 'Celu': return { name: 'Celu', alpha: f('alpha', 1), beta: 0 };
     case 'HardSigmoid': return { name: 'HardSigmoid', alpha: f('alpha', 0.2), beta: f('beta', 0.5) };
     case 'ThresholdedRelu': return { name: 'ThresholdedRelu', alpha: f('alpha', 1), beta: 0 };
-    case 'Gelu': {
-      const approximate = attribute(node, 'approximate')?.s;
-      const tanh = approximate ? Buffer.from(approximate).toString() === 'tanh' : false;
-      return { name: tanh ? 'GeluTanh' : 'Gelu', alpha: 0, beta: 0 };
-    }
+    case 'Gelu': return { name: stringAttr(node, 'approximate') === 'tanh' ? 'GeluTanh' : 'Gelu', alpha: 0, beta: 0 };
     default: return { name: node.opType ?? '', alpha: 0, beta: 0 };
   }
 }

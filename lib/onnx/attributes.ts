@@ -11,6 +11,11 @@ export function intAttr(node: NodeProto, name: string, fallback: number): number
   return a ? toNumber(a.i) : fallback;
 }
 
+export function floatAttr(node: NodeProto, name: string, fallback: number): number {
+  const a = attribute(node, name);
+  return a ? a.f : fallback;
+}
+
 export function intsAttr(node: NodeProto, name: string): number[] | undefined {
   const a = attribute(node, name);
   return a ? a.ints.map((v) => toNumber(v)) : undefined;
