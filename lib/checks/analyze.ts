@@ -12,7 +12,7 @@ import { CONTROL_OPTIONS, optionDefault, resolveOptions, type OptionSchema } fro
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { LayerReport, PairAnalysis } from '../results.js';
 import { floatOutput, ModelSession, type FloatTensor, type RunOutputs } from '../session.js';
-import type { CheckResult, PairBatch, PairCheck, PairSetup } from './check.js';
+import type { PairBatch, PairCheck, PairSetup } from './check.js';
 import { selectLayers } from './layers.js';
 import { CHECK_OPTIONS, CHECKS, type CheckSwitches } from './registry.js';
 
@@ -45,14 +45,16 @@ function chosenChecks(setup: PairSetup, switches: Required<CheckSwitches>) {
   return CHECKS.filter((c) => (!('option' in c) || switches[c.option.name]) && (!('applies' in c) || c.applies(setup)));
 }
 
-/** Merges the checks' parts into the pair's result; each layer's fields in registry order. */
-function assemble(setup: PairSetup, parts: readonly CheckResult[]): PairAnalysis {
-  const layers = setup.layers.map((layer, i) => {
-    const base = { name: layer.name, node: layer.node, op: layer.op, module: layer.module, kind: layer.kind, depth: i };
-    return Object.assign(base, ...parts.map((p) => p.layers?.[i] ?? {})) as LayerReport;
-  });
-  const whole = Object.assign({}, ...parts.map(({ layers: _, ...rest }) => rest)) as CheckResult;
-  return { lmc: whole.lmc ?? null, alphas: [...setup.alphas], layers, commutativity: whole.commutativity ?? [], samples: setup.data.length };
+/** Merges the checks' parts into the pair's result in registry order; each check sees the layers' fields of the checks before it. */
+function assemble(setup: PairSetup, checks: readonly PairCheck[]): PairAnalysis {
+  const layers: Partial<LayerReport>[] = setup.layers.map((layer, i) => ({ name: layer.name, node: layer.node, op: layer.op, module: layer.module, kind: layer.kind, depth: i }));
+  const whole: Partial<PairAnalysis> = {};
+  for (const check of checks) {
+    const { layers: parts, ...rest } = check.result(layers);
+    parts?.forEach((part, i) => Object.assign(layers[i]!, part));
+    Object.assign(whole, rest);
+  }
+  return { lmc: whole.lmc ?? null, alphas: [...setup.alphas], layers: layers as LayerReport[], commutativity: whole.commutativity ?? [], samples: setup.data.length };
 }
 
 /** LMC, LLFC, weak additivity, commutativity (and the checks switched on) of A and B on the data, in one pass. */
@@ -116,7 +118,7 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
       };
       for (const check of checks) await check.add(pairBatch);
     }
-    return assemble(setup, checks.map((c) => c.result()));
+    return assemble(setup, checks);
   } finally {
     await Promise.all([...sessions, ...checks].map((s) => s.release()));
   }

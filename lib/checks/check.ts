@@ -54,7 +54,8 @@ export interface CheckResult extends Partial<Omit<PairAnalysis, 'alphas' | 'samp
 export interface PairCheck {
   readonly needs: CheckNeeds;
   add(batch: PairBatch): void | Promise<void>;
-  result(): CheckResult;
+  /** Its part of the result; `earlier`: the layers' fields the checks before it in the registry filled. */
+  result(earlier: readonly Partial<LayerReport>[]): CheckResult;
   release(): Promise<void>;
 }
 

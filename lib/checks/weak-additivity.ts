@@ -20,7 +20,7 @@ import { fixed } from '../present/text.js';
 import type { LayerReport, PairAnalysis, WeakAdditivityPoint } from '../results.js';
 import { floatOutput, GraphSession, type FloatTensor } from '../session.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { BaselineAccumulator, CosineAccumulator, sampleCount } from './cosine.js';
+import { CosineAccumulator, sampleCount } from './cosine.js';
 import type { LayerSpec } from './layers.js';
 
 /** The addon's name of an activation node's function, with its ONNX attributes (defaults applied) as alpha/beta. */
@@ -135,18 +135,17 @@ export class WeakAdditivity {
 
 /**
  * Weak additivity of every reported activation without parameters; its baseline
- * d(σ(h̃_A), σ(h̃_B)) compares the activations' own outputs, as the LLFC baseline does.
+ * d(σ(h̃_A), σ(h̃_B)) compares the activation's own outputs, so it is the LLFC baseline
+ * d(f_A, f_B) of that layer, which LLFC (before it in the registry) measures.
  */
 class WeakAdditivityCheck implements PairCheck {
   readonly needs;
-  private readonly baselines: BaselineAccumulator[];
 
   private constructor(
     private readonly setup: PairSetup,
     private readonly activations: readonly WeakAdditivity[],
   ) {
     this.needs = { endpointValues: activations.flatMap((w) => [w.layer.activationInput!, w.layer.name]), alphas: [], interpolatedValues: [] };
-    this.baselines = activations.map(() => new BaselineAccumulator());
   }
 
   static async create(setup: PairSetup): Promise<WeakAdditivityCheck> {
@@ -162,19 +161,22 @@ class WeakAdditivityCheck implements PairCheck {
   }
 
   async add(batch: PairBatch): Promise<void> {
-    for (const [i, w] of this.activations.entries()) {
+    for (const w of this.activations) {
       const l = w.layer;
       const fa = batch.value(l.name, 0, l.node);
       const fb = batch.value(l.name, 1, l.node).data;
-      const n = sampleCount(fa, l.tokens);
-      await w.add(batch.value(l.activationInput!, 0, l.node), batch.value(l.activationInput!, 1, l.node), fa.data, fb, n);
-      this.baselines[i]!.add(fa.data, fb, n);
+      await w.add(batch.value(l.activationInput!, 0, l.node), batch.value(l.activationInput!, 1, l.node), fa.data, fb, sampleCount(fa, l.tokens));
     }
   }
 
-  result() {
-    const byName = new Map(this.activations.map((w, i) => [w.layer.name, { weakAdditivity: w.points(), weakAdditivityBaseline: this.baselines[i]!.summary().distance }]));
-    return { layers: this.setup.layers.map((l) => byName.get(l.name)) };
+  result(earlier: readonly Partial<LayerReport>[]) {
+    const byName = new Map(this.activations.map((w) => [w.layer.name, w.points()]));
+    return {
+      layers: this.setup.layers.map((l, i) => {
+        const points = byName.get(l.name);
+        return points && { weakAdditivity: points, weakAdditivityBaseline: earlier[i]!.baseline! };
+      }),
+    };
   }
 
   async release(): Promise<void> {
