@@ -3,7 +3,7 @@
  * the LLFC distance d(f(θ(α)), (1−α)f(θ_A) + αf(θ_B)), its std, the scale coefficient, and
  * the A-vs-B baseline d(f_A, f_B); printed as the per-layer table, shown as heatmaps and bars.
  */
-import { alphaText as chartAlpha, ALIGNED, COLORS, exact, groupedBars, heatmap, heatText, NAIVE, type BarRow, type Chart } from '../present/charts.js';
+import { alphaText as chartAlpha, ALIGNED, distanceBars, exact, heatmap, heatText, NAIVE, type Chart } from '../present/charts.js';
 import { alphaText, both, esc, figure, formatNumber, layerNameCell, numCell, opCell, table } from '../present/html.js';
 import { alphaNearestHalf, layerAlphas, layerLabels, type ReportSections } from '../present/sections.js';
 import { fixed } from '../present/text.js';
@@ -194,25 +194,14 @@ function llfcBarsChart(sections: ReportSections): Chart | null {
   const runs = [{ which: NAIVE, layers: sections.layers }, ...(sections.aligned ? [{ which: ALIGNED, layers: sections.aligned.layers }] : [])];
   const alpha = alphaNearestHalf(layerAlphas(sections.layers));
   if (alpha === null) return null;
-  const labels = layerLabels(sections.layers);
-  const many = runs.length > 1;
-  const series: { name: string; color: string }[] = [];
-  const rows: BarRow[] = [];
-  for (const { which, layers } of runs) {
-    const dist = many ? `LLFC distance (${which})` : 'LLFC distance';
-    const base = many ? `baseline (${which})` : 'baseline d(f_A, f_B)';
-    series.push({ name: dist, color: which === NAIVE ? COLORS.naive : COLORS.aligned }, { name: base, color: which === NAIVE ? COLORS.naiveLight : COLORS.alignedLight });
-    const ownLabels = layerLabels(layers);
-    layers.forEach((layer, i) => {
-      const p = layer.llfc.find((q) => q.alpha === alpha);
-      // Aligned layers are matched to naive rows by tensor name, else by position.
-      const row = sections.layers.findIndex((l) => l.name === layer.name);
-      const label = labels[row >= 0 ? row : i] ?? ownLabels[i]!;
-      if (p) rows.push({ label, series: dist, value: p.distance, tip: `${label} · ${which} · α = ${exact(alpha)} · LLFC distance ${exact(p.distance)} ± ${exact(p.distanceStd)}` });
-      rows.push({ label, series: base, value: layer.baseline, tip: `${label} · ${which} · baseline d(f_A, f_B) ${exact(layer.baseline)}` });
-    });
-  }
-  return groupedBars('llfc-bars', `LLFC distance at α = ${chartAlpha(alpha)} vs baseline`, 'LLFC holds where the distance is far below the baseline', labels, series, rows, 'cosine distance');
+  return distanceBars(
+    { id: 'llfc-bars', title: `LLFC distance at α = ${chartAlpha(alpha)} vs baseline`, subtitle: 'LLFC holds where the distance is far below the baseline' },
+    runs,
+    alpha,
+    { distance: 'LLFC distance', series: 'LLFC distance', baseline: 'baseline d(f_A, f_B)' },
+    (l) => l.llfc,
+    (l) => l.baseline,
+  );
 }
 
 /** The per-layer table's own columns: LLFC distance per α, the baseline, the coefficient at α = 0.5. */

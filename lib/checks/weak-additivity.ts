@@ -13,7 +13,7 @@ import { helperModel, renode } from '../onnx/build.js';
 import { initializerAliases, initializerMap, nodeName } from '../onnx/graph.js';
 import type { ModelProto, NodeProto } from '../onnx/proto.js';
 import { readFloat32, tensorShape } from '../onnx/tensor.js';
-import { ALIGNED, alphaText as chartAlpha, COLORS, exact, groupedBars, NAIVE, type BarRow, type Chart } from '../present/charts.js';
+import { ALIGNED, alphaText as chartAlpha, distanceBars, NAIVE, type Chart } from '../present/charts.js';
 import { alphaText, both, figure, layerNameCell, numCell, opCell, table } from '../present/html.js';
 import { alphaNearestHalf, layerAlphas, layerLabels, type ReportSections } from '../present/sections.js';
 import { fixed } from '../present/text.js';
@@ -225,25 +225,14 @@ function weakAdditivityChart(sections: ReportSections): Chart | null {
   if (first.layers.length === 0) return null;
   const alpha = alphaNearestHalf([...new Set(first.layers.flatMap((l) => l.weakAdditivity!.map((p) => p.alpha)))]);
   if (alpha === null) return null;
-  const labels = layerLabels(first.layers);
-  const many = runs.length > 1;
-  const series: { name: string; color: string }[] = [];
-  const rows: BarRow[] = [];
-  for (const { which, layers } of runs) {
-    const dist = many ? `weak additivity (${which})` : 'weak additivity distance';
-    const base = many ? `baseline (${which})` : 'baseline d(σ(h̃_A), σ(h̃_B))';
-    series.push({ name: dist, color: which === NAIVE ? COLORS.naive : COLORS.aligned }, { name: base, color: which === NAIVE ? COLORS.naiveLight : COLORS.alignedLight });
-    const ownLabels = layerLabels(layers);
-    layers.forEach((layer, i) => {
-      const row = first.layers.findIndex((l) => l.name === layer.name);
-      const label = labels[row >= 0 ? row : i] ?? ownLabels[i]!;
-      const p = layer.weakAdditivity!.find((q) => q.alpha === alpha);
-      if (p) rows.push({ label, series: dist, value: p.distance, tip: `${label} · ${which} · α = ${exact(alpha)} · weak additivity distance ${exact(p.distance)}` });
-      const b = layer.weakAdditivityBaseline;
-      if (b !== undefined) rows.push({ label, series: base, value: b, tip: `${label} · ${which} · baseline d(σ(h̃_A), σ(h̃_B)) ${exact(b)}` });
-    });
-  }
-  return groupedBars('weak-additivity', `Weak additivity of the activations at α = ${chartAlpha(alpha)}`, 'distance of σ of mixed pre-activations from the mix of activations, vs baseline', labels, series, rows, 'cosine distance');
+  return distanceBars(
+    { id: 'weak-additivity', title: `Weak additivity of the activations at α = ${chartAlpha(alpha)}`, subtitle: 'distance of σ of mixed pre-activations from the mix of activations, vs baseline' },
+    runs,
+    alpha,
+    { distance: 'weak additivity distance', series: 'weak additivity', baseline: 'baseline d(σ(h̃_A), σ(h̃_B))' },
+    (l) => l.weakAdditivity!,
+    (l) => l.weakAdditivityBaseline,
+  );
 }
 
 export const weakAdditivityCheck = {

@@ -3,6 +3,7 @@
  * (rendering to SVG/PNG is lib/report/charts.ts).
  */
 import type { TopLevelSpec } from 'vega-lite';
+import { layerLabels } from './sections.js';
 
 export const NAIVE = 'naive';
 export const ALIGNED = 'aligned';
@@ -126,4 +127,47 @@ export function groupedBars(id: string, title: string, subtitle: string, labels:
       },
     }),
   };
+}
+
+/** A point of a per-layer distance at one α (LLFC, weak additivity). */
+interface DistancePoint {
+  readonly alpha: number;
+  readonly distance: number;
+  readonly distanceStd?: number;
+}
+
+/**
+ * A per-layer distance at α next to its baseline, for the naive layers and the aligned ones when
+ * given (aligned layers matched to the naive rows by tensor name, else by position). `names`:
+ * the distance, its series beside an aligned one, and the baseline.
+ */
+export function distanceBars<L extends { name: string; module: string | null }>(
+  chart: { readonly id: string; readonly title: string; readonly subtitle: string },
+  runs: readonly { readonly which: string; readonly layers: readonly L[] }[],
+  alpha: number,
+  names: { readonly distance: string; readonly series: string; readonly baseline: string },
+  points: (layer: L) => readonly DistancePoint[],
+  baseline: (layer: L) => number | undefined,
+): Chart {
+  const first = runs[0]!.layers;
+  const labels = layerLabels(first);
+  const many = runs.length > 1;
+  const series: { name: string; color: string }[] = [];
+  const rows: BarRow[] = [];
+  for (const { which, layers } of runs) {
+    const dist = many ? `${names.series} (${which})` : names.distance;
+    const base = many ? `baseline (${which})` : names.baseline;
+    series.push({ name: dist, color: which === NAIVE ? COLORS.naive : COLORS.aligned }, { name: base, color: which === NAIVE ? COLORS.naiveLight : COLORS.alignedLight });
+    const ownLabels = layerLabels(layers);
+    layers.forEach((layer, i) => {
+      const row = first.findIndex((l) => l.name === layer.name);
+      const label = labels[row >= 0 ? row : i] ?? ownLabels[i]!;
+      const p = points(layer).find((q) => q.alpha === alpha);
+      const std = p?.distanceStd !== undefined ? ` ± ${exact(p.distanceStd)}` : '';
+      if (p) rows.push({ label, series: dist, value: p.distance, tip: `${label} · ${which} · α = ${exact(alpha)} · ${names.distance} ${exact(p.distance)}${std}` });
+      const b = baseline(layer);
+      if (b !== undefined) rows.push({ label, series: base, value: b, tip: `${label} · ${which} · ${names.baseline} ${exact(b)}` });
+    });
+  }
+  return groupedBars(chart.id, chart.title, chart.subtitle, labels, series, rows, 'cosine distance');
 }
