@@ -9,7 +9,7 @@ import type { ReportSections } from '../present/sections.js';
 import { fixed, formatTable, percent } from '../present/text.js';
 import type { LmcResult, PairAnalysis } from '../results.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { batchLoss, lmcResult, lossMeans, lossSetup, type LossSetup, type LossSums } from './lmc.js';
+import { addBatchLoss, lmcResult, lossMeans, lossSetup, type LossSetup, type LossSums } from './lmc.js';
 
 /** Loss and hit sums per α of the LMC grid. */
 class LmcLoss implements PairCheck {
@@ -27,10 +27,7 @@ class LmcLoss implements PairCheck {
 
   add(batch: PairBatch): void {
     for (const [alpha, sums] of this.sums) {
-      const r = batchLoss(this.loss, batch.value(this.logits, alpha, this.setup.a.file).data, batch.labels!);
-      sums.loss += r.loss;
-      sums.hits += r.hits;
-      sums.count += r.count;
+      addBatchLoss(sums, this.loss, batch.value(this.logits, alpha, this.setup.a.file).data, batch.labels!);
     }
   }
 

@@ -106,12 +106,15 @@ export function lossSetup(checkpoint: Checkpoint, data: Dataset): LossSetup {
   return { classes, ignoreIndex: data.ignoreIndex, where: `${checkpoint.file} on ${data.source}` };
 }
 
-/** The sums of one batch's logits against its labels; logits of another size are a ShapeMismatchError. */
-export function batchLoss(setup: LossSetup, logits: Float32Array, labels: Int32Array): LossSums {
+/** Adds the sums of one batch's logits against its labels to `sums`; logits of another size are a ShapeMismatchError. */
+export function addBatchLoss(sums: LossSums, setup: LossSetup, logits: Float32Array, labels: Int32Array): void {
   if (logits.length !== labels.length * setup.classes) {
     throw new ShapeMismatchError(`${setup.where}: ${logits.length} logits for ${labels.length} labels of ${setup.classes} classes each; the logits must hold one row per label`);
   }
-  return crossEntropyAndHits(logits, labels, setup.classes, setup.ignoreIndex);
+  const r = crossEntropyAndHits(logits, labels, setup.classes, setup.ignoreIndex);
+  sums.loss += r.loss;
+  sums.hits += r.hits;
+  sums.count += r.count;
 }
 
 /** Mean loss and accuracy of a pass's sums; a pass whose every label is ignored has none. */
@@ -171,10 +174,7 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
           throwIfAborted(signal);
           const out = await session.runBatch(batch, data, theta);
           const logits = out[session.outputNames[0]!]!.data as Float32Array;
-          const r = batchLoss(loss, logits, batch.labels!);
-          sums.loss += r.loss;
-          sums.hits += r.hits;
-          sums.count += r.count;
+          addBatchLoss(sums, loss, logits, batch.labels!);
           onProgress?.({ phase: 'lmc', done: ++done, total });
         }
         const means = lossMeans(loss, sums);
