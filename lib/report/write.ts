@@ -3,7 +3,7 @@
  * Vega and resvg are loaded only when something is rendered.
  */
 import { join } from 'node:path';
-import { checkOutputs, commitOutputs, writeFileAtomic, type DeclaredOutput, type OutputFile, type OutputPlan } from '../outputs.js';
+import { checkOutputs, commitOutputs, writeOutputs, type DeclaredOutput, type OutputFile, type OutputPlan } from '../outputs.js';
 import type { Report } from './json.js';
 
 /** The output flags shared by the commands that produce a report. */
@@ -44,9 +44,9 @@ export async function renderHtmlReport(report: Report): Promise<string> {
   return html.renderHtmlReport(report);
 }
 
-/** Renders the report and writes it as one self-contained HTML file. */
-export async function writeHtmlReport(report: Report, file: string): Promise<void> {
-  await writeFileAtomic(file, await renderHtmlReport(report));
+/** Renders the report and writes it as one self-contained HTML file, through the output gate (atomically, never over an input). */
+export async function writeHtmlReport(report: Report, file: string, inputs: readonly string[] = []): Promise<void> {
+  await writeOutputs([{ path: file, content: await renderHtmlReport(report) }], inputs);
 }
 
 /** Every chart of the report as `<dir>/<id>.svg` and `<dir>/<id>.png` (twice the SVG's size), rendered. */
