@@ -4,6 +4,8 @@
  */
 import { native, type NativeActivation } from '../native.js';
 import type { FloatTensor } from '../session.js';
+import type { PairBatch } from './check.js';
+import type { LayerSpec } from './layers.js';
 
 const SLOTS = 5;
 
@@ -59,6 +61,19 @@ export class CosineAccumulator {
     const variance = count > 0 ? Math.max(0, s[1]! / count - mean * mean) : NaN;
     return { distance: mean, distanceStd: Math.sqrt(variance), coefficient: count > 0 ? s[2]! / count : NaN, skipped: s[4]! };
   }
+}
+
+/** One batch of a reported layer into `accumulator`: its features in θ(α) at each α against those of A and B. */
+export function addLayerBatch(accumulator: Pick<CosineAccumulator, 'add'>, batch: PairBatch, layer: LayerSpec, alphas: readonly number[]): void {
+  const where = `layer '${layer.module ?? layer.name}' (${layer.node})`;
+  const at = (alpha: number) => batch.value(layer.name, alpha, where);
+  const fa = at(0);
+  accumulator.add(
+    alphas.map((alpha) => at(alpha).data),
+    fa.data,
+    at(1).data,
+    sampleCount(fa, layer.tokens),
+  );
 }
 
 /** Accumulates d(f_A, f_B) per sample: the A-vs-B baseline (m = f_B at α = 1). */

@@ -16,7 +16,7 @@ import { layerLabels, type ReportSections } from '../present/sections.js';
 import { fixed, formatTable } from '../present/text.js';
 import type { LayerReport, LewcReport, PairAnalysis } from '../results.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { CosineAccumulator, sampleCount } from './cosine.js';
+import { addLayerBatch, CosineAccumulator } from './cosine.js';
 import { linearLayers, type LayerSpec } from './layers.js';
 
 /** Depth of every graph value in linear layers (Gemm, MatMul with a weight, Conv) on the longest path from the input. */
@@ -62,17 +62,7 @@ class Lewc implements PairCheck {
   }
 
   add(batch: PairBatch): void {
-    for (const { spec, accumulator } of this.layers) {
-      const where = `layer '${spec.module ?? spec.name}' (${spec.node})`;
-      const at = (alpha: number) => batch.value(spec.name, alpha, where);
-      const fa = at(0);
-      accumulator.add(
-        this.setup.alphas.map((alpha) => at(alpha).data),
-        fa.data,
-        at(1).data,
-        sampleCount(fa, spec.tokens),
-      );
-    }
+    for (const { spec, accumulator } of this.layers) addLayerBatch(accumulator, batch, spec, this.setup.alphas);
   }
 
   result() {

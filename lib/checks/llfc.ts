@@ -9,7 +9,7 @@ import { alphaNearestHalf, layerAlphas, layerLabels, type ReportSections } from 
 import { fixed } from '../present/text.js';
 import type { LayerReport, LlfcPoint, PairAnalysis } from '../results.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { BaselineAccumulator, CosineAccumulator, sampleCount } from './cosine.js';
+import { addLayerBatch, BaselineAccumulator, CosineAccumulator } from './cosine.js';
 
 export class LlfcAccumulator {
   private readonly interpolated: CosineAccumulator;
@@ -47,17 +47,7 @@ class Llfc implements PairCheck {
   }
 
   add(batch: PairBatch): void {
-    this.setup.layers.forEach((layer, i) => {
-      const where = `layer '${layer.module ?? layer.name}' (${layer.node})`;
-      const at = (alpha: number) => batch.value(layer.name, alpha, where);
-      const fa = at(0);
-      this.accumulators[i]!.add(
-        this.setup.alphas.map((alpha) => at(alpha).data),
-        fa.data,
-        at(1).data,
-        sampleCount(fa, layer.tokens),
-      );
-    });
+    this.setup.layers.forEach((layer, i) => addLayerBatch(this.accumulators[i]!, batch, layer, this.setup.alphas));
   }
 
   result() {
