@@ -117,64 +117,66 @@ function llfcColorTop(sections: ReportSections): number {
   return Math.max(1e-12, ...values);
 }
 
-/** LLFC distance per layer (rows, shallow to deep) and α (columns); the color scale ends at the largest baseline, so pale cells are far below it. */
-function llfcHeatmapChart(sections: ReportSections, which: 'naive' | 'aligned' = 'naive'): Chart | null {
+/**
+ * One field of the layers' LLFC points per layer (rows, shallow to deep) and α (columns), for the
+ * naive layers or the aligned ones; `chart.id` and `chart.title` are the naive chart's.
+ */
+function llfcPointsHeatmap(
+  sections: ReportSections,
+  which: 'naive' | 'aligned',
+  chart: { readonly id: string; readonly title: string; readonly subtitle: string; readonly legend: string; readonly scale: Record<string, unknown>; readonly darkText: string },
+  cell: (p: LlfcPoint, layer: LayerReport, label: string) => { value: number; tip: string },
+): Chart | null {
   const layers = which === 'naive' ? sections.layers : (sections.aligned?.layers ?? []);
   if (layers.length === 0) return null;
-  const alphas = layerAlphas(layers);
   const labels = layerLabels(layers);
   const cells = layers.flatMap((layer, i) =>
-    layer.llfc.map((p) => ({
-      label: labels[i]!,
-      alpha: chartAlpha(p.alpha),
+    layer.llfc.map((p) => {
+      const { value, tip } = cell(p, layer, labels[i]!);
+      return { label: labels[i]!, alpha: chartAlpha(p.alpha), value, text: heatText(value), tip };
+    }),
+  );
+  return heatmap(
+    which === 'naive' ? chart.id : `${chart.id}-aligned`,
+    which === 'naive' ? chart.title : `${chart.title}, aligned`,
+    chart.subtitle,
+    labels,
+    layerAlphas(layers).map(alphaText),
+    cells,
+    { title: chart.legend, scale: chart.scale, legend: { orient: 'right', direction: 'vertical', gradientLength: Math.min(180, Math.max(60, 24 * labels.length)) } },
+    chart.darkText,
+  );
+}
+
+/** LLFC distance per layer and α; the color scale ends at the largest baseline, so pale cells are far below it. */
+function llfcHeatmapChart(sections: ReportSections, which: 'naive' | 'aligned' = 'naive'): Chart | null {
+  const top = llfcColorTop(sections);
+  return llfcPointsHeatmap(
+    sections,
+    which,
+    { id: 'llfc-heatmap', title: 'LLFC distance per layer and α', subtitle: 'cosine distance; the color scale ends at the largest baseline', legend: 'LLFC distance', scale: { scheme: 'orangered', domain: [0, top], clamp: true }, darkText: `datum.value > ${0.55 * top}` },
+    (p, layer, label) => ({
       value: p.distance,
-      text: heatText(p.distance),
       tip:
-        `${labels[i]} (${layer.op}, tensor ${layer.name}) · α = ${exact(p.alpha)} · LLFC distance ${exact(p.distance)} ± ${exact(p.distanceStd)}` +
+        `${label} (${layer.op}, tensor ${layer.name}) · α = ${exact(p.alpha)} · LLFC distance ${exact(p.distance)} ± ${exact(p.distanceStd)}` +
         ` · baseline d(f_A, f_B) ${exact(layer.baseline)} · ratio ${exact(layer.baseline > 0 ? p.distance / layer.baseline : NaN)}` +
         ` · scale coefficient ${exact(p.coefficient)}${p.skipped ? ` · ${p.skipped} samples skipped` : ''}`,
-    })),
-  );
-  const top = llfcColorTop(sections);
-  const title = which === 'naive' ? 'LLFC distance per layer and α' : 'LLFC distance per layer and α, aligned';
-  return heatmap(
-    which === 'naive' ? 'llfc-heatmap' : 'llfc-heatmap-aligned',
-    title,
-    'cosine distance; the color scale ends at the largest baseline',
-    labels,
-    alphas.map(alphaText),
-    cells,
-    { title: 'LLFC distance', scale: { scheme: 'orangered', domain: [0, top], clamp: true }, legend: { orient: 'right', direction: 'vertical', gradientLength: Math.min(180, Math.max(60, 24 * labels.length)) } },
-    `datum.value > ${0.55 * top}`,
+    }),
   );
 }
 
 /** The scale coefficient ⟨a, m⟩/‖m‖² per layer and α, on a diverging scale centered at 1. */
 function coefficientHeatmapChart(sections: ReportSections, which: 'naive' | 'aligned' = 'naive'): Chart | null {
-  const layers = which === 'naive' ? sections.layers : (sections.aligned?.layers ?? []);
-  if (layers.length === 0) return null;
   const all = [...sections.layers, ...(sections.aligned?.layers ?? [])];
   const spread = Math.max(0.05, ...all.flatMap((l) => l.llfc.map((p) => Math.abs(p.coefficient - 1))).filter(Number.isFinite));
-  const labels = layerLabels(layers);
-  const cells = layers.flatMap((layer, i) =>
-    layer.llfc.map((p) => ({
-      label: labels[i]!,
-      alpha: chartAlpha(p.alpha),
+  return llfcPointsHeatmap(
+    sections,
+    which,
+    { id: 'scale-coefficient', title: 'Scale coefficient per layer and α', subtitle: '⟨a, m⟩ / ‖m‖², estimates 1/c; 1 is white', legend: 'coefficient', scale: { scheme: 'redblue', domain: [1 - spread, 1 + spread], domainMid: 1, clamp: true }, darkText: `abs(datum.value - 1) > ${0.6 * spread}` },
+    (p, layer, label) => ({
       value: p.coefficient,
-      text: heatText(p.coefficient),
-      tip: `${labels[i]} (${layer.op}, tensor ${layer.name}) · α = ${exact(p.alpha)} · scale coefficient ${exact(p.coefficient)} · LLFC distance ${exact(p.distance)}`,
-    })),
-  );
-  const title = which === 'naive' ? 'Scale coefficient per layer and α' : 'Scale coefficient per layer and α, aligned';
-  return heatmap(
-    which === 'naive' ? 'scale-coefficient' : 'scale-coefficient-aligned',
-    title,
-    '⟨a, m⟩ / ‖m‖², estimates 1/c; 1 is white',
-    labels,
-    layerAlphas(layers).map(alphaText),
-    cells,
-    { title: 'coefficient', scale: { scheme: 'redblue', domain: [1 - spread, 1 + spread], domainMid: 1, clamp: true }, legend: { orient: 'right', direction: 'vertical', gradientLength: Math.min(180, Math.max(60, 24 * labels.length)) } },
-    `abs(datum.value - 1) > ${0.6 * spread}`,
+      tip: `${label} (${layer.op}, tensor ${layer.name}) · α = ${exact(p.alpha)} · scale coefficient ${exact(p.coefficient)} · LLFC distance ${exact(p.distance)}`,
+    }),
   );
 }
 
