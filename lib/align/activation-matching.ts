@@ -22,17 +22,10 @@ import { linearSumAssignment } from '../lap.js';
 import { native } from '../native.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
-import { ModelSession, type FloatTensor, type RunOutputs } from '../session.js';
+import { floatOutput, ModelSession, type FloatTensor } from '../session.js';
 import { AxisMaps, identityPermutation } from './permute.js';
 import { BoundSpec, type PermutationSpec, type ValueAction } from './spec/index.js';
 import { WeightCost } from './weight-matching.js';
-
-/** A float32 run output by name. */
-function floatOutputOf(outputs: RunOutputs, name: string, file: string): FloatTensor {
-  const t = outputs[name];
-  if (!t || t.type !== 'float32') throw new InvalidArgumentError(`${file}: the value '${name}' is not a float32 output of the run`);
-  return { data: t.data as Float32Array, dims: t.dims };
-}
 
 export type CorrelationForm = 'cross' | 'pearson';
 
@@ -155,8 +148,8 @@ export async function activationMatching(a: Checkpoint, b: Checkpoint, spec: Per
       const dims = [batch.size, ...data.sampleShape];
       const [oa, ob] = [await sa.run(batch.inputs, dims), await sb.run(batch.inputs, dims)];
       for (const tap of taps) {
-        const za = floatOutputOf(oa, tap.value, a.file);
-        const zb = floatOutputOf(ob, tap.value, b.file);
+        const za = floatOutput(oa, tap.value, a.file);
+        const zb = floatOutput(ob, tap.value, b.file);
         for (const acc of tap.accs) accumulate(acc, za, zb, threads);
       }
       samples += batch.size;
