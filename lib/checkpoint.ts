@@ -75,8 +75,8 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   return checkpointFromModel(await readModel(file));
 }
 
-function attributeKey(attributes: AttributeProto[] | null | undefined): string {
-  return (attributes ?? [])
+function attributeKey(attributes: AttributeProto[]): string {
+  return attributes
     .map((a) => `${a.name}=${Buffer.from(encodeAttribute(a)).toString('base64')}`)
     .sort()
     .join(';');
@@ -90,8 +90,8 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
   const producers = producerMap(graph);
   const inputs = realInputs(graph);
   if (inputs.length === 0) throw new OnnxFormatError(file, 'expected a data input, found none');
-  const inputPositions = new Map(inputs.map((v, i) => [v.name ?? '', i]));
-  const nodes = graph.node ?? [];
+  const inputPositions = new Map(inputs.map((v, i) => [v.name, i]));
+  const nodes = graph.node;
   const computeIndex = new Map<number, number>();
   nodes.forEach((node, i) => {
     if (!isAliasNode(node, aliases)) computeIndex.set(i, computeIndex.size);
@@ -104,7 +104,7 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
   nodes.forEach((node, nodeIndex) => {
     if (isAliasNode(node, aliases)) return;
     const name = nodeName(node, nodeIndex);
-    const signature: InputSignature[] = (node.input ?? []).map((input, inputIndex): InputSignature => {
+    const signature: InputSignature[] = node.input.map((input, inputIndex): InputSignature => {
       if (!input) return { kind: 'none' };
       const stored = initializers.has(input) ? input : aliases.get(input);
       if (stored !== undefined) {
@@ -114,7 +114,7 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
         const data = readFloat32(tensor, file);
         const bad = data.findIndex((v) => !Number.isFinite(v));
         if (bad >= 0) throw new NonFiniteParameterError(file, stored, bad, data[bad]!);
-        const parameter: Parameter = { index: parameters.length, tensor: stored, node: name, nodeIndex, op: node.opType ?? '', inputIndex, shape, offset, length: data.length };
+        const parameter: Parameter = { index: parameters.length, tensor: stored, node: name, nodeIndex, op: node.opType, inputIndex, shape, offset, length: data.length };
         parameters.push(parameter);
         values.push(data);
         offset += data.length;
@@ -126,7 +126,7 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
       if (position !== undefined) return { kind: 'graph-input', position };
       throw new OnnxFormatError(file, `node '${name}' reads '${input}', which no node, input or initializer provides`);
     });
-    structure.push({ nodeIndex, name, op: `${node.domain ?? ''}::${node.opType}`, attributes: attributeKey(node.attribute), inputs: signature });
+    structure.push({ nodeIndex, name, op: `${node.domain}::${node.opType}`, attributes: attributeKey(node.attribute), inputs: signature });
   });
 
   const arena = new Float32Array(offset);
@@ -138,9 +138,9 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
     model: proto,
     arena,
     parameters,
-    input: { name: input.name ?? '', shape: valueShape(input) },
-    inputs: inputs.map((v) => ({ name: v.name ?? '', shape: valueShape(v) })),
-    outputs: (graph.output ?? []).map((o) => ({ name: o.name ?? '', shape: valueShape(o) })),
+    input: { name: input.name, shape: valueShape(input) },
+    inputs: inputs.map((v) => ({ name: v.name, shape: valueShape(v) })),
+    outputs: graph.output.map((o) => ({ name: o.name, shape: valueShape(o) })),
     structure,
   };
 }
@@ -242,12 +242,10 @@ export function parameterValueName(p: Parameter): string {
 export function rewireParameters(checkpoint: Checkpoint, values?: Float32Array): ModelProto {
   const model = cloneModel(checkpoint.model);
   const graph = model.graph!;
-  const nodes = graph.node ?? [];
-  for (const p of checkpoint.parameters) nodes[p.nodeIndex]!.input![p.inputIndex] = parameterValueName(p);
+  const nodes = graph.node;
+  for (const p of checkpoint.parameters) nodes[p.nodeIndex]!.input[p.inputIndex] = parameterValueName(p);
 
   dropUnreadAliases(graph);
-  graph.initializer ??= [];
-  graph.input ??= [];
   if (values) {
     for (const p of checkpoint.parameters) {
       const tensor = newTensor({ name: parameterValueName(p), dataType: DataType.FLOAT, dims: int64s(p.shape) });

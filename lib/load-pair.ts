@@ -41,8 +41,7 @@ function withZeroBiases(checkpoint: Checkpoint, missing: readonly MissingBias[])
   if (missing.length === 0) return checkpoint;
   const model = cloneModel(checkpoint.model);
   const graph = model.graph!;
-  const taken = new Set<string>([...(graph.initializer ?? []).map((t) => t.name ?? ''), ...(graph.node ?? []).flatMap((n) => [...(n.input ?? []), ...(n.output ?? [])])]);
-  graph.initializer ??= [];
+  const taken = new Set<string>([...graph.initializer.map((t) => t.name), ...graph.node.flatMap((n) => [...n.input, ...n.output])]);
   for (const m of missing) {
     let name = m.name;
     for (let k = 1; taken.has(name); k++) name = `${m.name}_zero${k}`;
@@ -50,7 +49,7 @@ function withZeroBiases(checkpoint: Checkpoint, missing: readonly MissingBias[])
     const tensor = newTensor({ name, dataType: DataType.FLOAT, dims: int64s(m.shape) });
     writeFloat32(tensor, new Float32Array(elementCount(m.shape)));
     graph.initializer.push(tensor);
-    const inputs = graph.node![m.nodeIndex]!.input!;
+    const inputs = graph.node[m.nodeIndex]!.input!;
     while (inputs.length <= m.slot) inputs.push('');
     inputs[m.slot] = name;
   }

@@ -66,13 +66,13 @@ export class ModelSession {
   static async create(checkpoint: Checkpoint, options: ModelSessionOptions = {}): Promise<ModelSession> {
     const model = rewireParameters(checkpoint, options.parameters);
     const graph = model.graph!;
-    const outputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
+    const outputs = new Set(graph.output.map((o) => o.name));
     const known = new Set<string>([checkpoint.input.name]);
-    for (const node of graph.node ?? []) for (const o of node.output ?? []) known.add(o);
+    for (const node of graph.node) for (const o of node.output) known.add(o);
     for (const tap of options.taps ?? []) {
       if (!known.has(tap)) throw new InvalidArgumentError(`${checkpoint.file}: no value named '${tap}' to tap`);
       if (!outputs.has(tap) && tap !== checkpoint.input.name) {
-        graph.output!.push(newValueInfo({ name: tap }));
+        graph.output.push(newValueInfo({ name: tap }));
         outputs.add(tap);
       }
     }
@@ -271,12 +271,12 @@ export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly n
   const model = cloneModel(checkpoint.model);
   const graph = model.graph!;
   const aliases = initializerAliases(graph, initializerMap(graph));
-  const outputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
-  for (const node of graph.node ?? []) {
+  const outputs = new Set(graph.output.map((o) => o.name));
+  for (const node of graph.node) {
     if (isAliasNode(node, aliases)) continue;
-    for (const o of node.output ?? []) {
+    for (const o of node.output) {
       if (o && !outputs.has(o)) {
-        graph.output!.push(newValueInfo({ name: o }));
+        graph.output.push(newValueInfo({ name: o }));
         outputs.add(o);
       }
     }

@@ -87,7 +87,7 @@ export function torchStateDict(checkpoint: Checkpoint, arena: Float32Array = che
   const unnamed: string[] = [];
   const conflicts: string[] = [];
   for (const p of checkpoint.parameters) {
-    const read = nodes[p.nodeIndex]?.input?.[p.inputIndex] ?? p.tensor;
+    const read = nodes[p.nodeIndex]?.input[p.inputIndex] ?? p.tensor;
     let key: string;
     let source: TorchTensor['source'];
     let transpose = false;

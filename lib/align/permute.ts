@@ -168,10 +168,10 @@ export function permutedModel(checkpoint: Checkpoint, arena: Float32Array): Perm
   const graph = model.graph!;
   const initializers = initializerMap(graph);
   const taken = new Set<string>([...initializers.keys()]);
-  for (const node of graph.node ?? []) for (const o of node.output ?? []) taken.add(o);
-  for (const v of graph.input ?? []) taken.add(v.name ?? '');
-  const listedAsInput = new Set((graph.input ?? []).map((v) => v.name ?? ''));
-  const nodes = graph.node ?? [];
+  for (const node of graph.node) for (const o of node.output) taken.add(o);
+  for (const v of graph.input) taken.add(v.name);
+  const listedAsInput = new Set(graph.input.map((v) => v.name));
+  const nodes = graph.node;
 
   const uses = new Map<string, typeof checkpoint.parameters[number][]>();
   for (const p of checkpoint.parameters) {
@@ -194,14 +194,14 @@ export function permutedModel(checkpoint: Checkpoint, arena: Float32Array): Perm
         taken.add(name);
         const t: TensorProto = newTensor({ name, dataType: DataType.FLOAT, dims: int64s(p.shape), metadataProps: initializers.get(tensor)!.metadataProps });
         writeFloat32(t, values[k]!);
-        graph.initializer!.push(t);
-        if (listedAsInput.has(tensor)) graph.input!.push(floatValueInfo(name, p.shape));
+        graph.initializer.push(t);
+        if (listedAsInput.has(tensor)) graph.input.push(floatValueInfo(name, p.shape));
         cls = { values: values[k]!, name };
         classes.push(cls);
         record.names.push(name);
       }
       if (cls.name !== tensor) {
-        nodes[p.nodeIndex]!.input![p.inputIndex] = cls.name;
+        nodes[p.nodeIndex]!.input[p.inputIndex] = cls.name;
         record.nodes.push(p.node);
       }
     });

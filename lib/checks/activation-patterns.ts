@@ -74,9 +74,9 @@ function scalarReader(graph: GraphProto): (value: string) => number | undefined 
   const tensors = new Map<string, TensorProto>();
   for (const [name, t] of initializers) tensors.set(name, t);
   for (const [alias, target] of aliases) tensors.set(alias, initializers.get(target)!);
-  for (const n of graph.node ?? []) {
+  for (const n of graph.node) {
     const value = n.opType === 'Constant' ? attribute(n, 'value')?.t : undefined;
-    if (value) tensors.set(n.output?.[0] ?? '', value);
+    if (value) tensors.set(n.output[0] ?? '', value);
   }
   return (name) => {
     const t = tensors.get(name);
@@ -92,12 +92,12 @@ function scalarReader(graph: GraphProto): (value: string) => number | undefined 
  * the activation itself, so a match is exactly one activation and nothing else reads its parts.
  */
 export function matchActivations(graph: GraphProto): Map<number, ActivationMatch> {
-  const nodes = graph.node ?? [];
+  const nodes = graph.node;
   const producers = producerMap(graph);
   const scalar = scalarReader(graph);
   const readers = new Map<string, number>();
-  for (const n of nodes) for (const i of n.input ?? []) readers.set(i, (readers.get(i) ?? 0) + 1);
-  for (const o of graph.output ?? []) readers.set(o.name ?? '', (readers.get(o.name ?? '') ?? 0) + 1);
+  for (const n of nodes) for (const i of n.input) readers.set(i, (readers.get(i) ?? 0) + 1);
+  for (const o of graph.output) readers.set(o.name, (readers.get(o.name) ?? 0) + 1);
 
   const match = (value: string, p: Pattern, bound: Bound): Bound | null => {
     switch (p.kind) {
@@ -116,7 +116,7 @@ export function matchActivations(graph: GraphProto): Map<number, ActivationMatch
       case 'op': {
         const at = producers.get(value);
         const node = at ? nodes[at.node]! : undefined;
-        if (!node || node.opType !== p.op || (node.domain ?? '') !== '' || (node.input ?? []).length !== p.args.length) return null;
+        if (!node || node.opType !== p.op || node.domain !== '' || node.input.length !== p.args.length) return null;
         const inputs = node.input!;
         const orders = COMMUTATIVE.has(p.op) && inputs.length === 2 ? [inputs, [inputs[1]!, inputs[0]!]] : [inputs];
         for (const order of orders) {
@@ -131,14 +131,14 @@ export function matchActivations(graph: GraphProto): Map<number, ActivationMatch
 
   const result = new Map<number, ActivationMatch>();
   nodes.forEach((node, root) => {
-    const y = node.output?.[0];
+    const y = node.output[0];
     if (!y) return;
     for (const entry of PATTERNS) {
       const m = match(y, entry.pattern, { x: undefined, nodes: [] });
       if (!m || m.x === undefined) continue;
       const spanned = new Set(m.nodes);
-      const inner = [...spanned].filter((i) => i !== root).flatMap((i) => nodes[i]!.output ?? []);
-      const readersInside = (v: string) => [...spanned].reduce((k, i) => k + (nodes[i]!.input ?? []).filter((input) => input === v).length, 0);
+      const inner = [...spanned].filter((i) => i !== root).flatMap((i) => nodes[i]!.output);
+      const readersInside = (v: string) => [...spanned].reduce((k, i) => k + nodes[i]!.input.filter((input) => input === v).length, 0);
       if (inner.some((v) => (readers.get(v) ?? 0) !== readersInside(v))) continue;
       result.set(root, { name: entry.name, root, input: m.x, nodes: [...spanned].sort((i, j) => i - j), kernel: entry.kernel });
       return;

@@ -77,7 +77,7 @@ function constantValues(checkpoint: Checkpoint): Set<string> {
   const graph = checkpoint.model.graph!;
   const initializers = initializerMap(graph);
   const names = new Set<string>([...initializers.keys(), ...initializerAliases(graph, initializers).keys()]);
-  for (const n of graph.node ?? []) if (n.opType === 'Constant') for (const o of n.output ?? []) names.add(o);
+  for (const n of graph.node) if (n.opType === 'Constant') for (const o of n.output) names.add(o);
   return names;
 }
 
@@ -102,7 +102,7 @@ function graphFacts(checkpoint: Checkpoint): GraphFacts {
   const withParams = new Set(checkpoint.parameters.map((p) => p.nodeIndex));
   const constants = constantValues(checkpoint);
   const biased = new Set(
-    (graph.node ?? []).filter((n) => n.opType === 'Add' && (n.input ?? []).some((i) => constants.has(i))).flatMap((n) => (n.input ?? []).filter((i) => !constants.has(i))),
+    graph.node.filter((n) => n.opType === 'Add' && n.input.some((i) => constants.has(i))).flatMap((n) => n.input.filter((i) => !constants.has(i))),
   );
   return { graph, logits: checkpoint.outputs[0]?.name ?? '', constants, producers: producerMap(graph), patterns, insidePatterns, hasParams: (i) => withParams.has(i), biased };
 }
@@ -110,12 +110,12 @@ function graphFacts(checkpoint: Checkpoint): GraphFacts {
 /** The node computing a value, if a node does. */
 function producer(facts: GraphFacts, value: string): { node: NodeProto; index: number } | undefined {
   const at = facts.producers.get(value);
-  return at ? { node: facts.graph.node![at.node]!, index: at.node } : undefined;
+  return at ? { node: facts.graph.node[at.node]!, index: at.node } : undefined;
 }
 
 /** The first input of a node that is computed from the data (not a constant). */
 function computedInput(facts: GraphFacts, node: NodeProto): string | undefined {
-  return (node.input ?? []).find((i) => i !== '' && !facts.constants.has(i));
+  return node.input.find((i) => i !== '' && !facts.constants.has(i));
 }
 
 /**
@@ -125,10 +125,10 @@ function computedInput(facts: GraphFacts, node: NodeProto): string | undefined {
  */
 function featuresLast(facts: GraphFacts, index: number): boolean {
   const seen = new Set<number>();
-  let at: { node: NodeProto; index: number } | undefined = { node: facts.graph.node![index]!, index };
+  let at: { node: NodeProto; index: number } | undefined = { node: facts.graph.node[index]!, index };
   while (at && !seen.has(at.index)) {
     seen.add(at.index);
-    const op = at.node.opType ?? '';
+    const op = at.node.opType;
     if (CHANNEL_FIRST_OPS.has(op)) return false;
     if (!LAYOUT_KEEPING_OPS.has(op)) return true;
     const input = computedInput(facts, at.node);
@@ -140,7 +140,7 @@ function featuresLast(facts: GraphFacts, index: number): boolean {
 /** Follows a value back through the given ops to the first node of another op. */
 function through(facts: GraphFacts, value: string, ops: ReadonlySet<string>): { node: NodeProto; index: number } | undefined {
   let at = producer(facts, value);
-  while (at && ops.has(at.node.opType ?? '')) {
+  while (at && ops.has(at.node.opType)) {
     const input = computedInput(facts, at.node);
     at = input === undefined ? undefined : producer(facts, input);
   }
@@ -153,26 +153,26 @@ function through(facts: GraphFacts, value: string, ops: ReadonlySet<string>): { 
  * with the values.
  */
 function isAttentionOutput(facts: GraphFacts, index: number): boolean {
-  let node = facts.graph.node![index]!;
-  if (node.opType === 'Add' && (node.input ?? []).some((i) => facts.constants.has(i))) {
+  let node = facts.graph.node[index]!;
+  if (node.opType === 'Add' && node.input.some((i) => facts.constants.has(i))) {
     const linear = producer(facts, computedInput(facts, node) ?? '');
     if (!linear) return false;
     node = linear.node;
     index = linear.index;
-  } else if (facts.biased.has(node.output?.[0] ?? '')) {
+  } else if (facts.biased.has(node.output[0] ?? '')) {
     return false;
   }
   if ((node.opType !== 'MatMul' && node.opType !== 'Gemm') || !facts.hasParams(index)) return false;
   const weighted = through(facts, computedInput(facts, node) ?? '', HEAD_MERGING_OPS);
   if (!weighted || weighted.node.opType !== 'MatMul' || facts.hasParams(weighted.index)) return false;
-  return (weighted.node.input ?? []).some((i) => through(facts, i, HEAD_MERGING_OPS)?.node.opType === 'Softmax');
+  return weighted.node.input.some((i) => through(facts, i, HEAD_MERGING_OPS)?.node.opType === 'Softmax');
 }
 
 function classify(facts: GraphFacts, node: NodeProto, index: number): LayerKind {
-  if (node.output?.[0] === facts.logits) return 'logits';
-  if (ACTIVATION_OPS.has(node.opType ?? '') || facts.patterns.has(index)) return 'activation';
+  if (node.output[0] === facts.logits) return 'logits';
+  if (ACTIVATION_OPS.has(node.opType) || facts.patterns.has(index)) return 'activation';
   // A residual Add sums two computed values; x + bias (an initializer) is not residual.
-  if (node.opType === 'Add' && !(node.input ?? []).some((i) => facts.constants.has(i))) return 'add';
+  if (node.opType === 'Add' && !node.input.some((i) => facts.constants.has(i))) return 'add';
   if (isAttentionOutput(facts, index)) return 'attention';
   return 'other';
 }
@@ -180,13 +180,13 @@ function classify(facts: GraphFacts, node: NodeProto, index: number): LayerKind 
 function layerOf(facts: GraphFacts, node: NodeProto, index: number, kind: LayerKind): LayerSpec {
   const name = nodeName(node, index);
   const pattern = facts.patterns.get(index);
-  const op = pattern?.name ?? node.opType ?? '';
+  const op = pattern?.name ?? node.opType;
   const activation = pattern
     ? { activationInput: pattern.input, activationPattern: { kernel: pattern.kernel, nodes: pattern.nodes } }
     : kind === 'activation' && !facts.hasParams(index) && op !== 'Clip'
-      ? { activationInput: node.input![0]! }
+      ? { activationInput: node.input[0]! }
       : {};
-  return { name: node.output![0]!, node: name, nodeIndex: index, op, module: modulePath(name, node.metadataProps), kind, tokens: featuresLast(facts, index), ...activation };
+  return { name: node.output[0]!, node: name, nodeIndex: index, op, module: modulePath(name, node.metadataProps), kind, tokens: featuresLast(facts, index), ...activation };
 }
 
 /**
@@ -196,12 +196,12 @@ function layerOf(facts: GraphFacts, node: NodeProto, index: number, kind: LayerK
  * (case-insensitive); an unknown entry is an error.
  */
 export function selectLayers(checkpoint: Checkpoint, selection?: readonly string[]): LayerSpec[] {
-  const nodes = checkpoint.model.graph!.node ?? [];
+  const nodes = checkpoint.model.graph!.node;
   const facts = graphFacts(checkpoint);
   const all = nodes
-    .map((node, i) => ({ node, i, kind: classify(facts, node, i), op: facts.patterns.get(i)?.name ?? node.opType ?? '' }))
+    .map((node, i) => ({ node, i, kind: classify(facts, node, i), op: facts.patterns.get(i)?.name ?? node.opType }))
     // The inner nodes of a decomposed activation are parts of one layer, not layers of their own.
-    .filter(({ node, i }) => (node.output?.length ?? 0) > 0 && node.opType !== 'Identity' && node.opType !== 'Constant' && !facts.insidePatterns.has(i));
+    .filter(({ node, i }) => node.output.length > 0 && node.opType !== 'Identity' && node.opType !== 'Constant' && !facts.insidePatterns.has(i));
   if (!selection || selection.length === 0) {
     return all.filter((l) => l.kind !== 'other').map((l) => layerOf(facts, l.node, l.i, l.kind));
   }
@@ -210,7 +210,7 @@ export function selectLayers(checkpoint: Checkpoint, selection?: readonly string
     const lower = token.toLowerCase();
     const hits = all.filter(({ node, i, op }) => {
       const name = nodeName(node, i);
-      return name === token || node.output?.[0] === token || modulePath(name, node.metadataProps) === token || op.toLowerCase() === lower;
+      return name === token || node.output[0] === token || modulePath(name, node.metadataProps) === token || op.toLowerCase() === lower;
     });
     if (hits.length === 0) {
       const examples = all.slice(0, 6).map(({ node, i }) => modulePath(nodeName(node, i), node.metadataProps) ?? nodeName(node, i));
@@ -223,16 +223,16 @@ export function selectLayers(checkpoint: Checkpoint, selection?: readonly string
 
 /** Every Gemm, MatMul with a weight, and Conv: the layers commutativity is measured on. */
 export function linearLayers(checkpoint: Checkpoint): LinearLayerSpec[] {
-  const nodes = checkpoint.model.graph!.node ?? [];
+  const nodes = checkpoint.model.graph!.node;
   const result: LinearLayerSpec[] = [];
   nodes.forEach((node, index) => {
-    const op = node.opType ?? '';
+    const op = node.opType;
     if (!LINEAR_OPS.has(op)) return;
     const weightSlot = op === 'MatMul' ? [1, 0].find((s) => parameterInputs(checkpoint, index).has(s)) : 1;
     const weight = checkpoint.parameters.find((p) => p.nodeIndex === index && p.inputIndex === weightSlot);
     if (!weight || weightSlot === undefined) return;
     const name = nodeName(node, index);
-    result.push({ node: name, nodeIndex: index, op, module: modulePath(name, node.metadataProps), weight: weight.index, input: node.input![weightSlot === 0 ? 1 : 0]! });
+    result.push({ node: name, nodeIndex: index, op, module: modulePath(name, node.metadataProps), weight: weight.index, input: node.input[weightSlot === 0 ? 1 : 0]! });
   });
   return result;
 }

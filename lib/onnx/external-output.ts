@@ -53,7 +53,7 @@ export function modelFiles(proto: ModelProto, path: string, external: boolean): 
   let offset = 0;
   for (const tensor of model.graph?.initializer ?? []) {
     const raw = tensor.rawData;
-    if (!raw || raw.length < EXTERNAL_THRESHOLD) continue;
+    if (raw.length < EXTERNAL_THRESHOLD) continue;
     tensor.externalData = Object.entries({ location, offset: String(offset), length: String(raw.length) }).map(([key, value]) => newEntry(key, value));
     tensor.dataLocation = DataLocation.EXTERNAL;
     tensor.rawData = new Uint8Array(0);

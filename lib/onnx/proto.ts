@@ -64,8 +64,8 @@ export function encodeAttribute(attribute: AttributeProto): Uint8Array {
 }
 
 /** An int64 field as a number. */
-export function toNumber(value: bigint | number | undefined): number {
-  return value === undefined ? 0 : Number(value);
+export function toNumber(value: bigint): number {
+  return Number(value);
 }
 
 /** Numbers as int64 field values. */
@@ -101,6 +101,6 @@ export function metadataValue(props: readonly StringStringEntryProto[], key: str
 }
 
 /** Human-readable name of an ONNX element type. */
-export function dataTypeName(type: number | undefined): string {
-  return (TensorProto_DataType as unknown as Record<number, string>)[type ?? 0] ?? `type ${type}`;
+export function dataTypeName(type: number): string {
+  return (TensorProto_DataType as unknown as Record<number, string>)[type] ?? `type ${type}`;
 }

@@ -30,7 +30,7 @@ export function collectSpec(solved: SolvedGraph): PermutationSpec {
       pos += s.count * s.inner;
     }
   };
-  const inputName = (p: Parameter): string => cp.model.graph?.node?.[p.nodeIndex]?.input?.[p.inputIndex] || p.tensor;
+  const inputName = (p: Parameter): string => cp.model.graph?.node[p.nodeIndex]?.input[p.inputIndex] || p.tensor;
   for (const p of cp.parameters) {
     const axes = solved.params.get(p.index);
     if (!axes) continue;

@@ -67,11 +67,11 @@ class Inference implements RuleContext {
     this.initializers = initializerMap(graph);
     this.aliases = initializerAliases(graph, this.initializers);
     for (const p of cp.parameters) this.paramAt.set(`${p.nodeIndex}:${p.inputIndex}`, p);
-    for (const node of graph.node ?? []) {
-      for (const i of node.input ?? []) this.consumed.add(i);
-      if (node.opType === 'Constant' && (node.domain ?? '') === '') for (const o of node.output ?? []) this.constants.set(o, node);
+    for (const node of graph.node) {
+      for (const i of node.input) this.consumed.add(i);
+      if (node.opType === 'Constant' && node.domain === '') for (const o of node.output) this.constants.set(o, node);
     }
-    this.outputNames = new Set((graph.output ?? []).map((o) => o.name ?? ''));
+    this.outputNames = new Set(graph.output.map((o) => o.name));
     for (const o of this.outputNames) this.consumed.add(o);
   }
 
@@ -85,12 +85,12 @@ class Inference implements RuleContext {
         this.inputShape.map((d, k) => this.vars.axis(d, `input '${input}' axis ${k}`, reason)),
       );
     }
-    (graph.node ?? []).forEach((node, index) => {
+    graph.node.forEach((node, index) => {
       if (isAliasNode(node, this.aliases)) return;
       this.visit(node, index);
     });
-    for (const o of graph.output ?? []) {
-      const layouts = this.values.get(o.name ?? '');
+    for (const o of graph.output) {
+      const layouts = this.values.get(o.name);
       if (layouts) for (const l of layouts) this.vars.fixLayout(l, loud(`model output '${o.name}'`));
     }
     return {
@@ -110,7 +110,7 @@ class Inference implements RuleContext {
   // ---- operands and layouts (the RuleContext) -------------------------------------------------
 
   private operand(node: NodeProto, nodeIndex: number, slot: number): Operand {
-    const name = node.input?.[slot] ?? '';
+    const name = node.input[slot] ?? '';
     if (!name) return { kind: 'none' };
     const p = this.paramAt.get(`${nodeIndex}:${slot}`);
     if (p) return { kind: 'param', p, dims: p.shape };
@@ -140,13 +140,13 @@ class Inference implements RuleContext {
   }
 
   outDims(node: NodeProto, slot = 0): readonly number[] | undefined {
-    const name = node.output?.[slot] ?? '';
+    const name = node.output[slot] ?? '';
     const s = name ? this.shapes.get(name) : undefined;
     return s && FLOAT_TYPES.has(s.type) ? s.dims : undefined;
   }
 
   setOut(node: NodeProto, slot: number, layouts: Segment[][]): void {
-    const name = node.output?.[slot] ?? '';
+    const name = node.output[slot] ?? '';
     const dims = this.outDims(node, slot);
     if (!name || !dims) return;
     if (layouts.length !== dims.length || layouts.some((l, k) => span(l) !== dims[k])) {
@@ -169,7 +169,7 @@ class Inference implements RuleContext {
 
   otherDims(name: string): readonly number[] | undefined {
     const stored = this.initializers.get(this.aliases.get(name) ?? name);
-    return stored ? (stored.dims ?? []).map((d) => toNumber(d)) : this.shapes.get(name)?.dims;
+    return stored ? stored.dims.map((d) => toNumber(d)) : this.shapes.get(name)?.dims;
   }
 
   outputChannels(w: Tracked, axis: number, name: string): Segment[] {
@@ -196,14 +196,14 @@ class Inference implements RuleContext {
 
   private visit(node: NodeProto, index: number): void {
     const name = nodeName(node, index);
-    const op = node.opType ?? '';
-    const inputs = (node.input ?? []).map((_, k) => this.operand(node, index, k));
+    const op = node.opType;
+    const inputs = node.input.map((_, k) => this.operand(node, index, k));
     const where = `node '${name}' (${op})`;
     const rule = RULES.get(op);
     let known = false;
     let failure: string | undefined;
     try {
-      known = (node.domain ?? '') === '' || node.domain === 'ai.onnx' ? this.apply(rule, { node, name, op, inputs, where }) : false;
+      known = node.domain === '' || node.domain === 'ai.onnx' ? this.apply(rule, { node, name, op, inputs, where }) : false;
     } catch (error) {
       // A rule that cannot follow this node (shapes it did not expect): everything the node
       // touches stays fixed, as for an unknown op. Constraints already added only restrict more.
@@ -213,7 +213,7 @@ class Inference implements RuleContext {
       this.unknownOps.push({ node: name, op: node.domain ? `${node.domain}::${op}` : op });
       const reason = loud(failure ? `${where} could not be followed (${failure})` : `${where} is an op the spec inference does not know`);
       for (const o of inputs) this.fixOperand(o, reason);
-      (node.output ?? []).forEach((out, slot) => {
+      node.output.forEach((out, slot) => {
         const dims = this.outDims(node, slot);
         if (out && dims) this.values.set(out, this.freshFixed(dims, `'${out}'`, reason));
       });
@@ -228,7 +228,7 @@ class Inference implements RuleContext {
       });
     }
     // Outputs a rule left undescribed, and non-float results computed from channels.
-    (node.output ?? []).forEach((out, slot) => {
+    node.output.forEach((out, slot) => {
       if (!out) return;
       const shape = this.shapes.get(out);
       if (shape && FLOAT_TYPES.has(shape.type) && !this.values.has(out)) {
@@ -253,7 +253,7 @@ class Inference implements RuleContext {
 
   /** A node on non-float (or unknown) inputs only: its float outputs are constants. */
   private constantOutputs({ node, where }: Site): boolean {
-    (node.output ?? []).forEach((out, slot) => {
+    node.output.forEach((out, slot) => {
       const dims = this.outDims(node, slot);
       if (out && dims) this.setOut(node, slot, this.freshFixed(dims, `'${out}'`, loud(`constant computed by ${where}`)));
     });

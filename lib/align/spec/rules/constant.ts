@@ -6,7 +6,7 @@ export const constantRule: Rule = {
   anyInputs: true,
   apply({ node, where }, ctx) {
     const dims = ctx.outDims(node);
-    if (dims) ctx.setOut(node, 0, ctx.freshFixed(dims, `constant '${node.output?.[0]}'`, loud(`constant from ${where}`)));
+    if (dims) ctx.setOut(node, 0, ctx.freshFixed(dims, `constant '${node.output[0]}'`, loud(`constant from ${where}`)));
     return true;
   },
 };

@@ -16,7 +16,7 @@ function channelNorm({ node, inputs, where }: Site, ctx: RuleContext): boolean {
     ctx.vars.unify(ctx.L(o, 0), channels, where);
   }
   ctx.setOut(node, 0, x.dims.map((_, k) => ctx.L(x, k)));
-  (node.output ?? []).forEach((_, slot) => {
+  node.output.forEach((_, slot) => {
     if (slot > 0 && ctx.outDims(node, slot)?.length === 1) ctx.setOut(node, slot, [channels]);
   });
   return true;
@@ -35,7 +35,7 @@ function layerNorm({ node, inputs, where }: Site, ctx: RuleContext): boolean {
     });
   }
   ctx.setOut(node, 0, x.dims.map((_, k) => ctx.L(x, k)));
-  (node.output ?? []).forEach((_, slot) => {
+  node.output.forEach((_, slot) => {
     const dims = slot > 0 ? ctx.outDims(node, slot) : undefined;
     if (dims) ctx.setOut(node, slot, dims.map((d, k) => (d === x.dims[k] ? ctx.L(x, k) : ctx.vars.axis(d, `${where} statistics`, quiet('reduced axis')))));
   });

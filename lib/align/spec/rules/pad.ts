@@ -10,9 +10,9 @@ export const padRule: Rule = {
     const dims = ctx.outDims(node);
     if (!x || !dims || !ctx.tracked(x)) return false;
     const rank = x.dims.length;
-    const pads = node.input?.[1] ? ctx.ints(node.input[1]) : intsAttr(node, 'pads');
-    const axesList = node.input?.[3] ? ctx.ints(node.input[3]) : undefined;
-    if (!pads || (node.input?.[3] && !axesList)) return false;
+    const pads = node.input[1] ? ctx.ints(node.input[1]) : intsAttr(node, 'pads');
+    const axesList = node.input[3] ? ctx.ints(node.input[3]) : undefined;
+    if (!pads || (node.input[3] && !axesList)) return false;
     const axes = (axesList ?? Array.from({ length: rank }, (_, i) => i)).map((a) => normAxis(a, rank));
     const n = axes.length;
     const out: Segment[][] = [];

@@ -15,12 +15,12 @@ export const reduceRule: Rule = {
     if (!x || !dims || !ctx.tracked(x)) return false;
     const rank = x.dims.length;
     let axes = intsAttr(node, 'axes');
-    if (!axes && node.input?.[1]) {
+    if (!axes && node.input[1]) {
       axes = ctx.ints(node.input[1]);
       if (!axes) return false;
     }
     if (!axes || axes.length === 0) {
-      axes = intAttr(node, 'noop_with_empty_axes', 0) && node.input?.[1] !== undefined ? [] : Array.from({ length: rank }, (_, i) => i);
+      axes = intAttr(node, 'noop_with_empty_axes', 0) && node.input[1] !== undefined ? [] : Array.from({ length: rank }, (_, i) => i);
     }
     const reduced = new Set(axes.map((a) => normAxis(a, rank)));
     const keep = intAttr(node, 'keepdims', 1) === 1;

@@ -14,11 +14,11 @@ export const sliceRule: Rule = {
     const dims = ctx.outDims(node);
     if (!x || !dims || !ctx.tracked(x)) return false;
     const rank = x.dims.length;
-    const fromInputs = (node.input ?? []).length > 1;
-    const starts = fromInputs ? ctx.ints(node.input?.[1]) : intsAttr(node, 'starts');
-    const axesRaw = fromInputs ? (node.input?.[3] ? ctx.ints(node.input[3]) : undefined) : intsAttr(node, 'axes');
-    const steps = fromInputs && node.input?.[4] ? ctx.ints(node.input[4]) : undefined;
-    if (!starts || (fromInputs && node.input?.[3] && !axesRaw) || (node.input?.[4] && !steps)) return false;
+    const fromInputs = node.input.length > 1;
+    const starts = fromInputs ? ctx.ints(node.input[1]) : intsAttr(node, 'starts');
+    const axesRaw = fromInputs ? (node.input[3] ? ctx.ints(node.input[3]) : undefined) : intsAttr(node, 'axes');
+    const steps = fromInputs && node.input[4] ? ctx.ints(node.input[4]) : undefined;
+    if (!starts || (fromInputs && node.input[3] && !axesRaw) || (node.input[4] && !steps)) return false;
     const axes = (axesRaw ?? starts.map((_, i) => i)).map((a) => normAxis(a, rank));
     const out: Segment[][] = [];
     for (let k = 0; k < rank; k++) {

@@ -9,7 +9,7 @@ export const splitRule: Rule = {
     if (!x || !ctx.tracked(x)) return false;
     const axis = normAxis(intAttr(node, 'axis', 0), x.dims.length);
     let offset = 0;
-    for (let slot = 0; slot < (node.output ?? []).length; slot++) {
+    for (let slot = 0; slot < node.output.length; slot++) {
       const dims = ctx.outDims(node, slot);
       if (!dims) return false;
       const part = ctx.vars.slice(ctx.L(x, axis), offset, offset + dims[axis]!);
