@@ -5,8 +5,8 @@
  * spans and the function of the addon's activation table it equals (weak additivity's kernel).
  */
 import { attribute } from '../onnx/attributes.js';
-import { initializerAliases, initializerMap, producerMap } from '../onnx/graph.js';
-import { DataType, type GraphProto, type TensorProto } from '../onnx/proto.js';
+import { constantNodes, producerMap, storedTensors } from '../onnx/graph.js';
+import { DataType, type GraphProto } from '../onnx/proto.js';
 import { readFloat32, tensorInts } from '../onnx/tensor.js';
 
 /** An expression over graph values: the activation's input, a scalar constant, or an op of expressions. */
@@ -69,14 +69,10 @@ interface Bound {
 
 /** Reads a graph's scalar constants (initializers, their Identity aliases, Constant nodes). */
 function scalarReader(graph: GraphProto): (value: string) => number | undefined {
-  const initializers = initializerMap(graph);
-  const aliases = initializerAliases(graph, initializers);
-  const tensors = new Map<string, TensorProto>();
-  for (const [name, t] of initializers) tensors.set(name, t);
-  for (const [alias, target] of aliases) tensors.set(alias, initializers.get(target)!);
-  for (const n of graph.node) {
-    const value = n.opType === 'Constant' ? attribute(n, 'value')?.t : undefined;
-    if (value) tensors.set(n.output[0] ?? '', value);
+  const tensors = storedTensors(graph);
+  for (const [name, node] of constantNodes(graph)) {
+    const value = attribute(node, 'value')?.t;
+    if (value) tensors.set(name, value);
   }
   return (name) => {
     const t = tensors.get(name);

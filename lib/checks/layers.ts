@@ -6,7 +6,7 @@
  */
 import type { Checkpoint } from '../checkpoint.js';
 import { InvalidArgumentError } from '../errors.js';
-import { initializerAliases, initializerMap, nodeName, producerMap } from '../onnx/graph.js';
+import { constantNodes, nodeName, producerMap, storedTensors } from '../onnx/graph.js';
 import { modulePath } from '../onnx/names.js';
 import type { GraphProto, NodeProto } from '../onnx/proto.js';
 import type { LayerKind } from '../results.js';
@@ -75,10 +75,7 @@ function parameterInputs(checkpoint: Checkpoint, nodeIndex: number): Set<number>
 /** Names of every value fixed before the data arrives: initializers, their aliases, Constant outputs. */
 function constantValues(checkpoint: Checkpoint): Set<string> {
   const graph = checkpoint.model.graph!;
-  const initializers = initializerMap(graph);
-  const names = new Set<string>([...initializers.keys(), ...initializerAliases(graph, initializers).keys()]);
-  for (const n of graph.node) if (n.opType === 'Constant') for (const o of n.output) names.add(o);
-  return names;
+  return new Set([...storedTensors(graph).keys(), ...constantNodes(graph).keys()]);
 }
 
 /** What the layer rules need to know about a graph, computed once. */

@@ -35,6 +35,21 @@ export function initializerAliases(graph: GraphProto, initializers: Map<string, 
   return aliases;
 }
 
+/** Initializers by name, each Identity alias of one under its own name too. */
+export function storedTensors(graph: GraphProto): Map<string, TensorProto> {
+  const initializers = initializerMap(graph);
+  const stored = new Map(initializers);
+  for (const [alias, target] of initializerAliases(graph, initializers)) stored.set(alias, initializers.get(target)!);
+  return stored;
+}
+
+/** Constant nodes by the value they output. */
+export function constantNodes(graph: GraphProto): Map<string, NodeProto> {
+  const constants = new Map<string, NodeProto>();
+  for (const node of graph.node) if (node.opType === 'Constant' && node.domain === '') for (const o of node.output) constants.set(o, node);
+  return constants;
+}
+
 /** Whether a node is an Identity that only aliases an initializer. */
 export function isAliasNode(node: NodeProto, aliases: Map<string, string>): boolean {
   return node.opType === 'Identity' && node.domain === '' && aliases.has(node.output[0] ?? '');

@@ -11,7 +11,7 @@
  */
 import type { Checkpoint, Parameter } from '../../checkpoint.js';
 import { constantInts } from '../../onnx/attributes.js';
-import { initializerAliases, initializerMap, isAliasNode, nodeName } from '../../onnx/graph.js';
+import { constantNodes, initializerAliases, initializerMap, isAliasNode, nodeName } from '../../onnx/graph.js';
 import { toNumber, type NodeProto, type TensorProto } from '../../onnx/proto.js';
 import { tensorInts } from '../../onnx/tensor.js';
 import type { ValueShape } from '../../session.js';
@@ -54,7 +54,7 @@ class Inference implements RuleContext {
   private readonly paramAt = new Map<string, Parameter>();
   private readonly initializers: Map<string, TensorProto>;
   private readonly aliases: Map<string, string>;
-  private readonly constants = new Map<string, NodeProto>();
+  private readonly constants: Map<string, NodeProto>;
   private readonly consumed = new Set<string>();
   private readonly outputNames: Set<string>;
 
@@ -67,10 +67,8 @@ class Inference implements RuleContext {
     this.initializers = initializerMap(graph);
     this.aliases = initializerAliases(graph, this.initializers);
     for (const p of cp.parameters) this.paramAt.set(`${p.nodeIndex}:${p.inputIndex}`, p);
-    for (const node of graph.node) {
-      for (const i of node.input) this.consumed.add(i);
-      if (node.opType === 'Constant' && node.domain === '') for (const o of node.output) this.constants.set(o, node);
-    }
+    this.constants = constantNodes(graph);
+    for (const node of graph.node) for (const i of node.input) this.consumed.add(i);
     this.outputNames = new Set(graph.output.map((o) => o.name));
     for (const o of this.outputNames) this.consumed.add(o);
   }
