@@ -11,7 +11,7 @@ import { parameterValueName, rewireParameters, type Checkpoint, type ValueSpec }
 import type { Batch, Dataset } from './dataset/index.js';
 import { initializerAliases, initializerMap, isAliasNode } from './onnx/graph.js';
 import { cloneModel, encodeModel } from './onnx/model.js';
-import { DataType, dataTypeName, newValueInfo, tensorType, type ModelProto } from './onnx/proto.js';
+import { DataType, dataTypeName, newValueInfo, tensorType, type GraphProto, type ModelProto } from './onnx/proto.js';
 
 /**
  * Options for every session: full graph optimization, and intra-op threads that sleep rather
@@ -36,6 +36,16 @@ async function loadSession(model: ModelProto, options: ort.InferenceSession.Sess
     return await ort.InferenceSession.create(encodeModel(model), options);
   } catch (error) {
     throw new OnnxFormatError(file, `onnxruntime cannot load it: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Makes graph values outputs of the model too (those it does not output already), so a run returns them. */
+function addOutputs(graph: GraphProto, names: readonly string[]): void {
+  const outputs = new Set(graph.output.map((o) => o.name));
+  for (const name of names) {
+    if (outputs.has(name)) continue;
+    graph.output.push(newValueInfo({ name }));
+    outputs.add(name);
   }
 }
 
@@ -66,18 +76,14 @@ export class ModelSession {
   static async create(checkpoint: Checkpoint, options: ModelSessionOptions = {}): Promise<ModelSession> {
     const model = rewireParameters(checkpoint, options.parameters);
     const graph = model.graph!;
-    const outputs = new Set(graph.output.map((o) => o.name));
     const known = new Set<string>([checkpoint.input.name]);
     for (const node of graph.node) for (const o of node.output) known.add(o);
-    for (const tap of options.taps ?? []) {
-      if (!known.has(tap)) throw new InvalidArgumentError(`${checkpoint.file}: no value named '${tap}' to tap`);
-      if (!outputs.has(tap) && tap !== checkpoint.input.name) {
-        graph.output.push(newValueInfo({ name: tap }));
-        outputs.add(tap);
-      }
-    }
+    const taps = options.taps ?? [];
+    const unknown = taps.find((tap) => !known.has(tap));
+    if (unknown !== undefined) throw new InvalidArgumentError(`${checkpoint.file}: no value named '${unknown}' to tap`);
+    addOutputs(graph, taps.filter((tap) => tap !== checkpoint.input.name));
     const session = await loadSession(model, sessionOptions(options.threads), checkpoint.file);
-    const names = [...checkpoint.outputs.map((o) => o.name), ...(options.taps ?? []).filter((t) => !checkpoint.outputs.some((o) => o.name === t))];
+    const names = [...checkpoint.outputs.map((o) => o.name), ...taps.filter((t) => !checkpoint.outputs.some((o) => o.name === t))];
     return new ModelSession(checkpoint, session, options.parameters ? 'initializers' : 'inputs', names);
   }
 
@@ -271,16 +277,7 @@ export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly n
   const model = cloneModel(checkpoint.model);
   const graph = model.graph!;
   const aliases = initializerAliases(graph, initializerMap(graph));
-  const outputs = new Set(graph.output.map((o) => o.name));
-  for (const node of graph.node) {
-    if (isAliasNode(node, aliases)) continue;
-    for (const o of node.output) {
-      if (o && !outputs.has(o)) {
-        graph.output.push(newValueInfo({ name: o }));
-        outputs.add(o);
-      }
-    }
-  }
+  addOutputs(graph, graph.node.filter((node) => !isAliasNode(node, aliases)).flatMap((node) => node.output.filter((o) => o !== '')));
   const session = await loadSession(model, sessionOptions(undefined, false), checkpoint.file);
   const shapes = new Map<string, ValueShape>();
   try {
