@@ -14,18 +14,60 @@ struct Dots {
   double am = 0, aa = 0, mm = 0;
 };
 
+// Float64 sums in a fixed number of lanes, added in a fixed order: the same additions whatever
+// vector width the compiler picks for this CPU (-march=native), so statistics are bit-identical
+// across machines (an `omp simd reduction` lets the width decide the order).
+constexpr size_t kLanes = 8;
+
+double lane_total(const double* lanes) {
+  double total = 0;
+  for (size_t l = 0; l < kLanes; ++l) total += lanes[l];
+  return total;
+}
+
+// Three float64 sums over j < d of the terms terms(j, t0, t1, t2) sets.
+template <typename TermsFn>
+Dots lane_sums(size_t d, TermsFn terms) {
+  double s0[kLanes] = {}, s1[kLanes] = {}, s2[kLanes] = {};
+  size_t j = 0;
+  for (; j + kLanes <= d; j += kLanes) {
+    #pragma omp simd
+    for (size_t l = 0; l < kLanes; ++l) {
+      double t0, t1, t2;
+      terms(j + l, t0, t1, t2);
+      s0[l] += t0;
+      s1[l] += t1;
+      s2[l] += t2;
+    }
+  }
+  for (size_t l = 0; j < d; ++j, ++l) {
+    double t0, t1, t2;
+    terms(j, t0, t1, t2);
+    s0[l] += t0;
+    s1[l] += t1;
+    s2[l] += t2;
+  }
+  return {lane_total(s0), lane_total(s1), lane_total(s2)};
+}
+
+// ⟨x, m⟩, ‖x‖², ‖m‖² over j < d, where pair(j, x, m) sets the j-th elements.
+template <typename PairFn>
+Dots lane_dots(size_t d, PairFn pair) {
+  return lane_sums(d, [&](size_t j, double& xm, double& xx, double& mm) {
+    double x, m;
+    pair(j, x, m);
+    xm = x * m;
+    xx = x * x;
+    mm = m * m;
+  });
+}
+
 Dots sample_dots(const float* __restrict a, const float* __restrict fa,
                  const float* __restrict fb, size_t d, double wa, double wb) {
-  double am = 0, aa = 0, mm = 0;
-  #pragma omp simd reduction(+ : am, aa, mm)
-  for (size_t j = 0; j < d; ++j) {
-    const double m = wa * fa[j] + wb * fb[j];
-    const double x = a[j];
-    am += x * m;
-    aa += x * x;
-    mm += m * m;
-  }
-  return {am, aa, mm};
+  return lane_dots(d, [&](size_t j, double& x, double& m) {
+    m = wa * fa[j] + wb * fb[j];
+    x = a[j];
+  });
 }
 
 // Runs dots(i, k) for every sample i and α k over the threads and adds the per-sample
@@ -108,43 +150,45 @@ void weak_additivity_accumulate(const float* ha, const float* hb, const float* f
     const float* ya = fa + i * d;
     const float* yb = fb + i * d;
     const double wb = alphas[k], wa = 1.0 - wb;
-    double am = 0, aa = 0, mm = 0;
     if (spec.kind == Activation::kRelu) {
-      #pragma omp simd reduction(+ : am, aa, mm)
-      for (size_t j = 0; j < d; ++j) {
+      return lane_dots(d, [&](size_t j, double& a, double& m) {
         const double mix = wa * xa[j] + wb * xb[j];
-        const double a = mix > 0 ? mix : 0.0;
-        const double m = wa * ya[j] + wb * yb[j];
-        am += a * m;
-        aa += a * a;
-        mm += m * m;
-      }
-    } else {
-      for (size_t j = 0; j < d; ++j) {
-        const double a = activate(spec, wa * xa[j] + wb * xb[j]);
-        const double m = wa * ya[j] + wb * yb[j];
-        am += a * m;
-        aa += a * a;
-        mm += m * m;
-      }
+        a = mix > 0 ? mix : 0.0;
+        m = wa * ya[j] + wb * yb[j];
+      });
     }
-    return Dots{am, aa, mm};
+    return lane_dots(d, [&](size_t j, double& a, double& m) {
+      a = activate(spec, wa * xa[j] + wb * xb[j]);
+      m = wa * ya[j] + wb * yb[j];
+    });
   });
 }
 
 void sum_squares(const float* x, const float* y, size_t len, double* out) {
-  double diff = 0, xx = 0, yy = 0;
-  const int threads = len < (1u << 16) ? 1 : omp_get_max_threads();
-  #pragma omp parallel for simd num_threads(threads) reduction(+ : diff, xx, yy) schedule(static)
-  for (size_t i = 0; i < len; ++i) {
-    const double a = x[i], b = y[i];
-    diff += (a - b) * (a - b);
-    xx += a * a;
-    yy += b * b;
+  // One partial sum per chunk, added in chunk order (deterministic for a given thread count,
+  // unlike an OpenMP reduction clause, whose combining order is unspecified).
+  const int chunks = len < (1u << 16) ? 1 : omp_get_max_threads();
+  const size_t chunk = (len + chunks - 1) / chunks;
+  std::vector<double> partial(static_cast<size_t>(chunks) * 3, 0.0);
+  #pragma omp parallel for num_threads(chunks) schedule(static)
+  for (int c = 0; c < chunks; ++c) {
+    const size_t t = static_cast<size_t>(c);
+    const size_t begin = std::min(len, t * chunk), end = std::min(len, begin + chunk);
+    const float* xs = x + begin;
+    const float* ys = y + begin;
+    const Dots s = lane_sums(end - begin, [&](size_t j, double& diff, double& xx, double& yy) {
+      const double a = xs[j], b = ys[j];
+      diff = (a - b) * (a - b);
+      xx = a * a;
+      yy = b * b;
+    });
+    partial[t * 3] = s.am;
+    partial[t * 3 + 1] = s.aa;
+    partial[t * 3 + 2] = s.mm;
   }
-  out[0] += diff;
-  out[1] += xx;
-  out[2] += yy;
+  for (int c = 0; c < chunks; ++c) {
+    for (size_t k = 0; k < 3; ++k) out[k] += partial[static_cast<size_t>(c) * 3 + k];
+  }
 }
 
 }  // namespace llfc
