@@ -109,9 +109,13 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
       const stored = initializers.has(input) ? input : aliases.get(input);
       if (stored !== undefined) {
         const tensor = initializers.get(stored)!;
-        if (tensor.dataType !== DataType.FLOAT) return { kind: 'constant', tensor: stored, type: dataTypeName(tensor.dataType), shape: tensorShape(tensor), key: valueKey(tensor) };
+        const constant: InputSignature = { kind: 'constant', tensor: stored, type: dataTypeName(tensor.dataType), shape: tensorShape(tensor), key: valueKey(tensor) };
+        if (tensor.dataType !== DataType.FLOAT) return constant;
         const shape = tensorShape(tensor);
         const data = readFloat32(tensor, file);
+        // A tensor of infinities only is a fill value (masked_fill's −inf, which the dynamo
+        // exporter lifts to an initializer), not a weight: interpolating it would give 0·∞ = NaN.
+        if (data.length > 0 && data.every((v) => v === Infinity || v === -Infinity)) return constant;
         const bad = data.findIndex((v) => !Number.isFinite(v));
         if (bad >= 0) throw new NonFiniteParameterError(file, stored, bad, data[bad]!);
         const parameter: Parameter = { index: parameters.length, tensor: stored, node: name, nodeIndex, op: node.opType, inputIndex, shape, offset, length: data.length };
@@ -199,7 +203,7 @@ export function pairCheckpoints(a: Checkpoint, b: Checkpoint): void {
       if (ia.kind === 'constant' && ib.kind === 'constant' && ia.key !== ib.key) {
         throw new CheckpointMismatchError(
           `${a.file} and ${b.file} differ at ${where}, input ${k}: the ${ia.type} initializer '${ia.tensor}' of shape [${ia.shape.join(', ')}] ` +
-            `differs from '${ib.tensor}' (${ib.type}, [${ib.shape.join(', ')}]); non-float initializers (shapes, indices, masks) are never interpolated and must be equal in A and B`,
+            `differs from '${ib.tensor}' (${ib.type}, [${ib.shape.join(', ')}]); non-float initializers (shapes, indices, masks) and fill values (±inf) are never interpolated and must be equal in A and B`,
           sa.name,
           ia.tensor,
           [ia.shape, ib.shape],

@@ -17,6 +17,13 @@ import { floatOutput, GraphSession, type FloatTensor } from '../session.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
 import { linearLayers, type LinearLayerSpec } from './layers.js';
 
+/** A rows×cols matrix transposed. */
+function transpose2d(w: Float32Array, [rows, cols]: readonly number[]): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let r = 0; r < rows!; r++) for (let c = 0; c < cols!; c++) out[c * rows! + r] = w[r * cols! + c]!;
+  return out;
+}
+
 /** ‖x − y‖² / (‖x‖‖y‖) from the three sums of squares. */
 export function relativeSquaredDistance(sums: Float64Array): number {
   const denominator = Math.sqrt(sums[1]!) * Math.sqrt(sums[2]!);
@@ -37,9 +44,13 @@ export class Commutativity {
   static async create(a: Checkpoint, b: Checkpoint, layer: LinearLayerSpec): Promise<Commutativity> {
     const node = a.model.graph!.node![layer.nodeIndex]!;
     const weight = a.parameters[layer.weight]!;
-    const weightSlot = weight.inputIndex;
-    const wa = a.arena.subarray(weight.offset, weight.offset + weight.length);
-    const wb = b.arena.subarray(weight.offset, weight.offset + weight.length);
+    const weightSlot = layer.weightSlot;
+    // A weight read through a Transpose (a tied head) enters the product as the node sees it.
+    const [wa, wb] = [a, b].map((c) => {
+      const w = c.arena.subarray(weight.offset, weight.offset + weight.length);
+      return layer.transposed ? transpose2d(w, weight.shape) : w;
+    }) as [Float32Array, Float32Array];
+    const dims = layer.transposed ? [...weight.shape].reverse() : weight.shape;
     // Only the data and weight inputs: the bias is excluded by definition.
     const product = (h: string, w: string, out: string) => renode(node, weightSlot === 0 ? [w, h] : [h, w], [out], out);
     // X = W_A·H_A + W_B·H_B, and X − Y = (W_A − W_B)(H_A − H_B) as one product (no cancellation).
@@ -56,9 +67,9 @@ export class Commutativity {
       ['HA', 'HB'],
       ['X', 'D'],
       [
-        { name: 'WA', values: wa, dims: weight.shape },
-        { name: 'WB', values: wb, dims: weight.shape },
-        { name: 'dW', values: dw, dims: weight.shape },
+        { name: 'WA', values: wa, dims },
+        { name: 'WB', values: wb, dims },
+        { name: 'dW', values: dw, dims },
       ],
     );
     const c = new Commutativity(layer, weight.tensor, await GraphSession.create(model, `${a.file} (${layer.node})`));

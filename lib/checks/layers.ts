@@ -1,8 +1,8 @@
 /**
  * Which graph values the per-layer checks look at (SCIENCE.md §2–4, §7): by default the output of
  * every activation (decomposed ones included), every residual Add, every attention's output
- * (its out-projection, before the residual Add) and the logits; the linear layers for
- * commutativity; and whether a layer's samples are tokens.
+ * (the module's output: its out-projection's, reshaped back, before the residual Add) and the
+ * logits; the linear layers for commutativity; and whether a layer's samples are tokens.
  */
 import type { Checkpoint } from '../checkpoint.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -36,6 +36,9 @@ const CHANNEL_FIRST_OPS = new Set([
 /** Ops an attention's output passes through between its weighted sum and the out-projection. */
 const HEAD_MERGING_OPS = new Set(['Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Cast', 'Dropout']);
 
+/** Ops that only move an attention's output back into the module's layout after the out-projection. */
+const RESHAPING_OPS = new Set(['Reshape', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
+
 /** A tapped value and what computes it. */
 export interface LayerSpec {
   readonly name: string;
@@ -64,12 +67,15 @@ export interface LinearLayerSpec {
   readonly module: string | null;
   /** Index of the weight in checkpoint.parameters. */
   readonly weight: number;
+  /** The node input the weight arrives at. */
+  readonly weightSlot: number;
+  /**
+   * The weight arrives through a Transpose (a tied LM head: Transpose → MatMul of the embedding
+   * table, which the dynamo exporter does not fold because the table has another reader).
+   */
+  readonly transposed: boolean;
   /** The input value H (a graph value or the model input). */
   readonly input: string;
-}
-
-function parameterInputs(checkpoint: Checkpoint, nodeIndex: number): Set<number> {
-  return new Set(checkpoint.parameters.filter((p) => p.nodeIndex === nodeIndex).map((p) => p.inputIndex));
 }
 
 /** Names of every value fixed before the data arrives: initializers, their aliases, Constant outputs. */
@@ -90,6 +96,8 @@ interface GraphFacts {
   readonly hasParams: (index: number) => boolean;
   /** Values to which a bias (a constant) is added next: a linear layer's output is that Add's. */
   readonly biased: Set<string>;
+  /** value → the nodes that read it, Shape nodes (which read no values) left out. */
+  readonly readers: Map<string, number[]>;
 }
 
 function graphFacts(checkpoint: Checkpoint): GraphFacts {
@@ -101,7 +109,11 @@ function graphFacts(checkpoint: Checkpoint): GraphFacts {
   const biased = new Set(
     graph.node.filter((n) => n.opType === 'Add' && n.input.some((i) => constants.has(i))).flatMap((n) => n.input.filter((i) => !constants.has(i))),
   );
-  return { graph, logits: checkpoint.outputs[0]?.name ?? '', constants, producers: producerMap(graph), patterns, insidePatterns, hasParams: (i) => withParams.has(i), biased };
+  const readers = new Map<string, number[]>();
+  graph.node.forEach((n, i) => {
+    if (n.opType !== 'Shape') for (const input of new Set(n.input)) readers.set(input, [...(readers.get(input) ?? []), i]);
+  });
+  return { graph, logits: checkpoint.outputs[0]?.name ?? '', constants, producers: producerMap(graph), patterns, insidePatterns, hasParams: (i) => withParams.has(i), biased, readers };
 }
 
 /** The node computing a value, if a node does. */
@@ -165,12 +177,32 @@ function isAttentionOutput(facts: GraphFacts, index: number): boolean {
   return weighted.node.input.some((i) => through(facts, i, HEAD_MERGING_OPS)?.node.opType === 'Softmax');
 }
 
-function classify(facts: GraphFacts, node: NodeProto, index: number): LayerKind {
+/**
+ * The node whose output is the attention module's output: the out-projection's, or, when its
+ * only reader is a reshape, the end of that chain. nn.MultiheadAttention projects the tokens
+ * flattened (T·N)×D, then Reshape and Transpose give back the N×T×D the module returns (and a
+ * forward hook sees); the same tokens, in the module's order.
+ */
+function moduleOutput(facts: GraphFacts, index: number): number {
+  let at = index;
+  for (;;) {
+    const readers = facts.readers.get(facts.graph.node[at]!.output[0] ?? '') ?? [];
+    if (readers.length !== 1 || !RESHAPING_OPS.has(facts.graph.node[readers[0]!]!.opType)) return at;
+    at = readers[0]!;
+  }
+}
+
+/** Indices of the nodes that give attention outputs (see moduleOutput). */
+function attentionOutputs(facts: GraphFacts): Set<number> {
+  return new Set(facts.graph.node.flatMap((_, i) => (isAttentionOutput(facts, i) ? [moduleOutput(facts, i)] : [])));
+}
+
+function classify(facts: GraphFacts, attention: Set<number>, node: NodeProto, index: number): LayerKind {
   if (node.output[0] === facts.logits) return 'logits';
   if (ACTIVATION_OPS.has(node.opType) || facts.patterns.has(index)) return 'activation';
   // A residual Add sums two computed values; x + bias (an initializer) is not residual.
   if (node.opType === 'Add' && !node.input.some((i) => facts.constants.has(i))) return 'add';
-  if (isAttentionOutput(facts, index)) return 'attention';
+  if (attention.has(index)) return 'attention';
   return 'other';
 }
 
@@ -195,8 +227,9 @@ function layerOf(facts: GraphFacts, node: NodeProto, index: number, kind: LayerK
 export function selectLayers(checkpoint: Checkpoint, selection?: readonly string[]): LayerSpec[] {
   const nodes = checkpoint.model.graph!.node;
   const facts = graphFacts(checkpoint);
+  const attention = attentionOutputs(facts);
   const all = nodes
-    .map((node, i) => ({ node, i, kind: classify(facts, node, i), op: facts.patterns.get(i)?.name ?? node.opType }))
+    .map((node, i) => ({ node, i, kind: classify(facts, attention, node, i), op: facts.patterns.get(i)?.name ?? node.opType }))
     // The inner nodes of a decomposed activation are parts of one layer, not layers of their own.
     .filter(({ node, i }) => node.output.length > 0 && node.opType !== 'Identity' && node.opType !== 'Constant' && !facts.insidePatterns.has(i));
   if (!selection || selection.length === 0) {
@@ -218,18 +251,37 @@ export function selectLayers(checkpoint: Checkpoint, selection?: readonly string
   return all.filter((l) => chosen.has(l.i)).map((l) => layerOf(facts, l.node, l.i, l.kind));
 }
 
-/** Every Gemm, MatMul with a weight, and Conv: the layers commutativity is measured on. */
+/**
+ * The parameter a node input reads: directly, or (for a MatMul) through a 2-D Transpose of a
+ * parameter, as a tied head reads the embedding table.
+ */
+function weightAt(checkpoint: Checkpoint, producers: Map<string, { node: number; slot: number }>, index: number, slot: number): { weight: number; transposed: boolean } | undefined {
+  const direct = checkpoint.parameters.find((p) => p.nodeIndex === index && p.inputIndex === slot);
+  if (direct) return { weight: direct.index, transposed: false };
+  const node = checkpoint.model.graph!.node[index]!;
+  const at = producers.get(node.input[slot] ?? '');
+  if (node.opType !== 'MatMul' || !at) return undefined;
+  const transpose = checkpoint.model.graph!.node[at.node]!;
+  const table = checkpoint.parameters.find((p) => p.nodeIndex === at.node && p.inputIndex === 0);
+  const perm = transpose.attribute.find((a) => a.name === 'perm')?.ints.map(Number) ?? [1, 0];
+  if (transpose.opType !== 'Transpose' || !table || table.shape.length !== 2 || perm.join() !== '1,0') return undefined;
+  return { weight: table.index, transposed: true };
+}
+
+/** Every Gemm, MatMul with a weight (a tied head's transposed table included), and Conv: the layers commutativity is measured on. */
 export function linearLayers(checkpoint: Checkpoint): LinearLayerSpec[] {
   const nodes = checkpoint.model.graph!.node;
+  const producers = producerMap(checkpoint.model.graph!);
   const result: LinearLayerSpec[] = [];
   nodes.forEach((node, index) => {
     const op = node.opType;
     if (!LINEAR_OPS.has(op)) return;
-    const weightSlot = op === 'MatMul' ? [1, 0].find((s) => parameterInputs(checkpoint, index).has(s)) : 1;
-    const weight = checkpoint.parameters.find((p) => p.nodeIndex === index && p.inputIndex === weightSlot);
-    if (!weight || weightSlot === undefined) return;
+    const slots = op === 'MatMul' ? [1, 0] : [1];
+    const weightSlot = slots.find((s) => weightAt(checkpoint, producers, index, s) !== undefined);
+    if (weightSlot === undefined) return;
+    const { weight, transposed } = weightAt(checkpoint, producers, index, weightSlot)!;
     const name = nodeName(node, index);
-    result.push({ node: name, nodeIndex: index, op, module: modulePath(name, node.metadataProps), weight: weight.index, input: node.input[weightSlot === 0 ? 1 : 0]! });
+    result.push({ node: name, nodeIndex: index, op, module: modulePath(name, node.metadataProps), weight, weightSlot, transposed, input: node.input[weightSlot === 0 ? 1 : 0]! });
   });
   return result;
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
 import { analyzePair } from '../../lib/checks/analyze.js';
+import { selectLayers } from '../../lib/checks/layers.js';
 import { openDataset } from '../../lib/dataset/index.js';
 import { fixture } from '../helpers.js';
 import { expectCommutativity, expectLayer, type MechanismsReference } from '../checks/mechanisms-reference.js';
@@ -14,14 +15,12 @@ type Reference = MechanismsReference & { a: string; b: string };
 
 const references = JSON.parse(readFileSync(fixture('reference', 'transformer_mechanisms.json'), 'utf8')) as Record<string, Reference>;
 
-// The reference layers compared: the MoE's every layer; the ViTs' residual sums, GELU outputs (with
-// weak additivity) and logits, samples being tokens (SCIENCE.md §7). Not their attention outputs:
-// llfc takes the out-projection's output (for nn.MultiheadAttention the Gemm on flattened tokens),
-// the reference the last node of the attention module's scope.
+// The reference layers compared: every layer of each classifier, samples being tokens (SCIENCE.md
+// §7): attention outputs, residual sums, GELU outputs (with weak additivity) and logits.
 const compared: [string, string[] | 'all'][] = [
   ['moe', 'all'],
-  ['vit_hand', ['blocks.0.add1', 'blocks.0.mlp.act', 'blocks.0.add2', 'blocks.1.add1', 'blocks.1.mlp.act', 'blocks.1.add2', 'head']],
-  ['vit_mha', ['blocks.0.add1', 'blocks.0.mlp.act', 'blocks.0.add2', 'blocks.1.add1', 'blocks.1.mlp.act', 'blocks.1.add2', 'head']],
+  ['vit_hand', 'all'],
+  ['vit_mha', 'all'],
 ];
 
 describe('transformer classifiers: per-layer checks against PyTorch forward hooks', () => {
@@ -41,5 +40,19 @@ describe('transformer classifiers: per-layer checks against PyTorch forward hook
       expectLayer(ours!, expected);
     }
     expectCommutativity(result.commutativity, ref.commutativity);
+  });
+
+  // nn.MultiheadAttention projects the tokens flattened (T·N)×D (the Gemm) and then reshapes them
+  // back to the N×T×D the module returns: llfc taps that end of the chain, the tensor a forward
+  // hook on the module sees, not the Gemm's output.
+  it('vit_mha: the attention layer is the module output the reference hooks (the Transpose after the out-projection Gemm)', async () => {
+    const ref = references.vit_mha!;
+    const a = await loadCheckpoint(fixture(ref.a));
+    const attention = selectLayers(a).filter((l) => l.kind === 'attention');
+    expect(attention.map((l) => [l.module, l.op, l.name])).toEqual([
+      ['blocks.0.attn.mha', 'Transpose', ref.layers['blocks.0.attn']!.onnxTensor],
+      ['blocks.1.attn.mha', 'Transpose', ref.layers['blocks.1.attn']!.onnxTensor],
+    ]);
+    expect(attention.map((l) => l.name)).toEqual(['/blocks/blocks.0/attn/mha/Transpose_5_output_0', '/blocks/blocks.1/attn/mha/Transpose_5_output_0']);
   });
 });

@@ -14,6 +14,7 @@ import { interpolateArenas } from '../../lib/interpolate.js';
 import { parseNpyHeader } from '../../lib/dataset/npy.js';
 import { fixture, runCliInProcess, tempDir } from '../helpers.js';
 import { expectLmcReference, type LmcCurveReference } from '../checks/lmc-reference.js';
+import { modelOutputs, TRANSFORMERS, transformerInput } from '../dynamo/transformer-inputs.js';
 
 type Curve = LmcCurveReference & {
   a: string;
@@ -58,43 +59,33 @@ describe('transformer classifiers: LMC against PyTorch', () => {
   });
 });
 
-describe('transformer classifiers: spec and random permutations', () => {
+describe('transformer fixtures, legacy and dynamo-style exports: spec and random permutations', () => {
   const tmp = tempDir();
   afterAll(() => tmp.cleanup());
 
-  async function logits(file: string, x: Float32Array, n: number): Promise<Float32Array> {
-    const session = await ort.InferenceSession.create(file);
-    try {
-      const out = await session.run({ input: new ort.Tensor('float32', x, [n, 1, 28, 28]) });
-      return out.logits!.data as Float32Array;
-    } finally {
-      await session.release();
-    }
-  }
-
-  // What `spec` finds today, and leaves fixed (saying why): vit_hand, the residual stream (patch
-  // embedding, positions, LayerNorms, every writer and reader) and each MLP hidden layer, with
-  // q/k/v channels fixed (a Reshape spreads them over heads); vit_mha, the same groups, with the
-  // fused in-projection's output fixed (the graph Slices it into q, k, v); moe, the stem, each
-  // expert's hidden layer and the experts' shared output, with the experts themselves not
-  // permuted. The logits stay in place everywhere.
-  it.each(classifiers)('%s: spec finds groups and permute --random keeps the logits (1e-4)', async (name, ref) => {
-    const spec = await runCliInProcess('spec', fixture(ref.a));
+  // What `spec` finds today, and leaves fixed (saying why; the explanations are pinned in
+  // test/align/spec/__snapshots__): the ViTs, the residual stream (patch embedding, positions,
+  // LayerNorms, every writer and reader) and each MLP hidden layer, with q/k/v channels fixed (a
+  // Reshape spreads them over heads; vit_mha's fused in-projection is Sliced into q, k, v); the
+  // MoE, the stem, each expert's hidden layer and the experts' shared output, with the experts
+  // themselves not permuted; the LMs, each MLP hidden layer, with the residual stream fixed (the
+  // embeddings are Gathers, an op the inference does not know). The logits stay in place everywhere.
+  const cases = TRANSFORMERS.flatMap((name) => [[name, 'legacy', fixture('models', `${name}_a.onnx`)], [name, 'dynamo', fixture('models', 'dynamo', `${name}_a.onnx`)]] as const);
+  it.each(cases)('%s (%s export): spec finds groups, explains what it leaves fixed, and permute --random keeps the logits (1e-4)', async (name, exporter, file) => {
+    const spec = await runCliInProcess('spec', file);
     expect(spec.status).toBe(0);
     const groups = Number(/(\d+) groups/.exec(spec.stdout)?.[1]);
     expect(groups).toBeGreaterThan(0);
-    expect(spec.stdout).toMatch(/fixed \(these axes stay in place\):/);
-    const out = join(tmp.dir, `${name}_permuted.onnx`);
-    const permuted = await runCliInProcess('permute', fixture(ref.a), '--random', '--seed', '7', '-o', out, '--quiet');
+    expect(spec.stdout).toMatch(/fixed \(these axes stay in place\):\n {2}\d+ units, .*: .+/);
+    const out = join(tmp.dir, `${name}_${exporter}_permuted.onnx`);
+    const permuted = await runCliInProcess('permute', file, '--random', '--seed', '7', '-o', out, '--quiet');
     expect(permuted.status).toBe(0);
-    const [original, moved] = await Promise.all([loadCheckpoint(fixture(ref.a)), loadCheckpoint(out)]);
+    const [original, moved] = await Promise.all([loadCheckpoint(file), loadCheckpoint(out)]);
     pairCheckpoints(original, moved);
     expect(moved.arena).not.toEqual(original.arena);
-    const n = 64;
-    const x = readNpy(fixture('data', 'fashion_test_x_f32.npy'));
-    const input = new Float32Array((x.data as Float32Array).subarray(0, n * 784).map((v) => (v - 0.286) / 0.353));
-    const [before, after] = await Promise.all([logits(fixture(ref.a), input, n), logits(out, input, n)]);
-        let worst = 0;
+    const input = transformerInput(name);
+    const [before, after] = await Promise.all([modelOutputs(file, input), modelOutputs(out, input)]);
+    let worst = 0;
     for (let i = 0; i < before.length; i++) worst = Math.max(worst, Math.abs(after[i]! - before[i]!) / Math.max(1, Math.abs(before[i]!)));
     expect(worst).toBeLessThan(1e-4);
   });

@@ -7,11 +7,11 @@ import { formatSpec, inferSpec } from '../../../lib/align/spec/index.js';
 import { fixture } from '../../helpers.js';
 
 // Paths as a user gives them (relative to the repository root, where tests run): the spec names its file.
-const models = readdirSync(fixture('models'))
-  .filter((f) => f.endsWith('.onnx'))
-  .map((f) => f.slice(0, -'.onnx'.length));
+// Names relative to test/fixtures/models: the legacy exports and the dynamo-style ones (dynamo/…).
+const onnxIn = (dir: string): string[] => readdirSync(fixture('models', dir)).filter((f) => f.endsWith('.onnx')).map((f) => join(dir, f.slice(0, -'.onnx'.length)));
+const models = [...onnxIn(''), ...onnxIn('dynamo')];
 const relative = (name: string): string => join('test', 'fixtures', 'models', `${name}.onnx`);
-const pinned = (name: string, ext: string): string => join(__dirname, '__snapshots__', `${name}.${ext}`);
+const pinned = (name: string, ext: string): string => join(__dirname, '__snapshots__', `${name.replace('/', '_')}.${ext}`);
 
 describe('llfc spec output is pinned on every fixture model', () => {
   it.each(models)('%s: the text and the JSON are as pinned', async (name) => {
