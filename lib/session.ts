@@ -247,7 +247,12 @@ export class GraphSession {
 export interface ValueShape {
   readonly dims: readonly number[];
   readonly type: string;
+  /** The values of a small integer tensor (shape arithmetic: Slice bounds computed from Shape), as probed. */
+  readonly ints?: readonly number[];
 }
+
+/** Integer tensors up to this many elements keep their probed values. */
+const PROBED_INTS = 64;
 
 /** The input shape to probe with: the model's, a symbolic batch as 2. */
 export function probeInputShape(checkpoint: Checkpoint, given?: readonly number[]): number[] {
@@ -288,7 +293,10 @@ export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly n
     } catch (error) {
       throw new OnnxFormatError(checkpoint.file, `running it on a zero input of shape [${inputShape.join(', ')}] failed: ${(error as Error).message}`, { cause: error });
     }
-    for (const [name, tensor] of Object.entries(result)) shapes.set(name, { dims: [...tensor.dims], type: tensor.type });
+    for (const [name, tensor] of Object.entries(result)) {
+      const small = (tensor.type === 'int64' || tensor.type === 'int32') && tensor.size <= PROBED_INTS;
+      shapes.set(name, { dims: [...tensor.dims], type: tensor.type, ...(small ? { ints: Array.from(tensor.data as BigInt64Array | Int32Array, Number) } : {}) });
+    }
   } finally {
     await session.release();
   }

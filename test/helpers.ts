@@ -1,14 +1,23 @@
 /** Paths of the generated fixtures and temp-dir helpers shared by tests. */
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseNpyHeader } from '../lib/dataset/npy.js';
 
 export const fixturesDir = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
 export function fixture(...parts: string[]): string {
   return join(fixturesDir, ...parts);
+}
+
+/** A little-endian float32 or int64 .npy file of the fixtures, whole. */
+export function readNpy(file: string): { shape: number[]; data: Float32Array | BigInt64Array } {
+  const bytes = readFileSync(file);
+  const header = parseNpyHeader(bytes, file);
+  const body = bytes.buffer.slice(bytes.byteOffset + header.dataOffset, bytes.byteOffset + header.dataOffset + header.dataBytes);
+  return { shape: header.shape, data: header.dtype.size === 8 ? new BigInt64Array(body) : new Float32Array(body) };
 }
 
 /** A fresh temporary directory (`path(name)`: a file in it), removed by the returned cleanup. */

@@ -108,9 +108,35 @@ export class AxisMaps {
     while (i < current.length && current[i] === perm[i]) i++;
     if (i === current.length) return false;
     current.set(perm);
-    for (const a of this.bound.spec.groups[group]!.parameters) writeAction(this.maps.get(a.parameter)![a.axis]!, a, current);
+    const axes = new Set(this.bound.spec.groups[group]!.parameters.map((a) => `${a.parameter}:${a.axis}`));
+    for (const key of axes) {
+      const [parameter, axis] = key.split(':').map(Number) as [number, number];
+      this.rewrite(parameter, axis);
+    }
     this.versions[group]!++;
     return true;
+  }
+
+  /**
+   * The map of one axis from every group acting on it: groups of single units first (they act
+   * on disjoint positions), then groups of blocks (attention heads), finest blocks first, each
+   * moving whole blocks as the groups before it arranged them: head u of the result is head
+   * perm[u] of the original with its own within-head permutations.
+   */
+  private rewrite(parameter: number, axis: number): void {
+    const map = this.maps.get(parameter)![axis]!;
+    for (let i = 0; i < map.length; i++) map[i] = i;
+    const groups = this.bound.spec.groups;
+    const acting = this.bound.parameters.get(parameter)![axis]!;
+    for (const { group, action } of acting) if (!groups[group]!.carries) writeAction(map, action, this.perms[group]!);
+    const blocks = acting.filter(({ group }) => groups[group]!.carries).sort((x, y) => x.action.inner - y.action.inner);
+    for (const { group, action } of blocks) {
+      const before = map.slice();
+      const perm = this.perms[group]!;
+      for (let c = 0; c < perm.length; c++) {
+        for (let r = 0; r < action.inner; r++) map[action.offset + c * action.inner + r] = before[action.offset + perm[c]! * action.inner + r]!;
+      }
+    }
   }
 
   /** How many times a group's permutation changed. */

@@ -11,8 +11,7 @@ import { loadCheckpoint, pairCheckpoints } from '../../lib/checkpoint.js';
 import { linearModeConnectivity } from '../../lib/checks/lmc.js';
 import { openDataset, type OpenDatasetOptions } from '../../lib/dataset/index.js';
 import { interpolateArenas } from '../../lib/interpolate.js';
-import { parseNpyHeader } from '../../lib/dataset/npy.js';
-import { fixture, runCliInProcess, tempDir } from '../helpers.js';
+import { fixture, readNpy, runCliInProcess, tempDir } from '../helpers.js';
 import { expectLmcReference, type LmcCurveReference } from '../checks/lmc-reference.js';
 import { modelOutputs, TRANSFORMERS, transformerInput } from '../dynamo/transformer-inputs.js';
 
@@ -24,14 +23,6 @@ type Curve = LmcCurveReference & {
   normalize?: { mean: number[]; std: number[] };
   logits?: { a: string; b: string; sequences: number };
 };
-
-/** A little-endian float32 or int64 .npy file of the fixtures, whole. */
-function readNpy(file: string): { shape: number[]; data: Float32Array | BigInt64Array } {
-  const bytes = readFileSync(file);
-  const header = parseNpyHeader(bytes, file);
-  const body = bytes.buffer.slice(bytes.byteOffset + header.dataOffset, bytes.byteOffset + header.dataOffset + header.dataBytes);
-  return { shape: header.shape, data: header.dtype.size === 8 ? new BigInt64Array(body) : new Float32Array(body) };
-}
 
 const references = JSON.parse(readFileSync(fixture('reference', 'transformer_lmc.json'), 'utf8')) as Record<string, Curve>;
 const classifiers = ['vit_hand', 'vit_mha', 'moe'].map((name) => [name, references[name]!] as const);
@@ -63,13 +54,12 @@ describe('transformer fixtures, legacy and dynamo-style exports: spec and random
   const tmp = tempDir();
   afterAll(() => tmp.cleanup());
 
-  // What `spec` finds today, and leaves fixed (saying why; the explanations are pinned in
-  // test/align/spec/__snapshots__): the ViTs, the residual stream (patch embedding, positions,
-  // LayerNorms, every writer and reader) and each MLP hidden layer, with q/k/v channels fixed (a
-  // Reshape spreads them over heads; vit_mha's fused in-projection is Sliced into q, k, v); the
-  // MoE, the stem, each expert's hidden layer and the experts' shared output, with the experts
-  // themselves not permuted; the LMs, each MLP hidden layer, with the residual stream fixed (the
-  // embeddings are Gathers, an op the inference does not know). The logits stay in place everywhere.
+  // What `spec` finds (test/align/transformer-spec.test.ts checks the groups one by one; the
+  // explanations of what stays fixed are pinned in test/align/spec/__snapshots__): the residual
+  // stream (embeddings, LayerNorms, every writer and reader, the LM head), each MLP hidden layer,
+  // per attention layer a head group carrying the within-head QK and V groups (q/k/v projections
+  // or the sliced fused in_proj); the MoE, the stem, each expert's hidden layer and the experts'
+  // shared output. The logits stay in place everywhere.
   const cases = TRANSFORMERS.flatMap((name) => [[name, 'legacy', fixture('models', `${name}_a.onnx`)], [name, 'dynamo', fixture('models', 'dynamo', `${name}_a.onnx`)]] as const);
   it.each(cases)('%s (%s export): spec finds groups, explains what it leaves fixed, and permute --random keeps the logits (1e-4)', async (name, exporter, file) => {
     const spec = await runCliInProcess('spec', file);

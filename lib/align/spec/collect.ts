@@ -2,6 +2,11 @@
  * The spec read off a solved graph: every leaf channel variable that parameters act on becomes a
  * group (2 units or more, not fixed), a fixed entry (with the reasons worth reporting), or a
  * layer of width 1; each collects the parameter and value axes its units occupy.
+ *
+ * A family variable (attention heads, layout.ts Segment.of) becomes a group of blocks: unit u is
+ * head u's block of positions wherever its members (the within-head groups) act, and the group
+ * lists the groups each unit carries. Its blocks must lie end to end in every tensor, and a head
+ * whose dims are fixed cannot move, which fixes the head permutation.
  */
 import type { Parameter } from '../../checkpoint.js';
 import type { SolvedGraph } from './engine.js';
@@ -26,7 +31,8 @@ export function collectSpec(solved: SolvedGraph): PermutationSpec {
   const walk = (layout: Layout, visit: (root: number, offset: number, inner: number) => void): void => {
     let pos = 0;
     for (const s of vars.expand(layout)) {
-      visit(s.v, pos, s.inner);
+      // Head dims are described by their members on the axes where the heads lie end to end.
+      if (s.of === undefined) visit(s.v, pos, s.inner);
       pos += s.count * s.inner;
     }
   };
@@ -63,11 +69,14 @@ export function collectSpec(solved: SolvedGraph): PermutationSpec {
     return named.length <= 1 ? named[0] ?? vars.origin[root]! : `${named[0]} (+${named.length - 1} tied: ${named.slice(1, 4).join(', ')}${named.length > 4 ? ', …' : ''})`;
   };
   const order = (a: ParameterAction, b: ParameterAction): number => a.parameter - b.parameter || a.axis - b.axis || a.offset - b.offset;
-  const groups: Omit<PermutationGroup, 'index'>[] = [];
+  type Pending = Omit<PermutationGroup, 'index' | 'carries'> & { root: number; lists?: number[][] };
+  const groups: Pending[] = [];
+  const families = new Set<number>();
+  for (let v = 0; v < vars.length; v++) if (!vars.isRefined(v) && vars.blocksOf(v).length > 0) families.add(vars.find(v));
   const fixed: FixedChannels[] = [];
   const trivial: TrivialGroup[] = [];
   for (const [root, a] of byRoot) {
-    if (a.params.length === 0) continue;
+    if (a.params.length === 0 || families.has(root)) continue;
     a.params.sort(order);
     const size = vars.count(root);
     if (vars.isFixed(root)) {
@@ -82,6 +91,7 @@ export function collectSpec(solved: SolvedGraph): PermutationSpec {
     const weightInputs = a.values.filter((v) => solved.weightInputs.has(v.value));
     const fallback = a.values.filter((v) => !solved.outputNames.has(v.value));
     groups.push({
+      root,
       size,
       label: label(root),
       parameters: a.params,
@@ -89,16 +99,70 @@ export function collectSpec(solved: SolvedGraph): PermutationSpec {
       activations: weightInputs.length > 0 ? weightInputs : fallback.slice(-1),
     });
   }
+  for (const family of families) {
+    const size = vars.count(family);
+    if (size < 2) continue;
+    const lists = [...new Map(vars.blocksOf(family).map((id) => vars.members(id)).map((m) => [m.join(), m] as const)).values()];
+    const own = byRoot.get(family) ?? { params: [], values: [] };
+    const reasons = vars.fixReasons(family).filter((r) => !r.quiet).map((r) => r.text);
+    for (const list of lists) {
+      list.forEach((m, u) => {
+        if (vars.isFixed(m)) reasons.push(`the dims of head ${u} stay in place (${vars.fixReasons(m)[0]!.text})`);
+      });
+    }
+    const params: ParameterAction[] = [...own.params];
+    const values: ValueAction[] = [...own.values];
+    for (const list of lists) {
+      const p = blockActions(list.map((m) => byRoot.get(m)?.params ?? []), vars.count(list[0]!), (a) => a.tensor);
+      const v = blockActions(list.map((m) => byRoot.get(m)?.values ?? []), vars.count(list[0]!), (a) => a.value);
+      if (typeof p === 'string' || typeof v === 'string') reasons.push(typeof p === 'string' ? p : (v as string));
+      else {
+        params.push(...p);
+        values.push(...v);
+      }
+    }
+    if (params.length === 0) continue;
+    params.sort(order);
+    const name = `attention heads at ${vars.origin[family]}: ${size} heads of ${lists.map((l) => vars.count(l[0]!)).join(' and ')}`;
+    if (reasons.length > 0) fixed.push({ size, label: name, reasons: [...new Set(reasons)], parameters: params });
+    else groups.push({ root: family, size, label: name, parameters: params, values, activations: [], lists });
+  }
   const first = (g: { parameters: readonly ParameterAction[] }): ParameterAction => g.parameters[0]!;
   groups.sort((x, y) => order(first(x), first(y)));
+  const indexOf = new Map(groups.map((g, index) => [g.root, index]));
   fixed.sort((x, y) => order(first(x), first(y)));
   trivial.sort((x, y) => order(first(x), first(y)));
   return {
     file: cp.file,
     inputShape: [...solved.inputShape],
-    groups: groups.map((g, index) => ({ index, ...g })),
+    groups: groups.map(({ root: _root, lists, ...g }, index) => ({
+      index,
+      ...g,
+      ...(lists ? { carries: lists.map((list) => list.map((m) => indexOf.get(m) ?? null)) } : {}),
+    })),
     fixed,
     trivial,
     unknownOps: solved.unknownOps,
   };
+}
+
+/**
+ * The actions of a head group from those of its members (member u's list of actions, in action
+ * order): each member acts at the same places, head u's block `size` units further on. A string
+ * says why they do not line up.
+ */
+function blockActions<A extends ParameterAction | ValueAction>(members: readonly (readonly A[])[], size: number, name: (a: A) => string): A[] | string {
+  const base = members[0]!;
+  const out: A[] = [];
+  for (let j = 0; j < base.length; j++) {
+    const a = base[j]!;
+    const step = size * a.inner;
+    const aligned = members.every((list, u) => {
+      const b = list[j];
+      return list.length === base.length && b !== undefined && name(b) === name(a) && ('parameter' in b ? b.parameter === (a as ParameterAction).parameter : true) && b.axis === a.axis && b.inner === a.inner && b.offset === a.offset + u * step;
+    });
+    if (!aligned) return `the heads' dims do not lie end to end on '${name(a)}' axis ${a.axis}`;
+    out.push({ ...a, inner: step });
+  }
+  return out;
 }

@@ -150,7 +150,25 @@ class Inference implements RuleContext {
     if (layouts.length !== dims.length || layouts.some((l, k) => span(l) !== dims[k])) {
       throw new Error(`internal: layouts of '${name}' do not match its dims [${dims.join(', ')}]`);
     }
+    this.keepHeadsWithTheirDims(name, layouts);
     this.values.set(name, layouts);
+  }
+
+  /**
+   * Head dims (Segment.of) mean "the dims of the head this element is in": a value that no longer
+   * has the head axis beside them (heads summed over, or spread) cannot tell the heads apart, so
+   * their dims stay in place.
+   */
+  private keepHeadsWithTheirDims(name: string, layouts: Segment[][]): void {
+    const expanded = layouts.map((l) => this.vars.expand(l));
+    expanded.forEach((l, k) => {
+      for (const s of l) {
+        if (s.of === undefined) continue;
+        const family = this.vars.find(s.v);
+        const beside = expanded.some((m, j) => j !== k && m.some((x) => x.of === undefined && this.vars.find(x.v) === family));
+        if (!beside) this.vars.fixLayout([s], loud(`'${name}' holds attention head dims without their head axis`));
+      }
+    });
   }
 
   freshFixed(dims: readonly number[], origin: string, reason: FixReason): Segment[][] {
@@ -162,7 +180,8 @@ class Inference implements RuleContext {
     const stored = this.initializers.has(name) ? name : this.aliases.get(name);
     if (stored !== undefined) return tensorInts(this.initializers.get(stored)!);
     const c = this.constants.get(name);
-    return c ? constantInts(c) : undefined;
+    // Shape arithmetic (MultiheadAttention's q/k/v Slice bounds): the values the probe computed.
+    return c ? constantInts(c) : this.shapes.get(name)?.ints?.slice();
   }
 
   otherDims(name: string): readonly number[] | undefined {

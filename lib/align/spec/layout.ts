@@ -22,6 +22,12 @@ export interface Segment {
   readonly v: number;
   readonly count: number;
   readonly inner: number;
+  /**
+   * Set on an axis inside blocks (an attention head's dims after a Reshape to [H, d_head]): `v`
+   * is then the family (the head variable, carried by another axis of the same value) and the
+   * segment holds, at head u, the `count` units of member u of block list `of` (VarTable.members).
+   */
+  readonly of?: number;
 }
 
 export type Layout = readonly Segment[];
@@ -43,6 +49,10 @@ export class VarTable {
   private readonly size: number[] = [];
   private readonly reasons: (Map<string, boolean> | null)[] = [];
   private readonly refined: (Segment[] | null)[] = [];
+  /** Per root: the block lists whose family it is. */
+  private readonly lists: (number[] | null)[] = [];
+  /** Block lists: a family variable and one member variable per unit of it. */
+  private readonly blockLists: { readonly family: number; readonly members: readonly number[] }[] = [];
   readonly origin: string[] = [];
 
   get length(): number {
@@ -56,6 +66,7 @@ export class VarTable {
     this.size.push(count);
     this.reasons.push(null);
     this.refined.push(null);
+    this.lists.push(null);
     this.origin.push(origin);
     if (fixed) this.fix(v, fixed);
     return v;
@@ -91,6 +102,29 @@ export class VarTable {
     return this.refined[this.find(v)] !== null;
   }
 
+  /**
+   * A new block list: unit u of `family` carries the units of `members[u]` (the dims of head u).
+   * Exchanging two units of the family moves their members' positions wholesale.
+   */
+  newBlocks(family: number, members: readonly number[]): number {
+    if (members.length !== this.count(family)) throw new Error(`internal: a family of ${this.count(family)} units given ${members.length} members`);
+    const id = this.blockLists.length;
+    this.blockLists.push({ family, members });
+    const r = this.find(family);
+    (this.lists[r] ??= []).push(id);
+    return id;
+  }
+
+  /** The member variables (roots) of a block list. */
+  members(list: number): number[] {
+    return this.blockLists[list]!.members.map((m) => this.find(m));
+  }
+
+  /** The block lists whose family is v's root (none for an ordinary variable). */
+  blocksOf(v: number): readonly number[] {
+    return this.lists[this.find(v)] ?? [];
+  }
+
   /** The reasons a (leaf) variable is fixed, loud ones first. */
   fixReasons(v: number): FixReason[] {
     const r = this.reasons[this.find(v)];
@@ -111,9 +145,12 @@ export class VarTable {
     if (parts) for (const s of parts) this.fix(s.v, reason);
   }
 
-  /** Fixes every variable of a layout. */
+  /** Fixes every variable of a layout (for an axis inside blocks, the members). */
   fixLayout(layout: Layout, reason: FixReason): void {
-    for (const s of layout) this.fix(s.v, reason);
+    for (const s of layout) {
+      if (s.of === undefined) this.fix(s.v, reason);
+      else for (const m of this.members(s.of)) this.fix(m, reason);
+    }
   }
 
   /** Splits variable v into consecutive parts (a layout over its units). */
@@ -122,6 +159,8 @@ export class VarTable {
     if (this.refined[r]) throw new Error(`internal: variable ${r} is already refined`);
     if (span(parts) !== this.size[r]) throw new Error(`internal: refinement of ${this.size[r]} units spans ${span(parts)}`);
     this.refined[r] = parts;
+    // A head variable cut apart: its blocks can no longer be told apart, so their dims stay in place.
+    for (const list of this.lists[r] ?? []) for (const m of this.members(list)) this.fix(m, { text: `attention heads '${this.origin[r]}' are split apart`, quiet: false });
     const reasons = this.reasons[r];
     if (reasons) for (const [text, quiet] of reasons) for (const s of parts) this.fix(s.v, { text, quiet });
   }
@@ -135,6 +174,10 @@ export class VarTable {
 
   private expandInto(s: Segment, out: Segment[]): void {
     const r = this.find(s.v);
+    if (s.of !== undefined) {
+      out.push(s.v === r ? s : { ...s, v: r });
+      return;
+    }
     const parts = this.refined[r];
     if (!parts) {
       out.push(s.v === r ? s : { v: r, count: s.count, inner: s.inner });
@@ -156,6 +199,9 @@ export class VarTable {
     this.refined[other] = null;
     const reasonsOther = this.reasons[other];
     this.reasons[other] = null;
+    const listsOther = this.lists[other];
+    this.lists[other] = null;
+    if (listsOther) (this.lists[root] ??= []).push(...listsOther);
     if (!partsRoot && partsOther) this.refined[root] = partsOther;
     if (reasonsOther) for (const [text, quiet] of reasonsOther) this.fix(root, { text, quiet });
     if (this.reasons[root]) for (const [text, quiet] of this.reasons[root]!) this.fix(root, { text, quiet });
@@ -178,7 +224,7 @@ export class VarTable {
     // Re-expands the head of a list when its variable was refined meanwhile (a union or an
     // earlier refinement of a repeated variable).
     const head = (list: Segment[], k: number): void => {
-      while (k < list.length && this.isRefined(list[k]!.v)) list.splice(k, 1, ...this.expand([list[k]!]));
+      while (k < list.length && list[k]!.of === undefined && this.isRefined(list[k]!.v)) list.splice(k, 1, ...this.expand([list[k]!]));
     };
     while (true) {
       head(a, i);
@@ -186,6 +232,16 @@ export class VarTable {
       if (i >= a.length || j >= b.length) break;
       const s = a[i]!;
       const t = b[j]!;
+      if (s.of !== undefined || t.of !== undefined) {
+        // Head dims meet head dims (Q and K at QKᵀ): the families are one, and so is each head's pair of members.
+        if (s.of === undefined || t.of === undefined || s.count !== t.count || s.inner !== t.inner || !this.unionBlocks(s.of, t.of)) {
+          this.failUnify(l1, l2, where);
+          return;
+        }
+        i++;
+        j++;
+        continue;
+      }
       const ss = s.count * s.inner;
       const st = t.count * t.inner;
       if (ss === st) {
@@ -221,6 +277,16 @@ export class VarTable {
     if (i < a.length || j < b.length) this.failUnify(l1, l2, where);
   }
 
+  /** One family for two block lists, member by member; false when their families differ in size. */
+  private unionBlocks(a: number, b: number): boolean {
+    const ma = this.members(a);
+    const mb = this.members(b);
+    if (ma.length !== mb.length || ma.some((m, u) => this.count(m) !== this.count(mb[u]!))) return false;
+    this.union(this.blockLists[a]!.family, this.blockLists[b]!.family);
+    ma.forEach((m, u) => this.union(m, mb[u]!));
+    return true;
+  }
+
   private failUnify(l1: Layout, l2: Layout, where: string): void {
     const reason = { text: `channel structures that cannot be lined up meet at ${where}`, quiet: false };
     this.fixLayout(this.expand(l1), reason);
@@ -239,6 +305,7 @@ export class VarTable {
         const s = list[k]!;
         const len = s.count * s.inner;
         if (bound > pos && bound < pos + len) {
+          if (s.of !== undefined) return null;
           const off = bound - pos;
           if (off % s.inner !== 0) return null;
           const c = off / s.inner;
@@ -265,6 +332,6 @@ export class VarTable {
 
   /** Whether a layout has a variable that could still be permuted (not fixed, 2 units or more). */
   permutable(layout: Layout): boolean {
-    return this.expand(layout).some((s) => s.count > 1 && !this.isFixed(s.v));
+    return this.expand(layout).some((s) => (s.of === undefined ? s.count > 1 && !this.isFixed(s.v) : s.count > 1 && this.members(s.of).some((m) => !this.isFixed(m))));
   }
 }

@@ -11,6 +11,9 @@ export function describeAction(a: AxisAction & { tensor?: string; input?: string
   return `${what} axis ${a.axis}${range}${blocks}`;
 }
 
+/** What a group of blocks carries, by kind: attention's QK dims (first met), then V dims. */
+const KINDS = ['within-head QK dims', 'within-head V dims'];
+
 const list = (items: string[], max = 12): string => (items.length <= max ? items.join(' · ') : `${items.slice(0, max).join(' · ')} · … (${items.length - max} more)`);
 
 /** The spec as text: one block per group, then fixed channels, width-1 layers and unknown ops. */
@@ -22,7 +25,10 @@ export function formatSpec(spec: PermutationSpec): string {
   );
   for (const g of spec.groups) {
     lines.push(`group ${g.index}: ${g.size} units, ${g.label}`);
-    lines.push(`  acts on ${list(g.parameters.map((a) => describeAction(a, g.size)))}`);
+    lines.push(`  acts on ${g.parameters.map((a) => describeAction(a, g.size)).join(' · ')}`);
+    for (const [k, members] of (g.carries ?? []).entries()) {
+      lines.push(`  carries ${members.map((m) => (m === null ? '-' : `group ${m}`)).join(', ')} (${KINDS[k] ?? `member kind ${k}`}, one per unit, permuted inside it)`);
+    }
     if (g.activations.length > 0) lines.push(`  activations: ${list(g.activations.map((v) => describeAction(v, g.size)), 4)}`);
   }
   if (spec.fixed.length > 0) {

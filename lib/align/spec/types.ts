@@ -42,6 +42,12 @@ export interface PermutationGroup {
   readonly values: readonly ValueAction[];
   /** The values activation matching correlates: the inputs of weight layers (post-activation). */
   readonly activations: readonly ValueAction[];
+  /**
+   * For a group of blocks (attention heads): per kind of member (QK dims, V dims), the group that
+   * acts inside each unit's block, by unit (null: a member of width 1). Unit u's block moves with
+   * the group; its members permute inside it. Absent for a group of single units.
+   */
+  readonly carries?: readonly (readonly (number | null)[])[];
 }
 
 /** Channels that look permutable but must stay in place. */

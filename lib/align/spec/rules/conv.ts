@@ -25,7 +25,7 @@ function conv({ node, name, inputs, where }: Site, ctx: RuleContext): boolean {
     channels = ctx.outputChannels(w, 0, name);
   } else if (groups === cin && cout % cin === 0) {
     const m = cout / cin;
-    channels = ctx.vars.expand(ctx.L(x, 1)).map((s) => ({ v: s.v, count: s.count, inner: s.inner * m }));
+    channels = ctx.vars.expand(ctx.L(x, 1)).map((s) => ({ ...s, inner: s.inner * m }));
     ctx.vars.unify(ctx.L(w, 0), channels, where);
   } else {
     ctx.vars.fixLayout(ctx.L(x, 1), loud(`grouped convolution ${where} (group=${groups}) mixes channels only within groups`));

@@ -9,6 +9,7 @@ import { constantRule } from './constant.js';
 import { convRule } from './conv.js';
 import { elementwiseRule } from './elementwise.js';
 import { expandRule } from './expand.js';
+import { gatherRule } from './gather.js';
 import { gemmRule } from './gemm.js';
 import { normRule } from './norm.js';
 import { padRule } from './pad.js';
@@ -29,6 +30,7 @@ const FAMILIES: readonly Rule[] = [
   softmaxRule,
   broadcastRule,
   gemmRule,
+  gatherRule,
   convRule,
   normRule,
   poolRule,

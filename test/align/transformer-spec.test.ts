@@ -1,0 +1,144 @@
+/**
+ * The transformer symmetries inferred from the graph (SCIENCE.md §7) on the transformer fixtures
+ * (scripts/fixtures/make_transformer_fixtures.py): residual stream, MLP hidden layers, attention
+ * heads with their within-head QK and V permutations (separate q/k/v projections and
+ * nn.MultiheadAttention's fused, sliced in_proj), and that a random permutation of every group
+ * keeps the logits.
+ */
+import * as ort from 'onnxruntime-node';
+import { describe, expect, it } from 'vitest';
+import { loadCheckpoint, type Checkpoint } from '../../lib/checkpoint.js';
+import { permuteArena, permutedModel, randomPermutations } from '../../lib/align/permute.js';
+import { describeAction, inferSpec, type PermutationGroup, type PermutationSpec } from '../../lib/align/spec/index.js';
+import { encodeModel } from '../../lib/onnx/model.js';
+import { fixture, readNpy } from '../helpers.js';
+
+const model = (name: string): string => fixture('models', `${name}.onnx`);
+const acts = (g: PermutationGroup): string[] => g.parameters.map((a) => describeAction(a, g.size));
+const heads = (spec: PermutationSpec): PermutationGroup[] => spec.groups.filter((g) => g.carries);
+
+/** The model's logits on real inputs: Fashion-MNIST images or held-out byte sequences. */
+async function logits(bytes: Uint8Array, name: string): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(bytes);
+  try {
+    let feeds: Record<string, ort.Tensor>;
+    if (name.startsWith('lm_')) {
+      const ids = readNpy(fixture('data', 'lm_heldout_ids.npy'));
+      feeds = { input_ids: new ort.Tensor('int64', (ids.data as BigInt64Array).subarray(0, 8 * 32), [8, 32]) };
+    } else {
+      const x = readNpy(fixture('data', 'fashion_test_x_f32.npy'));
+      feeds = { input: new ort.Tensor('float32', new Float32Array((x.data as Float32Array).subarray(0, 32 * 784).map((v) => (v - 0.286) / 0.353)), [32, 1, 28, 28]) };
+    }
+    return (await session.run(feeds)).logits!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
+function worstRelative(a: Float32Array, b: Float32Array): number {
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(a[i]!)));
+  return worst;
+}
+
+/** The sorted values of unit u of an action (its block of `inner` positions along the axis). */
+function block(arena: Float32Array, p: Checkpoint['parameters'][number], a: { axis: number; offset: number; inner: number }, u: number): number[] {
+  const view = arena.subarray(p.offset, p.offset + p.length);
+  const dim = p.shape[a.axis]!;
+  const after = p.shape.slice(a.axis + 1).reduce((x, d) => x * d, 1);
+  const out: number[] = [];
+  for (let i = 0; i < view.length; i++) {
+    const pos = Math.floor(i / after) % dim;
+    if (pos >= a.offset + u * a.inner && pos < a.offset + (u + 1) * a.inner) out.push(view[i]!);
+  }
+  return out.sort((x, y) => x - y);
+}
+
+async function checkpoint(name: string): Promise<Checkpoint> {
+  return loadCheckpoint(model(name));
+}
+
+describe('transformer spec inferred from the graph', () => {
+  it.each(['vit_hand_a', 'lm_tied_a', 'lm_untied_a'])('%s: one head group per attention layer carries 4 QK and 4 V within-head groups, blocks of d_head on q, k, v rows and out-projection columns', async (name) => {
+    const spec = await inferSpec(await checkpoint(name));
+    const hs = heads(spec);
+    expect(hs).toHaveLength(2);
+    for (const h of hs) {
+      expect(h.size).toBe(4);
+      const [qk, v] = h.carries! as number[][];
+      expect(qk).toHaveLength(4);
+      expect(v).toHaveLength(4);
+      const dh = spec.groups[qk[0]!]!.size;
+      expect(dh).toBe(name.startsWith('lm') ? 12 : 8);
+      // Head u of the QK member: Q rows and K rows [u·dh, (u+1)·dh) together, with their biases.
+      qk.forEach((g, u) => {
+        const member = spec.groups[g!]!;
+        expect(member.parameters.map((a) => [a.axis, a.offset, a.inner])).toEqual(Array.from({ length: 4 }, (_, k) => [k % 2 === 0 ? 1 : 0, u * dh, 1]));
+      });
+      // V member: V rows, V bias, out-projection input rows.
+      v.forEach((g, u) => expect(spec.groups[g!]!.parameters.map((a) => [a.offset, a.inner])).toEqual([[u * dh, 1], [u * dh, 1], [u * dh, 1]]));
+      expect(h.parameters.every((a) => a.inner === dh && a.offset === 0)).toBe(true);
+      expect(h.parameters).toHaveLength(7);
+    }
+    expect(spec.unknownOps).toEqual([]);
+  });
+
+  it('vit_mha: the fused in_proj is sliced into Q, K, V thirds; the head group moves blocks of 8 in each third and the out-projection columns', async () => {
+    const spec = await inferSpec(await checkpoint('vit_mha_a'));
+    const [h] = heads(spec);
+    expect(acts(h!).slice(0, 6)).toEqual([
+      'onnx::MatMul_272 axis 1 [0:32) in blocks of 8',
+      'onnx::MatMul_272 axis 1 [32:64) in blocks of 8',
+      'onnx::MatMul_272 axis 1 [64:96) in blocks of 8',
+      'blocks.0.attn.mha.in_proj_bias axis 0 [0:32) in blocks of 8',
+      'blocks.0.attn.mha.in_proj_bias axis 0 [32:64) in blocks of 8',
+      'blocks.0.attn.mha.in_proj_bias axis 0 [64:96) in blocks of 8',
+    ]);
+    expect(acts(h!)[6]).toBe('blocks.0.attn.mha.out_proj.weight axis 1 in blocks of 8');
+    const qk1 = spec.groups[h!.carries![0]![1]!]!;
+    expect(acts(qk1)).toEqual(['onnx::MatMul_272 axis 1 [8:16)', 'onnx::MatMul_272 axis 1 [40:48)', 'blocks.0.attn.mha.in_proj_bias axis 0 [8:16)', 'blocks.0.attn.mha.in_proj_bias axis 0 [40:48)']);
+    expect(spec.unknownOps).toEqual([]);
+  });
+
+  it('language models: one residual-stream group across token and position embeddings, every LayerNorm, writer, reader and the LM head; vocabulary and positions fixed as looked up by index', async () => {
+    for (const name of ['lm_tied_a', 'lm_untied_a']) {
+      const spec = await inferSpec(await checkpoint(name));
+      const stream = spec.groups[0]!;
+      expect(stream.size).toBe(48);
+      const tensors = stream.parameters.map((a) => `${a.tensor}:${a.axis}`);
+      for (const t of ['tok.weight:1', 'pos.weight:1', 'blocks.0.ln1.weight:0', 'blocks.1.ln2.bias:0', 'ln.weight:0', 'ln.bias:0']) expect(tensors).toContain(t);
+      // The LM head (tied: the exporter's transposed copy of tok.weight) reads the stream on its axis 0.
+      const head = stream.parameters.at(-1)!;
+      expect([head.axis, head.shape]).toEqual([0, [48, 256]]);
+      expect(spec.fixed.map((f) => f.reasons[0])).toEqual([
+        "node '/tok/Gather' (Gather) looks entries of this axis up by index",
+        "node '/pos/Gather' (Gather) looks entries of this axis up by index",
+        "model output 'logits'",
+      ]);
+    }
+  });
+
+  it.each(['vit_hand_a', 'vit_hand_b', 'vit_mha_a', 'vit_mha_b', 'lm_tied_a', 'lm_tied_b', 'lm_untied_a', 'lm_untied_b', 'moe_a', 'moe_b'])(
+    '%s: a random permutation of every group (heads and within-head included) keeps the logits (1e-4)',
+    async (name) => {
+      const cp = await checkpoint(name);
+      const spec = await inferSpec(cp);
+      let seed = 3;
+      let perms = randomPermutations(spec, seed);
+      while (perms.some((p) => p.length > 1 && p.every((v, i) => v === i))) perms = randomPermutations(spec, ++seed);
+      const arena = permuteArena(cp, spec, perms);
+      const { model: moved } = permutedModel(cp, arena);
+      const [before, after] = await Promise.all([logits(encodeModel(cp.model), name), logits(encodeModel(moved), name)]);
+      expect(worstRelative(before, after)).toBeLessThan(1e-4);
+      // Heads moved as blocks: head u of the result holds the values of head perm[u] of the original.
+      for (const h of heads(spec)) {
+        const perm = perms[h.index]!;
+        expect(perm.every((v, i) => v === i)).toBe(false);
+        for (const a of h.parameters) {
+          const p = cp.parameters[a.parameter]!;
+          perm.forEach((from, u) => expect(block(arena, p, a, u)).toEqual(block(cp.arena, p, a, from)));
+        }
+      }
+    },
+  );
+});
