@@ -65,7 +65,8 @@ describe('transformer spec inferred from the graph', () => {
     expect(hs).toHaveLength(2);
     for (const h of hs) {
       expect(h.size).toBe(4);
-      const [qk, v] = h.carries! as number[][];
+      const qk = h.carries![0]! as number[];
+      const v = h.carries![1]! as number[];
       expect(qk).toHaveLength(4);
       expect(v).toHaveLength(4);
       const dh = spec.groups[qk[0]!]!.size;
