@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   lap: () => import('./lap.js'),
   analyze: () => import('./analyze.js'),
   align: () => import('./align.js'),
+  layerwise: () => import('./layerwise.js'),
 };
 
 const args = process.argv.slice(2);

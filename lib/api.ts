@@ -8,7 +8,8 @@ import { datasetFiles } from './dataset/index.js';
 import { loadPair } from './load-pair.js';
 import { ANALYZE_OPTIONS, type AnalyzeOptions } from './checks/analyze.js';
 import { LMC_OPTIONS, type LmcOptions } from './checks/lmc.js';
-import type { LmcResult, PairAnalysis } from './results.js';
+import type { LayerwiseResult, LmcResult, PairAnalysis } from './results.js';
+import { LAYERWISE_OPTIONS, type LayerwiseOptions } from './studies/layerwise.js';
 import { checkpointNotes, type CheckpointNotes } from './folded-batchnorm.js';
 import { interpolatedModel } from './interpolate.js';
 import { externalDataFiles, modelFiles, modelOutputs } from './onnx/external-output.js';
@@ -37,6 +38,17 @@ export async function analyze(request: PairRequest, options: AnalyzeOptions = {}
   const { signal, onProgress, ...plain } = resolveOptions('analyze()', ANALYZE_OPTIONS, options);
   const { naive, foldedBatchNorm } = await runTask('analyze', { ...request, options: plain }, control(signal, onProgress));
   return { ...naive, ...(foldedBatchNorm ? { foldedBatchNorm } : {}) };
+}
+
+/**
+ * Layer-wise and cumulative barriers (SCIENCE.md §6, Adilova et al. 2024): per layer (or module
+ * prefix) and base model, the barrier of the model with that group at α = ½ and the rest from
+ * the base; and as groups are added shallow → deep, deep → shallow and in seeded random orders.
+ */
+export async function layerwise(request: PairRequest, options: LayerwiseOptions = {}): Promise<LayerwiseResult & CheckpointNotes> {
+  checkKnownKeys('layerwise() request', request, PAIR_REQUEST_KEYS);
+  const { signal, onProgress, ...plain } = resolveOptions('layerwise()', LAYERWISE_OPTIONS, options);
+  return runTask('layerwise', { ...request, options: plain }, control(signal, onProgress));
 }
 
 /**

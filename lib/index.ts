@@ -1,6 +1,6 @@
 /** llfc: the public API. */
 export * from './errors.js';
-export { lmc, analyze, analyzeAligned, alignFiles, interpolate, type PairRequest, type AlignRequest, type AnalyzeResult, type AlignFilesRequest, type AlignFilesResult } from './api.js';
+export { lmc, analyze, analyzeAligned, alignFiles, interpolate, layerwise, type PairRequest, type AlignRequest, type AnalyzeResult, type AlignFilesRequest, type AlignFilesResult } from './api.js';
 export type { ProgressEvent, ProgressListener, RunControl } from './progress.js';
 export { foldedBatchNorm, type FoldedBatchNorm, type CheckpointNotes } from './folded-batchnorm.js';
 export { loadPair } from './load-pair.js';
@@ -20,13 +20,14 @@ export {
 } from './checks/lmc.js';
 export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks/analyze.js';
 export { analyzeNaiveAndAligned, type NaiveAndAligned } from './studies/aligned.js';
+export { layerwiseBarriers, layerwiseGroups, cumulativeOrders, type LayerwiseOptions, type LayerwiseParameterGroup } from './studies/layerwise.js';
 export { CHECKS, CHECK_OPTIONS, type CheckSwitches, type CheckSwitchName } from './checks/registry.js';
 export type { CheckDefinition, PairCheck, PairSetup, PairBatch, CheckNeeds, CheckResult, LayerColumns, HtmlPart } from './checks/check.js';
 export type { Chart } from './present/charts.js';
 export type { ReportSections } from './present/sections.js';
 export { linearDepths } from './checks/lewc.js';
 export { selectLayers, linearLayers, type LayerSpec, type LinearLayerSpec } from './checks/layers.js';
-export type { LmcResult, LmcBarriers, LewcPoint, LewcReport, LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, AlignedAnalysis } from './results.js';
+export type { LmcResult, LmcBarriers, LewcPoint, LewcReport, LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, AlignedAnalysis, LayerwisePoint, LayerwiseGroup, LayerwiseLayer, LayerwiseOrder, CumulativeCurve, LayerwiseResult } from './results.js';
 export { buildReport, reportJson, writeReport, REPORT_SCHEMA_VERSION, type Report, type ReportSettings } from './report/json.js';
 export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';

@@ -95,6 +95,12 @@ export const OPTIONS = {
   /** One α (`interpolate`). */
   alpha: { ...alpha, required: true },
   seed: withDefault(rule('an integer', (v) => typeof v === 'number' && Number.isSafeInteger(v)), 0),
+  /** Layer-wise barriers: what one group of tensors is (a module's tensors, or a top-level module prefix's). */
+  groupBy: withDefault(oneOf('layer', 'module'), 'layer'),
+  /** Layer-wise barriers: explicit module prefixes, one group each (`layer2` holds every `layer2.*` tensor). */
+  modules: listOf('a non-empty list of module prefixes', rule('a non-empty string', (v) => typeof v === 'string' && v.length > 0)),
+  /** Layer-wise barriers: random orders of the cumulative barriers. */
+  draws: withDefault(rule('an integer ≥ 0', (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0), 3),
   orders: rule('a list of group orders (lists of group indices)', (v) => Array.isArray(v) && v.every((o) => Array.isArray(o))),
   initial: rule('a list of Int32Array permutations', (v) => Array.isArray(v) && v.every((p) => p instanceof Int32Array)),
   maxSweeps: withDefault(rule('a positive integer', isPositiveInteger), 100),

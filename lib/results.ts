@@ -108,6 +108,67 @@ export interface PairAnalysis {
   readonly samples: number;
 }
 
+/** Loss and accuracy of one model, and its barriers against the endpoints' mean (SCIENCE.md §6). */
+export interface LayerwisePoint {
+  readonly loss: number;
+  /** Top-1 accuracy, as a fraction. */
+  readonly accuracy: number;
+  /** L(θ) − ½(L_A + L_B). */
+  readonly lossBarrier: number;
+  /** Err(θ) − ½(Err_A + Err_B), Err = 1 − accuracy. */
+  readonly errorBarrier: number;
+}
+
+/** One group of tensors interpolated together (a layer, or a module prefix). */
+export interface LayerwiseGroup {
+  /** The module path (`layer1.0.conv1`) or prefix (`layer1`); without a module path, the ONNX node. */
+  readonly name: string;
+  /** The ONNX initializers it holds (per use: a tensor two groups read is listed in both). */
+  readonly tensors: string[];
+  /** Parameter elements. */
+  readonly size: number;
+}
+
+/** θ_{S,k} with S one group, for both bases. */
+export interface LayerwiseLayer {
+  readonly group: string;
+  /** Base A: every other tensor from A. */
+  readonly a: LayerwisePoint;
+  readonly b: LayerwisePoint;
+}
+
+export type LayerwiseOrder = 'shallow-to-deep' | 'deep-to-shallow' | 'random';
+
+/** Cumulative barriers: S grows one group at a time in `groups` order; point i holds the first i + 1 groups. */
+export interface CumulativeCurve {
+  readonly order: LayerwiseOrder;
+  /** Random orders: which draw (0-based) of the seeded generator. */
+  readonly draw?: number;
+  /** Group indices in the order they are added. */
+  readonly groups: number[];
+  readonly a: LayerwisePoint[];
+  readonly b: LayerwisePoint[];
+}
+
+/** Layer-wise and cumulative barriers (Adilova et al. 2024; SCIENCE.md §6). */
+export interface LayerwiseResult {
+  readonly groupBy: 'layer' | 'module';
+  /** Groups in graph order (shallow → deep by first use). */
+  readonly groups: LayerwiseGroup[];
+  /** Initializers in no group (with explicit module prefixes): always from the base model. */
+  readonly ungrouped: string[];
+  readonly endpoints: { readonly a: { loss: number; accuracy: number }; readonly b: { loss: number; accuracy: number } };
+  /** θ(½) with every grouped tensor interpolated (S = all groups; base A when some are ungrouped). */
+  readonly midpoint: LayerwisePoint;
+  readonly layers: LayerwiseLayer[];
+  readonly cumulative: CumulativeCurve[];
+  readonly seed: number;
+  readonly draws: number;
+  readonly samples: number;
+  /** Evaluation passes over the data (distinct models measured). */
+  readonly passes: number;
+}
+
 /** A summary of the permutation spec used for alignment. */
 export interface SpecSummary {
   readonly groups: { readonly name: string; readonly size: number; readonly tensors: number }[];

@@ -202,6 +202,7 @@ export const lmcLossCheck = {
   applies: (setup) => setup.data.labels !== undefined,
   create: async (setup): Promise<PairCheck> => new LmcLoss(setup),
   text: (analysis: PairAnalysis) => (analysis.lmc ? `Linear mode connectivity\n${lmcTable(analysis.lmc)}` : 'Linear mode connectivity: no labels given, skipped'),
-  html: (s, svgs) => ({ nav: [['lmc', 'LMC']] as const, body: `${barrierCards(s)}\n${lmcSection(s, svgs)}` }),
+  // A layer-wise report measures no LMC curve: no section rather than one saying the labels are missing.
+  html: (s, svgs) => (!s.lmc && !s.aligned?.lmc && s.layerwise ? null : { nav: [['lmc', 'LMC']] as const, body: `${barrierCards(s)}\n${lmcSection(s, svgs)}` }),
   charts: (s) => [lmcCurveChart(s, 'loss'), lmcCurveChart(s, 'accuracy')],
 } satisfies CheckDefinition;

@@ -5,6 +5,7 @@ import { version } from '../version.js';
 import { analyzeCommand } from './analyze.js';
 import { demoCommand } from './demo.js';
 import { interpolateCommand } from './interpolate.js';
+import { layerwiseCommand } from './layerwise.js';
 import { lmcCommand } from './lmc.js';
 import { specCommand } from './spec.js';
 import { permuteCommand } from './permute.js';
@@ -48,6 +49,7 @@ async function run(argv: readonly string[]): Promise<number> {
   program.addCommand(specCommand().exitOverride());
   program.addCommand(permuteCommand().exitOverride());
   program.addCommand(alignCommand().exitOverride());
+  program.addCommand(layerwiseCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

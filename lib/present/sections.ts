@@ -1,5 +1,5 @@
 /** What a report holds, as the renderers read it: the naive results and the aligned ones. */
-import type { AlignedAnalysis, CommutativityReport, LayerReport, LmcResult } from '../results.js';
+import type { AlignedAnalysis, CommutativityReport, LayerReport, LayerwiseResult, LmcResult } from '../results.js';
 
 /** The parts of a report the charts and the HTML page read; each may be missing. */
 export interface ReportSections {
@@ -9,6 +9,8 @@ export interface ReportSections {
   readonly layers: readonly LayerReport[];
   readonly commutativity: readonly CommutativityReport[];
   readonly aligned: AlignedAnalysis | null;
+  /** `llfc layerwise` only. */
+  readonly layerwise: LayerwiseResult | null;
 }
 
 /**
@@ -16,7 +18,7 @@ export interface ReportSections {
  * `commutativity` and `aligned` are only there when `llfc analyze` produced the report.
  */
 export function reportSections(report: object): ReportSections {
-  const r = report as { lmc?: LmcResult | null; layerAlphas?: number[]; alphas?: number[]; layers?: LayerReport[]; commutativity?: CommutativityReport[]; aligned?: AlignedAnalysis | null };
+  const r = report as { lmc?: LmcResult | null; layerAlphas?: number[]; alphas?: number[]; layers?: LayerReport[]; commutativity?: CommutativityReport[]; aligned?: AlignedAnalysis | null; layerwise?: LayerwiseResult };
   const layers = Array.isArray(r.layers) ? r.layers : [];
   return {
     lmc: r.lmc ?? null,
@@ -24,6 +26,7 @@ export function reportSections(report: object): ReportSections {
     layers,
     commutativity: Array.isArray(r.commutativity) ? r.commutativity : [],
     aligned: r.aligned ?? null,
+    layerwise: r.layerwise ?? null,
   };
 }
 

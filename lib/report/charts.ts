@@ -11,6 +11,7 @@ import * as vega from 'vega';
 import { CHECKS } from '../checks/registry.js';
 import { COLORS, exact, spec, type Chart } from '../present/charts.js';
 import { reportSections, type ReportSections } from '../present/sections.js';
+import { layerwiseCharts } from '../studies/layerwise-report.js';
 
 /** Weight matching's objective Σ⟨W_A, P W_B Pᵀ⟩ after each sweep. */
 export function objectiveChart(sections: ReportSections): Chart | null {
@@ -35,10 +36,10 @@ export function objectiveChart(sections: ReportSections): Chart | null {
   };
 }
 
-/** Every chart the report has data for, in page order: each check's (registry order), then the alignment's. */
+/** Every chart the report has data for, in page order: each check's (registry order), the layer-wise barriers', then the alignment's. */
 export function reportCharts(report: object): Chart[] {
   const s = reportSections(report);
-  return [...CHECKS.flatMap((check) => check.charts(s)), objectiveChart(s)].filter((c): c is Chart => c !== null);
+  return [...CHECKS.flatMap((check) => check.charts(s)), ...layerwiseCharts(s), objectiveChart(s)].filter((c): c is Chart => c !== null);
 }
 
 /**

@@ -9,6 +9,7 @@ import { CHECKS } from '../checks/registry.js';
 import type { Chart } from '../present/charts.js';
 import { alphaText, esc, figure, table } from '../present/html.js';
 import { reportSections, type ReportSections } from '../present/sections.js';
+import { layerwiseHtml } from '../studies/layerwise-report.js';
 import { renderSvg, reportCharts } from './charts.js';
 import type { Report } from './json.js';
 
@@ -20,7 +21,10 @@ function baseName(path: string): string {
 // ---------------------------------------------------------------------------------------------
 // Sections: each check's own (lib/checks/registry.ts), then the alignment and the run
 
-/** The checks' sections in registry order; a page without any per-layer one says how to get them. */
+/**
+ * The checks' sections in registry order, then the layer-wise barriers'; a page without any
+ * per-layer result says how to get them.
+ */
 function checkSections(s: ReportSections, svgs: Map<string, string>): HtmlPart[] {
   const parts: HtmlPart[] = [];
   let perLayer = false;
@@ -30,7 +34,9 @@ function checkSections(s: ReportSections, svgs: Map<string, string>): HtmlPart[]
     parts.push(part);
     perLayer ||= check.perLayer;
   }
-  if (!perLayer) {
+  const layerwise = layerwiseHtml(s, svgs);
+  if (layerwise) parts.push(layerwise);
+  if (!perLayer && !layerwise) {
     parts.push({
       nav: [['layers', 'Per-layer checks']],
       body: `<section id="layers"><h2>Per-layer checks</h2><p class="note">Not in this report: <code>llfc analyze</code> measures layerwise linear feature connectivity (LLFC), weak additivity and commutativity layer by layer.</p></section>`,

@@ -6,7 +6,7 @@
 import { loadPair } from '../load-pair.js';
 import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
 import { linearModeConnectivity, type LmcOptions } from '../checks/lmc.js';
-import type { AlignedAnalysis, LmcResult, PairAnalysis } from '../results.js';
+import type { AlignedAnalysis, LayerwiseResult, LmcResult, PairAnalysis } from '../results.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { checkpointNotes, type CheckpointNotes } from '../folded-batchnorm.js';
 import type { RunControl } from '../progress.js';
@@ -14,6 +14,7 @@ import { align, type AlignOptions, type AlignResult } from '../align/index.js';
 import { alignmentFiles, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
 import type { OutputFile } from '../outputs.js';
 import { analyzeNaiveAndAligned, type AlignRequest } from '../studies/aligned.js';
+import { layerwiseBarriers, type LayerwiseOptions } from '../studies/layerwise.js';
 
 /** Options without the callbacks, which cannot cross threads. */
 type Plain<T> = Omit<T, keyof RunControl>;
@@ -64,6 +65,7 @@ export interface TaskMap {
   align: { request: AlignFilesRequest; result: AlignFilesResult & { readonly files: readonly OutputFile[] } };
   lmc: { request: PairRequest & { options?: Plain<LmcOptions> }; result: LmcResult & CheckpointNotes };
   analyze: { request: PairRequest & { options?: Plain<AnalyzeOptions>; align?: AlignRequest }; result: AnalyzeResult };
+  layerwise: { request: PairRequest & { options?: Plain<LayerwiseOptions> }; result: LayerwiseResult & CheckpointNotes };
 }
 
 export type TaskName = keyof TaskMap;
@@ -95,6 +97,10 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
   async lmc(request, control) {
     const [a, b, data] = await openPair(request);
     return { ...(await linearModeConnectivity(a, b, data, { ...request.options, ...control })), ...checkpointNotes(a) };
+  },
+  async layerwise(request, control) {
+    const [a, b, data] = await openPair(request);
+    return { ...(await layerwiseBarriers(a, b, data, { ...request.options, ...control })), ...checkpointNotes(a) };
   },
   async analyze(request, control) {
     const [a, b, data] = await openPair(request);

@@ -1,0 +1,147 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { loadCheckpoint } from '../../lib/checkpoint.js';
+import { linearModeConnectivity } from '../../lib/checks/lmc.js';
+import { openDataset } from '../../lib/dataset/index.js';
+import { CancelledError, InvalidArgumentError, UnknownOptionError } from '../../lib/errors.js';
+import type { LayerwisePoint, LayerwiseResult } from '../../lib/results.js';
+import { cumulativeOrders, layerwiseBarriers, layerwiseGroups } from '../../lib/studies/layerwise.js';
+import { fixture } from '../helpers.js';
+
+interface RefPoint {
+  loss: number;
+  accuracy: number;
+  lossBarrier: number;
+  errorBarrier: number;
+}
+interface RefGrouping {
+  groups: { name: string; tensors: string[] }[];
+  layers: { group: string; a: RefPoint; b: RefPoint }[];
+  cumulative: { order: string; groups: number[]; a: RefPoint[]; b: RefPoint[] }[];
+}
+interface RefPair {
+  a: string;
+  b: string;
+  data: string;
+  labels: string;
+  normalize: { mean: number[]; std: number[] };
+  samples: number;
+  seed: number;
+  draws: number;
+  endpoints: { a: { loss: number; accuracy: number }; b: { loss: number; accuracy: number } };
+  midpoint: RefPoint;
+  layer: RefGrouping;
+  module: RefGrouping;
+}
+
+const reference = JSON.parse(readFileSync(fixture('reference', 'layerwise.json'), 'utf8')) as Record<string, RefPair | string>;
+const pairs = Object.entries(reference).filter((e): e is [string, RefPair] => typeof e[1] === 'object');
+
+async function openPair(ref: RefPair, limit = ref.samples) {
+  const [a, b, data] = await Promise.all([
+    loadCheckpoint(fixture(ref.a)),
+    loadCheckpoint(fixture(ref.b)),
+    openDataset({ data: fixture(ref.data), labels: fixture(ref.labels), normalize: ref.normalize, limit }),
+  ]);
+  return { a, b, data };
+}
+
+/** Loss within 1e-4 relative; the error barrier within one sample (a near-tie may fall the other way in another float32 runtime). */
+function expectPoint(got: LayerwisePoint, want: RefPoint, samples: number, where: string): void {
+  expect(Math.abs(got.loss - want.loss), `${where} loss`).toBeLessThanOrEqual(1e-4 * Math.abs(want.loss));
+  expect(Math.abs(got.lossBarrier - want.lossBarrier), `${where} loss barrier`).toBeLessThanOrEqual(1e-4 * Math.abs(want.loss));
+  expect(Math.abs(got.errorBarrier - want.errorBarrier), `${where} error barrier`).toBeLessThanOrEqual(1 / samples + 1e-12);
+}
+
+function expectGrouping(got: LayerwiseResult, ref: RefGrouping, samples: number): void {
+  expect(got.groups.map((g) => g.name)).toEqual(ref.groups.map((g) => g.name));
+  got.layers.forEach((l, i) => {
+    expectPoint(l.a, ref.layers[i]!.a, samples, `${l.group} base A`);
+    expectPoint(l.b, ref.layers[i]!.b, samples, `${l.group} base B`);
+  });
+  expect(got.cumulative.map((c) => [c.order, c.groups])).toEqual(ref.cumulative.map((c) => [c.order, c.groups]));
+  got.cumulative.forEach((c, i) => {
+    c.a.forEach((p, j) => expectPoint(p, ref.cumulative[i]!.a[j]!, samples, `${c.order} base A step ${j}`));
+    c.b.forEach((p, j) => expectPoint(p, ref.cumulative[i]!.b[j]!, samples, `${c.order} base B step ${j}`));
+  });
+}
+
+describe('layer-wise barriers against PyTorch', () => {
+  it.each(pairs)('%s: per-layer and cumulative barriers (fixed and seeded random orders, both bases) equal the reference', async (_name, ref) => {
+    const { a, b, data } = await openPair(ref);
+    const result = await layerwiseBarriers(a, b, data, { draws: ref.draws, seed: ref.seed, batchSize: 500 });
+    expectPoint(result.midpoint, ref.midpoint, ref.samples, 'midpoint');
+    expect(result.endpoints.a.loss).toBeCloseTo(ref.endpoints.a.loss, 5);
+    expect(result.endpoints.b.loss).toBeCloseTo(ref.endpoints.b.loss, 5);
+    expectGrouping(result, ref.layer, ref.samples);
+  });
+
+  it.each(pairs.filter(([n]) => n === 'resnet'))('%s: grouping by module prefix equals the reference', async (_name, ref) => {
+    const { a, b, data } = await openPair(ref);
+    expectGrouping(await layerwiseBarriers(a, b, data, { groupBy: 'module', draws: ref.draws, seed: ref.seed, batchSize: 500 }), ref.module, ref.samples);
+  });
+});
+
+describe('layer-wise barriers', () => {
+  const mlp = pairs.find(([n]) => n === 'mlp')![1];
+
+  it('with S = all layers equal the LMC midpoint barrier (and every cumulative curve ends there, for both bases)', async () => {
+    const { a, b, data } = await openPair(mlp, 300);
+    const result = await layerwiseBarriers(a, b, data, { draws: 1 });
+    const lmc = await linearModeConnectivity(a, b, data, { alphas: [0, 0.5, 1] });
+    expect(result.midpoint.loss).toBeCloseTo(lmc.loss[1]!, 6);
+    expect(result.midpoint.lossBarrier).toBeCloseTo(lmc.loss[1]! - 0.5 * (lmc.loss[0]! + lmc.loss[2]!), 6);
+    for (const c of result.cumulative) {
+      expect(c.a.at(-1)).toEqual(result.midpoint);
+      expect(c.b.at(-1)).toEqual(result.midpoint);
+    }
+  });
+
+  it('measures each distinct model once: 2L + 1 passes for the per-layer barriers and endpoints of an L = 3 MLP with one fixed order', async () => {
+    const { a, b, data } = await openPair(mlp, 64);
+    // L = 3: A, B, 3 × 2 single layers, θ(½); the two-layer prefixes of shallow→deep and deep→shallow add 2 × 2.
+    const result = await layerwiseBarriers(a, b, data, { draws: 0 });
+    expect(result.passes).toBe(2 + 2 * 3 + 1 + 4);
+  });
+
+  it('keeps a BatchNorm kept in the graph as a layer of its own, and folds it into the conv when the export folded it', async () => {
+    const bn = await loadCheckpoint(fixture('models', 'cnn_bn_a.onnx'));
+    expect(layerwiseGroups(bn, 'layer').map((g) => [g.name, g.parameters.length])).toEqual([['conv1', 2], ['bn1', 4], ['conv2', 2], ['bn2', 4], ['fc', 2]]);
+    const folded = await loadCheckpoint(fixture('models', 'cnn_folded_a.onnx'));
+    expect(layerwiseGroups(folded, 'layer').map((g) => [g.name, g.parameters.length])).toEqual([['conv1', 2], ['conv2', 2], ['fc', 2]]);
+  });
+
+  it('groups by explicit module prefixes in graph order, leaving the other tensors to the base', async () => {
+    const resnet = await loadCheckpoint(fixture('models', 'resnet_a.onnx'));
+    const groups = layerwiseGroups(resnet, 'layer', ['layer3', 'layer1']);
+    expect(groups.map((g) => g.name)).toEqual(['layer1', 'layer3']);
+    expect(groups[0]!.parameters.every((p) => p.node.startsWith('/layer1/'))).toBe(true);
+  });
+
+  it('refuses an unknown module prefix, naming the layers there are', async () => {
+    const resnet = await loadCheckpoint(fixture('models', 'resnet_a.onnx'));
+    expect(() => layerwiseGroups(resnet, 'layer', ['layer9'])).toThrow(/no layer is under the module prefix 'layer9'; its layers are conv1, layer1\.0\.conv1/);
+    expect(() => layerwiseGroups(resnet, 'layer', ['layer1', 'layer1.0'])).toThrow(InvalidArgumentError);
+  });
+
+  it('refuses bad options with typed errors', async () => {
+    const { a, b, data } = await openPair(mlp, 16);
+    await expect(layerwiseBarriers(a, b, data, { draws: -1 })).rejects.toThrow(/draws must be an integer ≥ 0/);
+    await expect(layerwiseBarriers(a, b, data, { groupBy: 'block' as 'layer' })).rejects.toThrow(InvalidArgumentError);
+    await expect(layerwiseBarriers(a, b, data, { order: 'random' } as object)).rejects.toThrow(UnknownOptionError);
+    const unlabelled = await openDataset({ data: fixture(mlp.data), normalize: mlp.normalize, limit: 16 });
+    await expect(layerwiseBarriers(a, b, unlabelled)).rejects.toThrow(/needs labels/);
+  });
+
+  it('draws the same random orders for the same seed and reports progress up to its total; an abort cancels it', async () => {
+    expect(cumulativeOrders(6, 2, 3)).toEqual(cumulativeOrders(6, 2, 3));
+    expect(cumulativeOrders(6, 2, 3)[2]!.groups).not.toEqual(cumulativeOrders(6, 2, 4)[2]!.groups);
+    const { a, b, data } = await openPair(mlp, 64);
+    const events: { done: number; total: number }[] = [];
+    await layerwiseBarriers(a, b, data, { draws: 0, batchSize: 32, onProgress: (e) => events.push(e) });
+    expect(events.at(-1)).toEqual({ phase: 'layerwise', done: 26, total: 26 });
+    const controller = new AbortController();
+    const run = layerwiseBarriers(a, b, data, { batchSize: 8, signal: controller.signal, onProgress: (e) => e.done === 3 && controller.abort() });
+    await expect(run).rejects.toThrow(CancelledError);
+  });
+});
