@@ -15,6 +15,7 @@ import { constantNodes, initializerAliases, initializerMap, isAliasNode, nodeNam
 import { toNumber, type NodeProto, type TensorProto } from '../../onnx/proto.js';
 import { tensorInts } from '../../onnx/tensor.js';
 import type { ValueShape } from '../../session.js';
+import { uniformAlong } from './constants.js';
 import { span, VarTable, type FixReason, type Segment } from './layout.js';
 import { loud, quiet, type Operand, type Rule, type RuleContext, type Site, type Tracked } from './rule.js';
 import { RULES } from './rules/index.js';
@@ -40,8 +41,8 @@ export interface SolvedGraph {
 }
 
 /** Runs the rule table over the graph of `checkpoint` with the probed value shapes. */
-export function solveGraph(checkpoint: Checkpoint, shapes: Map<string, ValueShape>, inputShape: readonly number[]): SolvedGraph {
-  return new Inference(checkpoint, shapes, inputShape).run();
+export function solveGraph(checkpoint: Checkpoint, shapes: Map<string, ValueShape>, inputShape: readonly number[], constants: readonly string[] = []): SolvedGraph {
+  return new Inference(checkpoint, shapes, inputShape, new Set(constants)).run();
 }
 
 class Inference implements RuleContext {
@@ -57,11 +58,14 @@ class Inference implements RuleContext {
   private readonly constants: Map<string, NodeProto>;
   private readonly consumed = new Set<string>();
   private readonly outputNames: Set<string>;
+  private readonly constantUses: { o: Extract<Operand, { kind: 'param' }>; where: string }[] = [];
 
   constructor(
     private readonly cp: Checkpoint,
     private readonly shapes: Map<string, ValueShape>,
     private readonly inputShape: readonly number[],
+    /** Stored tensors that are symmetry-breaking constants (constants.ts). */
+    private readonly constantTensors: ReadonlySet<string>,
   ) {
     const graph = cp.model.graph!;
     this.initializers = initializerMap(graph);
@@ -91,6 +95,8 @@ class Inference implements RuleContext {
       const layouts = this.values.get(o.name);
       if (layouts) for (const l of layouts) this.vars.fixLayout(l, loud(`model output '${o.name}'`));
     }
+    // Once every other constraint is known, so that only axes that could move are reported.
+    for (const { o, where } of this.constantUses) this.keepConstant(o, where);
     return {
       checkpoint: this.cp,
       shapes: this.shapes,
@@ -244,6 +250,7 @@ class Inference implements RuleContext {
         if (!axes[k]) axes[k] = this.vars.axis(d, `'${o.p.tensor}' axis ${k} at ${name}`, quiet(`axis ${k} of '${o.p.tensor}' at ${where} is not a channel axis`));
       });
     }
+    for (const o of inputs) if (o.kind === 'param' && this.constantTensors.has(o.p.tensor)) this.constantUses.push({ o, where });
     // Outputs a rule left undescribed, and non-float results computed from channels.
     node.output.forEach((out, slot) => {
       if (!out) return;
@@ -259,6 +266,16 @@ class Inference implements RuleContext {
     if (rule?.readsWeights && inputs.some((o) => o.kind === 'param')) {
       for (const o of inputs) if (o.kind === 'value') this.weightInputs.add(o.name);
     }
+  }
+
+  /** A constant's axes along which it varies stay in place: permuting them would change the network. */
+  private keepConstant(o: Extract<Operand, { kind: 'param' }>, where: string): void {
+    const values = this.cp.arena.subarray(o.p.offset, o.p.offset + o.p.length);
+    o.p.shape.forEach((_, k) => {
+      const l = this.L(o, k);
+      if (!this.vars.permutable(l) || uniformAlong(values, o.p.shape, k)) return;
+      this.vars.fixLayout(l, loud(`'${o.p.tensor}' at ${where} is a constant (the same in both checkpoints, not trained) that varies along axis ${k}: permuting would change it`));
+    });
   }
 
   /** Applies the rule of a node's op; false when there is none (or it cannot follow the node). */

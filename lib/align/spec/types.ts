@@ -78,4 +78,11 @@ export interface PermutationSpec {
 export interface SpecOptions {
   /** The input shape to probe with, batch included (default: the model's, batch 2). */
   readonly inputShape?: readonly number[];
+  /**
+   * Stored float tensors that are constants, not trained parameters (sharedConstants: equal in
+   * A and B). Every group whose permutation would change one is fixed (default: none).
+   */
+  readonly constants?: readonly string[];
+  /** Permute the constants too, as if they were parameters (default false). */
+  readonly permuteConstants?: boolean;
 }
