@@ -169,7 +169,20 @@ export function permuteArena(checkpoint: Checkpoint, spec: PermutationSpec | Bou
     const p = checkpoint.parameters[index]!;
     addon.gatherAxes(arena.subarray(p.offset, p.offset + p.length), p.shape, maps, out.subarray(p.offset, p.offset + p.length));
   }
+  bound.spec.groups.forEach((g, k) => {
+    if (g.experts) exchangeExperts(checkpoint, out, g.experts, perms[k]!);
+  });
   return out;
+}
+
+/** Expert u of the result takes the parameters of expert perm[u] (as the groups inside it left them). */
+export function exchangeExperts(checkpoint: Checkpoint, arena: Float32Array, experts: NonNullable<PermutationGroup['experts']>, perm: Int32Array): void {
+  const view = (index: number): Float32Array => {
+    const p = checkpoint.parameters[index]!;
+    return arena.subarray(p.offset, p.offset + p.length);
+  };
+  const before = experts.map((list) => list.map((e) => view(e.parameter).slice()));
+  experts.forEach((list, u) => list.forEach((e, j) => view(e.parameter).set(before[perm[u]!]![j]!)));
 }
 
 function equalValues(a: Float32Array, b: Float32Array): boolean {

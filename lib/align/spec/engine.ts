@@ -38,6 +38,8 @@ export interface SolvedGraph {
   /** Variables created for the output channels of weight layers (for reporting width-1 layers). */
   readonly channelVars: Set<number>;
   readonly outputNames: Set<string>;
+  /** Expert families: a variable with one unit per expert, and the parameter uses each expert owns. */
+  readonly experts: { family: number; parameters: number[][] }[];
 }
 
 /** Runs the rule table over the graph of `checkpoint` with the probed value shapes. */
@@ -59,6 +61,9 @@ class Inference implements RuleContext {
   private readonly consumed = new Set<string>();
   private readonly outputNames: Set<string>;
   private readonly constantUses: { o: Extract<Operand, { kind: 'param' }>; where: string }[] = [];
+  private readonly expertSets: { family: number; parameters: number[][] }[] = [];
+  /** The node that produces each value. */
+  private readonly producer = new Map<string, number>();
 
   constructor(
     private readonly cp: Checkpoint,
@@ -73,6 +78,7 @@ class Inference implements RuleContext {
     for (const p of cp.parameters) this.paramAt.set(`${p.nodeIndex}:${p.inputIndex}`, p);
     this.constants = constantNodes(graph);
     for (const node of graph.node) for (const i of node.input) this.consumed.add(i);
+    graph.node.forEach((node, k) => node.output.forEach((o) => this.producer.set(o, k)));
     this.outputNames = new Set(graph.output.map((o) => o.name));
     for (const o of this.outputNames) this.consumed.add(o);
   }
@@ -108,6 +114,7 @@ class Inference implements RuleContext {
       weightInputs: this.weightInputs,
       channelVars: this.channelVars,
       outputNames: this.outputNames,
+      experts: this.expertSets,
     };
   }
 
@@ -203,6 +210,27 @@ class Inference implements RuleContext {
 
   markChannels(v: number): void {
     this.channelVars.add(v);
+  }
+
+  experts(values: readonly string[], family: number): boolean {
+    const nodes = this.cp.model.graph!.node;
+    const ancestry = values.map((v) => {
+      const seen = new Set<number>();
+      const stack = [v];
+      while (stack.length > 0) {
+        const k = this.producer.get(stack.pop()!);
+        if (k === undefined || seen.has(k)) continue;
+        seen.add(k);
+        stack.push(...nodes[k]!.input);
+      }
+      return seen;
+    });
+    const own = ancestry.map((set, i) => [...set].filter((k) => ancestry.every((other, j) => j === i || !other.has(k))).sort((x, y) => x - y));
+    const params = own.map((ks) => this.cp.parameters.filter((p) => ks.includes(p.nodeIndex)));
+    const signature = (i: number): string => own[i]!.map((k) => nodes[k]!.opType).join() + '|' + params[i]!.map((p) => `${p.inputIndex}:${p.shape.join('x')}`).join();
+    if (params[0]!.length === 0 || values.some((_, i) => signature(i) !== signature(0))) return false;
+    this.expertSets.push({ family, parameters: params.map((list) => list.map((p) => p.index)) });
+    return true;
   }
 
   spatial(from: number, dims: readonly number[], where: string): Segment[][] {
