@@ -116,6 +116,10 @@ export const OPTIONS = {
   /** Token label left out of the loss and accuracy (PyTorch's cross_entropy default). */
   ignoreIndex: withDefault(rule('an integer', (v) => typeof v === 'number' && Number.isSafeInteger(v)), -100),
   allowNonfinite: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
+  /** Stored float tensors that are constants of the architecture (symmetry-breaking, lib/align/spec/constants.ts). */
+  constants: rule('a list of tensor names', (v) => Array.isArray(v) && v.every((s) => typeof s === 'string')),
+  /** Permute symmetry-breaking constants as if they were parameters. */
+  permuteConstants: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
   /** A permutation spec already inferred (checked against the checkpoint where it is used). */
   spec: rule('a permutation spec', (v) => typeof v === 'object' && v !== null && Array.isArray((v as { groups?: unknown }).groups)),
   /** An opened dataset. */

@@ -10,7 +10,7 @@ import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.j
 import type { RunControl } from '../progress.js';
 import { activationMatching, type ActivationMatchingResult, type CorrelationForm } from './activation-matching.js';
 import { permuteArena } from './permute.js';
-import { BoundSpec, checkSameSpec, inferSpec, type PermutationSpec } from './spec/index.js';
+import { BoundSpec, checkSameSpec, inferSpec, sharedConstants, type PermutationSpec } from './spec/index.js';
 import { weightMatching, type WeightMatchingResult } from './weight-matching.js';
 
 export type AlignMethod = 'weight' | 'activation';
@@ -36,6 +36,11 @@ export interface AlignOptions extends RunControl {
   /** Samples per onnxruntime run (default 256). */
   readonly batchSize?: number;
   readonly correlation?: CorrelationForm;
+  /**
+   * Permute symmetry-breaking constants (tensors equal in A and B) like parameters, instead of
+   * fixing the groups they would change (default false).
+   */
+  readonly permuteConstants?: boolean;
 }
 
 /** The option kinds alignment takes as plain values (what `alignFiles` passes on; defaults and validation: lib/options.ts). */
@@ -49,6 +54,7 @@ export const PLAIN_ALIGN_OPTIONS = {
   threads: 'threads',
   batchSize: 'batchSize',
   correlation: 'correlation',
+  permuteConstants: 'permuteConstants',
   ...CONTROL_OPTIONS,
 } as const satisfies OptionSchema<Omit<AlignOptions, 'data' | 'spec'>>;
 
@@ -78,16 +84,18 @@ export interface AlignResult {
  * finds the permutations, and returns B with its parameters permuted (same layout as B).
  */
 export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions): Promise<AlignResult> {
-  const { method, spec: given, inputShape, data, seed, orders, maxSweeps, tolerance, threads, batchSize, correlation, signal, onProgress } = resolveOptions('align()', ALIGN_OPTIONS, options);
+  const { method, spec: given, inputShape, data, seed, orders, maxSweeps, tolerance, threads, batchSize, correlation, permuteConstants, signal, onProgress } = resolveOptions('align()', ALIGN_OPTIONS, options);
   if (method === 'activation' && !data) {
     throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
   }
   pairCheckpoints(a, b);
   let spec = given;
   if (!spec) {
-    const shape = inputShape ? { inputShape } : {};
-    const specA = await inferSpec(a, shape);
-    spec = await inferSpec(b, shape);
+    // Tensors equal in A and B are constants of the architecture: the groups they break stay fixed.
+    const constants = sharedConstants(a, b);
+    const shape = { ...(inputShape ? { inputShape } : {}), permuteConstants };
+    const specA = await inferSpec(a, { ...shape, constants: constants.a });
+    spec = await inferSpec(b, { ...shape, constants: constants.b });
     checkSameSpec(specA, spec);
   }
   const bound = BoundSpec.of(b, spec);

@@ -14,6 +14,9 @@
  *   a bias and no BatchNorm), not into the original one. The result lists them.
  * - A MatMul weight (newer exporters) is stored [in, out]; nn.Linear wants [out, in], so it is
  *   transposed, and the bias of the Add after it is named after the same scope.
+ * - A MatMul weight whose bias Add reads a PyTorch name ending in "bias" is named after it:
+ *   nn.MultiheadAttention's fused projection ("….in_proj_bias" → "….in_proj_weight"), which is
+ *   not a module of its own, so its scope alone would give "….mha.weight".
  */
 import type { Checkpoint } from '../checkpoint.js';
 import { modulePath } from '../onnx/names.js';
@@ -86,6 +89,14 @@ export function torchStateDict(checkpoint: Checkpoint, arena: Float32Array = che
   const folded: string[] = [];
   const unnamed: string[] = [];
   const conflicts: string[] = [];
+  const readers = new Map<string, string[][]>();
+  for (const node of nodes) for (const i of node.input) if (node.opType === 'Add') readers.set(i, [...(readers.get(i) ?? []), node.input]);
+  /** The weight key a MatMul's bias Add names ("x.in_proj_bias" → "x.in_proj_weight"). */
+  const afterBias = (nodeIndex: number): string | undefined => {
+    const out = nodes[nodeIndex]?.output[0];
+    const bias = (out ? readers.get(out) ?? [] : []).flat().find((i) => i !== out && TORCH_NAME.test(i) && i.endsWith('bias'));
+    return bias ? `${bias.slice(0, -'bias'.length)}weight` : undefined;
+  };
   for (const p of checkpoint.parameters) {
     const read = nodes[p.nodeIndex]?.input[p.inputIndex] ?? p.tensor;
     let key: string;
@@ -98,7 +109,7 @@ export function torchStateDict(checkpoint: Checkpoint, arena: Float32Array = che
       source = 'name';
       transpose = r?.transpose ?? false;
     } else if (r && scope) {
-      key = `${scope}.${r.name}`;
+      key = (p.op === 'MatMul' ? afterBias(p.nodeIndex) : undefined) ?? `${scope}.${r.name}`;
       source = 'scope';
       transpose = r.transpose;
       if ((p.op === 'Conv' || p.op === 'ConvTranspose') && p.tensor.startsWith('onnx::')) folded.push(key);

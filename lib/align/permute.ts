@@ -169,7 +169,32 @@ export function permuteArena(checkpoint: Checkpoint, spec: PermutationSpec | Bou
     const p = checkpoint.parameters[index]!;
     addon.gatherAxes(arena.subarray(p.offset, p.offset + p.length), p.shape, maps, out.subarray(p.offset, p.offset + p.length));
   }
+  bound.spec.groups.forEach((g, k) => {
+    if (g.experts) exchangeExperts(checkpoint, out, g.experts, perms[k]!);
+  });
   return out;
+}
+
+/**
+ * Where each expert-owned parameter use of the result takes its values from under `perms`: slot
+ * j of expert u reads slot j of expert perm[u] (parameters of no expert group are absent).
+ */
+export function expertSources(spec: PermutationSpec, perms: readonly Int32Array[]): Map<number, number> {
+  const sources = new Map<number, number>();
+  spec.groups.forEach((g, k) => {
+    g.experts?.forEach((list, u) => list.forEach((e, j) => sources.set(e.parameter, g.experts![perms[k]![u]!]![j]!.parameter)));
+  });
+  return sources;
+}
+
+/** Expert u of the result takes the parameters of expert perm[u] (as the groups inside it left them). */
+export function exchangeExperts(checkpoint: Checkpoint, arena: Float32Array, experts: NonNullable<PermutationGroup['experts']>, perm: Int32Array): void {
+  const view = (index: number): Float32Array => {
+    const p = checkpoint.parameters[index]!;
+    return arena.subarray(p.offset, p.offset + p.length);
+  };
+  const before = experts.map((list) => list.map((e) => view(e.parameter).slice()));
+  experts.forEach((list, u) => list.forEach((e, j) => view(e.parameter).set(before[perm[u]!]![j]!)));
 }
 
 function equalValues(a: Float32Array, b: Float32Array): boolean {

@@ -11,6 +11,14 @@
  * ⟨P_new, C⟩ − ⟨P_old, C⟩ over its groups; the search stops after the first sweep gaining
  * ≤ 1e-12. The objective is recomputed exactly (float64) after every sweep.
  *
+ * Groups of blocks (attention heads, experts: groups that carry other groups) are one step with
+ * the groups they carry (SCIENCE.md §7): for every pair (u of A, j of B) each carried group's
+ * assignment between A's member u and B's member j is solved, the pair's score is the sum of the
+ * best values (plus, for experts, the gate rows and the expert's tensors no carried group acts
+ * on), the assignment of the blocks maximises the total score, and the carried groups of B take
+ * the within-block assignments of the chosen pairs. Tensors of exchanged experts are compared
+ * with the B expert now in their place.
+ *
  * scripts/fixtures/weight_matching_reference.py is the same algorithm in numpy + scipy.
  */
 import type { Checkpoint } from '../checkpoint.js';
@@ -21,7 +29,7 @@ import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { native } from '../native.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
-import { AxisMaps, checkPermutations } from './permute.js';
+import { AxisMaps, checkPermutations, expertSources } from './permute.js';
 import { Rng } from './random.js';
 import { BoundSpec, type ParameterAction, type PermutationSpec } from './spec/index.js';
 
@@ -106,13 +114,18 @@ export class WeightCost {
   ) {
     let cacheLeft = CACHE_FLOATS;
     const groups = bound.spec.groups;
+    // The expert group that owns a parameter use: its tensors are compared with whichever B expert is in its place.
+    const owner = new Map<number, number>();
+    groups.forEach((g, k) => g.experts?.forEach((list) => list.forEach((e) => owner.set(e.parameter, k))));
     this.terms = groups.map((g) =>
       g.parameters.map((action) => {
         const p = a.parameters[action.parameter]!;
         const rest = (p.length / p.shape[action.axis]!) * action.inner;
         const cached = g.size * g.size <= cacheLeft;
         if (cached) cacheLeft -= g.size * g.size;
-        return { action, rest, a: null, deps: bound.groupsOnOtherAxes(action.parameter, action.axis), cached, cache: null, key: null };
+        const deps = bound.groupsOnOtherAxes(action.parameter, action.axis);
+        const expert = owner.get(action.parameter);
+        return { action, rest, a: null, deps: expert === undefined ? deps : [...deps, expert], cached, cache: null, key: null };
       }),
     );
     this.scratchB = new Float32Array(Math.max(0, ...groups.flatMap((g, gi) => this.terms[gi]!.map((t) => g.size * t.rest))));
@@ -120,8 +133,11 @@ export class WeightCost {
     this.scratchC = new Float32Array(maxSize * maxSize);
   }
 
-  /** C of one group, the other groups at the permutations of `maps`. */
-  of(group: number, maps: AxisMaps): Float64Array {
+  /**
+   * C of one group, the other groups at the permutations of `maps`; `sources` (expertSources)
+   * names the B parameter use each exchanged expert's tensor is compared with.
+   */
+  of(group: number, maps: AxisMaps, sources: ReadonlyMap<number, number> = new Map()): Float64Array {
     const n = this.bound.spec.groups[group]!.size;
     const cost = new Float64Array(n * n);
     for (const t of this.terms[group]!) {
@@ -130,14 +146,31 @@ export class WeightCost {
       const product = t.cache ?? this.scratchC.subarray(0, n * n);
       if (!t.cache || t.key !== key) {
         t.a ??= this.units(this.a, t.action, n, null, new Float32Array(n * t.rest));
-        const others = maps.of(t.action.parameter)!.slice();
-        others[t.action.axis] = null;
-        const bm = this.units(this.b, t.action, n, others, this.scratchB.subarray(0, n * t.rest));
+        const source = sources.get(t.action.parameter) ?? t.action.parameter;
+        const bm = this.units(this.b, { ...t.action, parameter: source }, n, othersOf(maps, source, t.action.axis), this.scratchB.subarray(0, n * t.rest));
         this.addon.gemmAbt(t.a, bm, n, n, t.rest, product, this.threads);
         t.key = key;
       }
       this.addon.addToFloat64(cost, product);
     }
+    return cost;
+  }
+
+  /**
+   * The cost between the units of group `ga` in A and those of group `gb` in B (two members of
+   * one block group: the same actions on their own block), B's other axes at `maps`.
+   */
+  between(ga: number, gb: number, maps: AxisMaps): Float64Array {
+    const n = this.bound.spec.groups[ga]!.size;
+    const cost = new Float64Array(n * n);
+    const product = new Float32Array(n * n);
+    this.terms[ga]!.forEach((t, k) => {
+      const other = this.terms[gb]![k]!.action;
+      t.a ??= this.units(this.a, t.action, n, null, new Float32Array(n * t.rest));
+      const bm = this.units(this.b, other, n, othersOf(maps, other.parameter, other.axis), new Float32Array(n * t.rest));
+      this.addon.gemmAbt(t.a, bm, n, n, t.rest, product, this.threads);
+      this.addon.addToFloat64(cost, product);
+    });
     return cost;
   }
 
@@ -147,6 +180,13 @@ export class WeightCost {
     this.addon.extractUnits({ src: c.arena.subarray(p.offset, p.offset + p.length), dims: p.shape, maps, axis: action.axis, offset: action.offset, count: n, inner: action.inner, out });
     return out;
   }
+}
+
+/** The maps of a parameter use's axes other than `axis` (null there). */
+function othersOf(maps: AxisMaps, parameter: number, axis: number): (Int32Array | null)[] {
+  const others = maps.of(parameter)!.slice();
+  others[axis] = null;
+  return others;
 }
 
 function checkOrders(orders: readonly (readonly number[])[], groups: number): void {
@@ -179,12 +219,70 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
     const p = c.parameters[index]!;
     return c.arena.subarray(p.offset, p.offset + p.length);
   };
+  const hasExperts = groups.some((g) => g.experts);
   let fixedPart = 0;
-  for (const p of a.parameters) if (!maps.of(p.index)) fixedPart += addon.gatheredDot(view(a, p.index), view(b, p.index), p.shape, null);
+  for (const p of a.parameters) if (!maps.of(p.index) && !hasExperts) fixedPart += addon.gatheredDot(view(a, p.index), view(b, p.index), p.shape, null);
+  /** A's tensor against B's with every permutation applied (an exchanged expert's tensor against the B expert in its place). */
+  const dotWithB = (index: number, sources: ReadonlyMap<number, number>): number => {
+    const source = sources.get(index) ?? index;
+    return addon.gatheredDot(view(a, index), view(b, source), a.parameters[index]!.shape, maps.of(source) ?? null);
+  };
   const objectiveNow = (): number => {
+    if (hasExperts) {
+      const sources = expertSources(bound.spec, perms);
+      return a.parameters.reduce((total, p) => total + dotWithB(p.index, sources), 0);
+    }
     let total = fixedPart;
     for (const [index, m] of maps.entries()) total += addon.gatheredDot(view(a, index), view(b, index), a.parameters[index]!.shape, m);
     return total;
+  };
+  // Groups carried by a group of blocks are solved in its step.
+  const carried = new Set(groups.flatMap((g) => (g.carries ?? []).flat().filter((m): m is number => m !== null)));
+  /** One step of a group of blocks (heads, experts); returns its gain. */
+  const blockStep = (gi: number): number => {
+    const g = groups[gi]!;
+    const h = g.size;
+    const score = new Float64Array(h * h);
+    const perm = perms[gi]!;
+    let old = 0;
+    const inside = (g.carries ?? []).filter((members) => members.every((m) => m !== null)) as number[][];
+    const within = inside.map((members) =>
+      Array.from({ length: h * h }, (_, pair) => {
+        const u = Math.floor(pair / h);
+        const j = pair % h;
+        const cost = costs.between(members[u]!, members[j]!, maps);
+        const n = groups[members[u]!]!.size;
+        if (j === perm[u]) {
+          const current = perms[members[j]!]!;
+          for (let i = 0; i < n; i++) old += cost[i * n + current[i]!]!;
+        }
+        const solved = linearSumAssignment(cost, n, n, { maximize: true });
+        score[pair] = score[pair]! + solved.total;
+        return solved.colInd;
+      }),
+    );
+    if (g.experts) {
+      const sources = expertSources(bound.spec, perms);
+      const direct = costs.of(gi, maps, sources);
+      // Each expert's tensors that no carried group acts on: compared whole, pair by pair.
+      const covered = new Set(inside.flat().flatMap((m) => groups[m]!.parameters.map((x) => x.parameter)));
+      for (let u = 0; u < h; u++) {
+        for (let j = 0; j < h; j++) {
+          let s = direct[u * h + j]!;
+          g.experts[u]!.forEach((e, slot) => {
+            if (!covered.has(e.parameter)) s += addon.gatheredDot(view(a, e.parameter), view(b, g.experts![j]![slot]!.parameter), e.shape, maps.of(g.experts![j]![slot]!.parameter) ?? null);
+          });
+          score[u * h + j] = score[u * h + j]! + s;
+          if (j === perm[u]) old += s;
+        }
+      }
+    }
+    const solved = linearSumAssignment(score, h, h, { maximize: true });
+    inside.forEach((members, k) => {
+      for (let u = 0; u < h; u++) maps.set(members[solved.colInd[u]!]!, within[k]![u * h + solved.colInd[u]!]!);
+    });
+    maps.set(gi, solved.colInd);
+    return solved.total - old;
   };
 
   const warm: (Float64Array | undefined)[] = groups.map(() => undefined);
@@ -201,8 +299,13 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
       // Lets a Ctrl-C (or any abort) reach the signal between groups.
       await yieldToEventLoop();
       throwIfAborted(signal);
+      if (carried.has(gi)) continue;
+      if (groups[gi]!.carries) {
+        gain += blockStep(gi);
+        continue;
+      }
       const n = groups[gi]!.size;
-      const cost = costs.of(gi, maps);
+      const cost = costs.of(gi, maps, hasExperts ? expertSources(bound.spec, perms) : undefined);
       const perm = perms[gi]!;
       let old = 0;
       for (let i = 0; i < n; i++) old += cost[i * n + perm[i]!]!;

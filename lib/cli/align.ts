@@ -10,7 +10,7 @@ import { datasetOptionsFromFlags } from './data-options.js';
 import { parseNumber } from './parse.js';
 import { withProgress } from './report-output.js';
 import { checkOutputs } from '../outputs.js';
-import { parseInputShape } from './spec.js';
+import { parseInputShape, PERMUTE_CONSTANTS_HELP } from './spec.js';
 import { fixed, formatTable } from '../present/text.js';
 
 export interface AlignFlags {
@@ -21,6 +21,7 @@ export interface AlignFlags {
   seed?: string;
   maxSweeps?: string;
   correlation?: CorrelationForm;
+  permuteConstants?: boolean;
   data?: string[];
   dataKey?: string;
   mean?: string;
@@ -84,6 +85,7 @@ export function alignCommand(): Command {
     .option('--allow-nonfinite', 'measure even when the data holds NaN or ±Inf (by default an error naming the sample)')
     .option('--batch-size <n>', `samples per onnxruntime run (default ${optionDefault('batchSize')})`)
     .option('--input-shape <dims>', 'input shape to probe the graph with, batch included')
+    .option('--permute-constants', PERMUTE_CONSTANTS_HELP)
     .option('--json', 'print the permutations file as JSON on stdout')
     .option('--quiet', 'print nothing but errors')
     .action(async (a: string, b: string, flags: AlignFlags) => {
@@ -110,6 +112,7 @@ export function alignCommand(): Command {
             inputShape,
             batchSize: parseNumber(flags.batchSize, '--batch-size'),
             correlation: flags.correlation,
+            permuteConstants: flags.permuteConstants,
             ...control,
           },
         ),

@@ -9,7 +9,7 @@ import { externalDataFiles, modelFiles, modelOutputs } from '../onnx/external-ou
 import { optionDefault, resolveOptions } from '../options.js';
 import { checkOutputs, commitOutputs, type OutputFile } from '../outputs.js';
 import { parseNumber } from './parse.js';
-import { parseInputShape } from './spec.js';
+import { PAIR_HELP, parseInputShape, PERMUTE_CONSTANTS_HELP, specOptionsFromFlags } from './spec.js';
 
 export interface PermuteFlags {
   random?: boolean;
@@ -18,6 +18,8 @@ export interface PermuteFlags {
   output: string;
   permOut?: string;
   inputShape?: string;
+  pair?: string;
+  permuteConstants?: boolean;
   quiet?: boolean;
 }
 
@@ -45,18 +47,20 @@ export function permuteCommand(): Command {
     .requiredOption('-o, --output <file>', 'the permuted ONNX model')
     .option('--perm-out <file>', 'write the permutations as JSON')
     .option('--input-shape <dims>', 'input shape to probe the graph with, batch included')
+    .option('--pair <model>', PAIR_HELP)
+    .option('--permute-constants', PERMUTE_CONSTANTS_HELP)
     .option('--quiet', 'print nothing but errors')
     .action(async (file: string, flags: PermuteFlags) => {
       if (Boolean(flags.random) === Boolean(flags.perms)) throw new InvalidArgumentError('give either --random or --perms <file>');
       const { seed } = resolveOptions('llfc permute', { seed: 'seed' } as const, { seed: parseNumber(flags.seed, '--seed') });
-      const inputShape = parseInputShape(flags.inputShape);
+      parseInputShape(flags.inputShape);
       const data = await externalDataFiles(file);
       const outputs = await checkOutputs(
         [...modelOutputs(flags.output, '--output', data.length > 0), flags.permOut !== undefined ? { path: flags.permOut, label: '--perm-out' } : undefined],
-        [file, ...data, ...(flags.perms ? [flags.perms] : [])],
+        [file, ...data, ...(flags.perms ? [flags.perms] : []), ...(flags.pair !== undefined ? [flags.pair] : [])],
       );
       const checkpoint = await loadCheckpoint(file);
-      const spec = await inferSpec(checkpoint, inputShape ? { inputShape } : {});
+      const spec = await inferSpec(checkpoint, await specOptionsFromFlags(checkpoint, flags));
       const perms = flags.perms ? permutationsFromJson(spec, await readJson(flags.perms), flags.perms) : randomPermutations(spec, seed);
       const arena = permuteArena(checkpoint, spec, perms);
       const { model, untied } = permutedModel(checkpoint, arena);

@@ -1,12 +1,14 @@
 /** `llfc spec model.onnx`: the permutation groups inferred from the graph, and the fixed axes with reasons. */
 import { Command } from 'commander';
-import { loadCheckpoint } from '../checkpoint.js';
-import { formatSpec, inferSpec } from '../align/spec/index.js';
+import { loadCheckpoint, pairCheckpoints, type Checkpoint } from '../checkpoint.js';
+import { formatSpec, inferSpec, sharedConstants, type SpecOptions } from '../align/spec/index.js';
 import { checkOutputs, commitOutputs } from '../outputs.js';
 import { parseNumberList } from './parse.js';
 
 export interface SpecFlags {
   inputShape?: string;
+  pair?: string;
+  permuteConstants?: boolean;
   json?: boolean;
   out?: string;
 }
@@ -16,17 +18,35 @@ export function parseInputShape(text: string | undefined): number[] | undefined 
   return text === undefined ? undefined : parseNumberList(text, '--input-shape');
 }
 
+export const PAIR_HELP = 'the other checkpoint of the pair: float tensors equal in both are constants of the architecture, and the groups they would change stay fixed';
+export const PERMUTE_CONSTANTS_HELP = 'permute symmetry-breaking constants (tensors equal in both checkpoints) like parameters instead of fixing the groups they would change';
+
+/** The spec options of `--input-shape`, `--pair` and `--permute-constants` for `checkpoint`. */
+export async function specOptionsFromFlags(checkpoint: Checkpoint, flags: SpecFlags): Promise<SpecOptions> {
+  const inputShape = parseInputShape(flags.inputShape);
+  let constants: string[] | undefined;
+  if (flags.pair !== undefined) {
+    const other = await loadCheckpoint(flags.pair);
+    pairCheckpoints(checkpoint, other);
+    constants = sharedConstants(checkpoint, other).a;
+  }
+  return { ...(inputShape ? { inputShape } : {}), ...(constants ? { constants } : {}), permuteConstants: Boolean(flags.permuteConstants) };
+}
+
 export function specCommand(): Command {
   return new Command('spec')
     .description('the permutation groups of a model, inferred from its ONNX graph: size, the tensors and axes each acts on, and the fixed axes with reasons')
     .argument('<model>', 'an ONNX model')
     .option('--input-shape <dims>', 'input shape to probe the graph with, batch included (needed when a non-batch dim is symbolic)')
+    .option('--pair <model>', PAIR_HELP)
+    .option('--permute-constants', PERMUTE_CONSTANTS_HELP)
     .option('--json', 'print the spec as JSON')
     .option('--out <file>', 'also write the spec as JSON here')
     .action(async (file: string, flags: SpecFlags) => {
-      const inputShape = parseInputShape(flags.inputShape);
-      const outputs = await checkOutputs([flags.out !== undefined ? { path: flags.out, label: '--out' } : undefined], [file]);
-      const spec = await inferSpec(await loadCheckpoint(file), inputShape ? { inputShape } : {});
+      parseInputShape(flags.inputShape);
+      const outputs = await checkOutputs([flags.out !== undefined ? { path: flags.out, label: '--out' } : undefined], [file, ...(flags.pair !== undefined ? [flags.pair] : [])]);
+      const checkpoint = await loadCheckpoint(file);
+      const spec = await inferSpec(checkpoint, await specOptionsFromFlags(checkpoint, flags));
       const json = `${JSON.stringify(spec, null, 2)}\n`;
       if (flags.out !== undefined) await commitOutputs(outputs, [{ path: flags.out, content: json }]);
       process.stdout.write(flags.json ? json : `${formatSpec(spec)}\n`);

@@ -121,12 +121,13 @@ describe('llfc align', () => {
     expect(existsSync(join(tmp.dir, 'w.onnx'))).toBe(false);
   });
 
-  it.skipIf(!hasTorch)('the safetensors load back with model.load_state_dict (MLP, and a ResNet with folded BatchNorm)', async () => {
+  it.skipIf(!hasTorch)('the safetensors load back with model.load_state_dict (MLP, a ResNet with folded BatchNorm, a ViT whose nn.MultiheadAttention keeps in_proj_weight)', async () => {
     const input = randomFloats(4 * 784, 12);
     const xFile = writeNpy(join(tmp.dir, 'x_torch.npy'), '<f4', [4, 1, 28, 28], input);
     for (const [name, kind] of [
       ['mlp', 'mlp'],
       ['resnet', 'resnet_folded'],
+      ['vit_mha', 'vit_mha'],
     ] as const) {
       const out = join(tmp.dir, `${name}_torch_aligned.onnx`);
       const r = llfc('align', model(`${name}_a`), model(`${name}_b`), '--method', 'weight', '-o', out);

@@ -2,12 +2,13 @@
 """Test helper: loads a .safetensors file written by `llfc align` into the PyTorch model it came
 from with `model.load_state_dict(..., strict=True)` and writes the model's logits on an input.
 
-    /usr/bin/python3 test/align/load_state_dict.py mlp|resnet_folded FILE.safetensors X.npy OUT.npy
+    /usr/bin/python3 test/align/load_state_dict.py mlp|resnet_folded|vit_mha FILE.safetensors X.npy OUT.npy
 
 The file is parsed here with json + numpy (the `safetensors` package is not needed): 8-byte
 little-endian header length, JSON header, raw little-endian data. The architectures are those
 of scripts/fixtures/make_fixtures.py (resnet_folded: its SmallResNet with every BatchNorm folded
-into the preceding Conv, as the eval export stores it).
+into the preceding Conv, as the eval export stores it); vit_mha is the ViT with
+nn.MultiheadAttention of scripts/fixtures/make_transformer_fixtures.py.
 """
 import json
 import os
@@ -19,6 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "fixtures"))
 import make_fixtures as mf  # noqa: E402
+import make_transformer_fixtures as mtf  # noqa: E402
 
 
 def read_safetensors(path):
@@ -44,6 +46,8 @@ def main(kind, path, x_path, out_path):
         model = mf.MLP()
     elif kind == "resnet_folded":
         model = mf.fold_structure(mf.SmallResNet().eval())
+    elif kind == "vit_mha":
+        model = mtf.ViT("torch")
     else:
         raise SystemExit("unknown model kind " + kind)
     model.load_state_dict(state, strict=True)

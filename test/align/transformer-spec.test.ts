@@ -119,6 +119,17 @@ describe('transformer spec inferred from the graph', () => {
     }
   });
 
+  it('moe: an expert group (the gate rows with each expert’s four tensors) carrying each expert’s hidden group; the experts’ outputs share the stream group', async () => {
+    const spec = await inferSpec(await checkpoint('moe_a'));
+    const experts = spec.groups.filter((g) => g.experts);
+    expect(experts).toHaveLength(1);
+    const g = experts[0]!;
+    expect(acts(g)).toEqual(['gate.weight axis 0', 'gate.bias axis 0']);
+    expect(g.experts!.map((list) => list.map((e) => e.tensor))).toEqual([0, 1, 2, 3].map((k) => [`experts.${k}.0.weight`, `experts.${k}.0.bias`, `experts.${k}.2.weight`, `experts.${k}.2.bias`]));
+    expect(g.carries!).toHaveLength(1);
+    g.carries![0]!.forEach((m, k) => expect(acts(spec.groups[m!]!)).toEqual([`experts.${k}.0.weight axis 0`, `experts.${k}.0.bias axis 0`, `experts.${k}.2.weight axis 1`]));
+  });
+
   it.each(['vit_hand_a', 'vit_hand_b', 'vit_mha_a', 'vit_mha_b', 'lm_tied_a', 'lm_tied_b', 'lm_untied_a', 'lm_untied_b', 'moe_a', 'moe_b'])(
     '%s: a random permutation of every group (heads and within-head included) keeps the logits (1e-4)',
     async (name) => {
@@ -131,8 +142,17 @@ describe('transformer spec inferred from the graph', () => {
       const { model: moved } = permutedModel(cp, arena);
       const [before, after] = await Promise.all([logits(encodeModel(cp.model), name), logits(encodeModel(moved), name)]);
       expect(worstRelative(before, after)).toBeLessThan(1e-4);
+      // Experts moved whole: expert u of the result holds (within-expert permuted) expert perm[u]'s values.
+      for (const g of spec.groups.filter((x) => x.experts)) {
+        const perm = perms[g.index]!;
+        g.experts!.forEach((list, u) => list.forEach((e, j) => {
+          const from = cp.parameters[g.experts![perm[u]!]![j]!.parameter]!;
+          const to = cp.parameters[e.parameter]!;
+          expect(Array.from(arena.subarray(to.offset, to.offset + to.length)).sort()).toEqual(Array.from(cp.arena.subarray(from.offset, from.offset + from.length)).sort());
+        }));
+      }
       // Heads moved as blocks: head u of the result holds the values of head perm[u] of the original.
-      for (const h of heads(spec)) {
+      for (const h of heads(spec).filter((x) => !x.experts)) {
         const perm = perms[h.index]!;
         expect(perm.every((v, i) => v === i)).toBe(false);
         for (const a of h.parameters) {

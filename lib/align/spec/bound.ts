@@ -48,6 +48,15 @@ export class BoundSpec {
         }
         axes[action.axis]!.push({ group, action });
       }
+      for (const list of g.experts ?? []) {
+        const first = g.experts![0]!;
+        const fits =
+          list.length === first.length &&
+          list.every((e, j) => checkpoint.parameters[e.parameter]?.tensor === e.tensor && checkpoint.parameters[e.parameter]!.shape.join() === e.shape.join() && e.shape.join() === first[j]!.shape.join());
+        if (!fits || g.experts!.length !== g.size) {
+          throw new PermutationError(`the spec of ${spec.file} is inconsistent: the experts of group ${group} ('${g.label}') do not own parameters of the same shapes in ${checkpoint.file}`);
+        }
+      }
       for (const action of g.activations) {
         checkExtent(spec, group, action, `the value '${action.value}'`);
         const list = activations.get(action.value) ?? [];

@@ -70,13 +70,15 @@ export function collectSpec(solved: SolvedGraph): PermutationSpec {
   };
   const order = (a: ParameterAction, b: ParameterAction): number => a.parameter - b.parameter || a.axis - b.axis || a.offset - b.offset;
   type Pending = Omit<PermutationGroup, 'index' | 'carries'> & { root: number; lists?: number[][] };
+  // (For experts, `lists` holds the roots of the groups inside each expert, by kind.)
   const groups: Pending[] = [];
   const families = new Set<number>();
   for (let v = 0; v < vars.length; v++) if (!vars.isRefined(v) && vars.blocksOf(v).length > 0) families.add(vars.find(v));
+  const expertsOf = new Map(solved.experts.filter((e) => !vars.isRefined(e.family)).map((e) => [vars.find(e.family), e.parameters]));
   const fixed: FixedChannels[] = [];
   const trivial: TrivialGroup[] = [];
   for (const [root, a] of byRoot) {
-    if (a.params.length === 0 || families.has(root)) continue;
+    if ((a.params.length === 0 && !expertsOf.has(root)) || families.has(root) || expertsOf.has(root)) continue;
     a.params.sort(order);
     const size = vars.count(root);
     if (vars.isFixed(root)) {
@@ -127,7 +129,24 @@ export function collectSpec(solved: SolvedGraph): PermutationSpec {
     if (reasons.length > 0) fixed.push({ size, label: name, reasons: [...new Set(reasons)], parameters: params });
     else groups.push({ root: family, size, label: name, parameters: params, values, activations: [], lists });
   }
-  const first = (g: { parameters: readonly ParameterAction[] }): ParameterAction => g.parameters[0]!;
+  for (const [root, owned] of expertsOf) {
+    const a = byRoot.get(root) ?? { params: [], values: [] };
+    a.params.sort(order);
+    const size = vars.count(root);
+    const name = `experts at ${label(root)}: ${size} experts of ${owned[0]!.length} tensors`;
+    const reasons = vars.fixReasons(root).filter((r) => !r.quiet).map((r) => r.text);
+    if (reasons.length > 0) {
+      fixed.push({ size, label: name, reasons, parameters: a.params });
+      continue;
+    }
+    // The groups inside expert u: those acting on its parameters only.
+    const inside = owned.map((list) => groups.filter((g) => !g.lists && g.parameters.every((p) => list.includes(p.parameter))).map((g) => g.root));
+    const kinds = inside.every((list) => list.length === inside[0]!.length) ? inside[0]!.map((_, k) => inside.map((list) => list[k]!)) : [];
+    const experts = owned.map((list) => list.map((index) => ({ parameter: index, tensor: cp.parameters[index]!.tensor, shape: cp.parameters[index]!.shape })));
+    groups.push({ root, size, label: name, parameters: a.params, values: a.values, activations: [], lists: kinds, experts });
+  }
+  const first = (g: { parameters: readonly ParameterAction[]; experts?: PermutationGroup['experts'] }): ParameterAction =>
+    g.parameters[0] ?? ({ parameter: g.experts![0]![0]!.parameter, axis: -1, offset: 0 } as ParameterAction);
   groups.sort((x, y) => order(first(x), first(y)));
   const indexOf = new Map(groups.map((g, index) => [g.root, index]));
   fixed.sort((x, y) => order(first(x), first(y)));

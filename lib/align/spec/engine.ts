@@ -15,6 +15,7 @@ import { constantNodes, initializerAliases, initializerMap, isAliasNode, nodeNam
 import { toNumber, type NodeProto, type TensorProto } from '../../onnx/proto.js';
 import { tensorInts } from '../../onnx/tensor.js';
 import type { ValueShape } from '../../session.js';
+import { uniformAlong } from './constants.js';
 import { span, VarTable, type FixReason, type Segment } from './layout.js';
 import { loud, quiet, type Operand, type Rule, type RuleContext, type Site, type Tracked } from './rule.js';
 import { RULES } from './rules/index.js';
@@ -37,11 +38,13 @@ export interface SolvedGraph {
   /** Variables created for the output channels of weight layers (for reporting width-1 layers). */
   readonly channelVars: Set<number>;
   readonly outputNames: Set<string>;
+  /** Expert families: a variable with one unit per expert, and the parameter uses each expert owns. */
+  readonly experts: { family: number; parameters: number[][] }[];
 }
 
 /** Runs the rule table over the graph of `checkpoint` with the probed value shapes. */
-export function solveGraph(checkpoint: Checkpoint, shapes: Map<string, ValueShape>, inputShape: readonly number[]): SolvedGraph {
-  return new Inference(checkpoint, shapes, inputShape).run();
+export function solveGraph(checkpoint: Checkpoint, shapes: Map<string, ValueShape>, inputShape: readonly number[], constants: readonly string[] = []): SolvedGraph {
+  return new Inference(checkpoint, shapes, inputShape, new Set(constants)).run();
 }
 
 class Inference implements RuleContext {
@@ -57,11 +60,17 @@ class Inference implements RuleContext {
   private readonly constants: Map<string, NodeProto>;
   private readonly consumed = new Set<string>();
   private readonly outputNames: Set<string>;
+  private readonly constantUses: { o: Extract<Operand, { kind: 'param' }>; where: string }[] = [];
+  private readonly expertSets: { family: number; parameters: number[][] }[] = [];
+  /** The node that produces each value. */
+  private readonly producer = new Map<string, number>();
 
   constructor(
     private readonly cp: Checkpoint,
     private readonly shapes: Map<string, ValueShape>,
     private readonly inputShape: readonly number[],
+    /** Stored tensors that are symmetry-breaking constants (constants.ts). */
+    private readonly constantTensors: ReadonlySet<string>,
   ) {
     const graph = cp.model.graph!;
     this.initializers = initializerMap(graph);
@@ -69,6 +78,7 @@ class Inference implements RuleContext {
     for (const p of cp.parameters) this.paramAt.set(`${p.nodeIndex}:${p.inputIndex}`, p);
     this.constants = constantNodes(graph);
     for (const node of graph.node) for (const i of node.input) this.consumed.add(i);
+    graph.node.forEach((node, k) => node.output.forEach((o) => this.producer.set(o, k)));
     this.outputNames = new Set(graph.output.map((o) => o.name));
     for (const o of this.outputNames) this.consumed.add(o);
   }
@@ -91,6 +101,8 @@ class Inference implements RuleContext {
       const layouts = this.values.get(o.name);
       if (layouts) for (const l of layouts) this.vars.fixLayout(l, loud(`model output '${o.name}'`));
     }
+    // Once every other constraint is known, so that only axes that could move are reported.
+    for (const { o, where } of this.constantUses) this.keepConstant(o, where);
     return {
       checkpoint: this.cp,
       shapes: this.shapes,
@@ -102,6 +114,7 @@ class Inference implements RuleContext {
       weightInputs: this.weightInputs,
       channelVars: this.channelVars,
       outputNames: this.outputNames,
+      experts: this.expertSets,
     };
   }
 
@@ -199,6 +212,27 @@ class Inference implements RuleContext {
     this.channelVars.add(v);
   }
 
+  experts(values: readonly string[], family: number): boolean {
+    const nodes = this.cp.model.graph!.node;
+    const ancestry = values.map((v) => {
+      const seen = new Set<number>();
+      const stack = [v];
+      while (stack.length > 0) {
+        const k = this.producer.get(stack.pop()!);
+        if (k === undefined || seen.has(k)) continue;
+        seen.add(k);
+        stack.push(...nodes[k]!.input);
+      }
+      return seen;
+    });
+    const own = ancestry.map((set, i) => [...set].filter((k) => ancestry.every((other, j) => j === i || !other.has(k))).sort((x, y) => x - y));
+    const params = own.map((ks) => this.cp.parameters.filter((p) => ks.includes(p.nodeIndex)));
+    const signature = (i: number): string => own[i]!.map((k) => nodes[k]!.opType).join() + '|' + params[i]!.map((p) => `${p.inputIndex}:${p.shape.join('x')}`).join();
+    if (params[0]!.length === 0 || values.some((_, i) => signature(i) !== signature(0))) return false;
+    this.expertSets.push({ family, parameters: params.map((list) => list.map((p) => p.index)) });
+    return true;
+  }
+
   spatial(from: number, dims: readonly number[], where: string): Segment[][] {
     return dims.slice(from).map((d, k) => this.vars.axis(d, `${where} spatial axis ${k}`, quiet('spatial axis')));
   }
@@ -244,6 +278,7 @@ class Inference implements RuleContext {
         if (!axes[k]) axes[k] = this.vars.axis(d, `'${o.p.tensor}' axis ${k} at ${name}`, quiet(`axis ${k} of '${o.p.tensor}' at ${where} is not a channel axis`));
       });
     }
+    for (const o of inputs) if (o.kind === 'param' && this.constantTensors.has(o.p.tensor)) this.constantUses.push({ o, where });
     // Outputs a rule left undescribed, and non-float results computed from channels.
     node.output.forEach((out, slot) => {
       if (!out) return;
@@ -259,6 +294,16 @@ class Inference implements RuleContext {
     if (rule?.readsWeights && inputs.some((o) => o.kind === 'param')) {
       for (const o of inputs) if (o.kind === 'value') this.weightInputs.add(o.name);
     }
+  }
+
+  /** A constant's axes along which it varies stay in place: permuting them would change the network. */
+  private keepConstant(o: Extract<Operand, { kind: 'param' }>, where: string): void {
+    const values = this.cp.arena.subarray(o.p.offset, o.p.offset + o.p.length);
+    o.p.shape.forEach((_, k) => {
+      const l = this.L(o, k);
+      if (!this.vars.permutable(l) || uniformAlong(values, o.p.shape, k)) return;
+      this.vars.fixLayout(l, loud(`'${o.p.tensor}' at ${where} is a constant (the same in both checkpoints, not trained) that varies along axis ${k}: permuting would change it`));
+    });
   }
 
   /** Applies the rule of a node's op; false when there is none (or it cannot follow the node). */

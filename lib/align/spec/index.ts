@@ -16,24 +16,30 @@
  * lib/align/permute.ts).
  */
 import type { Checkpoint } from '../../checkpoint.js';
+import { resolveOptions, type OptionSchema } from '../../options.js';
 import { probeInputShape, probeShapes, type ValueShape } from '../../session.js';
 import { collectSpec } from './collect.js';
 import { solveGraph } from './engine.js';
 import type { PermutationSpec, SpecOptions } from './types.js';
 
+/** The option kinds spec inference takes (defaults and validation: lib/options.ts). */
+export const SPEC_OPTIONS = { inputShape: 'inputShape', constants: 'constants', permuteConstants: 'permuteConstants' } as const satisfies OptionSchema<SpecOptions>;
+
 /** Infers the permutation spec of a checkpoint (one onnxruntime run on zeros for the shapes). */
 export async function inferSpec(checkpoint: Checkpoint, options: SpecOptions = {}): Promise<PermutationSpec> {
-  const inputShape = probeInputShape(checkpoint, options.inputShape);
+  const inputShape = probeInputShape(checkpoint, resolveOptions('inferSpec()', SPEC_OPTIONS, options).inputShape);
   const shapes = await probeShapes(checkpoint, inputShape);
-  return inferSpecFromShapes(checkpoint, shapes, inputShape);
+  return inferSpecFromShapes(checkpoint, shapes, inputShape, options);
 }
 
 /** The spec from known value shapes (inferSpec without the probe run). */
-export function inferSpecFromShapes(checkpoint: Checkpoint, shapes: Map<string, ValueShape>, inputShape: readonly number[]): PermutationSpec {
-  return collectSpec(solveGraph(checkpoint, shapes, inputShape));
+export function inferSpecFromShapes(checkpoint: Checkpoint, shapes: Map<string, ValueShape>, inputShape: readonly number[], options: SpecOptions = {}): PermutationSpec {
+  const { constants, permuteConstants } = resolveOptions('inferSpec()', SPEC_OPTIONS, options);
+  return collectSpec(solveGraph(checkpoint, shapes, inputShape, permuteConstants ? [] : (constants ?? [])));
 }
 
 export type { AxisAction, ParameterAction, ValueAction, PermutationGroup, FixedChannels, TrivialGroup, PermutationSpec, SpecOptions } from './types.js';
 export { BoundSpec, type GroupAction } from './bound.js';
 export { actionKey, checkSameSpec } from './compare.js';
+export { sharedConstants } from './constants.js';
 export { describeAction, formatSpec } from './report.js';

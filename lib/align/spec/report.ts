@@ -26,8 +26,10 @@ export function formatSpec(spec: PermutationSpec): string {
   for (const g of spec.groups) {
     lines.push(`group ${g.index}: ${g.size} units, ${g.label}`);
     lines.push(`  acts on ${g.parameters.map((a) => describeAction(a, g.size)).join(' · ')}`);
+    (g.experts ?? []).forEach((list, u) => lines.push(`  expert ${u} owns ${list.map((e) => e.tensor).join(' · ')}`));
     for (const [k, members] of (g.carries ?? []).entries()) {
-      lines.push(`  carries ${members.map((m) => (m === null ? '-' : `group ${m}`)).join(', ')} (${KINDS[k] ?? `member kind ${k}`}, one per unit, permuted inside it)`);
+      const kind = g.experts ? `hidden units of each expert, kind ${k}` : (KINDS[k] ?? `member kind ${k}`);
+      lines.push(`  carries ${members.map((m) => (m === null ? '-' : `group ${m}`)).join(', ')} (${kind}, one per unit, permuted inside it)`);
     }
     if (g.activations.length > 0) lines.push(`  activations: ${list(g.activations.map((v) => describeAction(v, g.size)), 4)}`);
   }

@@ -52,6 +52,12 @@ export interface RuleContext {
   outputChannels(w: Tracked, axis: number, name: string): Segment[];
   /** Marks a fresh variable as a weight layer's output channels (reported as width 1 when it is). */
   markChannels(v: number): void;
+  /**
+   * Experts: when the branches of the graph that produce `values` (the nodes only that value
+   * depends on) have the same ops and parameter shapes, records `family` (one unit per value) as
+   * exchanging their parameter uses wholesale and returns true.
+   */
+  experts(values: readonly string[], family: number): boolean;
   /** Fixed fresh layouts for the spatial axes dims[from…]. */
   spatial(from: number, dims: readonly number[], where: string): Segment[][];
 }

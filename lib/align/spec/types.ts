@@ -31,6 +31,14 @@ export interface ValueAction extends AxisAction {
   readonly shape: readonly number[];
 }
 
+/** A parameter use an expert owns whole. */
+export interface ExpertParameter {
+  /** Index in the checkpoint's parameter list. */
+  readonly parameter: number;
+  readonly tensor: string;
+  readonly shape: readonly number[];
+}
+
 export interface PermutationGroup {
   readonly index: number;
   /** Number of units permuted. */
@@ -48,6 +56,12 @@ export interface PermutationGroup {
    * the group; its members permute inside it. Absent for a group of single units.
    */
   readonly carries?: readonly (readonly (number | null)[])[];
+  /**
+   * For a group of experts: per unit, the parameter uses it owns whole, in the same
+   * order and shapes for every unit. Unit u of the result has the parameters of unit perm[u]
+   * (after the groups inside the experts permuted them).
+   */
+  readonly experts?: readonly (readonly ExpertParameter[])[];
 }
 
 /** Channels that look permutable but must stay in place. */
@@ -78,4 +92,11 @@ export interface PermutationSpec {
 export interface SpecOptions {
   /** The input shape to probe with, batch included (default: the model's, batch 2). */
   readonly inputShape?: readonly number[];
+  /**
+   * Stored float tensors that are constants, not trained parameters (sharedConstants: equal in
+   * A and B). Every group whose permutation would change one is fixed (default: none).
+   */
+  readonly constants?: readonly string[];
+  /** Permute the constants too, as if they were parameters (default false). */
+  readonly permuteConstants?: boolean;
 }
