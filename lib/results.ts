@@ -21,6 +21,8 @@ export interface LmcResult {
   /** null when the α values do not include both endpoints. */
   readonly barriers: LmcBarriers | null;
   readonly samples: number;
+  /** For token labels (a sequence model): the labelled positions the loss and accuracy average over. */
+  readonly tokens?: number;
 }
 
 /** LLFC at one α (SCIENCE.md §2). */
@@ -73,6 +75,8 @@ export interface LayerReport {
   /** Mean over samples of d(f_A, f_B). */
   readonly baseline: number;
   readonly baselineSkipped: number;
+  /** Where the layer's samples are tokens (SCIENCE.md §7): how many its statistics average over (N·T; the data's samples are the N sequences). */
+  readonly tokens?: number;
   /** Activations only. */
   readonly weakAdditivity?: WeakAdditivityPoint[];
   readonly weakAdditivityBaseline?: number;

@@ -53,6 +53,11 @@ export class CosineAccumulator {
     native().weakAdditivityStats({ ha, hb, fa, fb, samples: n, alphas: this.alphas, activation, acc: this.sums });
   }
 
+  /** Samples seen at α index k, the skipped ones included. */
+  samples(k: number): number {
+    return this.sums[k * SLOTS + 3]! + this.sums[k * SLOTS + 4]!;
+  }
+
   /** Means from the native sums, laid out as [Σd, Σd², Σcoef, count, skipped] per α. */
   summary(k: number): CosineSummary {
     const s = this.sums.subarray(k * SLOTS, (k + 1) * SLOTS);
@@ -86,5 +91,10 @@ export class BaselineAccumulator {
 
   summary(): CosineSummary {
     return this.inner.summary(0);
+  }
+
+  /** Samples seen, the skipped ones included. */
+  samples(): number {
+    return this.inner.samples(0);
   }
 }

@@ -33,6 +33,11 @@ export class LlfcAccumulator {
     const s = this.baseline.summary();
     return { baseline: s.distance, baselineSkipped: s.skipped };
   }
+
+  /** Samples the statistics averaged over (tokens where the layer's samples are tokens). */
+  samples(): number {
+    return this.baseline.samples();
+  }
 }
 
 /** The LLFC distances of every reported layer at the per-layer α. */
@@ -51,7 +56,9 @@ class Llfc implements PairCheck {
   }
 
   result() {
-    return { layers: this.accumulators.map((acc) => ({ llfc: acc.points(), ...acc.baselineSummary() })) };
+    // Where a layer's samples are tokens, how many: the data's samples are sequences (SCIENCE.md §7).
+    const tokens = (acc: LlfcAccumulator) => (acc.samples() !== this.setup.data.length ? { tokens: acc.samples() } : {});
+    return { layers: this.accumulators.map((acc) => ({ llfc: acc.points(), ...acc.baselineSummary(), ...tokens(acc) })) };
   }
 
   async release(): Promise<void> {}

@@ -34,7 +34,7 @@ class LmcLoss implements PairCheck {
   result() {
     const alphas = [...this.setup.lmcAlphas];
     const means = alphas.map((x) => lossMeans(this.loss, this.sums.get(x)!));
-    return { lmc: lmcResult(alphas, means.map((m) => m.loss), means.map((m) => m.accuracy), this.setup.data.length) };
+    return { lmc: lmcResult(alphas, means.map((m) => m.loss), means.map((m) => m.accuracy), this.setup.data.length, this.sums.get(alphas[0]!)!.count) };
   }
 
   async release(): Promise<void> {}
@@ -49,7 +49,8 @@ export function lmcTable(lmc: LmcResult): string {
   const barriers = lmc.barriers
     ? `barriers: loss ${fixed(lmc.barriers.loss)} · loss vs midpoint ${fixed(lmc.barriers.lossMidpoint)} · accuracy ${percent(lmc.barriers.accuracy)}`
     : 'barriers: need α = 0 and α = 1';
-  return `${rows}\n${barriers}`;
+  const tokens = lmc.tokens !== undefined ? `\nloss and accuracy per token: mean over ${lmc.tokens} labelled tokens of the ${lmc.samples} sequences` : '';
+  return `${rows}\n${barriers}${tokens}`;
 }
 
 function barrierCards(s: ReportSections): string {

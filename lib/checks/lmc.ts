@@ -124,7 +124,7 @@ export function lossMeans(setup: LossSetup, sums: LossSums): { loss: number; acc
 }
 
 /** The LMC result from the per-α mean losses and accuracies; barriers need α = 0 and 1. */
-export function lmcResult(alphas: number[], loss: number[], accuracy: number[], samples: number): LmcResult {
+export function lmcResult(alphas: number[], loss: number[], accuracy: number[], samples: number, positions: number): LmcResult {
   const ends = alphas.includes(0) && alphas.includes(1);
   return {
     alphas,
@@ -132,6 +132,7 @@ export function lmcResult(alphas: number[], loss: number[], accuracy: number[], 
     accuracy,
     barriers: ends ? { loss: lossBarrier(alphas, loss), lossMidpoint: midpointLossBarrier(alphas, loss), accuracy: accuracyBarrier(alphas, accuracy) } : null,
     samples,
+    ...(positions !== samples ? { tokens: positions } : {}),
   };
 }
 
@@ -162,6 +163,7 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
   const shared = feed === 'inputs' ? await ModelSession.create(a) : undefined;
   const losses: number[] = [];
   const accuracy: number[] = [];
+  let positions = 0;
   try {
     for (const alpha of alphas) {
       throwIfAborted(signal);
@@ -178,6 +180,7 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
           onProgress?.({ phase: 'lmc', done: ++done, total });
         }
         const means = lossMeans(loss, sums);
+        positions = sums.count;
         losses.push(means.loss);
         accuracy.push(means.accuracy);
       } finally {
@@ -187,5 +190,5 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
   } finally {
     await shared?.release();
   }
-  return lmcResult(alphas, losses, accuracy, data.length);
+  return lmcResult(alphas, losses, accuracy, data.length, positions);
 }

@@ -12,7 +12,7 @@ import { addDataOptions, datasetOptionsFromFlags, dataSource, type DataFlags } f
 import { parseList, parseNumber, parseNumberList } from './parse.js';
 import { alphasFromFlags } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
-import { fixed, formatTable } from '../present/text.js';
+import { fixed, formatTable, samplesText } from '../present/text.js';
 
 export interface AnalyzeFlags extends DataFlags, ReportFlags, CheckSwitches {
   alphas?: string;
@@ -33,7 +33,7 @@ function layerTable(analysis: PairAnalysis): string {
     columns.flatMap((c) => c.header),
     analysis.layers.map((l) => columns.flatMap((c) => c.cells(l))),
   );
-  return `LLFC distance per layer (${legends.join('; ')}) on ${analysis.samples} samples\n${table}`;
+  return `LLFC distance per layer (${legends.join('; ')}) on ${samplesText(analysis)}\n${table}`;
 }
 
 /** Every check's printed part in registry order; the per-layer table where the first check with columns is. */
@@ -90,7 +90,7 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
     flags,
     outputs,
     () => {
-      const head = [`Analysis of ${a} (α=0) and ${b} (α=1) on ${analysis.samples} samples of ${source}`, ...warnings(a, { foldedBatchNorm })].join('\n');
+      const head = [`Analysis of ${a} (α=0) and ${b} (α=1) on ${samplesText(analysis)} of ${source}`, ...warnings(a, { foldedBatchNorm })].join('\n');
       if (!aligned) return `${head}\n\n${analysisText(analysis)}`;
       const groups = aligned.spec.groups.length;
       return [

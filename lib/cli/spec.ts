@@ -1,7 +1,8 @@
-/** `llfc spec model.onnx`: the permutation groups inferred from the graph, and the fixed axes with reasons. */
+/** `llfc spec model.onnx`: the permutation groups inferred from the graph, the fixed axes with reasons, and tied LM heads. */
 import { Command } from 'commander';
 import { loadCheckpoint, pairCheckpoints, type Checkpoint } from '../checkpoint.js';
 import { formatSpec, inferSpec, sharedConstants, type SpecOptions } from '../align/spec/index.js';
+import { formatTiedHeads, tiedHeads } from '../onnx/tied-heads.js';
 import { checkOutputs, commitOutputs } from '../outputs.js';
 import { parseNumberList } from './parse.js';
 
@@ -47,8 +48,9 @@ export function specCommand(): Command {
       const outputs = await checkOutputs([flags.out !== undefined ? { path: flags.out, label: '--out' } : undefined], [file, ...(flags.pair !== undefined ? [flags.pair] : [])]);
       const checkpoint = await loadCheckpoint(file);
       const spec = await inferSpec(checkpoint, await specOptionsFromFlags(checkpoint, flags));
-      const json = `${JSON.stringify(spec, null, 2)}\n`;
+      const heads = tiedHeads(checkpoint.model.graph!, file);
+      const json = `${JSON.stringify(heads.length > 0 ? { ...spec, tiedHeads: heads } : spec, null, 2)}\n`;
       if (flags.out !== undefined) await commitOutputs(outputs, [{ path: flags.out, content: json }]);
-      process.stdout.write(flags.json ? json : `${formatSpec(spec)}\n`);
+      process.stdout.write(flags.json ? json : `${[formatSpec(spec), ...(heads.length > 0 ? [formatTiedHeads(heads)] : [])].join('\n')}\n`);
     });
 }

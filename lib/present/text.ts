@@ -1,5 +1,14 @@
 /** Plain-text tables for the terminal: what the commands print. */
 
+/**
+ * "N samples", or for sequence data (token layers) "N samples (sequences; the per-layer
+ * statistics count T tokens)": the data's samples are sequences, the per-layer samples tokens.
+ */
+export function samplesText(analysis: { readonly samples: number; readonly layers: readonly { readonly tokens?: number }[] }): string {
+  const tokens = analysis.layers.find((l) => l.tokens !== undefined)?.tokens;
+  return tokens === undefined ? `${analysis.samples} samples` : `${analysis.samples} samples (sequences; the per-layer statistics count ${tokens} tokens)`;
+}
+
 /** Formats rows as an aligned text table (first column left, the rest right aligned). */
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));

@@ -91,6 +91,9 @@ function settingsSection(report: Report, s: ReportSections): string {
   }
   const r = report as { samples?: unknown };
   if (typeof r.samples === 'number') rows.push(row('samples for the per-layer checks', String(r.samples)));
+  const tokens = report.layers?.find((l) => l.tokens !== undefined)?.tokens;
+  if (tokens !== undefined) rows.push(row('tokens', `${tokens} token samples in the per-layer statistics (the ${report.data.samples} samples are sequences)`));
+  if (report.lmc?.tokens !== undefined) rows.push(row('labelled tokens', `${report.lmc.tokens}: the loss and accuracy are means over them`));
   if (s.alphas.length > 0) rows.push(row('α of the per-layer checks', s.alphas.map(alphaText).join(', ')));
   if (s.aligned) rows.push(row('alignment', s.aligned.method === 'weight' ? 'weight matching' : 'activation matching'));
   for (const [k, v] of Object.entries(report.settings)) rows.push(row(k, settingValue(v)));

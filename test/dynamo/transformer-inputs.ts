@@ -4,8 +4,8 @@ import * as ort from 'onnxruntime-node';
 import { parseNpyHeader } from '../../lib/dataset/npy.js';
 import { fixture } from '../helpers.js';
 
-/** The transformer fixture pairs (scripts/fixtures/make_transformer_fixtures.py). */
-export const TRANSFORMERS = ['vit_hand', 'vit_mha', 'moe', 'lm_untied', 'lm_tied'];
+/** The transformer fixture pairs (scripts/fixtures/make_transformer_fixtures.py, make_rms_fixtures.py). */
+export const TRANSFORMERS = ['vit_hand', 'vit_mha', 'moe', 'lm_untied', 'lm_tied', 'vit_rms'];
 
 function npyBody(file: string): { shape: number[]; body: ArrayBuffer } {
   const bytes = readFileSync(file);

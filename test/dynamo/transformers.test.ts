@@ -26,8 +26,9 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 type Curve = LmcCurveReference & { a: string; b: string; data: string; labels: string; normalize?: { mean: number[]; std: number[] } };
-const curves = JSON.parse(readFileSync(fixture('reference', 'transformer_lmc.json'), 'utf8')) as Record<string, Curve>;
-const mechanisms = JSON.parse(readFileSync(fixture('reference', 'transformer_mechanisms.json'), 'utf8')) as Record<string, MechanismsReference>;
+const rms = JSON.parse(readFileSync(fixture('reference', 'transformer_rms.json'), 'utf8')) as { lmc: Curve; mechanisms: MechanismsReference };
+const curves: Record<string, Curve> = { ...(JSON.parse(readFileSync(fixture('reference', 'transformer_lmc.json'), 'utf8')) as Record<string, Curve>), vit_rms: rms.lmc };
+const mechanisms: Record<string, MechanismsReference> = { ...(JSON.parse(readFileSync(fixture('reference', 'transformer_mechanisms.json'), 'utf8')) as Record<string, MechanismsReference>), vit_rms: rms.mechanisms };
 const legacy = (name: string) => fixture('models', `${name}.onnx`);
 const dynamo = (name: string) => fixture('models', 'dynamo', `${name}.onnx`);
 const classifierData = (limit?: number): OpenDatasetOptions => ({ data: fixture('data', 'fashion_test_x.npy'), normalize: { mean: [0.286], std: [0.353] }, limit });
@@ -111,7 +112,7 @@ describe('llfc on dynamo-style transformer checkpoints', () => {
     d.commutativity.forEach((c, i) => [c.distCom, c.distW, c.distH].forEach((v, j) => closeTo(v, [l.commutativity[i]!.distCom, l.commutativity[i]!.distW, l.commutativity[i]!.distH][j]!, 1e-6)));
   });
 
-  it.each(['vit_hand', 'vit_mha', 'moe'])('%s: per-layer checks equal the PyTorch forward-hook reference (1e-4), tokens as samples', async (pair) => {
+  it.each(['vit_hand', 'vit_mha', 'moe', 'vit_rms'])('%s: per-layer checks equal the PyTorch forward-hook reference (1e-4), tokens as samples', async (pair) => {
     const ref = mechanisms[pair]!;
     const [a, b, data] = await Promise.all([loadCheckpoint(dynamo(`${pair}_a`)), loadCheckpoint(dynamo(`${pair}_b`)), openDataset(classifierData(ref.samples))]);
     const result = await analyzePair(a, b, data, { alphas: ref.alphas, batchSize: 125 });
