@@ -34,17 +34,21 @@ import {
 export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, CalibratedPairRequest, PairRequest } from './worker/tasks.js';
 export type { AlignRequest } from './studies/aligned.js';
 
+/** The options of lmc() and analyze(): a calibration set comes in the request, as files, not as an opened dataset. */
+const { calibrationData: _lmcSet, ...LMC_FILE_OPTIONS } = LMC_OPTIONS;
+const { calibrationData: _analyzeSet, ...ANALYZE_FILE_OPTIONS } = ANALYZE_OPTIONS;
+
 /** Linear mode connectivity of two ONNX files on a dataset (SCIENCE.md §1); with `calibrate`, the temperature-calibrated curve too (§6), fitted on `request.calibration` when given. */
 export async function lmc(request: CalibratedPairRequest, options: Omit<LmcOptions, 'calibrationData'> = {}): Promise<CalibratedLmcResult & CheckpointNotes> {
   checkKnownKeys('lmc() request', request, CALIBRATED_PAIR_REQUEST_KEYS);
-  const { signal, onProgress, ...plain } = resolveOptions('lmc()', LMC_OPTIONS, options);
+  const { signal, onProgress, ...plain } = resolveOptions('lmc()', LMC_FILE_OPTIONS, options);
   return runTask('lmc', { ...request, options: plain }, control(signal, onProgress));
 }
 
 /** LMC plus LLFC, weak additivity and commutativity per layer (SCIENCE.md §1–4); with `calibrate`, T is fitted on `request.calibration` when given. */
 export async function analyze(request: CalibratedPairRequest, options: Omit<AnalyzeOptions, 'calibrationData'> = {}): Promise<PairAnalysis & CheckpointNotes> {
   checkKnownKeys('analyze() request', request, CALIBRATED_PAIR_REQUEST_KEYS);
-  const { signal, onProgress, ...plain } = resolveOptions('analyze()', ANALYZE_OPTIONS, options);
+  const { signal, onProgress, ...plain } = resolveOptions('analyze()', ANALYZE_FILE_OPTIONS, options);
   const { naive, foldedBatchNorm } = await runTask('analyze', { ...request, options: plain }, control(signal, onProgress));
   return { ...naive, ...(foldedBatchNorm ? { foldedBatchNorm } : {}) };
 }
@@ -67,7 +71,7 @@ export async function layerwise(request: PairRequest, options: LayerwiseOptions 
 export async function analyzeAligned(request: CalibratedPairRequest, alignment: AlignRequest, options: Omit<AnalyzeOptions, 'calibrationData'> = {}): Promise<AnalyzeResult> {
   checkKnownKeys('analyzeAligned() request', request, CALIBRATED_PAIR_REQUEST_KEYS);
   const align = resolveOptions('analyzeAligned() alignment', ALIGN_REQUEST_OPTIONS, alignment);
-  const { signal, onProgress, ...plain } = resolveOptions('analyzeAligned()', ANALYZE_OPTIONS, options);
+  const { signal, onProgress, ...plain } = resolveOptions('analyzeAligned()', ANALYZE_FILE_OPTIONS, options);
   return runTask('analyze', { ...request, options: plain, align }, control(signal, onProgress));
 }
 
