@@ -3,14 +3,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { writeNpy } from '../dataset/helpers.js';
 import { fixture, llfc, runCliInProcess, tempDir } from '../helpers.js';
 
+const model = (k: string): string => fixture('models', `mlp_${k}.onnx`);
+const [mlpA, mlpB] = [model('a'), model('b')];
+const [x, y] = [fixture('data', 'fashion_test_x.npy'), fixture('data', 'fashion_test_y.npy')];
+const norm = ['--mean', '0.286', '--std', '0.353'];
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
-
-const mlpA = fixture('models', 'mlp_a.onnx');
-const mlpB = fixture('models', 'mlp_b.onnx');
-const x = fixture('data', 'fashion_test_x.npy');
-const y = fixture('data', 'fashion_test_y.npy');
-const norm = ['--mean', '0.286', '--std', '0.353'];
 
 /** Labels of the whole data file that are each sample's least likely class under A: the loss only grows with 1/T, so T = ∞. */
 async function worstLabels(): Promise<string> {
