@@ -7,7 +7,7 @@
 import { datasetFiles } from './dataset/index.js';
 import { loadPair } from './load-pair.js';
 import { ANALYZE_OPTIONS, type AnalyzeOptions } from './checks/analyze.js';
-import { LMC_OPTIONS, type LmcOptions } from './checks/lmc.js';
+import { LMC_OPTIONS, type CalibratedLmcResult, type LmcOptions } from './checks/lmc.js';
 import type { LayerwiseResult, LmcResult, PairAnalysis } from './results.js';
 import { LAYERWISE_OPTIONS, type LayerwiseOptions } from './studies/layerwise.js';
 import { checkpointNotes, type CheckpointNotes } from './folded-batchnorm.js';
@@ -20,22 +20,35 @@ import { runTask } from './worker/host.js';
 import { PLAIN_ALIGN_OPTIONS, type AlignOptions } from './align/index.js';
 import { alignmentOutputs } from './align/output.js';
 import { ALIGN_REQUEST_OPTIONS, type AlignRequest } from './studies/aligned.js';
-import { ALIGN_FILES_REQUEST_KEYS, PAIR_REQUEST_KEYS, type AlignFilesRequest, type AlignFilesResult, type AnalyzeResult, type PairRequest } from './worker/tasks.js';
+import {
+  ALIGN_FILES_REQUEST_KEYS,
+  CALIBRATED_PAIR_REQUEST_KEYS,
+  PAIR_REQUEST_KEYS,
+  type AlignFilesRequest,
+  type AlignFilesResult,
+  type AnalyzeResult,
+  type CalibratedPairRequest,
+  type PairRequest,
+} from './worker/tasks.js';
 
-export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, PairRequest } from './worker/tasks.js';
+export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, CalibratedPairRequest, PairRequest } from './worker/tasks.js';
 export type { AlignRequest } from './studies/aligned.js';
 
-/** Linear mode connectivity of two ONNX files on a dataset (SCIENCE.md §1). */
-export async function lmc(request: PairRequest, options: LmcOptions = {}): Promise<LmcResult & CheckpointNotes> {
-  checkKnownKeys('lmc() request', request, PAIR_REQUEST_KEYS);
-  const { signal, onProgress, ...plain } = resolveOptions('lmc()', LMC_OPTIONS, options);
+/** The options of lmc() and analyze(): a calibration set comes in the request, as files, not as an opened dataset. */
+const { calibrationData: _lmcSet, ...LMC_FILE_OPTIONS } = LMC_OPTIONS;
+const { calibrationData: _analyzeSet, ...ANALYZE_FILE_OPTIONS } = ANALYZE_OPTIONS;
+
+/** Linear mode connectivity of two ONNX files on a dataset (SCIENCE.md §1); with `calibrate`, the temperature-calibrated curve too (§6), fitted on `request.calibration` when given. */
+export async function lmc(request: CalibratedPairRequest, options: Omit<LmcOptions, 'calibrationData'> = {}): Promise<CalibratedLmcResult & CheckpointNotes> {
+  checkKnownKeys('lmc() request', request, CALIBRATED_PAIR_REQUEST_KEYS);
+  const { signal, onProgress, ...plain } = resolveOptions('lmc()', LMC_FILE_OPTIONS, options);
   return runTask('lmc', { ...request, options: plain }, control(signal, onProgress));
 }
 
-/** LMC plus LLFC, weak additivity and commutativity per layer (SCIENCE.md §1–4). */
-export async function analyze(request: PairRequest, options: AnalyzeOptions = {}): Promise<PairAnalysis & CheckpointNotes> {
-  checkKnownKeys('analyze() request', request, PAIR_REQUEST_KEYS);
-  const { signal, onProgress, ...plain } = resolveOptions('analyze()', ANALYZE_OPTIONS, options);
+/** LMC plus LLFC, weak additivity and commutativity per layer (SCIENCE.md §1–4); with `calibrate`, T is fitted on `request.calibration` when given. */
+export async function analyze(request: CalibratedPairRequest, options: Omit<AnalyzeOptions, 'calibrationData'> = {}): Promise<PairAnalysis & CheckpointNotes> {
+  checkKnownKeys('analyze() request', request, CALIBRATED_PAIR_REQUEST_KEYS);
+  const { signal, onProgress, ...plain } = resolveOptions('analyze()', ANALYZE_FILE_OPTIONS, options);
   const { naive, foldedBatchNorm } = await runTask('analyze', { ...request, options: plain }, control(signal, onProgress));
   return { ...naive, ...(foldedBatchNorm ? { foldedBatchNorm } : {}) };
 }
@@ -55,10 +68,10 @@ export async function layerwise(request: PairRequest, options: LayerwiseOptions 
  * Aligns B to A by permutation (SCIENCE.md §5; weight or activation matching), then analyzes
  * the naive pair and the aligned pair (A with the permuted B) with the same options.
  */
-export async function analyzeAligned(request: PairRequest, alignment: AlignRequest, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
-  checkKnownKeys('analyzeAligned() request', request, PAIR_REQUEST_KEYS);
+export async function analyzeAligned(request: CalibratedPairRequest, alignment: AlignRequest, options: Omit<AnalyzeOptions, 'calibrationData'> = {}): Promise<AnalyzeResult> {
+  checkKnownKeys('analyzeAligned() request', request, CALIBRATED_PAIR_REQUEST_KEYS);
   const align = resolveOptions('analyzeAligned() alignment', ALIGN_REQUEST_OPTIONS, alignment);
-  const { signal, onProgress, ...plain } = resolveOptions('analyzeAligned()', ANALYZE_OPTIONS, options);
+  const { signal, onProgress, ...plain } = resolveOptions('analyzeAligned()', ANALYZE_FILE_OPTIONS, options);
   return runTask('analyze', { ...request, options: plain, align }, control(signal, onProgress));
 }
 

@@ -1,6 +1,6 @@
 /** llfc: the public API. */
 export * from './errors.js';
-export { lmc, analyze, analyzeAligned, alignFiles, interpolate, layerwise, type PairRequest, type AlignRequest, type AnalyzeResult, type AlignFilesRequest, type AlignFilesResult } from './api.js';
+export { lmc, analyze, analyzeAligned, alignFiles, interpolate, layerwise, type PairRequest, type CalibratedPairRequest, type AlignRequest, type AnalyzeResult, type AlignFilesRequest, type AlignFilesResult } from './api.js';
 export type { ProgressEvent, ProgressListener, RunControl } from './progress.js';
 export { foldedBatchNorm, type FoldedBatchNorm, type CheckpointNotes } from './folded-batchnorm.js';
 export { loadPair } from './load-pair.js';
@@ -17,6 +17,7 @@ export {
   midpointLossBarrier,
   accuracyBarrier,
   type LmcOptions,
+  type CalibratedLmcResult,
 } from './checks/lmc.js';
 export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks/analyze.js';
 export { analyzeNaiveAndAligned, type NaiveAndAligned } from './studies/aligned.js';
@@ -27,7 +28,7 @@ export type { Chart } from './present/charts.js';
 export type { ReportSections } from './present/sections.js';
 export { linearDepths } from './checks/lewc.js';
 export { selectLayers, linearLayers, type LayerSpec, type LinearLayerSpec } from './checks/layers.js';
-export type { LmcResult, LmcBarriers, LewcPoint, LewcReport, LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, AlignedAnalysis, LayerwisePoint, LayerwiseGroup, LayerwiseLayer, LayerwiseOrder, CumulativeCurve, LayerwiseResult } from './results.js';
+export type { LmcResult, LmcBarriers, LewcPoint, LewcReport, LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, AlignedAnalysis, LayerwisePoint, LayerwiseGroup, LayerwiseLayer, LayerwiseOrder, CumulativeCurve, LayerwiseResult, CalibrationResult } from './results.js';
 export { buildReport, reportJson, writeReport, REPORT_SCHEMA_VERSION, type Report, type ReportSettings } from './report/json.js';
 export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';

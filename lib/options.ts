@@ -89,6 +89,8 @@ export const OPTIONS = {
   layers: listOf('a non-empty list of layer names', rule('a non-empty string', (v) => typeof v === 'string' && v.length > 0)),
   commutativity: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), true),
   weakAdditivity: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), true),
+  /** Temperature calibration of the LMC curve (Ito et al. 2025), off by default. */
+  calibrate: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
   /** The LEWC check (Ito et al. 2025), off by default. */
   lewc: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
   method: { ...oneOf('weight', 'activation'), required: true },

@@ -100,6 +100,23 @@ export interface CommutativityReport {
   readonly distH: number;
 }
 
+/** Temperature calibration of an LMC curve (Ito et al. 2025; SCIENCE.md §6). */
+export interface CalibrationResult {
+  /** Where T was fitted: a separate calibration set, or the evaluation data itself (optimistic). */
+  readonly fittedOn: 'calibration' | 'evaluation';
+  /** The calibration set's files, when it is separate. */
+  readonly source?: string;
+  /** Samples T was fitted on. */
+  readonly samples: number;
+  readonly alphas: number[];
+  /** T per α (each model its own): a number, or 'infinity' where no finite T lowers the loss. */
+  readonly temperature: (number | 'infinity')[];
+  /** Mean cross-entropy of logits/T(α) on the evaluation data. */
+  readonly loss: number[];
+  /** The LMC loss barriers of the calibrated curve; null without α = 0 and 1. */
+  readonly barriers: { readonly loss: number; readonly lossMidpoint: number } | null;
+}
+
 /** Everything `analyze` measures for one pair. */
 export interface PairAnalysis {
   /** null when there are no labels (LLFC and the mechanism checks still run). */
@@ -108,6 +125,8 @@ export interface PairAnalysis {
   readonly alphas: number[];
   readonly layers: LayerReport[];
   readonly commutativity: CommutativityReport[];
+  /** Only with the calibration check on (`calibrate: true`) and labels. */
+  readonly calibration?: CalibrationResult;
   /** Samples the per-layer checks used. */
   readonly samples: number;
 }

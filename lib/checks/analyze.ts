@@ -25,6 +25,8 @@ export interface AnalyzeOptions extends RunControl, CheckSwitches {
   readonly layers?: readonly string[];
   /** Samples per onnxruntime run (default 256). */
   readonly batchSize?: number;
+  /** A separate labelled set to fit the calibration's temperatures on (default: the data itself). */
+  readonly calibrationData?: Dataset;
 }
 
 /** The option kinds the analysis takes (defaults and validation: lib/options.ts; the checks' switches from the registry). */
@@ -33,6 +35,7 @@ export const ANALYZE_OPTIONS = {
   lmcAlphas: 'lmcAlphas',
   layers: 'layers',
   batchSize: 'batchSize',
+  calibrationData: 'dataset',
   ...CHECK_OPTIONS,
   ...CONTROL_OPTIONS,
 } as const satisfies OptionSchema<AnalyzeOptions>;
@@ -54,15 +57,23 @@ function assemble(setup: PairSetup, checks: readonly PairCheck[]): PairAnalysis 
     parts?.forEach((part, i) => Object.assign(layers[i]!, part));
     Object.assign(whole, rest);
   }
-  return { lmc: whole.lmc ?? null, alphas: [...setup.alphas], layers: layers as LayerReport[], commutativity: whole.commutativity ?? [], samples: setup.data.length };
+  return {
+    lmc: whole.lmc ?? null,
+    alphas: [...setup.alphas],
+    layers: layers as LayerReport[],
+    commutativity: whole.commutativity ?? [],
+    ...(whole.calibration ? { calibration: whole.calibration } : {}),
+    samples: setup.data.length,
+  };
 }
 
 /** LMC, LLFC, weak additivity, commutativity (and the checks switched on) of A and B on the data, in one pass. */
 export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, options: AnalyzeOptions = {}): Promise<PairAnalysis> {
   const resolved = resolveOptions('analyzePair()', ANALYZE_OPTIONS, options);
-  const { alphas, lmcAlphas, layers, batchSize, signal, onProgress } = resolved;
+  const { alphas, lmcAlphas, layers, batchSize, calibrationData, signal, onProgress } = resolved;
   pairCheckpoints(a, b);
-  const setup: PairSetup = { a, b, data, layers: selectLayers(a, layers), alphas, lmcAlphas: data.labels ? lmcAlphas : [] };
+  if (calibrationData && !calibrationData.labels) throw new InvalidArgumentError(`${calibrationData.source}: the calibration set needs labels`);
+  const setup: PairSetup = { a, b, data, layers: selectLayers(a, layers), alphas, lmcAlphas: data.labels ? lmcAlphas : [], ...(calibrationData ? { calibrationData } : {}) };
 
   const checks: PairCheck[] = [];
   const sessions: ModelSession[] = [];
@@ -89,34 +100,42 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
       interiorSessions.set(alpha, session);
     }
 
-    const batches = Math.ceil(data.length / batchSize);
-    const total = batches * (2 + interior.length);
+    // The checks that fit something on a separate set see it first, through the same sessions.
+    const calibrating = calibrationData ? checks.filter((c) => c.calibrate) : [];
+    if (calibrating.length > 0) sessionA.checkData(calibrationData!);
+    const passes: { set: Dataset; readers: readonly PairCheck[]; read: (check: PairCheck, batch: PairBatch) => void | Promise<void> }[] = [];
+    if (calibrating.length > 0) passes.push({ set: calibrationData!, readers: calibrating, read: (c, batch) => c.calibrate!(batch) });
+    passes.push({ set: data, readers: checks, read: (c, batch) => c.add(batch) });
+    const runs = 2 + interior.length;
+    const total = passes.reduce((n, p) => n + Math.ceil(p.set.length / batchSize) * runs, 0);
     let done = 0;
     const tick = (): void => onProgress?.({ phase: 'analyze', done: ++done, total });
-    for await (const batch of data.batches(batchSize, signal ? { signal: signal } : {})) {
-      const dims = [batch.size, ...data.sampleShape];
-      const input: FloatTensor | undefined = batch.inputs instanceof Float32Array ? { data: batch.inputs, dims } : undefined;
-      const outputsAt = new Map<number, RunOutputs>();
-      outputsAt.set(0, await sessionA.runBatch(batch, data));
-      tick();
-      throwIfAborted(signal);
-      outputsAt.set(1, await sessionB.runBatch(batch, data));
-      tick();
-      for (const [alpha, session] of interiorSessions) {
-        throwIfAborted(signal);
-        outputsAt.set(alpha, await session.runBatch(batch, data));
+    for (const { set, readers, read } of passes) {
+      for await (const batch of set.batches(batchSize, signal ? { signal: signal } : {})) {
+        const dims = [batch.size, ...set.sampleShape];
+        const input: FloatTensor | undefined = batch.inputs instanceof Float32Array ? { data: batch.inputs, dims } : undefined;
+        const outputsAt = new Map<number, RunOutputs>();
+        outputsAt.set(0, await sessionA.runBatch(batch, set));
         tick();
+        throwIfAborted(signal);
+        outputsAt.set(1, await sessionB.runBatch(batch, set));
+        tick();
+        for (const [alpha, session] of interiorSessions) {
+          throwIfAborted(signal);
+          outputsAt.set(alpha, await session.runBatch(batch, set));
+          tick();
+        }
+        const pairBatch: PairBatch = {
+          size: batch.size,
+          labels: batch.labels,
+          value: (name, alpha, where) => {
+            if (name !== inputName) return floatOutput(outputsAt.get(alpha)!, name, where);
+            if (!input) throw new InvalidArgumentError(`${where}: the input '${inputName}' holds token ids, not features`);
+            return input;
+          },
+        };
+        for (const check of readers) await read(check, pairBatch);
       }
-      const pairBatch: PairBatch = {
-        size: batch.size,
-        labels: batch.labels,
-        value: (name, alpha, where) => {
-          if (name !== inputName) return floatOutput(outputsAt.get(alpha)!, name, where);
-          if (!input) throw new InvalidArgumentError(`${where}: the input '${inputName}' holds token ids, not features`);
-          return input;
-        },
-      };
-      for (const check of checks) await check.add(pairBatch);
     }
     return assemble(setup, checks);
   } finally {

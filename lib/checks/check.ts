@@ -23,6 +23,8 @@ export interface PairSetup {
   readonly alphas: readonly number[];
   /** α grid of the LMC curve (empty without labels). */
   readonly lmcAlphas: readonly number[];
+  /** A separate labelled set for the checks that fit something (temperature calibration): a pass over it comes first. */
+  readonly calibrationData?: Dataset;
 }
 
 /** The graph values a check reads: from A and B, and from θ(α) at its α. */
@@ -54,6 +56,8 @@ export interface CheckResult extends Partial<Omit<PairAnalysis, 'alphas' | 'samp
 export interface PairCheck {
   readonly needs: CheckNeeds;
   add(batch: PairBatch): void | Promise<void>;
+  /** A batch of the calibration set (PairSetup.calibrationData), before any batch of the data. */
+  calibrate?(batch: PairBatch): void;
   /** Its part of the result; `earlier`: the layers' fields the checks before it in the registry filled. */
   result(earlier: readonly Partial<LayerReport>[]): CheckResult;
   release(): Promise<void>;

@@ -8,7 +8,8 @@ import { InvalidArgumentError, LabelError, ShapeMismatchError } from '../errors.
 import { interpolateArenas } from '../interpolate.js';
 import { alphaGrid, CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
-import type { LmcResult } from '../results.js';
+import type { CalibrationResult, LmcResult } from '../results.js';
+import { PathCalibration } from './calibration.js';
 import { ModelSession, type ParameterFeed } from '../session.js';
 
 export interface LmcOptions extends RunControl {
@@ -18,10 +19,19 @@ export interface LmcOptions extends RunControl {
   readonly batchSize?: number;
   /** How parameters reach onnxruntime (default 'initializers': a session per α, measured faster by bench/runtime.ts). */
   readonly feed?: ParameterFeed;
+  /** Also the temperature-calibrated curve, one T per α (default false; Ito et al. 2025). */
+  readonly calibrate?: boolean;
+  /** A separate labelled set to fit the temperatures on (default: the data itself). */
+  readonly calibrationData?: Dataset;
+}
+
+/** An LMC result, with the calibrated curve when asked for. */
+export interface CalibratedLmcResult extends LmcResult {
+  readonly calibration?: CalibrationResult;
 }
 
 /** The option kinds LMC takes (defaults and validation: lib/options.ts). */
-export const LMC_OPTIONS = { alphas: 'lmcAlphas', batchSize: 'batchSize', feed: 'feed', ...CONTROL_OPTIONS } as const satisfies OptionSchema<LmcOptions>;
+export const LMC_OPTIONS = { alphas: 'lmcAlphas', batchSize: 'batchSize', feed: 'feed', calibrate: 'calibrate', calibrationData: 'dataset', ...CONTROL_OPTIONS } as const satisfies OptionSchema<LmcOptions>;
 
 export { alphaGrid };
 
@@ -148,14 +158,19 @@ export function logitClasses(checkpoint: Checkpoint, labelShape: readonly number
 }
 
 /**
- * Loss and accuracy of θ(α) for every α on the dataset, and the three barriers.
+ * Loss and accuracy of θ(α) for every α on the dataset, and the three barriers; with
+ * `calibrate`, the calibrated curve too (each θ(α) first runs over the calibration set, when
+ * one is given, to fit its T).
  * α is the outer loop: one arena buffer is reused, so memory stays at one model.
  */
-export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}): Promise<LmcResult> {
-  const { alphas, batchSize, feed, signal, onProgress } = resolveOptions('linearModeConnectivity()', LMC_OPTIONS, options);
+export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}): Promise<CalibratedLmcResult> {
+  const { alphas, batchSize, feed, calibrate, calibrationData, signal, onProgress } = resolveOptions('linearModeConnectivity()', LMC_OPTIONS, options);
   pairCheckpoints(a, b);
   const loss = lossSetup(a, data);
-  const batchesPerPass = Math.ceil(data.length / batchSize);
+  const calibrationSet = calibrate ? calibrationData : undefined;
+  if (calibrationSet) lossSetup(a, calibrationSet);
+  const path = calibrate ? new PathCalibration(alphas, loss, calibrationSet ? { source: calibrationSet.source, length: calibrationSet.length } : undefined) : undefined;
+  const batchesPerPass = Math.ceil(data.length / batchSize) + (calibrationSet ? Math.ceil(calibrationSet.length / batchSize) : 0);
   const total = batchesPerPass * alphas.length;
   let done = 0;
 
@@ -171,14 +186,26 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
       const session = shared ?? (await ModelSession.create(a, { parameters: theta }));
       try {
         session.checkData(data);
+        if (calibrationSet) {
+          session.checkData(calibrationSet);
+          for await (const batch of calibrationSet.batches(batchSize, signal ? { signal } : {})) {
+            throwIfAborted(signal);
+            const out = await session.runBatch(batch, calibrationSet, theta);
+            path!.alpha(alpha).addCalibration(out[session.outputNames[0]!]!.data as Float32Array, batch.labels!);
+            onProgress?.({ phase: 'lmc', done: ++done, total });
+          }
+        }
         const sums: LossSums = { loss: 0, hits: 0, count: 0 };
         for await (const batch of data.batches(batchSize, signal ? { signal } : {})) {
           throwIfAborted(signal);
           const out = await session.runBatch(batch, data, theta);
           const logits = out[session.outputNames[0]!]!.data as Float32Array;
           addBatchLoss(sums, loss, logits, batch.labels!);
+          path?.alpha(alpha).addEvaluation(logits, batch.labels!);
           onProgress?.({ phase: 'lmc', done: ++done, total });
         }
+        // Fitted now, so the kept logits of this α are dropped before the next α runs.
+        path?.alpha(alpha).loss();
         const means = lossMeans(loss, sums);
         positions = sums.count;
         losses.push(means.loss);
@@ -190,5 +217,6 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
   } finally {
     await shared?.release();
   }
-  return lmcResult(alphas, losses, accuracy, data.length, positions);
+  const result = lmcResult(alphas, losses, accuracy, data.length, positions);
+  return path ? { ...result, calibration: path.result(data.length) } : result;
 }

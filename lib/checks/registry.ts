@@ -4,6 +4,7 @@
  * CheckDefinition (lib/checks/check.ts) and one line here.
  */
 import type { CheckDefinition } from './check.js';
+import { calibrationCheck } from './calibration.js';
 import { commutativityCheck } from './commutativity.js';
 import { lewcCheck } from './lewc.js';
 import { llfcCheck } from './llfc.js';
@@ -12,6 +13,7 @@ import { weakAdditivityCheck } from './weak-additivity.js';
 
 export const CHECKS = [
   lmcLossCheck,
+  calibrationCheck,
   llfcCheck,
   weakAdditivityCheck,
   lewcCheck,

@@ -8,13 +8,13 @@ import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, OPTIONS, resolveOptions } from '../options.js';
 import type { AlignedAnalysis, PairAnalysis } from '../results.js';
 import { datasetFiles } from '../dataset/index.js';
-import { addDataOptions, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
+import { addCalibrationOptions, addDataOptions, calibrationFromFlags, datasetOptionsFromFlags, dataSource, type CalibrationFlags, type DataFlags } from './data-options.js';
 import { parseList, parseNumber, parseNumberList } from './parse.js';
 import { alphasFromFlags } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
 import { fixed, formatTable, samplesText } from '../present/text.js';
 
-export interface AnalyzeFlags extends DataFlags, ReportFlags, CheckSwitches {
+export interface AnalyzeFlags extends DataFlags, ReportFlags, CheckSwitches, Omit<CalibrationFlags, 'calibrate'> {
   alphas?: string;
   steps?: string;
   layers?: string;
@@ -61,11 +61,13 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
     ...(Object.fromEntries(switchable.map((o) => [o.name, flags[o.name]])) as CheckSwitches),
   });
   const data = datasetOptionsFromFlags(flags);
-  const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data)]);
+  const calibration = calibrationFromFlags(flags, data);
+  const request = { a, b, data, ...(calibration ? { calibration } : {}) };
+  const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data), ...(calibration ? datasetFiles(calibration) : [])]);
   const { naive: analysis, aligned, foldedBatchNorm } = await withProgress(flags, (control) =>
     flags.align
-      ? analyzeAligned({ a, b, data }, { method: flags.align, ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
-      : analyze({ a, b, data }, { ...options, ...control }).then(({ foldedBatchNorm, ...naive }) => ({ naive, aligned: undefined, foldedBatchNorm })),
+      ? analyzeAligned(request, { method: flags.align, ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
+      : analyze(request, { ...options, ...control }).then(({ foldedBatchNorm, ...naive }) => ({ naive, aligned: undefined, foldedBatchNorm })),
   );
   const source = dataSource(flags);
   const { lmc, alphas, samples: _, ...perLayer } = analysis;
@@ -124,6 +126,7 @@ export function analyzeCommand(): Command {
     const on = optionDefault(o.name);
     command.option(on ? `--no-${flag}` : `--${flag}`, `${on ? 'skip' : 'also measure'} ${o.description}`);
   }
+  addCalibrationOptions(command);
   addDataOptions(command);
   addReportOptions(command);
   return command.action(async (a: string, b: string, flags: AnalyzeFlags) => runAnalyze(a, b, flags));

@@ -77,6 +77,36 @@ function namedInputs(items: readonly string[]): Record<string, string> {
   return inputs;
 }
 
+/** The calibration-set flags of `lmc` and `analyze`. */
+export interface CalibrationFlags {
+  calibrate?: boolean;
+  calibrationData?: string[];
+  calibrationLabels?: string;
+}
+
+export function addCalibrationOptions(command: Command): Command {
+  return command
+    .option('--calibration-data <files...>', 'with --calibrate: fit the temperatures on this separate set (as --data; same --mean/--std) instead of on the data the loss is reported on')
+    .option('--calibration-labels <file>', 'labels of the --calibration-data set');
+}
+
+/**
+ * The calibration set the flags describe: the data's reading options (normalization, keys) with
+ * its own files and no --limit; undefined without --calibration-data.
+ */
+export function calibrationFromFlags(flags: DataFlags & CalibrationFlags, data: OpenDatasetOptions): OpenDatasetOptions | undefined {
+  if (flags.calibrationData === undefined) {
+    if (flags.calibrationLabels !== undefined) throw new InvalidArgumentError('--calibration-labels needs --calibration-data');
+    return undefined;
+  }
+  if (!flags.calibrate) throw new InvalidArgumentError('--calibration-data fits the temperatures of --calibrate; give --calibrate too');
+  if (flags.calibrationLabels === undefined) throw new InvalidArgumentError('--calibration-data needs --calibration-labels');
+  if (data.data === undefined) throw new InvalidArgumentError('--calibration-data goes with --data (not --input or --tokens)');
+  const { limit: _, ...reading } = data;
+  const files = flags.calibrationData;
+  return { ...reading, data: files.length === 1 ? files[0]! : files, labels: flags.calibrationLabels };
+}
+
 /** The data files as the report names them. */
 export function dataSource(flags: DataFlags): string {
   return flags.tokens ?? (flags.data ?? flags.input ?? []).join(', ');

@@ -8,11 +8,12 @@ import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, resolveOptions } from '../options.js';
 import type { ParameterFeed } from '../session.js';
 import { datasetFiles } from '../dataset/index.js';
-import { addDataOptions, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
+import { calibrationTable } from '../checks/calibration.js';
+import { addCalibrationOptions, addDataOptions, calibrationFromFlags, datasetOptionsFromFlags, dataSource, type CalibrationFlags, type DataFlags } from './data-options.js';
 import { parseNumber, parseNumberList } from './parse.js';
 import { addReportOptions, checkOutputs, feedOption, finishReport, withProgress, type ReportFlags } from './report-output.js';
 
-export interface LmcFlags extends DataFlags, ReportFlags {
+export interface LmcFlags extends DataFlags, ReportFlags, CalibrationFlags {
   steps?: string;
   alphas?: string;
   feed?: ParameterFeed;
@@ -27,23 +28,27 @@ export function alphasFromFlags(flags: { steps?: string; alphas?: string }): num
 
 /** Runs LMC for two files and prints/writes the report; shared by `lmc` and `demo`. */
 export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<void> {
-  const options = resolveOptions('llfc lmc', LMC_OPTIONS, { alphas: alphasFromFlags(flags), batchSize: parseNumber(flags.batchSize, '--batch-size'), feed: flags.feed });
-  const { batchSize, feed } = options;
+  const options = resolveOptions('llfc lmc', LMC_OPTIONS, { alphas: alphasFromFlags(flags), batchSize: parseNumber(flags.batchSize, '--batch-size'), feed: flags.feed, calibrate: flags.calibrate });
+  const { batchSize, feed, calibrate } = options;
   const data = datasetOptionsFromFlags(flags);
-  const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data)]);
-  const { foldedBatchNorm, ...lmc } = await withProgress(flags, (control) => runLmcTask({ a, b, data }, { ...options, ...control }));
+  const calibration = calibrationFromFlags(flags, data);
+  const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data), ...(calibration ? datasetFiles(calibration) : [])]);
+  const result = await withProgress(flags, (control) => runLmcTask({ a, b, data, ...(calibration ? { calibration } : {}) }, { ...options, ...control }));
+  const { foldedBatchNorm, calibration: calibrated, ...lmc } = result;
   const source = dataSource(flags);
   await finishReport(
     {
       models: { a, b },
       data: { source, samples: lmc.samples, labels: true },
-      settings: { batchSize, feed },
+      settings: { batchSize, feed, ...(calibrate ? { calibrate } : {}) },
       lmc,
+      ...(calibrated ? { calibration: calibrated } : {}),
       ...(foldedBatchNorm ? { foldedBatchNorm } : {}),
     },
     flags,
     outputs,
-    () => [`LMC of ${a} (α=0) and ${b} (α=1) on ${lmc.samples} samples of ${source}`, ...warnings(a, { foldedBatchNorm }), lmcTable(lmc)].join('\n'),
+    () =>
+      [`LMC of ${a} (α=0) and ${b} (α=1) on ${lmc.samples} samples of ${source}`, ...warnings(a, { foldedBatchNorm }), lmcTable(lmc), ...(calibrated ? ['', calibrationTable(calibrated, lmc.loss)] : [])].join('\n'),
   );
 }
 
@@ -54,7 +59,9 @@ export function lmcCommand(): Command {
     .argument('<b>', 'checkpoint B (ONNX), α = 1')
     .option('--steps <n>', `an even α grid of n points from 0 to 1 (default ${optionDefault('steps')})`)
     .option('--alphas <list>', 'explicit α values, comma separated')
-    .addOption(feedOption());
+    .addOption(feedOption())
+    .option('--calibrate', 'also the temperature-calibrated loss curve and barriers (one T per model; Ito et al. 2025)');
+  addCalibrationOptions(command);
   addDataOptions(command);
   addReportOptions(command);
   return command.action(async (a: string, b: string, flags: LmcFlags) => runLmc(a, b, flags));

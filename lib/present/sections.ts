@@ -1,5 +1,5 @@
 /** What a report holds, as the renderers read it: the naive results and the aligned ones. */
-import type { AlignedAnalysis, CommutativityReport, LayerReport, LayerwiseResult, LmcResult } from '../results.js';
+import type { AlignedAnalysis, CalibrationResult, CommutativityReport, LayerReport, LayerwiseResult, LmcResult } from '../results.js';
 
 /** The parts of a report the charts and the HTML page read; each may be missing. */
 export interface ReportSections {
@@ -11,6 +11,8 @@ export interface ReportSections {
   readonly aligned: AlignedAnalysis | null;
   /** `llfc layerwise` only. */
   readonly layerwise: LayerwiseResult | null;
+  /** `--calibrate` only. */
+  readonly calibration: CalibrationResult | null;
 }
 
 /**
@@ -18,7 +20,7 @@ export interface ReportSections {
  * `commutativity` and `aligned` are only there when `llfc analyze` produced the report.
  */
 export function reportSections(report: object): ReportSections {
-  const r = report as { lmc?: LmcResult | null; layerAlphas?: number[]; alphas?: number[]; layers?: LayerReport[]; commutativity?: CommutativityReport[]; aligned?: AlignedAnalysis | null; layerwise?: LayerwiseResult };
+  const r = report as { lmc?: LmcResult | null; layerAlphas?: number[]; alphas?: number[]; layers?: LayerReport[]; commutativity?: CommutativityReport[]; aligned?: AlignedAnalysis | null; layerwise?: LayerwiseResult; calibration?: CalibrationResult };
   const layers = Array.isArray(r.layers) ? r.layers : [];
   return {
     lmc: r.lmc ?? null,
@@ -27,6 +29,7 @@ export function reportSections(report: object): ReportSections {
     commutativity: Array.isArray(r.commutativity) ? r.commutativity : [],
     aligned: r.aligned ?? null,
     layerwise: r.layerwise ?? null,
+    calibration: r.calibration ?? null,
   };
 }
 

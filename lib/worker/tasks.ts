@@ -5,7 +5,7 @@
  */
 import { loadPair } from '../load-pair.js';
 import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
-import { linearModeConnectivity, type LmcOptions } from '../checks/lmc.js';
+import { linearModeConnectivity, type CalibratedLmcResult, type LmcOptions } from '../checks/lmc.js';
 import type { AlignedAnalysis, LayerwiseResult, LmcResult, PairAnalysis } from '../results.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { checkpointNotes, type CheckpointNotes } from '../folded-batchnorm.js';
@@ -32,6 +32,15 @@ const keysOf = <T>(all: { readonly [K in keyof T]-?: true }): readonly (keyof T)
 
 /** The keys of a {@link PairRequest}. */
 export const PAIR_REQUEST_KEYS = keysOf<PairRequest>({ a: true, b: true, data: true });
+
+/** A pair request whose temperature calibration may be fitted on a separate labelled set. */
+export interface CalibratedPairRequest extends PairRequest {
+  /** The calibration set (with labels); without it, T is fitted on `data`. */
+  readonly calibration?: OpenDatasetOptions;
+}
+
+/** The keys of a {@link CalibratedPairRequest}. */
+export const CALIBRATED_PAIR_REQUEST_KEYS = keysOf<CalibratedPairRequest>({ a: true, b: true, data: true, calibration: true });
 
 /** The naive analysis, and with an alignment request, the aligned one beside it. */
 export interface AnalyzeResult extends CheckpointNotes {
@@ -63,8 +72,8 @@ export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'>,
 export interface TaskMap {
   /** The files come back to be committed by the caller's thread (lib/api.ts alignFiles), where Ctrl-C is handled. */
   align: { request: AlignFilesRequest; result: AlignFilesResult & { readonly files: readonly OutputFile[] } };
-  lmc: { request: PairRequest & { options?: Plain<LmcOptions> }; result: LmcResult & CheckpointNotes };
-  analyze: { request: PairRequest & { options?: Plain<AnalyzeOptions>; align?: AlignRequest }; result: AnalyzeResult };
+  lmc: { request: CalibratedPairRequest & { options?: Plain<Omit<LmcOptions, 'calibrationData'>> }; result: CalibratedLmcResult & CheckpointNotes };
+  analyze: { request: CalibratedPairRequest & { options?: Plain<Omit<AnalyzeOptions, 'calibrationData'>>; align?: AlignRequest }; result: AnalyzeResult };
   layerwise: { request: PairRequest & { options?: Plain<LayerwiseOptions> }; result: LayerwiseResult & CheckpointNotes };
 }
 
@@ -72,6 +81,11 @@ export type TaskName = keyof TaskMap;
 
 async function openPair(request: PairRequest) {
   return Promise.all([loadPair(request.a, request.b), openDataset(request.data)]).then(([[a, b], data]) => [a, b, data] as const);
+}
+
+/** The calibration set of a request as an option ({} without one). */
+async function calibrationOption(request: CalibratedPairRequest) {
+  return request.calibration ? { calibrationData: await openDataset(request.calibration) } : {};
 }
 
 /** The implementations, run inside the worker (or inline, see runTask). */
@@ -96,7 +110,7 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
   },
   async lmc(request, control) {
     const [a, b, data] = await openPair(request);
-    return { ...(await linearModeConnectivity(a, b, data, { ...request.options, ...control })), ...checkpointNotes(a) };
+    return { ...(await linearModeConnectivity(a, b, data, { ...request.options, ...(await calibrationOption(request)), ...control })), ...checkpointNotes(a) };
   },
   async layerwise(request, control) {
     const [a, b, data] = await openPair(request);
@@ -104,7 +118,7 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
   },
   async analyze(request, control) {
     const [a, b, data] = await openPair(request);
-    const options = { ...request.options, ...control };
+    const options = { ...request.options, ...(await calibrationOption(request)), ...control };
     if (!request.align) return { naive: await analyzePair(a, b, data, options), ...checkpointNotes(a) };
     return { ...(await analyzeNaiveAndAligned(a, b, data, request.align, options)), ...checkpointNotes(a) };
   },

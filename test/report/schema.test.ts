@@ -25,6 +25,8 @@ describe('the versioned JSON Schema of the report', () => {
     ['llfc analyze without labels', ['analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data]],
     ['llfc analyze --align weight', ['analyze', fixture('models', 'cnn_bn_a.onnx'), fixture('models', 'cnn_bn_b.onnx'), ...data, ...labels, '--align', 'weight']],
     ['llfc analyze --lewc --align weight', ['analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, '--lewc', '--align', 'weight']],
+    ['llfc lmc --calibrate', ['lmc', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, ...labels, '--calibrate', '--steps', '3']],
+    ['llfc analyze --calibrate --align weight', ['analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, ...labels, '--calibrate', '--align', 'weight', '--no-commutativity']],
     ['llfc layerwise', ['layerwise', fixture('models', 'cnn_bn_a.onnx'), fixture('models', 'cnn_bn_b.onnx'), ...data, ...labels, '--draws', '1']],
     ['llfc layerwise --modules', ['layerwise', fixture('models', 'resnet_a.onnx'), fixture('models', 'resnet_b.onnx'), ...data, ...labels, '--modules', 'layer1,layer3', '--draws', '0']],
     ['llfc analyze on a byte LM (token counts)', ['analyze', fixture('models', 'lm_tied_a.onnx'), fixture('models', 'lm_tied_b.onnx'), '--data', fixture('data', 'lm_heldout_ids.npy'), '--labels', 'next-token', '--limit', '8']],
