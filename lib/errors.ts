@@ -194,3 +194,10 @@ export class NativeError extends LlfcError {
     if (options?.col !== undefined) this.col = options.col;
   }
 }
+
+/** Slurm refused or could not take a job: sbatch missing, or its error (a partition that does not exist, a time over the limit). */
+export class SlurmError extends LlfcError {
+  constructor(message: string) {
+    super('SLURM', message);
+  }
+}

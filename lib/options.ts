@@ -126,6 +126,16 @@ export const OPTIONS = {
   spec: rule('a permutation spec', (v) => typeof v === 'object' && v !== null && Array.isArray((v as { groups?: unknown }).groups)),
   /** An opened dataset. */
   dataset: rule('a dataset (from openDataset)', (v) => typeof v === 'object' && v !== null && typeof (v as { batches?: unknown }).batches === 'function'),
+  /** Shards of a run on Slurm: its array tasks 0 … n−1. */
+  shards: { ...rule('a positive integer', isPositiveInteger), required: true },
+  /** A Slurm partition, or several comma separated. */
+  partition: rule('a Slurm partition name (letters, digits, _ . - ; several comma separated)', (v) => typeof v === 'string' && /^[\w.-]+(,[\w.-]+)*$/.test(v)),
+  /** A Slurm time limit in a form sbatch takes. */
+  slurmTime: rule(
+    "a Slurm time limit: minutes, minutes:seconds, hours:minutes:seconds, days-hours[:minutes[:seconds]] or 'UNLIMITED'",
+    (v) => typeof v === 'string' && /^(\d+(:\d+){0,2}|\d+-\d+(:\d+){0,2}|UNLIMITED|INFINITE)$/i.test(v),
+  ),
+  cpusPerTask: rule('a positive integer', isPositiveInteger),
   signal: rule('an AbortSignal', (v) => v instanceof AbortSignal),
   onProgress: rule('a function', (v) => typeof v === 'function'),
 } as const satisfies Record<string, OptionRule>;

@@ -31,7 +31,12 @@ export function tempDir(): { dir: string; path(name: string): string; cleanup():
  * timeout (vitest's test timeout) ends a hung command, which spawnSync would otherwise wait on forever.
  */
 export function llfc(...args: string[]): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args], { encoding: 'utf8', timeout: 120_000 });
+  return llfcWith({}, ...args);
+}
+
+/** {@link llfc} with more in the environment (`env` is added to this process's). */
+export function llfcWith(options: { env?: NodeJS.ProcessEnv }, ...args: string[]): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, ['--import', 'tsx', fixture('..', 'run-cli.ts'), ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...options.env } });
 }
 
 /** Runs the llfc CLI in this process (faster than spawning it): its exit code and what it wrote. */

@@ -10,6 +10,7 @@ import { lmcCommand } from './lmc.js';
 import { specCommand } from './spec.js';
 import { permuteCommand } from './permute.js';
 import { alignCommand } from './align.js';
+import { slurmCommand } from './slurm.js';
 
 /**
  * Ctrl-C where no command handles it (while starting, between the work and the writing)
@@ -50,6 +51,7 @@ async function run(argv: readonly string[]): Promise<number> {
   program.addCommand(permuteCommand().exitOverride());
   program.addCommand(alignCommand().exitOverride());
   program.addCommand(layerwiseCommand().exitOverride());
+  program.addCommand(slurmCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
