@@ -12,19 +12,35 @@ import { checkOption } from '../options.js';
 import { checkOutputs, commitOutputs, type DeclaredOutput } from '../outputs.js';
 import { submitRun } from '../shard/sbatch.js';
 import { reduceScript, shardsScript, slurmFiles, submitCommand, type SlurmRun } from '../shard/slurm-script.js';
+import { alignCommand } from './align.js';
 import { analyzeCommand } from './analyze.js';
 import { lmcCommand } from './lmc.js';
 import { parseNumber } from './parse.js';
 
-/** The commands that run sharded. */
-const SHARDED: readonly (() => Command)[] = [lmcCommand, analyzeCommand];
-
 /**
- * The report options, which go to the reduction rather than the shards (a shard writes its
- * partial and no report): what each names (a file, a folder, or nothing: how it prints), and
- * --quiet, which goes to both.
+ * What an option of a sharded command is to the run: the shards' (not listed here), the
+ * reduction's (what the single run writes: a file, a folder, or nothing but how it prints),
+ * both's (--quiet), or refused (the shards' partials, which llfc slurm names).
  */
-const REPORT_OPTIONS: Readonly<Record<string, 'file' | 'directory' | 'flag' | 'both'>> = { out: 'file', html: 'file', plots: 'directory', json: 'flag', quiet: 'both' };
+type OptionRole = 'file' | 'directory' | 'flag' | 'both' | 'refused';
+
+/** The options of the commands that write a report. */
+const REPORT_ROLES: Readonly<Record<string, OptionRole>> = { out: 'file', html: 'file', plots: 'directory', json: 'flag', quiet: 'both' };
+
+/** The commands that run sharded: the options the reduction takes, and what a sharded run cannot do. */
+const SHARDED: readonly { readonly command: () => Command; readonly roles: Readonly<Record<string, OptionRole>>; refuse(command: Command): string | undefined }[] = [
+  { command: lmcCommand, roles: REPORT_ROLES, refuse: () => undefined },
+  {
+    command: analyzeCommand,
+    roles: REPORT_ROLES,
+    refuse: (c) => (c.getOptionValue('align') !== undefined ? '--align needs the whole data at once, so it does not run in shards: align first (llfc slurm align --method activation), then analyze A and the aligned B' : undefined),
+  },
+  {
+    command: alignCommand,
+    roles: { output: 'file', permOut: 'file', safetensors: 'file', json: 'flag', quiet: 'both', out: 'refused' },
+    refuse: (c) => (c.getOptionValue('method') !== 'activation' ? 'only activation matching reads data to split into shards (--method activation); weight matching runs whole: llfc align' : undefined),
+  },
+];
 
 /** Options whose values name input files, as each value writes its file: made absolute for the jobs. */
 const INPUT_FILES: Readonly<Record<string, (value: string) => string | undefined>> = {
@@ -80,7 +96,7 @@ interface DescribedRun {
   readonly outputs: DeclaredOutput[];
 }
 
-function describeRun(command: Command): DescribedRun {
+function describeRun(command: Command, roles: Readonly<Record<string, OptionRole>>): DescribedRun {
   const inputs: string[] = [];
   const args = command.registeredArguments.map((argument, i) => {
     const value = command.processedArgs[i] as string;
@@ -96,7 +112,8 @@ function describeRun(command: Command): DescribedRun {
     if (SLURM_OPTION_KEYS.includes(key) || command.getOptionValueSource(key) !== 'cli') continue;
     if (key === 'shard') throw new InvalidArgumentError('llfc slurm sets each job\'s --shard itself: leave --shard out');
     const value = command.getOptionValue(key) as string | string[] | boolean;
-    const report = REPORT_OPTIONS[key];
+    const report = roles[key];
+    if (report === 'refused') throw new InvalidArgumentError(`llfc slurm ${command.name()}: ${long} is each shard's partial, which llfc slurm names: leave it out`);
     if (report === 'flag' || report === 'both') {
       reduceArgs.push(long);
       if (report === 'both') args.push(long);
@@ -130,7 +147,7 @@ function thisLlfc(): string[] {
   return [process.execPath, ...process.execArgv, resolve(process.argv[1]!)];
 }
 
-async function runSlurm(command: Command): Promise<void> {
+async function runSlurm(command: Command, { roles, refuse }: (typeof SHARDED)[number]): Promise<void> {
   const flags = command.opts<SlurmFlags>();
   const name = command.name();
   const shards = parseNumber(flags.shards, '--shards')!;
@@ -139,9 +156,13 @@ async function runSlurm(command: Command): Promise<void> {
   if (flags.partition !== undefined) checkOption('partition', flags.partition, '--partition');
   if (flags.time !== undefined) checkOption('slurmTime', flags.time, '--time');
   if (cpusPerTask !== undefined) checkOption('cpusPerTask', cpusPerTask, '--cpus-per-task');
-  if (command.getOptionValue('align') !== undefined) throw new InvalidArgumentError(`llfc slurm ${name}: --align needs the whole data at once, so it does not run in shards: align first, then analyze A and the aligned B`);
-  const { args, reduceArgs, inputs, outputs } = describeRun(command);
-  if (outputs.length === 0) throw new InvalidArgumentError(`llfc slurm ${name}: name the report the reduction writes (--out, --html or --plots)`);
+  const refused = refuse(command);
+  if (refused !== undefined) throw new InvalidArgumentError(`llfc slurm ${name}: ${refused}`);
+  const { args, reduceArgs, inputs, outputs } = describeRun(command, roles);
+  if (outputs.length === 0) {
+    const named = command.options.filter((o) => ['file', 'directory'].includes(roles[o.attributeName()] ?? '')).map((o) => o.long!);
+    throw new InvalidArgumentError(`llfc slurm ${name}: name what the reduction writes (${named.slice(0, -1).join(', ')} or ${named.at(-1)})`);
+  }
   const workDir = resolve(flags.workDir ?? defaultWorkDir(outputs[0]!.path));
   const run: SlurmRun = {
     command: name,
@@ -178,10 +199,10 @@ async function runSlurm(command: Command): Promise<void> {
 
 export function slurmCommand(): Command {
   const slurm = new Command('slurm').description('run a command as a Slurm job array of shards plus a reduce job that writes the report (submitted with sbatch)');
-  for (const command of SHARDED) {
-    const sharded = addSlurmOptions(command().exitOverride());
+  for (const entry of SHARDED) {
+    const sharded = addSlurmOptions(entry.command().exitOverride());
     sharded.description(`${sharded.description()}; as --shards Slurm jobs and their reduction`);
-    sharded.action(async () => runSlurm(sharded));
+    sharded.action(async () => runSlurm(sharded, entry));
     slurm.addCommand(sharded);
   }
   return slurm;

@@ -86,6 +86,16 @@ jid=$(sbatch --parsable <tmp>/r.slurm/shards.sbatch) && sbatch --dependency=afte
     expect(bash(shards, {}).stderr).toMatch(/submit this script with sbatch/);
   });
 
+  it('align --method activation: the shards get the data and the matching options, the reduction -o and --perm-out', async () => {
+    const aligned = join(tmp.dir, 'B aligned.onnx');
+    const r = await runCliInProcess('slurm', 'align', ...models, '--method', 'activation', ...data.slice(0, 2), '--limit', '100', '-o', aligned, '--perm-out', join(tmp.dir, 'p.json'), '--shards', '3', '--print');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const exec = r.stdout.split('\n').filter((l) => l.startsWith('exec '));
+    expect(exec[0]).toMatch(new RegExp(` align ${repo}/test/fixtures/models/mlp_a\\.onnx ${repo}/test/fixtures/models/mlp_b\\.onnx --method activation --data ${repo}/test/fixtures/data/fashion_test_x\\.npy --limit 100 --shard "\\$shard/3" --out '${tmp.dir}/B aligned\\.slurm/part-'"\\$shard"\\.partial\\.json$`));
+    expect(exec[1]).toMatch(new RegExp(` reduce '${tmp.dir}/B aligned\\.slurm/part-'\\{0\\.\\.2\\}\\.partial\\.json --output '${aligned.replace('.', '\\.')}' --perm-out ${tmp.dir}/p\\.json$`));
+  });
+
   it('a folder that an #SBATCH line cannot hold (", \\, % or a line break) is refused with its name', () => {
     const run: SlurmRun = { command: 'lmc', args: [], reduceArgs: ['--out', '/r.json'], shards: 2, workDir: '/runs/100%', llfc: ['/bin/true'], cwd: '/' };
     expect(() => shardsScript(run)).toThrow(/--work-dir: "\/runs\/100%" cannot be given to Slurm in an #SBATCH line/);
@@ -137,13 +147,14 @@ describe('llfc slurm: bad input is refused before anything is written or submitt
     ['--time 5 minutes', ['analyze', ...models, ...data, '--shards', '2', '--time', '5 minutes', '--out', out], /--time must be a Slurm time limit.*got '5 minutes'/],
     ['--partition a;b', ['analyze', ...models, ...data, '--shards', '2', '--partition', 'a;b', '--out', out], /--partition must be a Slurm partition name/],
     ['--cpus-per-task 0', ['analyze', ...models, ...data, '--shards', '2', '--cpus-per-task', '0', '--out', out], /--cpus-per-task must be a positive integer, got 0/],
-    ['no report named', ['analyze', ...models, ...data, '--shards', '2'], /llfc slurm analyze: name the report the reduction writes \(--out, --html or --plots\)/],
+    ['no report named', ['analyze', ...models, ...data, '--shards', '2'], /llfc slurm analyze: name what the reduction writes \(--out, --html or --plots\)/],
     ['a missing checkpoint', ['analyze', 'nope.onnx', models[1]!, ...data, '--shards', '2', '--out', out], /<a> nope\.onnx: no such file/],
     ['a missing data file', ['lmc', ...models, '--data', 'nope.npy', '--shards', '2', '--out', out], /--data nope\.npy: no such file/],
     ['a folder as labels', ['lmc', ...models, '--data', data[1]!, '--labels', 'test', '--shards', '2', '--out', out], /--labels test: not a regular file/],
     ['--out in a missing folder', ['analyze', ...models, ...data, '--shards', '2', '--out', join(tmp.dir, 'none', 'r.json')], /cannot write --out .*: the directory .* does not exist/],
     ['--out naming an input', ['analyze', ...models, ...data, '--shards', '2', '--out', data[1]!], /refusing to write --out .*: it is an input file/],
     ['analyze --align', ['analyze', ...models, ...data, '--shards', '2', '--align', 'weight', '--out', out], /llfc slurm analyze: --align needs the whole data at once/],
+    ['align by weights', ['align', ...models, '--method', 'weight', '-o', join(tmp.dir, 'x.onnx'), '--shards', '2'], /llfc slurm align: only activation matching reads data to split into shards/],
     ['a command that is not sharded', ['interpolate', ...models, '--shards', '2'], /unknown command 'interpolate'/],
     ['an option of another command', ['lmc', ...models, ...data, '--shards', '2', '--no-commutativity', '--out', out], /unknown option '--no-commutativity'/],
   ];
