@@ -72,7 +72,7 @@ function holdUsersLock(lock: string): Promise<ChildProcess> {
 
 /** A Slurm command's output; it must succeed. */
 export function slurm(env: TestCluster['env'], command: string, ...args: string[]): string {
-  const r = spawnSync(command, args, { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  const r = spawnSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env }, timeout: 60_000 });
   if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (exit ${r.status}): ${r.stderr}`);
   return r.stdout;
 }
