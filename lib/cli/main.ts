@@ -10,6 +10,8 @@ import { lmcCommand } from './lmc.js';
 import { specCommand } from './spec.js';
 import { permuteCommand } from './permute.js';
 import { alignCommand } from './align.js';
+import { mergeCommand } from './merge.js';
+import { seriesCommand } from './series.js';
 
 /**
  * Ctrl-C where no command handles it (while starting, between the work and the writing)
@@ -50,6 +52,8 @@ async function run(argv: readonly string[]): Promise<number> {
   program.addCommand(permuteCommand().exitOverride());
   program.addCommand(alignCommand().exitOverride());
   program.addCommand(layerwiseCommand().exitOverride());
+  program.addCommand(mergeCommand().exitOverride());
+  program.addCommand(seriesCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

@@ -14,7 +14,7 @@ import { renderSvg, reportCharts } from './charts.js';
 import type { Report } from './json.js';
 
 /** The name of a file, for headings (full paths stay in the settings table). */
-function baseName(path: string): string {
+export function baseName(path: string): string {
   return path.split(/[\\/]/).pop() || path;
 }
 
@@ -112,7 +112,7 @@ function settingsSection(report: Report, s: ReportSections): string {
 </section>`;
 }
 
-const CSS = `
+export const CSS = `
 :root{--bg:#f5f6f8;--card:#fff;--ink:#1f2328;--muted:#59636e;--line:#e3e6ea;--soft:#f7f8fa;--naive:#e8730c;--aligned:#2f6db5;
 --sans:system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue','DejaVu Sans',Arial,sans-serif;--mono:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',monospace}
 *{box-sizing:border-box}

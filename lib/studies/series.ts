@@ -9,9 +9,9 @@
  */
 import { basename, dirname, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { pairCheckpoints, type Checkpoint } from '../checkpoint.js';
+import { loadCheckpoint, pairCheckpoints, type Checkpoint } from '../checkpoint.js';
 import { lmcResult, linearModeConnectivity, modelLoss } from '../checks/lmc.js';
-import type { Dataset } from '../dataset/index.js';
+import { openDataset, type Dataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { DatasetError, InvalidArgumentError } from '../errors.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
@@ -125,9 +125,9 @@ export async function checkpointSeries(models: readonly Checkpoint[], data: Data
       const inner =
         interior.length > 0
           ? await linearModeConnectivity(models[i]!, models[j]!, data, { alphas: interior, batchSize, ...(signal ? { signal } : {}), onProgress: tick })
-          : { loss: [], accuracy: [] };
+          : { loss: [], accuracy: [], tokens: undefined };
       const [a, b] = [endpoints[i]!, endpoints[j]!];
-      const lmc = lmcResult(sorted, [a.loss, ...inner.loss, b.loss], [a.accuracy, ...inner.accuracy, b.accuracy], data.length);
+      const lmc = lmcResult(sorted, [a.loss, ...inner.loss, b.loss], [a.accuracy, ...inner.accuracy, b.accuracy], data.length, inner.tokens ?? data.length);
       pairs.push({ i, j, lmc });
     }
   }
@@ -146,4 +146,23 @@ export async function checkpointSeries(models: readonly Checkpoint[], data: Data
     instability: instabilityCurve(steps.steps, pairs),
     samples: data.length,
   };
+}
+
+export interface SeriesRequest {
+  /** The checkpoints (ONNX), one architecture. */
+  readonly models: readonly string[];
+  /** Inputs and labels. */
+  readonly data: OpenDatasetOptions;
+  /** Split steps from this manifest instead of the file names. */
+  readonly manifest?: string;
+}
+
+/** The series of files (in the worker). */
+export async function seriesOfFiles(request: SeriesRequest, options: SeriesOptions): Promise<SeriesResult> {
+  if (request.models.length < 2) throw new InvalidArgumentError(`a series needs at least 2 checkpoints, got ${request.models.length}`);
+  const [models, data] = await Promise.all([Promise.all(request.models.map((f) => loadCheckpoint(f))), openDataset(request.data)]);
+  const steps = request.manifest
+    ? { steps: await splitStepsFromManifest(request.manifest, request.models), source: 'manifest' as const }
+    : { steps: request.models.map(splitStepFromName), source: 'names' as const };
+  return checkpointSeries(models, data, steps, options);
 }
