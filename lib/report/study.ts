@@ -7,7 +7,7 @@ import { COLORS, exact, groupedBars, heatmap, heatText, pct, spec, type Chart } 
 import { esc, figure, formatNumber, formatPercent, numCell, pctCell, table } from '../present/html.js';
 import type { MergeReport } from '../studies/merge-files.js';
 import type { SeriesResult } from '../studies/series.js';
-import { baseName, CSS } from './html.js';
+import { baseName, pageHead } from './html.js';
 import { reportOrigin, type Report } from './json.js';
 import type { ReportPages } from './write.js';
 
@@ -200,17 +200,7 @@ export async function renderStudyHtml(report: StudyReport): Promise<string> {
   for (const chart of studyCharts(report)) svgs.set(chart.id, await renderSvg(chart.spec, `${chart.id}-`));
   const title = report.kind === 'merge' ? `merge of ${report.models.length} models` : `series of ${report.models.length} checkpoints`;
   const best = report.merge?.evaluation ? ` · merged accuracy ${formatPercent(report.merge.evaluation.merged.accuracy)}` : '';
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="${esc(report.tool.name)} ${esc(report.tool.version)}">
-<title>llfc report: ${esc(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<header class="top"><div class="wrap">
+  return `${pageHead(report.tool, title)}
 <h1>${esc(title)}</h1>
 <div class="meta"><span>${esc(report.data ? `${report.data.samples} samples of ${baseName(report.data.source)}` : 'no data')}${esc(best)}</span><span>${esc(report.tool.name)} ${esc(report.tool.version)}</span></div>
 </div></header>

@@ -11,7 +11,7 @@ import { modelOutputs } from '../onnx/external-output.js';
 import { optionDefault } from '../options.js';
 import type { DeclaredOutput, OutputFile } from '../outputs.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
-import { checkMergeInputs, mergeModels, type MergeMatch, type MergeMethod, type MergeOptions, type MergeRound } from './merge.js';
+import { checkMergeInputs, mergeModels, type MergeOptions, type MergeResult } from './merge.js';
 
 export interface MergeOutputs {
   /** The merged model as ONNX (the first model's graph). */
@@ -34,20 +34,12 @@ export interface Evaluation {
   readonly accuracy: number;
 }
 
-/** What `merge` reports (JSON-ready: permutations as arrays). */
-export interface MergeReport {
-  readonly method: MergeMethod;
-  readonly match: MergeMatch;
+/** What `merge` reports (JSON-ready: permutations as arrays, the spec as its groups). */
+export interface MergeReport extends Pick<MergeResult, 'method' | 'match' | 'weights' | 'initialObjective' | 'objective' | 'rounds' | 'converged' | 'levels'> {
   readonly seed: number;
   readonly groups: { readonly label: string; readonly size: number }[];
   /** Per model, per group: unit i of the merge is unit permutations[m][g][i] of model m. */
   readonly permutations: number[][][];
-  readonly weights: number[];
-  readonly initialObjective: number;
-  readonly objective: number;
-  readonly rounds?: MergeRound[];
-  readonly converged?: boolean;
-  readonly levels?: number[][][][];
   /** With labelled data: each model's and the merge's loss and accuracy. */
   readonly evaluation: { readonly samples: number; readonly models: Evaluation[]; readonly merged: Evaluation } | null;
 }
