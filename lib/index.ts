@@ -97,5 +97,6 @@ export {
   checkReportOutputs,
   describeOutputs,
   type ReportOutputFlags,
+  type ReportPages,
   type WrittenOutputs,
 } from './report/write.js';
