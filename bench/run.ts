@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   analyze: () => import('./analyze.js'),
   align: () => import('./align.js'),
   layerwise: () => import('./layerwise.js'),
+  merge: () => import('./merge.js'),
 };
 
 const args = process.argv.slice(2);

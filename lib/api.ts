@@ -23,13 +23,18 @@ import { ALIGN_REQUEST_OPTIONS, type AlignRequest } from './studies/aligned.js';
 import {
   ALIGN_FILES_REQUEST_KEYS,
   CALIBRATED_PAIR_REQUEST_KEYS,
+  MERGE_REQUEST_KEYS,
   PAIR_REQUEST_KEYS,
+  SERIES_REQUEST_KEYS,
   type AlignFilesRequest,
   type AlignFilesResult,
   type AnalyzeResult,
   type CalibratedPairRequest,
   type PairRequest,
 } from './worker/tasks.js';
+import { checkMergeInputs, PLAIN_MERGE_OPTIONS, type MergeOptions } from './studies/merge.js';
+import { mergeOutputs, type MergeFilesResult, type MergeRequest } from './studies/merge-files.js';
+import { SERIES_OPTIONS, type SeriesOptions, type SeriesRequest, type SeriesResult } from './studies/series.js';
 
 export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, CalibratedPairRequest, PairRequest } from './worker/tasks.js';
 export type { AlignRequest } from './studies/aligned.js';
@@ -90,6 +95,31 @@ export async function alignFiles(request: Omit<AlignFilesRequest, 'options'>, op
   const { files, ...result } = await runTask('align', { ...request, options: plain }, control(signal, onProgress));
   await commitOutputs(outputs, files, signal ? { signal } : {});
   return result;
+}
+
+/**
+ * Merges N ONNX checkpoints of one architecture into one (SCIENCE.md §6: the mean, MergeMany or
+ * the binary tree; weight or activation matching), evaluates every model and the merge when the
+ * data has labels, and writes the merged ONNX and safetensors the outputs name, together. The
+ * outputs are checked before any work (never an input).
+ */
+export async function merge(request: MergeRequest, options: Omit<MergeOptions, 'data' | 'spec'>): Promise<MergeFilesResult> {
+  checkKnownKeys('merge() request', request, MERGE_REQUEST_KEYS);
+  const { signal, onProgress, ...plain } = resolveOptions('merge()', PLAIN_MERGE_OPTIONS, options);
+  checkMergeInputs(request.models, plain.method, plain.pad);
+  const external = await Promise.all(request.models.map((m) => externalDataFiles(m)));
+  const inputs = [...request.models, ...external.flat(), ...(request.data ? datasetFiles(request.data) : [])];
+  const outputs = await checkOutputs(mergeOutputs(request.outputs, external[0]!.length > 0), inputs);
+  const { files, ...result } = await runTask('merge', { ...request, options: plain }, control(signal, onProgress));
+  await commitOutputs(outputs, files, signal ? { signal } : {});
+  return result;
+}
+
+/** The pairwise barrier matrix of N checkpoints and the instability curve of spawned children (SCIENCE.md §6). */
+export async function series(request: SeriesRequest, options: SeriesOptions = {}): Promise<SeriesResult> {
+  checkKnownKeys('series() request', request, SERIES_REQUEST_KEYS);
+  const { signal, onProgress, ...plain } = resolveOptions('series()', SERIES_OPTIONS, options);
+  return runTask('series', { ...request, options: plain }, control(signal, onProgress));
 }
 
 function control(signal: AbortSignal | undefined, onProgress: RunControl['onProgress']): RunControl {

@@ -22,6 +22,10 @@ export {
 export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks/analyze.js';
 export { analyzeNaiveAndAligned, type NaiveAndAligned } from './studies/aligned.js';
 export { layerwiseBarriers, layerwiseGroups, cumulativeOrders, type LayerwiseOptions, type LayerwiseParameterGroup } from './studies/layerwise.js';
+export { merge, series } from './api.js';
+export { mergeModels, type MergeOptions, type MergeResult, type MergeMethod, type MergeMatch, type MergeRound } from './studies/merge.js';
+export type { MergeRequest, MergeOutputs, MergeReport, MergeFilesResult, Evaluation } from './studies/merge-files.js';
+export { checkpointSeries, splitStepFromName, splitStepsFromManifest, type SeriesOptions, type SeriesRequest, type SeriesResult, type InstabilityPoint } from './studies/series.js';
 export { CHECKS, CHECK_OPTIONS, type CheckSwitches, type CheckSwitchName } from './checks/registry.js';
 export type { CheckDefinition, PairCheck, PairSetup, PairBatch, CheckNeeds, CheckResult, LayerColumns, HtmlPart } from './checks/check.js';
 export type { Chart } from './present/charts.js';
@@ -93,5 +97,6 @@ export {
   checkReportOutputs,
   describeOutputs,
   type ReportOutputFlags,
+  type ReportPages,
   type WrittenOutputs,
 } from './report/write.js';

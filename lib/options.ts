@@ -94,6 +94,14 @@ export const OPTIONS = {
   /** The LEWC check (Ito et al. 2025), off by default. */
   lewc: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
   method: { ...oneOf('weight', 'activation'), required: true },
+  /** How `merge` combines many models (SCIENCE.md §6): the plain mean, MergeMany, or the binary tree. */
+  mergeMethod: { ...oneOf('mean', 'mergemany', 'tree'), required: true },
+  /** How `merge` matches units: by weights or by activations on data. */
+  match: withDefault(oneOf('weight', 'activation'), 'weight'),
+  /** Tree merging of a count that is not a power of two: a level's odd model is carried up. */
+  pad: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
+  /** MergeMany: at most this many rounds over the models. */
+  maxRounds: withDefault(rule('a positive integer', isPositiveInteger), 100),
   /** One α (`interpolate`). */
   alpha: { ...alpha, required: true },
   seed: withDefault(rule('an integer', (v) => typeof v === 'number' && Number.isSafeInteger(v)), 0),

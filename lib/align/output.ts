@@ -64,32 +64,36 @@ export function alignmentOutputs(outputs: AlignmentOutputs, externalData: boolea
   ];
 }
 
-/** The files of an alignment that `outputs` names, rendered but not written, and notes on what they hold. */
-export function alignmentFiles(a: Checkpoint, result: AlignResult, outputs: AlignmentOutputs): { files: OutputFile[]; written: WrittenAlignment } {
-  const b = result.aligned;
+/**
+ * A model given by its parameters (`arena`, the checkpoint's layout) as the ONNX file and the
+ * safetensors file (PyTorch state-dict keys, with `metadata`) that `outputs` names, rendered but not
+ * written: what `align` and `merge` write.
+ */
+export function parameterFiles(checkpoint: Checkpoint, arena: Float32Array, outputs: { readonly onnx?: string; readonly safetensors?: string }, metadata: Record<string, string>): { files: OutputFile[]; written: WrittenAlignment } {
   const files: OutputFile[] = [];
   let untied: WrittenAlignment['untied'] = [];
   if (outputs.onnx !== undefined) {
-    const written = permutedModel(b, b.arena);
+    const written = permutedModel(checkpoint, arena);
     untied = written.untied;
-    files.push(...modelFiles(written.model, outputs.onnx, b.externalData));
+    files.push(...modelFiles(written.model, outputs.onnx, checkpoint.externalData));
   }
-  if (outputs.permutations !== undefined) files.push({ path: outputs.permutations, content: `${JSON.stringify(alignmentJson(a, result), null, 1)}\n` });
-  const state = torchStateDict(b, b.arena);
+  const state = torchStateDict(checkpoint, arena);
   if (outputs.safetensors !== undefined) {
-    const metadata: Record<string, string> = {
-      format: 'pt',
-      source: 'llfc align',
-      model: b.file,
-      reference: a.file,
-      method: result.method,
-    };
+    const meta: Record<string, string> = { format: 'pt', ...metadata };
     if (state.folded.length > 0) {
-      metadata.folded = `BatchNorm is folded into these Conv parameters (eval export); they load into a model whose BatchNorms are folded, not into the original state_dict: ${state.folded.join(', ')}`;
+      meta.folded = `BatchNorm is folded into these Conv parameters (eval export); they load into a model whose BatchNorms are folded, not into the original state_dict: ${state.folded.join(', ')}`;
     }
-    files.push({ path: outputs.safetensors, content: encodeSafetensors(state.tensors.map((t) => ({ name: t.key, shape: t.shape, data: t.data })), metadata) });
+    files.push({ path: outputs.safetensors, content: encodeSafetensors(state.tensors.map((t) => ({ name: t.key, shape: t.shape, data: t.data })), meta) });
   }
   return { files, written: { untied, folded: state.folded, unnamed: state.unnamed, conflicts: state.conflicts } };
+}
+
+/** The files of an alignment that `outputs` names, rendered but not written, and notes on what they hold. */
+export function alignmentFiles(a: Checkpoint, result: AlignResult, outputs: AlignmentOutputs): { files: OutputFile[]; written: WrittenAlignment } {
+  const b = result.aligned;
+  const { files, written } = parameterFiles(b, b.arena, outputs, { source: 'llfc align', model: b.file, reference: a.file, method: result.method });
+  if (outputs.permutations !== undefined) files.push({ path: outputs.permutations, content: `${JSON.stringify(alignmentJson(a, result), null, 1)}\n` });
+  return { files, written };
 }
 
 /** Writes the outputs of an alignment together through the output gate, never over A's or B's file. */

@@ -157,6 +157,41 @@ export function logitClasses(checkpoint: Checkpoint, labelShape: readonly number
   return classes;
 }
 
+/** One pass of a session over the data: the mean loss and accuracy of the parameters it runs with (`theta`, fed when the session takes them as inputs). */
+async function passLoss(
+  session: ModelSession,
+  data: Dataset,
+  setup: LossSetup,
+  theta: Float32Array,
+  control: { batchSize: number; signal?: AbortSignal | undefined; onBatch?: () => void },
+): Promise<{ loss: number; accuracy: number }> {
+  session.checkData(data);
+  const sums: LossSums = { loss: 0, hits: 0, count: 0 };
+  for await (const batch of data.batches(control.batchSize, control.signal ? { signal: control.signal } : {})) {
+    throwIfAborted(control.signal);
+    const out = await session.runBatch(batch, data, theta);
+    addBatchLoss(sums, setup, out[session.outputNames[0]!]!.data as Float32Array, batch.labels!);
+    control.onBatch?.();
+  }
+  return lossMeans(setup, sums);
+}
+
+/** Mean loss and accuracy of one model: `arena` in the checkpoint's layout, on labelled data. */
+export async function modelLoss(
+  checkpoint: Checkpoint,
+  arena: Float32Array,
+  data: Dataset,
+  control: { batchSize: number; signal?: AbortSignal | undefined; onBatch?: () => void },
+): Promise<{ loss: number; accuracy: number }> {
+  const setup = lossSetup(checkpoint, data);
+  const session = await ModelSession.create(checkpoint, { parameters: arena });
+  try {
+    return await passLoss(session, data, setup, arena, control);
+  } finally {
+    await session.release();
+  }
+}
+
 /**
  * Loss and accuracy of θ(α) for every α on the dataset, and the three barriers; with
  * `calibrate`, the calibrated curve too (each θ(α) first runs over the calibration set, when

@@ -11,6 +11,8 @@ import { specCommand } from './spec.js';
 import { permuteCommand } from './permute.js';
 import { alignCommand } from './align.js';
 import { slurmCommand } from './slurm.js';
+import { mergeCommand } from './merge.js';
+import { seriesCommand } from './series.js';
 
 /**
  * Ctrl-C where no command handles it (while starting, between the work and the writing)
@@ -52,6 +54,8 @@ async function run(argv: readonly string[]): Promise<number> {
   program.addCommand(alignCommand().exitOverride());
   program.addCommand(layerwiseCommand().exitOverride());
   program.addCommand(slurmCommand().exitOverride());
+  program.addCommand(mergeCommand().exitOverride());
+  program.addCommand(seriesCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

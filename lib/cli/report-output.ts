@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import { checkOutputs as checkDeclaredOutputs, commitOutputs, type OutputPlan } from '../outputs.js';
 import { buildReport, reportJson, type Report } from '../report/json.js';
-import { describeOutputs, renderReportOutputs, reportOutputs, type ReportOutputFlags, type WrittenOutputs } from '../report/write.js';
+import { describeOutputs, renderReportOutputs, reportOutputs, type ReportOutputFlags, type ReportPages, type WrittenOutputs } from '../report/write.js';
 import { optionDefault, OPTIONS } from '../options.js';
 import type { ProgressListener } from '../progress.js';
 import { interruptSignal, progressBar, type OutputOptions } from './terminal.js';
@@ -48,8 +48,12 @@ export async function withProgress<T>(flags: OutputOptions, work: (control: { si
  * none), and prints it (text, or JSON with --json). `outputs` is what checkOutputs approved.
  */
 export async function finishReport(fields: Parameters<typeof buildReport>[0], flags: ReportFlags, outputs: OutputPlan, text: () => string): Promise<Report> {
-  const report = buildReport(fields);
-  const written = await writeReportFiles(report, flags, outputs);
+  return publishReport(buildReport(fields), flags, outputs, text);
+}
+
+/** finishReport for a report of any kind, shown by `pages` (default: the pair report's). */
+export async function publishReport<R extends object>(report: R, flags: ReportFlags, outputs: OutputPlan, text: () => string, pages?: ReportPages<R>): Promise<R> {
+  const written = await writeReportFiles(report, flags, outputs, pages);
   if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (!flags.quiet) {
     process.stdout.write(`${text()}\n`);
@@ -59,10 +63,10 @@ export async function finishReport(fields: Parameters<typeof buildReport>[0], fl
   return report;
 }
 
-async function writeReportFiles(report: Report, flags: ReportFlags, outputs: OutputPlan): Promise<WrittenOutputs> {
+async function writeReportFiles<R extends object>(report: R, flags: ReportFlags, outputs: OutputPlan, pages?: ReportPages<R>): Promise<WrittenOutputs> {
   const interrupt = interruptSignal();
   try {
-    const { files, written } = await renderReportOutputs(report, flags);
+    const { files, written } = await renderReportOutputs(report, flags, pages);
     const json = flags.out !== undefined ? [{ path: flags.out, content: reportJson(report) }] : [];
     await commitOutputs(outputs, [...json, ...files], { signal: interrupt.signal });
     return written;

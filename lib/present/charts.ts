@@ -70,7 +70,8 @@ export interface HeatCell {
   text: string;
 }
 
-export function heatmap(id: string, title: string, subtitle: string, labels: string[], alphas: string[], cells: HeatCell[], color: Record<string, unknown>, darkText: string): Chart {
+/** Rows `labels` × columns `alphas` (α by default; `xTitle` names other columns). */
+export function heatmap(id: string, title: string, subtitle: string, labels: string[], alphas: string[], cells: HeatCell[], color: Record<string, unknown>, darkText: string, xTitle = 'α'): Chart {
   const cellWidth = Math.max(44, Math.min(64, Math.floor(300 / Math.max(1, alphas.length))));
   return {
     id,
@@ -81,7 +82,7 @@ export function heatmap(id: string, title: string, subtitle: string, labels: str
       width: cellWidth * alphas.length,
       height: 24 * labels.length,
       encoding: {
-        x: { field: 'alpha', type: 'ordinal', sort: alphas, title: 'α', axis: { labelAngle: 0, orient: 'top', domain: false, ticks: false } },
+        x: { field: 'alpha', type: 'ordinal', sort: alphas, title: xTitle, axis: { labelAngle: 0, orient: 'top', domain: false, ticks: false } },
         y: { field: 'label', type: 'nominal', sort: labels, title: null, axis: { domain: false, ticks: false } },
       },
       layer: [

@@ -14,7 +14,7 @@ import { renderSvg, reportCharts } from './charts.js';
 import type { Report } from './json.js';
 
 /** The name of a file, for headings (full paths stay in the settings table). */
-function baseName(path: string): string {
+export function baseName(path: string): string {
   return path.split(/[\\/]/).pop() || path;
 }
 
@@ -177,6 +177,21 @@ footer p.definitions{max-width:880px;margin:8px auto 0;text-align:left}
  */
 const DEFINITIONS_NOTE = `<p class="definitions" id="definitions">Conventions: α is the weight on B, θ(α) = (1−α)·θ<sub>A</sub> + α·θ<sub>B</sub>. The LLFC and weak-additivity distances are cosine distances d(a, m) = 1 − |⟨a, m⟩| / (‖a‖·‖m‖) of one sample's flattened features, averaged over samples (a sample with a zero norm is skipped and counted); the commutativity distances are ‖x − y‖² / (‖x‖·‖y‖) over all the data. Sums are accumulated in float64; standard deviations are population ones. Formulas, conventions and references for every number on this page: <code>docs/definitions.md</code> in the llfc package (<code>node_modules/llfc/docs/definitions.md</code> where it is installed).</p>`;
 
+/** The page up to its header's title line: doctype, head (title, inline CSS), the header's opening. */
+export function pageHead(tool: { readonly name: string; readonly version: string }, title: string): string {
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="${esc(tool.name)} ${esc(tool.version)}">
+<title>llfc report: ${esc(title)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header class="top"><div class="wrap">`;
+}
+
 /**
  * Renders the report as one self-contained HTML page. Async because the charts are rendered
  * by Vega; the page itself has no script and loads nothing.
@@ -201,17 +216,7 @@ export async function renderHtmlReport(report: Report): Promise<string> {
     esc(report.createdAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')),
   ].filter((x) => x.length > 0);
 
-  return `<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="${esc(report.tool.name)} ${esc(report.tool.version)}">
-<title>llfc report: ${esc(title)}</title>
-<style>${CSS}</style>
-</head>
-<body>
-<header class="top"><div class="wrap">
+  return `${pageHead(report.tool, title)}
 <h1>${esc(baseName(report.models.a))}<span class="vs">↔</span>${esc(baseName(report.models.b))}</h1>
 <div class="meta">${meta.map((m) => `<span>${m}</span>`).join('')}</div>
 </div></header>

@@ -36,17 +36,18 @@ export interface Report {
   readonly foldedBatchNorm?: FoldedBatchNorm;
 }
 
+/** What made a report, and when: the fields every kind of report starts with. */
+export function reportOrigin(): Pick<Report, 'tool' | 'createdAt'> {
+  return { tool: { name: 'llfc', version, onnxruntime: ort.env.versions.common, node: process.versions.node }, createdAt: new Date().toISOString() };
+}
+
 export function buildReport(fields: Omit<Report, 'schemaVersion' | 'tool' | 'createdAt'>): Report {
-  return {
-    schemaVersion: REPORT_SCHEMA_VERSION,
-    tool: { name: 'llfc', version, onnxruntime: ort.env.versions.common, node: process.versions.node },
-    createdAt: new Date().toISOString(),
-    ...fields,
-  };
+  const { tool, createdAt } = reportOrigin();
+  return { schemaVersion: REPORT_SCHEMA_VERSION, tool, createdAt, ...fields };
 }
 
 /** The report as the JSON file holds it. */
-export function reportJson(report: Report): string {
+export function reportJson(report: object): string {
   return `${JSON.stringify(report, null, 2)}\n`;
 }
 

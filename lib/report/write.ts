@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { checkOutputs, commitOutputs, writeOutputs, type DeclaredOutput, type OutputFile, type OutputPlan } from '../outputs.js';
+import type { Chart } from '../present/charts.js';
 import type { Report } from './json.js';
 
 /** The output flags shared by the commands that produce a report. */
@@ -49,11 +50,19 @@ export async function writeHtmlReport(report: Report, file: string, inputs: read
   await writeOutputs([{ path: file, content: await renderHtmlReport(report) }], inputs);
 }
 
+/** How a kind of report is shown: its HTML page and its charts (the pair report's by default; lib/report/study.ts for merge and series). */
+export interface ReportPages<R> {
+  html(report: R): Promise<string>;
+  charts(report: R): Promise<Chart[]>;
+}
+
+const PAIR_PAGES: ReportPages<Report> = { html: renderHtmlReport, charts: async (report) => (await import('./charts.js')).reportCharts(report) };
+
 /** Every chart of the report as `<dir>/<id>.svg` and `<dir>/<id>.png` (twice the SVG's size), rendered. */
-export async function plotFiles(report: Report, dir: string): Promise<OutputFile[]> {
-  const { reportCharts, renderSvg, svgToPng } = await import('./charts.js');
+export async function plotFiles<R = Report>(report: R, dir: string, pages: ReportPages<R> = PAIR_PAGES as unknown as ReportPages<R>): Promise<OutputFile[]> {
+  const { renderSvg, svgToPng } = await import('./charts.js');
   const files: OutputFile[] = [];
-  for (const chart of reportCharts(report)) {
+  for (const chart of await pages.charts(report)) {
     const svg = await renderSvg(chart.spec);
     files.push({ path: join(dir, `${chart.id}.svg`), content: `<?xml version="1.0" encoding="UTF-8"?>\n${svg}\n` });
     files.push({ path: join(dir, `${chart.id}.png`), content: await svgToPng(svg) });
@@ -70,15 +79,15 @@ export async function writePlots(report: Report, dir: string, inputs: readonly s
 }
 
 /** The HTML page and plot files the flags ask for, rendered but not written, and what they are. */
-export async function renderReportOutputs(report: Report, flags: ReportOutputFlags): Promise<{ files: OutputFile[]; written: WrittenOutputs }> {
+export async function renderReportOutputs<R = Report>(report: R, flags: ReportOutputFlags, pages: ReportPages<R> = PAIR_PAGES as unknown as ReportPages<R>): Promise<{ files: OutputFile[]; written: WrittenOutputs }> {
   const files: OutputFile[] = [];
   const written: { html?: string; plotsDir?: string; plots?: string[] } = {};
   if (flags.html !== undefined) {
-    files.push({ path: flags.html, content: await renderHtmlReport(report) });
+    files.push({ path: flags.html, content: await pages.html(report) });
     written.html = flags.html;
   }
   if (flags.plots !== undefined) {
-    const plots = await plotFiles(report, flags.plots);
+    const plots = await plotFiles(report, flags.plots, pages);
     files.push(...plots);
     written.plots = plots.map((f) => f.path);
     written.plotsDir = flags.plots;

@@ -15,6 +15,9 @@ import { alignmentFiles, alignmentJson, type AlignmentOutputs, type WrittenAlign
 import type { OutputFile } from '../outputs.js';
 import { analyzeNaiveAndAligned, type AlignRequest } from '../studies/aligned.js';
 import { layerwiseBarriers, type LayerwiseOptions } from '../studies/layerwise.js';
+import { mergeFiles, type MergeFilesResult, type MergeRequest } from '../studies/merge-files.js';
+import type { MergeOptions } from '../studies/merge.js';
+import { seriesOfFiles, type SeriesOptions, type SeriesRequest, type SeriesResult } from '../studies/series.js';
 
 /** Options without the callbacks, which cannot cross threads. */
 type Plain<T> = Omit<T, keyof RunControl>;
@@ -69,12 +72,21 @@ export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'>,
   readonly written: WrittenAlignment;
 }
 
+/** The keys of a `merge` request (its options come as their own argument). */
+export const MERGE_REQUEST_KEYS = keysOf<MergeRequest>({ models: true, data: true, outputs: true });
+
+/** The keys of a `series` request. */
+export const SERIES_REQUEST_KEYS = keysOf<SeriesRequest>({ models: true, data: true, manifest: true });
+
 export interface TaskMap {
   /** The files come back to be committed by the caller's thread (lib/api.ts alignFiles), where Ctrl-C is handled. */
   align: { request: AlignFilesRequest; result: AlignFilesResult & { readonly files: readonly OutputFile[] } };
   lmc: { request: CalibratedPairRequest & { options?: Plain<Omit<LmcOptions, 'calibrationData'>> }; result: CalibratedLmcResult & CheckpointNotes };
   analyze: { request: CalibratedPairRequest & { options?: Plain<Omit<AnalyzeOptions, 'calibrationData'>>; align?: AlignRequest }; result: AnalyzeResult };
   layerwise: { request: PairRequest & { options?: Plain<LayerwiseOptions> }; result: LayerwiseResult & CheckpointNotes };
+  /** As `align`: the merged model's files come back to be committed by the caller. */
+  merge: { request: MergeRequest & { options: Omit<Plain<MergeOptions>, 'data' | 'spec'> }; result: MergeFilesResult & { readonly files: readonly OutputFile[] } };
+  series: { request: SeriesRequest & { options?: Plain<SeriesOptions> }; result: SeriesResult };
 }
 
 export type TaskName = keyof TaskMap;
@@ -121,5 +133,11 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
     const options = { ...request.options, ...(await calibrationOption(request)), ...control };
     if (!request.align) return { naive: await analyzePair(a, b, data, options), ...checkpointNotes(a) };
     return { ...(await analyzeNaiveAndAligned(a, b, data, request.align, options)), ...checkpointNotes(a) };
+  },
+  async merge({ options, ...request }, control) {
+    return mergeFiles(request, options, control);
+  },
+  async series({ options, ...request }, control) {
+    return seriesOfFiles(request, { ...options, ...control });
   },
 };

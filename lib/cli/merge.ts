@@ -1,0 +1,99 @@
+/** `llfc merge M1 … Mn -o merged.onnx --method mean|mergemany|tree`: many models merged into one. */
+import { Command, Option } from 'commander';
+import { merge } from '../api.js';
+import { datasetFiles } from '../dataset/index.js';
+import { InvalidArgumentError } from '../errors.js';
+import { optionDefault, OPTIONS, resolveOptions } from '../options.js';
+import { checkOutputs as checkDeclaredOutputs } from '../outputs.js';
+import { fixed, formatTable, percent } from '../present/text.js';
+import { buildStudyReport, modelLabels, STUDY_PAGES, type StudyReport } from '../report/study.js';
+import { PLAIN_MERGE_OPTIONS, type MergeMatch, type MergeMethod } from '../studies/merge.js';
+import { sibling } from './align.js';
+import { addDataOptions, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
+import { parseNumber } from './parse.js';
+import { addReportOptions, checkOutputs, publishReport, withProgress, type ReportFlags } from './report-output.js';
+import { parseInputShape } from './spec.js';
+
+export interface MergeFlags extends DataFlags, ReportFlags {
+  output: string;
+  safetensors?: string;
+  method: MergeMethod;
+  match?: MergeMatch;
+  seed?: string;
+  pad?: boolean;
+  maxRounds?: string;
+  maxSweeps?: string;
+  inputShape?: string;
+}
+
+/** The printed summary: each model's weight and evaluation, the merge's, and how the search went. */
+export function mergeText(report: StudyReport): string {
+  const m = report.merge!;
+  const labels = modelLabels(report.models);
+  const e = m.evaluation;
+  const rows = labels.map((label, i) => [label, fixed(m.weights[i]!, 4), ...(e ? [fixed(e.models[i]!.loss), percent(e.models[i]!.accuracy)] : [])]);
+  if (e) rows.push(['merged', '1', fixed(e.merged.loss), percent(e.merged.accuracy)]);
+  const course = m.rounds ? `${m.rounds.length} rounds, ${m.converged ? 'converged' : 'stopped at --max-rounds'}` : m.levels ? `${m.levels.length} levels` : 'no alignment';
+  return [
+    `merge of ${report.models.length} models: ${m.method}, ${m.match} matching (${course})`,
+    formatTable(['model', 'weight', ...(e ? ['loss', 'accuracy'] : [])], rows),
+    `objective Σ_{i<j} ⟨π_i θ_i, π_j θ_j⟩ ${fixed(m.objective, 6)} (identities: ${fixed(m.initialObjective, 6)})`,
+    `merged model written to ${m.outputs.onnx}; parameters (PyTorch names) to ${m.outputs.safetensors}`,
+  ].join('\n');
+}
+
+export function mergeCommand(): Command {
+  const command = new Command('merge')
+    .description('merge many checkpoints of one architecture into one: the mean, MergeMany (Ainsworth et al.) or a binary tree (Franke et al.), units matched by weights or activations; writes ONNX and safetensors')
+    .argument('<models...>', 'the checkpoints (ONNX); the merge keeps the first one’s graph and names')
+    .addOption(new Option('--method <method>', 'mean, MergeMany, or the hierarchical binary tree').choices(OPTIONS.mergeMethod.values).makeOptionMandatory())
+    .requiredOption('-o, --output <file>', 'the merged model as ONNX')
+    .option('--safetensors <file>', 'the merged parameters under PyTorch names (default: <output>.safetensors)')
+    .addOption(new Option('--match <kind>', `match units by weights or by activations on --data (default ${optionDefault('match')})`).choices(OPTIONS.match.values))
+    .option('--seed <n>', `seed of the model and group orders (default ${optionDefault('seed')})`)
+    .option('--pad', 'tree: allow a count that is not a power of two (a level’s odd model is carried up)')
+    .option('--max-rounds <n>', `MergeMany: at most this many rounds (default ${optionDefault('maxRounds')})`)
+    .option('--max-sweeps <n>', `weight matching: at most this many sweeps per matching (default ${optionDefault('maxSweeps')})`)
+    .option('--input-shape <dims>', 'input shape to probe the graph with, batch included');
+  addDataOptions(command);
+  addReportOptions(command);
+  return command.action(async (models: string[], flags: MergeFlags) => {
+    const options = resolveOptions('llfc merge', PLAIN_MERGE_OPTIONS, {
+      method: flags.method,
+      match: flags.match,
+      seed: parseNumber(flags.seed, '--seed'),
+      pad: flags.pad,
+      maxRounds: parseNumber(flags.maxRounds, '--max-rounds'),
+      maxSweeps: parseNumber(flags.maxSweeps, '--max-sweeps'),
+      batchSize: parseNumber(flags.batchSize, '--batch-size'),
+      inputShape: parseInputShape(flags.inputShape),
+    });
+    const hasData = flags.data !== undefined || flags.input !== undefined || flags.tokens !== undefined;
+    if (options.match === 'activation' && options.method !== 'mean' && !hasData) throw new InvalidArgumentError('--match activation needs data: give the inputs the models run on (--data)');
+    const data = hasData ? datasetOptionsFromFlags(flags) : undefined;
+    const safetensors = flags.safetensors ?? sibling(flags.output, 'safetensors');
+    const inputs = [...models, ...(data ? datasetFiles(data) : [])];
+    // Checked here with every output, so that messages name the options and two outputs cannot be one file.
+    await checkDeclaredOutputs(
+      [
+        { path: flags.output, label: '--output' },
+        { path: safetensors, label: '--safetensors' },
+        ...(flags.out !== undefined ? [{ path: flags.out, label: '--out' }] : []),
+        ...(flags.html !== undefined ? [{ path: flags.html, label: '--html' }] : []),
+        ...(flags.plots !== undefined ? [{ path: flags.plots, label: '--plots', directory: true }] : []),
+      ],
+      inputs,
+    );
+    const reportPlan = await checkOutputs(flags, inputs);
+    const settings = options;
+    const result = await withProgress(flags, (control) => merge({ models, ...(data ? { data } : {}), outputs: { onnx: flags.output, safetensors } }, { ...settings, ...control }));
+    const report = buildStudyReport({
+      kind: 'merge',
+      models,
+      data: data && result.report.evaluation ? { source: dataSource(flags), samples: result.report.evaluation.samples, labels: true } : null,
+      settings,
+      merge: { ...result.report, outputs: { onnx: flags.output, safetensors } },
+    });
+    await publishReport(report, flags, reportPlan, () => mergeText(report), STUDY_PAGES);
+  });
+}
