@@ -74,6 +74,7 @@ export {
   type ValueAction,
   type FixedChannels,
   type TrivialGroup,
+  type ExpertParameter,
   type SpecOptions,
   type PermutedModel,
   type PermutationsFile,

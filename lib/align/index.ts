@@ -143,6 +143,7 @@ export {
   type ValueAction,
   type FixedChannels,
   type TrivialGroup,
+  type ExpertParameter,
   type SpecOptions,
 } from './spec/index.js';
 export {

@@ -38,7 +38,7 @@ export function inferSpecFromShapes(checkpoint: Checkpoint, shapes: Map<string, 
   return collectSpec(solveGraph(checkpoint, shapes, inputShape, permuteConstants ? [] : (constants ?? [])));
 }
 
-export type { AxisAction, ParameterAction, ValueAction, PermutationGroup, FixedChannels, TrivialGroup, PermutationSpec, SpecOptions } from './types.js';
+export type { AxisAction, ParameterAction, ValueAction, PermutationGroup, FixedChannels, TrivialGroup, PermutationSpec, SpecOptions, ExpertParameter } from './types.js';
 export { BoundSpec, type GroupAction } from './bound.js';
 export { actionKey, checkSameSpec } from './compare.js';
 export { sharedConstants } from './constants.js';
