@@ -19,6 +19,10 @@ import { runTask } from './worker/host.js';
 import { PLAIN_ALIGN_OPTIONS, type AlignOptions } from './align/index.js';
 import { alignmentOutputs } from './align/output.js';
 import { ALIGN_REQUEST_OPTIONS, type AlignRequest } from './studies/aligned.js';
+import { buildReport, reportJson, type Report } from './report/json.js';
+import { renderReportOutputs, reportOutputs, type ReportOutputFlags, type WrittenOutputs } from './report/write.js';
+import type { ShardedResult } from './shard/commands.js';
+import { runShard, SHARD_REQUEST_KEYS, type ShardOutcome, type ShardRequest } from './shard/run.js';
 import { ALIGN_FILES_REQUEST_KEYS, PAIR_REQUEST_KEYS, type AlignFilesRequest, type AlignFilesResult, type AnalyzeResult, type PairRequest } from './worker/tasks.js';
 
 export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, PairRequest } from './worker/tasks.js';
@@ -65,6 +69,32 @@ export async function alignFiles(request: Omit<AlignFilesRequest, 'options'>, op
   const { files, ...result } = await runTask('align', { ...request, options: plain }, control(signal, onProgress));
   await commitOutputs(outputs, files, signal ? { signal } : {});
   return result;
+}
+
+/**
+ * One shard of a sharded `lmc`, `analyze` or activation-matching run (SCIENCE.md §8): its share
+ * of the data (lib/shard/range.ts) in one pass, written as a partial file to `request.out`, or
+ * kept when `out` already holds this shard's partial of the same run. `llfc reduce` (reduce())
+ * adds the partials of every shard into the single run's report.
+ */
+export async function shard(request: ShardRequest, control: RunControl = {}): Promise<ShardOutcome> {
+  checkKnownKeys('shard() request', request, SHARD_REQUEST_KEYS);
+  return runShard(request, (pass) => runTask('shard', pass, control));
+}
+
+/**
+ * Reduces the partial files of every shard of one run into the report the single run writes
+ * (JSON at `outputs.out`, HTML at `outputs.html`, charts in `outputs.plots`); refuses partials
+ * of different runs, missing or repeated shards, other format versions and damaged files
+ * (PartialError naming them).
+ */
+export async function reduce(files: readonly string[], outputs: ReportOutputFlags & { readonly out?: string } = {}, control: RunControl = {}): Promise<ShardedResult & { readonly report: Report; readonly written: WrittenOutputs }> {
+  const plan = await checkOutputs([...(outputs.out !== undefined ? [{ path: outputs.out, label: '--out' }] : []), ...reportOutputs(outputs)], files);
+  const result = await runTask('reduce', { files }, control);
+  const report = buildReport(result.fields);
+  const { files: rendered, written } = await renderReportOutputs(report, outputs);
+  await commitOutputs(plan, [...(outputs.out !== undefined ? [{ path: outputs.out, content: reportJson(report) }] : []), ...rendered], control.signal ? { signal: control.signal } : {});
+  return { ...result, report, written };
 }
 
 function control(signal: AbortSignal | undefined, onProgress: RunControl['onProgress']): RunControl {

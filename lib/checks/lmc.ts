@@ -10,6 +10,7 @@ import { alphaGrid, CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '.
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { LmcResult } from '../results.js';
 import { ModelSession, type ParameterFeed } from '../session.js';
+import { Sums } from '../sums.js';
 
 export interface LmcOptions extends RunControl {
   /** α values (default: 11 evenly spaced from 0 to 1). */
@@ -50,12 +51,20 @@ export function accuracyBarrier(alphas: readonly number[], accuracy: readonly nu
   return Math.max(...alphas.map((a, i) => (1 - a) * a0 + a * a1 - accuracy[i]!));
 }
 
-/** A batch's (or a pass's) sums: cross-entropy, top-1 hits, and the labelled positions they cover. */
+/** A batch's sums: cross-entropy, top-1 hits, and the labelled positions they cover. */
 export interface LossSums {
   loss: number;
   hits: number;
   count: number;
 }
+
+/** Slots of a pass's loss sums (lib/sums.ts): cross-entropy, hits, labelled positions. */
+const LOSS = 0;
+const HITS = 1;
+const COUNT = 2;
+
+/** A pass's loss sums: [Σ cross-entropy, hits, labelled positions] (hits and count exact integers). */
+export const lossSums = (): Sums => new Sums(3);
 
 /**
  * Sums over the labelled positions of cross-entropy (float64, log-sum-exp stabilised) and of
@@ -106,21 +115,22 @@ export function lossSetup(checkpoint: Checkpoint, data: Dataset): LossSetup {
   return { classes, ignoreIndex: data.ignoreIndex, where: `${checkpoint.file} on ${data.source}` };
 }
 
-/** Adds the sums of one batch's logits against its labels to `sums`; logits of another size are a ShapeMismatchError. */
-export function addBatchLoss(sums: LossSums, setup: LossSetup, logits: Float32Array, labels: Int32Array): void {
+/** Adds the sums of one batch's logits against its labels to a pass's `sums`; logits of another size are a ShapeMismatchError. */
+export function addBatchLoss(sums: Sums, setup: LossSetup, logits: Float32Array, labels: Int32Array): void {
   if (logits.length !== labels.length * setup.classes) {
     throw new ShapeMismatchError(`${setup.where}: ${logits.length} logits for ${labels.length} labels of ${setup.classes} classes each; the logits must hold one row per label`);
   }
   const r = crossEntropyAndHits(logits, labels, setup.classes, setup.ignoreIndex);
-  sums.loss += r.loss;
-  sums.hits += r.hits;
-  sums.count += r.count;
+  sums.add(LOSS, r.loss);
+  sums.add(HITS, r.hits);
+  sums.add(COUNT, r.count);
 }
 
 /** Mean loss and accuracy of a pass's sums; a pass whose every label is ignored has none. */
-export function lossMeans(setup: LossSetup, sums: LossSums): { loss: number; accuracy: number } {
-  if (sums.count === 0) throw new LabelError(`${setup.where}: every label equals the ignore index ${setup.ignoreIndex}; nothing to measure`);
-  return { loss: sums.loss / sums.count, accuracy: sums.hits / sums.count };
+export function lossMeans(setup: LossSetup, sums: Sums): { loss: number; accuracy: number } {
+  const count = sums.value(COUNT);
+  if (count === 0) throw new LabelError(`${setup.where}: every label equals the ignore index ${setup.ignoreIndex}; nothing to measure`);
+  return { loss: sums.value(LOSS) / count, accuracy: sums.value(HITS) / count };
 }
 
 /** The LMC result from the per-α mean losses and accuracies; barriers need α = 0 and 1. */
@@ -147,10 +157,10 @@ export function logitClasses(checkpoint: Checkpoint, labelShape: readonly number
 }
 
 /**
- * Loss and accuracy of θ(α) for every α on the dataset, and the three barriers.
- * α is the outer loop: one arena buffer is reused, so memory stays at one model.
+ * The loss sums of θ(α) for every α on the dataset (one per α, in order). α is the outer loop:
+ * one arena buffer is reused, so memory stays at one model.
  */
-export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}): Promise<LmcResult> {
+export async function lmcSums(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}): Promise<Sums[]> {
   const { alphas, batchSize, feed, signal, onProgress } = resolveOptions('linearModeConnectivity()', LMC_OPTIONS, options);
   pairCheckpoints(a, b);
   const loss = lossSetup(a, data);
@@ -160,8 +170,7 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
 
   const theta = new Float32Array(a.arena.length);
   const shared = feed === 'inputs' ? await ModelSession.create(a) : undefined;
-  const losses: number[] = [];
-  const accuracy: number[] = [];
+  const passes: Sums[] = [];
   try {
     for (const alpha of alphas) {
       throwIfAborted(signal);
@@ -169,7 +178,7 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
       const session = shared ?? (await ModelSession.create(a, { parameters: theta }));
       try {
         session.checkData(data);
-        const sums: LossSums = { loss: 0, hits: 0, count: 0 };
+        const sums = lossSums();
         for await (const batch of data.batches(batchSize, signal ? { signal } : {})) {
           throwIfAborted(signal);
           const out = await session.runBatch(batch, data, theta);
@@ -177,9 +186,7 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
           addBatchLoss(sums, loss, logits, batch.labels!);
           onProgress?.({ phase: 'lmc', done: ++done, total });
         }
-        const means = lossMeans(loss, sums);
-        losses.push(means.loss);
-        accuracy.push(means.accuracy);
+        passes.push(sums);
       } finally {
         if (!shared) await session.release();
       }
@@ -187,5 +194,18 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
   } finally {
     await shared?.release();
   }
-  return lmcResult(alphas, losses, accuracy, data.length);
+  return passes;
+}
+
+/** The LMC result of the per-α loss sums of a pass over `data` (lmcSums). */
+export function lmcOfSums(a: Checkpoint, data: Dataset, alphas: readonly number[], passes: readonly Sums[]): LmcResult {
+  const loss = lossSetup(a, data);
+  const means = passes.map((sums) => lossMeans(loss, sums));
+  return lmcResult([...alphas], means.map((m) => m.loss), means.map((m) => m.accuracy), data.length);
+}
+
+/** Loss and accuracy of θ(α) for every α on the dataset, and the three barriers. */
+export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}): Promise<LmcResult> {
+  const passes = await lmcSums(a, b, data, options);
+  return lmcOfSums(a, data, resolveOptions('linearModeConnectivity()', LMC_OPTIONS, options).alphas, passes);
 }

@@ -76,8 +76,3 @@ function namedInputs(items: readonly string[]): Record<string, string> {
   }
   return inputs;
 }
-
-/** The data files as the report names them. */
-export function dataSource(flags: DataFlags): string {
-  return flags.tokens ?? (flags.data ?? flags.input ?? []).join(', ');
-}

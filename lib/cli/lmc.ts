@@ -8,11 +8,15 @@ import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, resolveOptions } from '../options.js';
 import type { ParameterFeed } from '../session.js';
 import { datasetFiles } from '../dataset/index.js';
-import { addDataOptions, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
+import { addDataOptions, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
+import { dataSourceOf, lmcReportFields, lmcSettings } from '../report/fields.js';
+import { addShardOption, runShardFromFlags, type ShardFlags } from './shard.js';
+import type { CheckpointNotes } from '../folded-batchnorm.js';
+import type { LmcResult } from '../results.js';
 import { parseNumber, parseNumberList } from './parse.js';
 import { addReportOptions, checkOutputs, feedOption, finishReport, withProgress, type ReportFlags } from './report-output.js';
 
-export interface LmcFlags extends DataFlags, ReportFlags {
+export interface LmcFlags extends DataFlags, ReportFlags, ShardFlags {
   steps?: string;
   alphas?: string;
   feed?: ParameterFeed;
@@ -30,21 +34,17 @@ export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<voi
   const options = resolveOptions('llfc lmc', LMC_OPTIONS, { alphas: alphasFromFlags(flags), batchSize: parseNumber(flags.batchSize, '--batch-size'), feed: flags.feed });
   const { batchSize, feed } = options;
   const data = datasetOptionsFromFlags(flags);
+  if (flags.shard !== undefined) return runShardFromFlags('lmc', a, b, data, options, flags);
   const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data)]);
   const { foldedBatchNorm, ...lmc } = await withProgress(flags, (control) => runLmcTask({ a, b, data }, { ...options, ...control }));
-  const source = dataSource(flags);
-  await finishReport(
-    {
-      models: { a, b },
-      data: { source, samples: lmc.samples, labels: true },
-      settings: { batchSize, feed },
-      lmc,
-      ...(foldedBatchNorm ? { foldedBatchNorm } : {}),
-    },
-    flags,
-    outputs,
-    () => [`LMC of ${a} (α=0) and ${b} (α=1) on ${lmc.samples} samples of ${source}`, ...warnings(a, { foldedBatchNorm }), lmcTable(lmc)].join('\n'),
-  );
+  const source = dataSourceOf(data);
+  const notes = foldedBatchNorm ? { foldedBatchNorm } : {};
+  await finishReport(lmcReportFields({ a, b, source, settings: lmcSettings({ batchSize, feed }) }, lmc, notes), flags, outputs, () => lmcText(a, b, lmc, source, notes));
+}
+
+/** The printed LMC report. */
+export function lmcText(a: string, b: string, lmc: LmcResult, source: string, notes: CheckpointNotes): string {
+  return [`LMC of ${a} (α=0) and ${b} (α=1) on ${lmc.samples} samples of ${source}`, ...warnings(a, notes), lmcTable(lmc)].join('\n');
 }
 
 export function lmcCommand(): Command {
@@ -57,5 +57,6 @@ export function lmcCommand(): Command {
     .addOption(feedOption());
   addDataOptions(command);
   addReportOptions(command);
+  addShardOption(command);
   return command.action(async (a: string, b: string, flags: LmcFlags) => runLmc(a, b, flags));
 }

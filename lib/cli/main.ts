@@ -9,6 +9,7 @@ import { lmcCommand } from './lmc.js';
 import { specCommand } from './spec.js';
 import { permuteCommand } from './permute.js';
 import { alignCommand } from './align.js';
+import { reduceCommand } from './reduce.js';
 
 /**
  * Ctrl-C where no command handles it (while starting, between the work and the writing)
@@ -48,6 +49,7 @@ async function run(argv: readonly string[]): Promise<number> {
   program.addCommand(specCommand().exitOverride());
   program.addCommand(permuteCommand().exitOverride());
   program.addCommand(alignCommand().exitOverride());
+  program.addCommand(reduceCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

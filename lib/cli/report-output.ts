@@ -49,14 +49,18 @@ export async function withProgress<T>(flags: OutputOptions, work: (control: { si
  */
 export async function finishReport(fields: Parameters<typeof buildReport>[0], flags: ReportFlags, outputs: OutputPlan, text: () => string): Promise<Report> {
   const report = buildReport(fields);
-  const written = await writeReportFiles(report, flags, outputs);
+  printReport(report, flags, await writeReportFiles(report, flags, outputs), text);
+  return report;
+}
+
+/** Prints a written report: as JSON with --json, else its text and the files written (nothing with --quiet). */
+export function printReport(report: Report, flags: ReportFlags, written: WrittenOutputs, text: () => string): void {
   if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (!flags.quiet) {
     process.stdout.write(`${text()}\n`);
     if (flags.out) process.stdout.write(`report written to ${flags.out}\n`);
     process.stdout.write(describeOutputs(written));
   }
-  return report;
 }
 
 async function writeReportFiles(report: Report, flags: ReportFlags, outputs: OutputPlan): Promise<WrittenOutputs> {

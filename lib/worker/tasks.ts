@@ -14,6 +14,9 @@ import { align, type AlignOptions, type AlignResult } from '../align/index.js';
 import { alignmentFiles, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
 import type { OutputFile } from '../outputs.js';
 import { analyzeNaiveAndAligned, type AlignRequest } from '../studies/aligned.js';
+import type { ShardedResult } from '../shard/commands.js';
+import { reducePartials } from '../shard/reduce.js';
+import { shardPass, type ShardPassRequest, type ShardPassResult } from '../shard/run.js';
 
 /** Options without the callbacks, which cannot cross threads. */
 type Plain<T> = Omit<T, keyof RunControl>;
@@ -64,6 +67,10 @@ export interface TaskMap {
   align: { request: AlignFilesRequest; result: AlignFilesResult & { readonly files: readonly OutputFile[] } };
   lmc: { request: PairRequest & { options?: Plain<LmcOptions> }; result: LmcResult & CheckpointNotes };
   analyze: { request: PairRequest & { options?: Plain<AnalyzeOptions>; align?: AlignRequest }; result: AnalyzeResult };
+  /** One shard's pass of a sharded run (lib/shard/run.ts). */
+  shard: { request: ShardPassRequest; result: ShardPassResult };
+  /** The reduction of a sharded run's partial files (lib/shard/reduce.ts). */
+  reduce: { request: { readonly files: readonly string[] }; result: ShardedResult };
 }
 
 export type TaskName = keyof TaskMap;
@@ -102,4 +109,6 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
     if (!request.align) return { naive: await analyzePair(a, b, data, options), ...checkpointNotes(a) };
     return { ...(await analyzeNaiveAndAligned(a, b, data, request.align, options)), ...checkpointNotes(a) };
   },
+  shard: (request, control) => shardPass(request, control),
+  reduce: (request) => reducePartials(request.files),
 };
