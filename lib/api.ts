@@ -13,17 +13,20 @@ import { checkpointNotes, type CheckpointNotes } from './folded-batchnorm.js';
 import { interpolatedModel } from './interpolate.js';
 import { externalDataFiles, modelFiles, modelOutputs } from './onnx/external-output.js';
 import { checkKnownKeys, checkOption, resolveOptions } from './options.js';
-import { checkOutputs, commitOutputs } from './outputs.js';
+import { checkOutputs, commitOutputs, type OutputFile, type OutputPlan } from './outputs.js';
 import type { RunControl } from './progress.js';
 import { runTask } from './worker/host.js';
 import { PLAIN_ALIGN_OPTIONS, type AlignOptions } from './align/index.js';
-import { alignmentOutputs } from './align/output.js';
+import { alignmentOutputs, type AlignFilesResult, type AlignmentOutputs } from './align/output.js';
 import { ALIGN_REQUEST_OPTIONS, type AlignRequest } from './studies/aligned.js';
 import { buildReport, reportJson, type Report } from './report/json.js';
 import { renderReportOutputs, reportOutputs, type ReportOutputFlags, type WrittenOutputs } from './report/write.js';
 import type { ShardedResult } from './shard/commands.js';
+import { readPartial } from './shard/partial.js';
+import { resolve } from 'node:path';
+import { InvalidArgumentError } from './errors.js';
 import { runShard, SHARD_REQUEST_KEYS, type ShardOutcome, type ShardRequest } from './shard/run.js';
-import { ALIGN_FILES_REQUEST_KEYS, PAIR_REQUEST_KEYS, type AlignFilesRequest, type AlignFilesResult, type AnalyzeResult, type PairRequest } from './worker/tasks.js';
+import { ALIGN_FILES_REQUEST_KEYS, PAIR_REQUEST_KEYS, type AlignFilesRequest, type AnalyzeResult, type PairRequest } from './worker/tasks.js';
 
 export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, PairRequest } from './worker/tasks.js';
 export type { AlignRequest } from './studies/aligned.js';
@@ -82,18 +85,48 @@ export async function shard(request: ShardRequest, control: RunControl = {}): Pr
   return runShard(request, (pass) => runTask('shard', pass, control));
 }
 
+/** Where `reduce` writes: the report of `lmc`/`analyze` partials, or the alignment of activation-matching partials. */
+export interface ReduceOutputs extends ReportOutputFlags {
+  /** The JSON report. */
+  readonly out?: string;
+  /** The aligned B, its permutations and parameters (partials of `align --method activation`). */
+  readonly aligned?: AlignmentOutputs;
+}
+
+/** What `reduce` gives: the report and its result, or the alignment. */
+export type ReduceResult =
+  | (Exclude<ShardedResult, { command: 'align' }> & { readonly report: Report; readonly written: WrittenOutputs })
+  | Omit<Extract<ShardedResult, { command: 'align' }>, 'files'>;
+
 /**
- * Reduces the partial files of every shard of one run into the report the single run writes
- * (JSON at `outputs.out`, HTML at `outputs.html`, charts in `outputs.plots`); refuses partials
- * of different runs, missing or repeated shards, other format versions and damaged files
- * (PartialError naming them).
+ * Reduces the partial files of every shard of one run into what the single run writes: the
+ * report of `lmc` and `analyze` (JSON at `outputs.out`, HTML at `outputs.html`, charts in
+ * `outputs.plots`), or the alignment of activation matching (`outputs.aligned`). Refuses
+ * partials of different runs, missing or repeated shards, other format versions and damaged
+ * files (PartialError naming them).
  */
-export async function reduce(files: readonly string[], outputs: ReportOutputFlags & { readonly out?: string } = {}, control: RunControl = {}): Promise<ShardedResult & { readonly report: Report; readonly written: WrittenOutputs }> {
+export async function reduce(files: readonly string[], outputs: ReduceOutputs = {}, control: RunControl = {}): Promise<ReduceResult> {
+  if (files.length === 0) throw new InvalidArgumentError('reduce: give the partial files of every shard');
+  const { run, cwd } = await readPartial(files[0]!);
+  const commit = (plan: OutputPlan, written: readonly OutputFile[]) => commitOutputs(plan, written, control.signal ? { signal: control.signal } : {});
+  if (run.command === 'align') {
+    const given = (['out', 'html', 'plots'] as const).filter((k) => outputs[k] !== undefined);
+    if (given.length > 0 || !outputs.aligned) throw new InvalidArgumentError(`${files[0]}: partials of activation matching reduce to an alignment: give the aligned model's files (-o, --perm-out, --safetensors)${given.length > 0 ? `, not ${given.map((k) => `--${k}`).join(', ')}` : ''}`);
+    const external = (await externalDataFiles(resolve(cwd, run.b))).length > 0;
+    const plan = await checkOutputs(alignmentOutputs(outputs.aligned, external), files);
+    const result = await runTask('reduce', { files, alignment: outputs.aligned }, control);
+    if (result.command !== 'align') throw new InvalidArgumentError(`${files[0]}: not an alignment's partial`);
+    const { files: aligned, ...rest } = result;
+    await commit(plan, aligned);
+    return rest;
+  }
+  if (outputs.aligned) throw new InvalidArgumentError(`${files[0]}: partials of ${run.command} reduce to a report (--out, --html), not an aligned model`);
   const plan = await checkOutputs([...(outputs.out !== undefined ? [{ path: outputs.out, label: '--out' }] : []), ...reportOutputs(outputs)], files);
   const result = await runTask('reduce', { files }, control);
+  if (result.command === 'align') throw new InvalidArgumentError(`${files[0]}: an alignment's partial`);
   const report = buildReport(result.fields);
   const { files: rendered, written } = await renderReportOutputs(report, outputs);
-  await commitOutputs(plan, [...(outputs.out !== undefined ? [{ path: outputs.out, content: reportJson(report) }] : []), ...rendered], control.signal ? { signal: control.signal } : {});
+  await commit(plan, [...(outputs.out !== undefined ? [{ path: outputs.out, content: reportJson(report) }] : []), ...rendered]);
   return { ...result, report, written };
 }
 

@@ -4,6 +4,7 @@
  * the single run gives (the same code from the sums on: lib/shard/commands.ts).
  */
 import { isAbsolute, resolve } from 'node:path';
+import type { AlignmentOutputs } from '../align/output.js';
 import { loadPair } from '../load-pair.js';
 import { openDataset, NEXT_TOKEN_LABELS, type OpenDatasetOptions } from '../dataset/index.js';
 import { InvalidArgumentError, PartialError } from '../errors.js';
@@ -53,8 +54,8 @@ export function orderShards(parts: readonly Part[]): Part[] {
   return ordered;
 }
 
-/** A run's path, as the shard that recorded it resolved it. */
-const at = (cwd: string, file: string): string => (isAbsolute(file) ? file : resolve(cwd, file));
+/** A run's path as the shard that recorded it resolved it: as given when it names the same file from here. */
+const at = (cwd: string, file: string): string => (isAbsolute(file) || resolve(cwd, file) === resolve(file) ? file : resolve(cwd, file));
 
 /** The data options with every file resolved against `cwd`. */
 function resolveData(data: OpenDatasetOptions, cwd: string): OpenDatasetOptions {
@@ -87,8 +88,8 @@ function addShards(parts: readonly Part[], part: string, accumulators: NamedSums
   }
 }
 
-/** Reads, checks and reduces the partials of one run (in a worker: lib/api.ts). */
-export async function reducePartials(files: readonly string[]): Promise<ShardedResult> {
+/** Reads, checks and reduces the partials of one run (in a worker: lib/api.ts); an alignment's files go to `alignment`. */
+export async function reducePartials(files: readonly string[], alignment?: AlignmentOutputs): Promise<ShardedResult> {
   if (files.length === 0) throw new InvalidArgumentError('reduce: give the partial files of every shard');
   const parts = await Promise.all(files.map(async (file) => ({ file, partial: await readPartial(file) })));
   const ordered = orderShards(parts);
@@ -101,5 +102,5 @@ export async function reducePartials(files: readonly string[]): Promise<ShardedR
   }
   const [[a, b], data] = await Promise.all([loadPair(at(cwd, run.a), at(cwd, run.b)), openDataset(resolveData(run.data as OpenDatasetOptions, cwd))]);
   const description = { a: run.a, b: run.b, source: run.report.source, settings: run.report.settings };
-  return commandEntry(run.command).result(a, b, data, run.options, description, (part, accumulators) => addShards(ordered, part, accumulators));
+  return commandEntry(run.command).result({ a, b, data, options: run.options, run: description, ...(alignment ? { alignment } : {}), add: (part, accumulators) => addShards(ordered, part, accumulators) });
 }

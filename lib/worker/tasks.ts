@@ -10,8 +10,10 @@ import type { AlignedAnalysis, LmcResult, PairAnalysis } from '../results.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { checkpointNotes, type CheckpointNotes } from '../folded-batchnorm.js';
 import type { RunControl } from '../progress.js';
-import { align, type AlignOptions, type AlignResult } from '../align/index.js';
-import { alignmentFiles, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
+import { align, type AlignOptions } from '../align/index.js';
+import { alignFilesResult, type AlignFilesResult, type AlignmentOutputs } from '../align/output.js';
+
+export type { AlignFilesResult };
 import type { OutputFile } from '../outputs.js';
 import { analyzeNaiveAndAligned, type AlignRequest } from '../studies/aligned.js';
 import type { ShardedResult } from '../shard/commands.js';
@@ -54,13 +56,6 @@ export interface AlignFilesRequest {
 /** The keys of an `alignFiles` request (its options come as their own argument). */
 export const ALIGN_FILES_REQUEST_KEYS = keysOf<Omit<AlignFilesRequest, 'options'>>({ a: true, b: true, data: true, outputs: true });
 
-/** What an alignment run reports back: everything of AlignResult but the checkpoint and the full spec. */
-export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'>, CheckpointNotes {
-  readonly spec: { readonly groups: readonly { readonly label: string; readonly size: number }[] };
-  /** The permutations file's content. */
-  readonly permutationsJson: Record<string, unknown>;
-  readonly written: WrittenAlignment;
-}
 
 export interface TaskMap {
   /** The files come back to be committed by the caller's thread (lib/api.ts alignFiles), where Ctrl-C is handled. */
@@ -70,7 +65,7 @@ export interface TaskMap {
   /** One shard's pass of a sharded run (lib/shard/run.ts). */
   shard: { request: ShardPassRequest; result: ShardPassResult };
   /** The reduction of a sharded run's partial files (lib/shard/reduce.ts). */
-  reduce: { request: { readonly files: readonly string[] }; result: ShardedResult };
+  reduce: { request: { readonly files: readonly string[]; readonly alignment?: AlignmentOutputs }; result: ShardedResult };
 }
 
 export type TaskName = keyof TaskMap;
@@ -83,21 +78,7 @@ async function openPair(request: PairRequest) {
 export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control: RunControl) => Promise<TaskMap[K]['result']> } = {
   async align(request, control) {
     const [[a, b], data] = await Promise.all([loadPair(request.a, request.b), request.data ? openDataset(request.data) : undefined]);
-    const result = await align(a, b, { ...request.options, ...(data ? { data } : {}), ...control });
-    const { files, written } = alignmentFiles(a, result, request.outputs);
-    return {
-      files,
-      method: result.method,
-      permutations: result.permutations,
-      objective: result.objective,
-      initialObjective: result.initialObjective,
-      ...(result.weightMatching ? { weightMatching: result.weightMatching } : {}),
-      ...(result.activationMatching ? { activationMatching: result.activationMatching } : {}),
-      spec: { groups: result.spec.groups.map((g) => ({ label: g.label, size: g.size })) },
-      permutationsJson: alignmentJson(a, result),
-      written,
-      ...checkpointNotes(a),
-    };
+    return alignFilesResult(a, await align(a, b, { ...request.options, ...(data ? { data } : {}), ...control }), request.outputs);
   },
   async lmc(request, control) {
     const [a, b, data] = await openPair(request);
@@ -110,5 +91,5 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
     return { ...(await analyzeNaiveAndAligned(a, b, data, request.align, options)), ...checkpointNotes(a) };
   },
   shard: (request, control) => shardPass(request, control),
-  reduce: (request) => reducePartials(request.files),
+  reduce: (request) => reducePartials(request.files, request.alignment),
 };
