@@ -79,7 +79,7 @@ export {
 export { writeAlignment, alignmentFiles, alignmentOutputs, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from './align/output.js';
 // ---- end permutation alignment
 // ---- sharded runs (lib/shard/, SCIENCE.md §8)
-export { shard, reduce } from './api.js';
+export { shard, reduce, type ReduceOutputs, type ReduceResult } from './api.js';
 export { Sums, type NamedSums } from './sums.js';
 export type { ShardRequest, ShardOutcome } from './shard/run.js';
 export { parseShard, shardSamples, SLURM_INDEX, SLURM_COUNT, type Shard } from './shard/range.js';

@@ -73,7 +73,7 @@ export async function fileSha256(file: string): Promise<string> {
 
 /** Non-finite sums (a model that outputs NaN on data let through) as JSON strings. */
 const store = (v: number): number | string => (Number.isFinite(v) ? v : String(v));
-const load = (v: unknown): number => (typeof v === 'number' ? v : v === 'NaN' || v === 'Infinity' || v === '-Infinity' ? Number(v) : NaN);
+const load = (v: number | string): number => (typeof v === 'number' ? v : Number(v));
 
 const digestOf = (body: string): string => createHash('sha256').update(body).digest('hex');
 
@@ -89,6 +89,8 @@ export function partialContent(run: PartialRun, cwd: string, shard: PartialShard
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStored = (v: unknown): boolean => typeof v === 'number' || v === 'NaN' || v === 'Infinity' || v === '-Infinity';
+const isStoredSums = (s: unknown): boolean => isRecord(s) && Array.isArray(s.high) && Array.isArray(s.low) && s.high.length === s.low.length && s.high.every(isStored) && s.low.every(isStored);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** A partial's content, checked: format, version, digest and the shape of its fields. */
@@ -117,7 +119,7 @@ export function parsePartial(file: string, text: string): Partial {
     (shard.from as number) <= (shard.to as number) &&
     (shard.to as number) <= (shard.samples as number) &&
     isRecord(parsed.sums) &&
-    Object.values(parsed.sums).every((named) => isRecord(named) && Object.values(named).every((s) => isRecord(s) && Array.isArray(s.high) && Array.isArray(s.low) && s.high.length === s.low.length));
+    Object.values(parsed.sums).every((named) => isRecord(named) && Object.values(named).every(isStoredSums));
   if (!valid) throw new PartialError([file], `${file}: a partial whose fields are malformed (run, cwd, shard, sums)`);
   return rest as unknown as Partial;
 }
