@@ -14,11 +14,11 @@ import { checkpointNotes, type CheckpointNotes } from './folded-batchnorm.js';
 import { interpolatedModel } from './interpolate.js';
 import { externalDataFiles, modelFiles, modelOutputs } from './onnx/external-output.js';
 import { checkKnownKeys, checkOption, resolveOptions } from './options.js';
-import { checkOutputs, commitOutputs } from './outputs.js';
+import { checkOutputs, commitOutputs, type OutputFile, type OutputPlan } from './outputs.js';
 import type { RunControl } from './progress.js';
 import { runTask } from './worker/host.js';
 import { PLAIN_ALIGN_OPTIONS, type AlignOptions } from './align/index.js';
-import { alignmentOutputs } from './align/output.js';
+import { alignmentOutputs, type AlignFilesResult, type AlignmentOutputs } from './align/output.js';
 import { ALIGN_REQUEST_OPTIONS, type AlignRequest } from './studies/aligned.js';
 import {
   ALIGN_FILES_REQUEST_KEYS,
@@ -27,7 +27,6 @@ import {
   PAIR_REQUEST_KEYS,
   SERIES_REQUEST_KEYS,
   type AlignFilesRequest,
-  type AlignFilesResult,
   type AnalyzeResult,
   type CalibratedPairRequest,
   type PairRequest,
@@ -35,6 +34,13 @@ import {
 import { checkMergeInputs, PLAIN_MERGE_OPTIONS, type MergeOptions } from './studies/merge.js';
 import { mergeOutputs, type MergeFilesResult, type MergeRequest } from './studies/merge-files.js';
 import { SERIES_OPTIONS, type SeriesOptions, type SeriesRequest, type SeriesResult } from './studies/series.js';
+import { buildReport, reportJson, type Report } from './report/json.js';
+import { renderReportOutputs, reportOutputs, type ReportOutputFlags, type WrittenOutputs } from './report/write.js';
+import type { ShardedResult } from './shard/commands.js';
+import { readPartial } from './shard/partial.js';
+import { resolve } from 'node:path';
+import { InvalidArgumentError } from './errors.js';
+import { runShard, SHARD_REQUEST_KEYS, type ShardOutcome, type ShardRequest } from './shard/run.js';
 
 export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, CalibratedPairRequest, PairRequest } from './worker/tasks.js';
 export type { AlignRequest } from './studies/aligned.js';
@@ -120,6 +126,62 @@ export async function series(request: SeriesRequest, options: SeriesOptions = {}
   checkKnownKeys('series() request', request, SERIES_REQUEST_KEYS);
   const { signal, onProgress, ...plain } = resolveOptions('series()', SERIES_OPTIONS, options);
   return runTask('series', { ...request, options: plain }, control(signal, onProgress));
+}
+
+/**
+ * One shard of a sharded `lmc`, `analyze` or activation-matching run (SCIENCE.md §8): its share
+ * of the data (lib/shard/range.ts) in one pass, written as a partial file to `request.out`, or
+ * kept when `out` already holds this shard's partial of the same run. `llfc reduce` (reduce())
+ * adds the partials of every shard into the single run's report.
+ */
+export async function shard(request: ShardRequest, control: RunControl = {}): Promise<ShardOutcome> {
+  checkKnownKeys('shard() request', request, SHARD_REQUEST_KEYS);
+  return runShard(request, (pass) => runTask('shard', pass, control));
+}
+
+/** Where `reduce` writes: the report of `lmc`/`analyze` partials, or the alignment of activation-matching partials. */
+export interface ReduceOutputs extends ReportOutputFlags {
+  /** The JSON report. */
+  readonly out?: string;
+  /** The aligned B, its permutations and parameters (partials of `align --method activation`). */
+  readonly aligned?: AlignmentOutputs;
+}
+
+/** What `reduce` gives: the report and its result, or the alignment. */
+export type ReduceResult =
+  | (Exclude<ShardedResult, { command: 'align' }> & { readonly report: Report; readonly written: WrittenOutputs })
+  | Omit<Extract<ShardedResult, { command: 'align' }>, 'files'>;
+
+/**
+ * Reduces the partial files of every shard of one run into what the single run writes: the
+ * report of `lmc` and `analyze` (JSON at `outputs.out`, HTML at `outputs.html`, charts in
+ * `outputs.plots`), or the alignment of activation matching (`outputs.aligned`). Refuses
+ * partials of different runs, missing or repeated shards, other format versions and damaged
+ * files (PartialError naming them).
+ */
+export async function reduce(files: readonly string[], outputs: ReduceOutputs = {}, control: RunControl = {}): Promise<ReduceResult> {
+  if (files.length === 0) throw new InvalidArgumentError('reduce: give the partial files of every shard');
+  const { run, cwd } = await readPartial(files[0]!);
+  const commit = (plan: OutputPlan, written: readonly OutputFile[]) => commitOutputs(plan, written, control.signal ? { signal: control.signal } : {});
+  if (run.command === 'align') {
+    const given = (['out', 'html', 'plots'] as const).filter((k) => outputs[k] !== undefined);
+    if (given.length > 0 || !outputs.aligned) throw new InvalidArgumentError(`${files[0]}: partials of activation matching reduce to an alignment: give the aligned model's files (-o, --perm-out, --safetensors)${given.length > 0 ? `, not ${given.map((k) => `--${k}`).join(', ')}` : ''}`);
+    const external = (await externalDataFiles(resolve(cwd, run.b))).length > 0;
+    const plan = await checkOutputs(alignmentOutputs(outputs.aligned, external), files);
+    const result = await runTask('reduce', { files, alignment: outputs.aligned }, control);
+    if (result.command !== 'align') throw new InvalidArgumentError(`${files[0]}: not an alignment's partial`);
+    const { files: aligned, ...rest } = result;
+    await commit(plan, aligned);
+    return rest;
+  }
+  if (outputs.aligned) throw new InvalidArgumentError(`${files[0]}: partials of ${run.command} reduce to a report (--out, --html), not an aligned model`);
+  const plan = await checkOutputs([...(outputs.out !== undefined ? [{ path: outputs.out, label: '--out' }] : []), ...reportOutputs(outputs)], files);
+  const result = await runTask('reduce', { files }, control);
+  if (result.command === 'align') throw new InvalidArgumentError(`${files[0]}: an alignment's partial`);
+  const report = buildReport(result.fields);
+  const { files: rendered, written } = await renderReportOutputs(report, outputs);
+  await commit(plan, [...(outputs.out !== undefined ? [{ path: outputs.out, content: reportJson(report) }] : []), ...rendered]);
+  return { ...result, report, written };
 }
 
 function control(signal: AbortSignal | undefined, onProgress: RunControl['onProgress']): RunControl {

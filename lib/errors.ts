@@ -172,6 +172,17 @@ export class PermutationError extends LlfcError {
   }
 }
 
+/**
+ * Partial files of a sharded run (lib/shard/) that cannot be reduced: not a partial, truncated or
+ * edited, another format version, partials of different runs, shards missing or given twice, or
+ * inputs changed since the shards ran. `files` names the partials (or inputs) at fault.
+ */
+export class PartialError extends LlfcError {
+  constructor(readonly files: readonly string[], message: string, options?: { cause?: unknown }) {
+    super('PARTIAL', message, options);
+  }
+}
+
 /** Work stopped through an AbortSignal. */
 export class CancelledError extends LlfcError {
   constructor(message = 'cancelled') {

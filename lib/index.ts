@@ -6,7 +6,7 @@ export { foldedBatchNorm, type FoldedBatchNorm, type CheckpointNotes } from './f
 export { loadPair } from './load-pair.js';
 export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type Parameter, type ValueSpec, type NodeSignature, type InputSignature } from './checkpoint.js';
 export { openDataset, checkLabels } from './dataset/index.js';
-export type { Batch, Dataset, DataFormat, NamedInput, Normalization, OpenDatasetOptions, TokenDTypeName } from './dataset/index.js';
+export type { Batch, BatchOptions, Dataset, DataFormat, NamedInput, Normalization, OpenDatasetOptions, TokenDTypeName } from './dataset/index.js';
 export { interpolateArenas, interpolatedModel, type InterpolationMask } from './interpolate.js';
 export { checkAlphas, invalidArgument, optionDefault, OPTIONS, type OptionKind, type OptionRule, type DefaultedOptionKind } from './options.js';
 export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunOutputs, type FloatTensor } from './session.js';
@@ -85,6 +85,15 @@ export {
 } from './align/index.js';
 export { writeAlignment, alignmentFiles, alignmentOutputs, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from './align/output.js';
 // ---- end permutation alignment
+// ---- sharded runs (lib/shard/, SCIENCE.md §8)
+export { shard, reduce, type ReduceOutputs, type ReduceResult } from './api.js';
+export { Sums, type NamedSums } from './sums.js';
+export type { ShardRequest, ShardOutcome } from './shard/run.js';
+export { parseShard, shardSamples, SLURM_INDEX, SLURM_COUNT, type Shard } from './shard/range.js';
+export { PARTIAL_FORMAT, PARTIAL_VERSION, type PartialShard, type ShardedCommand } from './shard/partial.js';
+export type { ShardedResult } from './shard/commands.js';
+export type { ReportFields } from './report/fields.js';
+// ---- end sharded runs
 export { version } from './version.js';
 export { linearSumAssignment, linearSumAssignmentAsync, type LinearSumAssignmentOptions, type LinearSumAssignmentResult, type LinearSumAssignmentStats, type Cost } from './lap.js';
 export {

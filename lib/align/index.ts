@@ -88,17 +88,7 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
   if (method === 'activation' && !data) {
     throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
   }
-  pairCheckpoints(a, b);
-  let spec = given;
-  if (!spec) {
-    // Tensors equal in A and B are constants of the architecture: the groups they break stay fixed.
-    const constants = sharedConstants(a, b);
-    const shape = { ...(inputShape ? { inputShape } : {}), permuteConstants };
-    const specA = await inferSpec(a, { ...shape, constants: constants.a });
-    spec = await inferSpec(b, { ...shape, constants: constants.b });
-    checkSameSpec(specA, spec);
-  }
-  const bound = BoundSpec.of(b, spec);
+  const { spec, bound } = await pairSpec(a, b, given, inputShape, permuteConstants);
   const control = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
   if (method === 'weight') {
     const wm = await weightMatching(a, b, bound, { ...control, seed, maxSweeps, tolerance, threads, ...(orders ? { orders } : {}) });
@@ -112,7 +102,35 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
       weightMatching: wm,
     };
   }
-  const am = await activationMatching(a, b, bound, { ...control, data: data!, batchSize, correlation, threads });
+  return activationAlignment(b, spec, bound, await activationMatching(a, b, bound, { ...control, data: data!, batchSize, correlation, threads }));
+}
+
+/**
+ * A and B paired by structure, and their permutation spec (`given`, or inferred from both and
+ * checked equal; tensors equal in A and B are constants unless `permuteConstants`), bound to B.
+ */
+export async function pairSpec(
+  a: Checkpoint,
+  b: Checkpoint,
+  given: PermutationSpec | undefined,
+  inputShape: readonly number[] | undefined,
+  permuteConstants: boolean | undefined,
+): Promise<{ spec: PermutationSpec; bound: BoundSpec }> {
+  pairCheckpoints(a, b);
+  let spec = given;
+  if (!spec) {
+    // Tensors equal in A and B are constants of the architecture: the groups they break stay fixed.
+    const constants = sharedConstants(a, b);
+    const shape = { ...(inputShape ? { inputShape } : {}), permuteConstants };
+    const specA = await inferSpec(a, { ...shape, constants: constants.a });
+    spec = await inferSpec(b, { ...shape, constants: constants.b });
+    checkSameSpec(specA, spec);
+  }
+  return { spec, bound: BoundSpec.of(b, spec) };
+}
+
+/** The alignment activation matching found: B permuted, the matched and the identity scores. */
+export function activationAlignment(b: Checkpoint, spec: PermutationSpec, bound: BoundSpec, am: ActivationMatchingResult): AlignResult {
   const sum = (x: number[]): number => x.reduce((s, v) => s + v, 0);
   return {
     method: 'activation',
@@ -125,7 +143,7 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
   };
 }
 
-export { activationMatching, type ActivationMatchingOptions, type ActivationMatchingResult, type CorrelationForm } from './activation-matching.js';
+export { activationMatching, activationMatchingSums, activationMatchingOfSums, type ActivationMatchingOptions, type ActivationMatchingResult, type CorrelationForm } from './activation-matching.js';
 export { weightMatching, type WeightMatchingOptions, type WeightMatchingResult } from './weight-matching.js';
 export { probeShapes } from '../session.js';
 export {

@@ -4,6 +4,7 @@
  * output gate (lib/outputs.ts).
  */
 import type { Checkpoint } from '../checkpoint.js';
+import { checkpointNotes, type CheckpointNotes } from '../folded-batchnorm.js';
 import { modelFiles, modelOutputs } from '../onnx/external-output.js';
 import { checkOutputs, commitOutputs, type DeclaredOutput, type OutputFile } from '../outputs.js';
 import type { AlignResult } from './index.js';
@@ -29,6 +30,32 @@ export interface WrittenAlignment {
   readonly unnamed: readonly string[];
   /** Keys written twice with different values ("key#use<k>"). */
   readonly conflicts: readonly string[];
+}
+
+/** What an alignment run reports back: everything of AlignResult but the checkpoint and the full spec. */
+export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'>, CheckpointNotes {
+  readonly spec: { readonly groups: readonly { readonly label: string; readonly size: number }[] };
+  /** The permutations file's content. */
+  readonly permutationsJson: Record<string, unknown>;
+  readonly written: WrittenAlignment;
+}
+
+/** An alignment's files for `outputs` (to be committed by the caller) and what it reports back. */
+export function alignFilesResult(a: Checkpoint, result: AlignResult, outputs: AlignmentOutputs): AlignFilesResult & { readonly files: readonly OutputFile[] } {
+  const { files, written } = alignmentFiles(a, result, outputs);
+  return {
+    files,
+    method: result.method,
+    permutations: result.permutations,
+    objective: result.objective,
+    initialObjective: result.initialObjective,
+    ...(result.weightMatching ? { weightMatching: result.weightMatching } : {}),
+    ...(result.activationMatching ? { activationMatching: result.activationMatching } : {}),
+    spec: { groups: result.spec.groups.map((g) => ({ label: g.label, size: g.size })) },
+    permutationsJson: alignmentJson(a, result),
+    written,
+    ...checkpointNotes(a),
+  };
 }
 
 /** The permutations file content of an alignment (what `--perm-out` writes). */

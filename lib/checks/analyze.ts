@@ -8,8 +8,9 @@ import { pairCheckpoints, type Checkpoint } from '../checkpoint.js';
 import type { Dataset } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { interpolateArenas } from '../interpolate.js';
-import { CONTROL_OPTIONS, optionDefault, resolveOptions, type OptionSchema } from '../options.js';
+import { CONTROL_OPTIONS, optionDefault, resolveOptions, type OptionSchema, type Resolved } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
+import type { NamedSums } from '../sums.js';
 import type { LayerReport, PairAnalysis } from '../results.js';
 import { floatOutput, ModelSession, type FloatTensor, type RunOutputs } from '../session.js';
 import type { PairBatch, PairCheck, PairSetup } from './check.js';
@@ -67,18 +68,36 @@ function assemble(setup: PairSetup, checks: readonly PairCheck[]): PairAnalysis 
   };
 }
 
-/** LMC, LLFC, weak additivity, commutativity (and the checks switched on) of A and B on the data, in one pass. */
-export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, options: AnalyzeOptions = {}): Promise<PairAnalysis> {
-  const resolved = resolveOptions('analyzePair()', ANALYZE_OPTIONS, options);
-  const { alphas, lmcAlphas, layers, batchSize, calibrationData, signal, onProgress } = resolved;
+/** The checks of a pair on the data, created (released by the caller), with their setup. */
+async function createChecks(a: Checkpoint, b: Checkpoint, data: Dataset, resolved: Resolved<AnalyzeOptions, typeof ANALYZE_OPTIONS>): Promise<{ setup: PairSetup; checks: [string, PairCheck][] }> {
+  const { calibrationData } = resolved;
   pairCheckpoints(a, b);
   if (calibrationData && !calibrationData.labels) throw new InvalidArgumentError(`${calibrationData.source}: the calibration set needs labels`);
-  const setup: PairSetup = { a, b, data, layers: selectLayers(a, layers), alphas, lmcAlphas: data.labels ? lmcAlphas : [], ...(calibrationData ? { calibrationData } : {}) };
+  const setup: PairSetup = {
+    a,
+    b,
+    data,
+    layers: selectLayers(a, resolved.layers),
+    alphas: resolved.alphas,
+    lmcAlphas: data.labels ? resolved.lmcAlphas : [],
+    ...(calibrationData ? { calibrationData } : {}),
+  };
+  const checks: [string, PairCheck][] = [];
+  try {
+    for (const definition of chosenChecks(setup, resolved)) checks.push([definition.id, await definition.create(setup)]);
+  } catch (e) {
+    await Promise.all(checks.map(([, c]) => c.release()));
+    throw e;
+  }
+  return { setup, checks };
+}
 
-  const checks: PairCheck[] = [];
+/** The shared pass: every check's add() on every batch of `data`. */
+async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: number, control: RunControl): Promise<void> {
+  const { a, b, data, calibrationData } = setup;
+  const { signal, onProgress } = control;
   const sessions: ModelSession[] = [];
   try {
-    for (const definition of chosenChecks(setup, resolved)) checks.push(await definition.create(setup));
     const inputName = a.input.name;
     const endpointTaps = [...new Set(checks.flatMap((c) => c.needs.endpointValues))].filter((t) => t !== inputName);
     // Every α that needs a model of its own, minus the endpoints; each taps what its checks read there.
@@ -137,8 +156,50 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
         for (const check of readers) await read(check, pairBatch);
       }
     }
-    return assemble(setup, checks);
   } finally {
-    await Promise.all([...sessions, ...checks].map((s) => s.release()));
+    await Promise.all(sessions.map((s) => s.release()));
+  }
+}
+
+/** LMC, LLFC, weak additivity, commutativity (and the checks switched on) of A and B on the data, in one pass. */
+export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, options: AnalyzeOptions = {}): Promise<PairAnalysis> {
+  const resolved = resolveOptions('analyzePair()', ANALYZE_OPTIONS, options);
+  const { setup, checks } = await createChecks(a, b, data, resolved);
+  const live = checks.map(([, c]) => c);
+  try {
+    await pass(setup, live, resolved.batchSize, resolved);
+    return assemble(setup, live);
+  } finally {
+    await Promise.all(live.map((c) => c.release()));
+  }
+}
+
+/**
+ * The pass of analyzePair over `data` (a shard of the run's data, lib/shard/), without the
+ * result: every check's accumulators, by check id in registry order.
+ */
+export async function analyzeSums(a: Checkpoint, b: Checkpoint, data: Dataset, options: AnalyzeOptions = {}): Promise<Map<string, NamedSums>> {
+  const resolved = resolveOptions('analyzePair()', ANALYZE_OPTIONS, options);
+  const { setup, checks } = await createChecks(a, b, data, resolved);
+  try {
+    await pass(setup, checks.map(([, c]) => c), resolved.batchSize, resolved);
+    return new Map(checks.map(([id, c]) => [id, c.accumulators()]));
+  } finally {
+    await Promise.all(checks.map(([, c]) => c.release()));
+  }
+}
+
+/**
+ * analyzePair's result with no pass over the data: `addSums` adds the sums of every part of the
+ * run (the shards' partials, in shard order) into each check's accumulators, by check id.
+ */
+export async function analysisOfSums(a: Checkpoint, b: Checkpoint, data: Dataset, options: AnalyzeOptions, addSums: (id: string, accumulators: NamedSums) => void): Promise<PairAnalysis> {
+  const resolved = resolveOptions('analyzePair()', ANALYZE_OPTIONS, options);
+  const { setup, checks } = await createChecks(a, b, data, resolved);
+  try {
+    for (const [id, check] of checks) addSums(id, check.accumulators());
+    return assemble(setup, checks.map(([, c]) => c));
+  } finally {
+    await Promise.all(checks.map(([, c]) => c.release()));
   }
 }

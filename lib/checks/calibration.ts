@@ -11,7 +11,9 @@ import type { ReportSections } from '../present/sections.js';
 import { fixed, formatTable } from '../present/text.js';
 import type { CalibrationResult, PairAnalysis } from '../results.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { addBatchLoss, lossBarrier, lossSetup, midpointLossBarrier, type LossSetup, type LossSums } from './lmc.js';
+import { InvalidArgumentError } from '../errors.js';
+import type { NamedSums } from '../sums.js';
+import { addBatchLoss, lossBarrier, lossSetup, lossSums, midpointLossBarrier, type LossSetup } from './lmc.js';
 import { calibratedLossSum, calibratedRowLoss, fitTemperature, LogitRows, type Temperature } from './temperature.js';
 
 /** The calibration of one α: T once fitted, and the calibrated loss sums on the evaluation data. */
@@ -31,7 +33,7 @@ class AlphaCalibration {
 
   /** A batch of the calibration set (logits checked against labels first). */
   addCalibration(logits: Float32Array, labels: Int32Array): void {
-    addBatchLoss({ loss: 0, hits: 0, count: 0 } satisfies LossSums, this.setup, logits, labels);
+    addBatchLoss(lossSums(), this.setup, logits, labels);
     this.rows.add(logits, labels);
   }
 
@@ -129,6 +131,11 @@ class Calibration implements PairCheck {
 
   result() {
     return { calibration: this.path.result(this.setup.data.length) };
+  }
+
+  /** T is fitted on all the logits at once (a minimization, not a sum), so the check has no sums to split: --shard refuses --calibrate. */
+  accumulators(): NamedSums {
+    throw new InvalidArgumentError('the temperature calibration (calibrate) cannot be sharded: T is fitted on all the data at once; run it without --shard');
   }
 
   async release(): Promise<void> {}

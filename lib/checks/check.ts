@@ -10,6 +10,7 @@ import type { Chart } from '../present/charts.js';
 import type { ReportSections } from '../present/sections.js';
 import type { LayerReport, PairAnalysis } from '../results.js';
 import type { FloatTensor } from '../session.js';
+import type { NamedSums } from '../sums.js';
 import type { LayerSpec } from './layers.js';
 
 /** What every check of one run is set up with (validated by analyzePair). */
@@ -60,6 +61,12 @@ export interface PairCheck {
   calibrate?(batch: PairBatch): void;
   /** Its part of the result; `earlier`: the layers' fields the checks before it in the registry filled. */
   result(earlier: readonly Partial<LayerReport>[]): CheckResult;
+  /**
+   * Its float64 sums over the data, by name (SCIENCE.md §8): a sharded run writes them to its
+   * partial, and the reduction adds the partials into a fresh check's before result() (lib/shard/).
+   * The live accumulators, so a check gets sharding by listing every sum add() feeds.
+   */
+  accumulators(): NamedSums;
   release(): Promise<void>;
 }
 

@@ -14,6 +14,7 @@ import { layerLabels, type ReportSections } from '../present/sections.js';
 import { fixed, formatTable } from '../present/text.js';
 import type { CommutativityReport, PairAnalysis } from '../results.js';
 import { floatOutput, GraphSession, type FloatTensor } from '../session.js';
+import { Sums } from '../sums.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
 import { linearLayers, type LinearLayerSpec } from './layers.js';
 
@@ -31,9 +32,12 @@ export function relativeSquaredDistance(sums: Float64Array): number {
 }
 
 export class Commutativity {
-  private readonly xd = new Float64Array(3);
-  private readonly h = new Float64Array(3);
+  /** Over the data: [‖Y‖², ‖X‖², ‖X − Y‖²] and [‖H_A − H_B‖², ‖H_A‖², ‖H_B‖²]. */
+  readonly xd = new Sums(3);
+  readonly h = new Sums(3);
+  /** Of the weights, once. */
   private readonly w = new Float64Array(3);
+  private readonly batch = new Float64Array(3);
 
   private constructor(
     readonly layer: LinearLayerSpec,
@@ -80,9 +84,16 @@ export class Commutativity {
   /** One batch of the layer's inputs in A and in B. */
   async add(hA: FloatTensor, hB: FloatTensor): Promise<void> {
     const out = await this.session.run({ HA: hA, HB: hB });
-    // sumSquares(X, D) adds [‖X − D‖², ‖X‖², ‖D‖²] = [‖Y‖², ‖X‖², ‖X − Y‖²].
-    native().sumSquares(floatOutput(out, 'X', this.layer.node).data, floatOutput(out, 'D', this.layer.node).data, this.xd);
-    native().sumSquares(hA.data, hB.data, this.h);
+    // sumSquares(X, D) gives [‖X − D‖², ‖X‖², ‖D‖²] = [‖Y‖², ‖X‖², ‖X − Y‖²].
+    this.addSquares(this.xd, floatOutput(out, 'X', this.layer.node).data, floatOutput(out, 'D', this.layer.node).data);
+    this.addSquares(this.h, hA.data, hB.data);
+  }
+
+  /** One batch's sums of squares, added compensated (lib/sums.ts). */
+  private addSquares(sums: Sums, x: Float32Array, y: Float32Array): void {
+    this.batch.fill(0);
+    native().sumSquares(x, y, this.batch);
+    sums.addAll(this.batch);
   }
 
   report(): CommutativityReport {
@@ -91,9 +102,9 @@ export class Commutativity {
       weight: this.weightName,
       op: this.layer.op,
       module: this.layer.module,
-      distCom: relativeSquaredDistance(Float64Array.of(this.xd[2]!, this.xd[1]!, this.xd[0]!)),
+      distCom: relativeSquaredDistance(this.xd.values().reverse()),
       distW: relativeSquaredDistance(this.w),
-      distH: relativeSquaredDistance(this.h),
+      distH: relativeSquaredDistance(this.h.values()),
     };
   }
 
@@ -127,6 +138,13 @@ class CommutativityCheck implements PairCheck {
 
   result() {
     return { commutativity: this.layers.map((c) => c.report()) };
+  }
+
+  accumulators() {
+    return new Map(this.layers.flatMap((c, i): [string, Sums][] => [
+      [`${i} ${c.layer.node} X`, c.xd],
+      [`${i} ${c.layer.node} H`, c.h],
+    ]));
   }
 
   async release(): Promise<void> {

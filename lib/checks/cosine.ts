@@ -4,6 +4,7 @@
  */
 import { native, type NativeActivation } from '../native.js';
 import type { FloatTensor } from '../session.js';
+import { Sums } from '../sums.js';
 import type { PairBatch } from './check.js';
 import type { LayerSpec } from './layers.js';
 
@@ -30,19 +31,23 @@ export interface CosineSummary {
   readonly skipped: number;
 }
 
-/** Sums for several α at once; each add() is one batch. */
+/** Sums for several α at once; each add() is one batch, whose native float64 sums are added compensated (lib/sums.ts). */
 export class CosineAccumulator {
-  private readonly sums: Float64Array;
+  readonly sums: Sums;
+  private readonly batch: Float64Array;
   private readonly alphas: Float64Array;
 
   constructor(alphas: readonly number[]) {
     this.alphas = Float64Array.from(alphas);
-    this.sums = new Float64Array(alphas.length * SLOTS);
+    this.sums = new Sums(alphas.length * SLOTS);
+    this.batch = new Float64Array(alphas.length * SLOTS);
   }
 
   /** a[k]: the features compared at alphas[k]; fa, fb: the endpoint features (n samples). */
   add(a: Float32Array[], fa: Float32Array, fb: Float32Array, n: number): void {
-    native().cosineStats({ compared: a, alphas: this.alphas, fa, fb, samples: n, acc: this.sums });
+    this.batch.fill(0);
+    native().cosineStats({ compared: a, alphas: this.alphas, fa, fb, samples: n, acc: this.batch });
+    this.sums.addAll(this.batch);
   }
 
   /**
@@ -50,17 +55,19 @@ export class CosineAccumulator {
    * (1−α)f_A + αf_B, σ one of the addon's activations.
    */
   addWeakAdditivity(ha: Float32Array, hb: Float32Array, fa: Float32Array, fb: Float32Array, n: number, activation: NativeActivation): void {
-    native().weakAdditivityStats({ ha, hb, fa, fb, samples: n, alphas: this.alphas, activation, acc: this.sums });
+    this.batch.fill(0);
+    native().weakAdditivityStats({ ha, hb, fa, fb, samples: n, alphas: this.alphas, activation, acc: this.batch });
+    this.sums.addAll(this.batch);
   }
 
   /** Samples seen at α index k, the skipped ones included. */
   samples(k: number): number {
-    return this.sums[k * SLOTS + 3]! + this.sums[k * SLOTS + 4]!;
+    return this.sums.value(k * SLOTS + 3) + this.sums.value(k * SLOTS + 4);
   }
 
   /** Means from the native sums, laid out as [Σd, Σd², Σcoef, count, skipped] per α. */
   summary(k: number): CosineSummary {
-    const s = this.sums.subarray(k * SLOTS, (k + 1) * SLOTS);
+    const s = this.sums.values().subarray(k * SLOTS, (k + 1) * SLOTS);
     const count = s[3]!;
     const mean = count > 0 ? s[0]! / count : NaN;
     const variance = count > 0 ? Math.max(0, s[1]! / count - mean * mean) : NaN;
@@ -83,7 +90,7 @@ export function addLayerBatch(accumulator: Pick<CosineAccumulator, 'add'>, batch
 
 /** Accumulates d(f_A, f_B) per sample: the A-vs-B baseline (m = f_B at α = 1). */
 export class BaselineAccumulator {
-  private readonly inner = new CosineAccumulator([1]);
+  readonly inner = new CosineAccumulator([1]);
 
   add(fa: Float32Array, fb: Float32Array, n: number): void {
     this.inner.add([fa], fa, fb, n);

@@ -77,6 +77,10 @@ class Lewc implements PairCheck {
     return { layers };
   }
 
+  accumulators() {
+    return new Map(this.layers.map(({ spec, accumulator }) => [spec.name, accumulator.sums]));
+  }
+
   async release(): Promise<void> {}
 }
 

@@ -8,6 +8,7 @@ import { alphaText, both, esc, figure, formatNumber, layerNameCell, numCell, opC
 import { alphaNearestHalf, layerAlphas, layerLabels, type ReportSections } from '../present/sections.js';
 import { fixed } from '../present/text.js';
 import type { LayerReport, LlfcPoint, PairAnalysis } from '../results.js';
+import type { Sums } from '../sums.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
 import { addLayerBatch, BaselineAccumulator, CosineAccumulator } from './cosine.js';
 
@@ -29,6 +30,14 @@ export class LlfcAccumulator {
     return this.alphas.map((alpha, k) => ({ alpha, ...this.interpolated.summary(k) }));
   }
 
+  /** The interpolated and the baseline sums, by name under `prefix`. */
+  sums(prefix: string): [string, Sums][] {
+    return [
+      [`${prefix}`, this.interpolated.sums],
+      [`${prefix} baseline`, this.baseline.inner.sums],
+    ];
+  }
+
   baselineSummary(): { baseline: number; baselineSkipped: number } {
     const s = this.baseline.summary();
     return { baseline: s.distance, baselineSkipped: s.skipped };
@@ -43,22 +52,26 @@ export class LlfcAccumulator {
 /** The LLFC distances of every reported layer at the per-layer α. */
 class Llfc implements PairCheck {
   readonly needs;
-  private readonly accumulators: LlfcAccumulator[];
+  private readonly perLayer: LlfcAccumulator[];
 
   constructor(private readonly setup: PairSetup) {
     const names = setup.layers.map((l) => l.name);
     this.needs = { endpointValues: names, alphas: setup.alphas, interpolatedValues: names };
-    this.accumulators = setup.layers.map(() => new LlfcAccumulator(setup.alphas));
+    this.perLayer = setup.layers.map(() => new LlfcAccumulator(setup.alphas));
   }
 
   add(batch: PairBatch): void {
-    this.setup.layers.forEach((layer, i) => addLayerBatch(this.accumulators[i]!, batch, layer, this.setup.alphas));
+    this.setup.layers.forEach((layer, i) => addLayerBatch(this.perLayer[i]!, batch, layer, this.setup.alphas));
   }
 
   result() {
     // Where a layer's samples are tokens, how many: the data's samples are sequences (SCIENCE.md §7).
     const tokens = (acc: LlfcAccumulator) => (acc.samples() !== this.setup.data.length ? { tokens: acc.samples() } : {});
-    return { layers: this.accumulators.map((acc) => ({ llfc: acc.points(), ...acc.baselineSummary(), ...tokens(acc) })) };
+    return { layers: this.perLayer.map((acc) => ({ llfc: acc.points(), ...acc.baselineSummary(), ...tokens(acc) })) };
+  }
+
+  accumulators() {
+    return new Map(this.perLayer.flatMap((acc, i) => acc.sums(this.setup.layers[i]!.name)));
   }
 
   async release(): Promise<void> {}

@@ -9,19 +9,20 @@ import type { ReportSections } from '../present/sections.js';
 import { fixed, formatTable, percent } from '../present/text.js';
 import type { LmcResult, PairAnalysis } from '../results.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { addBatchLoss, lmcResult, lossMeans, lossSetup, type LossSetup, type LossSums } from './lmc.js';
+import { addBatchLoss, lmcResult, lossCount, lossMeans, lossSetup, lossSums, type LossSetup } from './lmc.js';
+import type { Sums } from '../sums.js';
 
 /** Loss and hit sums per α of the LMC grid. */
 class LmcLoss implements PairCheck {
   readonly needs;
-  private readonly sums: Map<number, LossSums>;
+  private readonly sums: Map<number, Sums>;
   private readonly logits: string;
   private readonly loss: LossSetup;
 
   constructor(private readonly setup: PairSetup) {
     this.loss = lossSetup(setup.a, setup.data);
     this.logits = setup.a.outputs[0]!.name;
-    this.sums = new Map(setup.lmcAlphas.map((x) => [x, { loss: 0, hits: 0, count: 0 }]));
+    this.sums = new Map(setup.lmcAlphas.map((x) => [x, lossSums()]));
     this.needs = { endpointValues: [], alphas: setup.lmcAlphas, interpolatedValues: [] };
   }
 
@@ -34,7 +35,11 @@ class LmcLoss implements PairCheck {
   result() {
     const alphas = [...this.setup.lmcAlphas];
     const means = alphas.map((x) => lossMeans(this.loss, this.sums.get(x)!));
-    return { lmc: lmcResult(alphas, means.map((m) => m.loss), means.map((m) => m.accuracy), this.setup.data.length, this.sums.get(alphas[0]!)!.count) };
+    return { lmc: lmcResult(alphas, means.map((m) => m.loss), means.map((m) => m.accuracy), this.setup.data.length, lossCount(this.sums.get(alphas[0]!)!)) };
+  }
+
+  accumulators() {
+    return new Map([...this.sums].map(([alpha, sums]) => [`α ${alpha}`, sums]));
   }
 
   async release(): Promise<void> {}

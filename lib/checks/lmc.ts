@@ -11,6 +11,7 @@ import { throwIfAborted, type RunControl } from '../progress.js';
 import type { CalibrationResult, LmcResult } from '../results.js';
 import { PathCalibration } from './calibration.js';
 import { ModelSession, type ParameterFeed } from '../session.js';
+import { Sums } from '../sums.js';
 
 export interface LmcOptions extends RunControl {
   /** α values (default: 11 evenly spaced from 0 to 1). */
@@ -60,12 +61,20 @@ export function accuracyBarrier(alphas: readonly number[], accuracy: readonly nu
   return Math.max(...alphas.map((a, i) => (1 - a) * a0 + a * a1 - accuracy[i]!));
 }
 
-/** A batch's (or a pass's) sums: cross-entropy, top-1 hits, and the labelled positions they cover. */
+/** A batch's sums: cross-entropy, top-1 hits, and the labelled positions they cover. */
 export interface LossSums {
   loss: number;
   hits: number;
   count: number;
 }
+
+/** Slots of a pass's loss sums (lib/sums.ts): cross-entropy, hits, labelled positions. */
+const LOSS = 0;
+const HITS = 1;
+const COUNT = 2;
+
+/** A pass's loss sums: [Σ cross-entropy, hits, labelled positions] (hits and count exact integers). */
+export const lossSums = (): Sums => new Sums(3);
 
 /**
  * Sums over the labelled positions of cross-entropy (float64, log-sum-exp stabilised) and of
@@ -116,21 +125,25 @@ export function lossSetup(checkpoint: Checkpoint, data: Dataset): LossSetup {
   return { classes, ignoreIndex: data.ignoreIndex, where: `${checkpoint.file} on ${data.source}` };
 }
 
-/** Adds the sums of one batch's logits against its labels to `sums`; logits of another size are a ShapeMismatchError. */
-export function addBatchLoss(sums: LossSums, setup: LossSetup, logits: Float32Array, labels: Int32Array): void {
+/** Adds the sums of one batch's logits against its labels to a pass's `sums`; logits of another size are a ShapeMismatchError. */
+export function addBatchLoss(sums: Sums, setup: LossSetup, logits: Float32Array, labels: Int32Array): void {
   if (logits.length !== labels.length * setup.classes) {
     throw new ShapeMismatchError(`${setup.where}: ${logits.length} logits for ${labels.length} labels of ${setup.classes} classes each; the logits must hold one row per label`);
   }
   const r = crossEntropyAndHits(logits, labels, setup.classes, setup.ignoreIndex);
-  sums.loss += r.loss;
-  sums.hits += r.hits;
-  sums.count += r.count;
+  sums.add(LOSS, r.loss);
+  sums.add(HITS, r.hits);
+  sums.add(COUNT, r.count);
 }
 
+/** The labelled positions a pass's sums cover (tokens, for token labels). */
+export const lossCount = (sums: Sums): number => sums.value(COUNT);
+
 /** Mean loss and accuracy of a pass's sums; a pass whose every label is ignored has none. */
-export function lossMeans(setup: LossSetup, sums: LossSums): { loss: number; accuracy: number } {
-  if (sums.count === 0) throw new LabelError(`${setup.where}: every label equals the ignore index ${setup.ignoreIndex}; nothing to measure`);
-  return { loss: sums.loss / sums.count, accuracy: sums.hits / sums.count };
+export function lossMeans(setup: LossSetup, sums: Sums): { loss: number; accuracy: number } {
+  const count = sums.value(COUNT);
+  if (count === 0) throw new LabelError(`${setup.where}: every label equals the ignore index ${setup.ignoreIndex}; nothing to measure`);
+  return { loss: sums.value(LOSS) / count, accuracy: sums.value(HITS) / count };
 }
 
 /** The LMC result from the per-α mean losses and accuracies; barriers need α = 0 and 1. */
@@ -166,7 +179,7 @@ async function passLoss(
   control: { batchSize: number; signal?: AbortSignal | undefined; onBatch?: () => void },
 ): Promise<{ loss: number; accuracy: number }> {
   session.checkData(data);
-  const sums: LossSums = { loss: 0, hits: 0, count: 0 };
+  const sums = lossSums();
   for await (const batch of data.batches(control.batchSize, control.signal ? { signal: control.signal } : {})) {
     throwIfAborted(control.signal);
     const out = await session.runBatch(batch, data, theta);
@@ -193,27 +206,24 @@ export async function modelLoss(
 }
 
 /**
- * Loss and accuracy of θ(α) for every α on the dataset, and the three barriers; with
- * `calibrate`, the calibrated curve too (each θ(α) first runs over the calibration set, when
- * one is given, to fit its T).
- * α is the outer loop: one arena buffer is reused, so memory stays at one model.
+ * The loss sums of θ(α) for every α on the dataset (one per α, in order). α is the outer loop:
+ * one arena buffer is reused, so memory stays at one model. With `path` (the calibrated curve,
+ * single runs only), each θ(α) first runs over `calibrationSet`, when one is given, to fit its
+ * T, and its logits on the data feed the calibrated loss too.
  */
-export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}): Promise<CalibratedLmcResult> {
-  const { alphas, batchSize, feed, calibrate, calibrationData, signal, onProgress } = resolveOptions('linearModeConnectivity()', LMC_OPTIONS, options);
+export async function lmcSums(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}, path?: PathCalibration): Promise<Sums[]> {
+  const { alphas, batchSize, feed, calibrationData, signal, onProgress } = resolveOptions('linearModeConnectivity()', LMC_OPTIONS, options);
   pairCheckpoints(a, b);
   const loss = lossSetup(a, data);
-  const calibrationSet = calibrate ? calibrationData : undefined;
+  const calibrationSet = path ? calibrationData : undefined;
   if (calibrationSet) lossSetup(a, calibrationSet);
-  const path = calibrate ? new PathCalibration(alphas, loss, calibrationSet ? { source: calibrationSet.source, length: calibrationSet.length } : undefined) : undefined;
   const batchesPerPass = Math.ceil(data.length / batchSize) + (calibrationSet ? Math.ceil(calibrationSet.length / batchSize) : 0);
   const total = batchesPerPass * alphas.length;
   let done = 0;
 
   const theta = new Float32Array(a.arena.length);
   const shared = feed === 'inputs' ? await ModelSession.create(a) : undefined;
-  const losses: number[] = [];
-  const accuracy: number[] = [];
-  let positions = 0;
+  const passes: Sums[] = [];
   try {
     for (const alpha of alphas) {
       throwIfAborted(signal);
@@ -230,7 +240,7 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
             onProgress?.({ phase: 'lmc', done: ++done, total });
           }
         }
-        const sums: LossSums = { loss: 0, hits: 0, count: 0 };
+        const sums = lossSums();
         for await (const batch of data.batches(batchSize, signal ? { signal } : {})) {
           throwIfAborted(signal);
           const out = await session.runBatch(batch, data, theta);
@@ -241,10 +251,7 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
         }
         // Fitted now, so the kept logits of this α are dropped before the next α runs.
         path?.alpha(alpha).loss();
-        const means = lossMeans(loss, sums);
-        positions = sums.count;
-        losses.push(means.loss);
-        accuracy.push(means.accuracy);
+        passes.push(sums);
       } finally {
         if (!shared) await session.release();
       }
@@ -252,6 +259,25 @@ export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data:
   } finally {
     await shared?.release();
   }
-  const result = lmcResult(alphas, losses, accuracy, data.length, positions);
+  return passes;
+}
+
+/** The LMC result of the per-α loss sums of a pass over `data` (lmcSums); `tokens` where the labelled positions are not the samples. */
+export function lmcOfSums(a: Checkpoint, data: Dataset, alphas: readonly number[], passes: readonly Sums[]): LmcResult {
+  const loss = lossSetup(a, data);
+  const means = passes.map((sums) => lossMeans(loss, sums));
+  return lmcResult([...alphas], means.map((m) => m.loss), means.map((m) => m.accuracy), data.length, passes.length > 0 ? lossCount(passes[0]!) : data.length);
+}
+
+/**
+ * Loss and accuracy of θ(α) for every α on the dataset, and the three barriers; with
+ * `calibrate`, the calibrated curve too (each θ(α) first runs over the calibration set, when
+ * one is given, to fit its T).
+ */
+export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}): Promise<CalibratedLmcResult> {
+  const { alphas, calibrate, calibrationData } = resolveOptions('linearModeConnectivity()', LMC_OPTIONS, options);
+  const calibrationSet = calibrate ? calibrationData : undefined;
+  const path = calibrate ? new PathCalibration(alphas, lossSetup(a, data), calibrationSet ? { source: calibrationSet.source, length: calibrationSet.length } : undefined) : undefined;
+  const result = lmcOfSums(a, data, alphas, await lmcSums(a, b, data, options, path));
   return path ? { ...result, calibration: path.result(data.length) } : result;
 }

@@ -84,7 +84,7 @@ function sigmaModel(checkpoint: Checkpoint, layer: LayerSpec): ModelProto {
 }
 
 export class WeakAdditivity {
-  private readonly accumulator: CosineAccumulator;
+  readonly accumulator: CosineAccumulator;
   private mixes: Float32Array[] = [];
 
   private constructor(
@@ -177,6 +177,10 @@ class WeakAdditivityCheck implements PairCheck {
         return points && { weakAdditivity: points, weakAdditivityBaseline: earlier[i]!.baseline! };
       }),
     };
+  }
+
+  accumulators() {
+    return new Map(this.activations.map((w) => [w.layer.name, w.accumulator.sums]));
   }
 
   async release(): Promise<void> {

@@ -9,13 +9,16 @@ import { optionDefault, OPTIONS } from '../options.js';
 import { datasetOptionsFromFlags } from './data-options.js';
 import { parseNumber } from './parse.js';
 import { withProgress } from './report-output.js';
-import { checkOutputs } from '../outputs.js';
+import { checkOutputs, type DeclaredOutput } from '../outputs.js';
+import type { AlignmentOutputs } from '../align/output.js';
+import { addShardOption, runShardFromFlags, type ShardFlags } from './shard.js';
 import { parseInputShape, PERMUTE_CONSTANTS_HELP } from './spec.js';
 import { fixed, formatTable } from '../present/text.js';
 
-export interface AlignFlags {
+export interface AlignFlags extends ShardFlags {
   method: AlignMethod;
-  output: string;
+  output?: string;
+  out?: string;
   permOut?: string;
   safetensors?: string;
   seed?: string;
@@ -66,12 +69,12 @@ export function alignSummary(a: string, b: string, result: Pick<AlignFilesResult
 }
 
 export function alignCommand(): Command {
-  return new Command('align')
+  const command = new Command('align')
     .description("permute B's hidden units to match A (Git Re-Basin weight or activation matching over the inferred spec); writes the aligned ONNX, the permutations and the parameters")
     .argument('<a>', 'reference checkpoint A (ONNX)')
     .argument('<b>', 'checkpoint B (ONNX), to be aligned to A')
     .addOption(new Option('--method <method>', 'weight matching or activation matching').choices(OPTIONS.method.values).makeOptionMandatory())
-    .requiredOption('-o, --output <file>', 'the aligned B as ONNX')
+    .option('-o, --output <file>', 'the aligned B as ONNX (required, but with --shard)')
     .option('--perm-out <file>', 'the permutations as JSON (default: <output>.perms.json)')
     .option('--safetensors <file>', 'the aligned parameters under PyTorch names (default: <output>.safetensors)')
     .option('--seed <n>', `weight matching: seed of the group order (default ${optionDefault('seed')})`)
@@ -88,54 +91,68 @@ export function alignCommand(): Command {
     .option('--permute-constants', PERMUTE_CONSTANTS_HELP)
     .option('--json', 'print the permutations file as JSON on stdout')
     .option('--quiet', 'print nothing but errors')
-    .action(async (a: string, b: string, flags: AlignFlags) => {
-      const permOut = flags.permOut ?? sibling(flags.output, 'perms.json');
-      const safetensors = flags.safetensors ?? sibling(flags.output, 'safetensors');
-      const outputs = [
-        { path: flags.output, label: '--output' },
-        { path: permOut, label: '--perm-out' },
-        { path: safetensors, label: '--safetensors' },
-      ];
-      // Checked here too (alignFiles checks again), so that messages name the options.
-      await checkOutputs(outputs, [a, b, ...(flags.data ?? [])]);
-      if (flags.method === 'activation' && !flags.data) throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
-      if (flags.method === 'weight' && flags.data) throw new InvalidArgumentError('--data is for --method activation; weight matching reads the weights only');
-      const inputShape = parseInputShape(flags.inputShape);
-      const data = flags.data ? datasetOptionsFromFlags({ ...flags, data: flags.data }) : undefined;
-      const result = await withProgress(flags, (control) =>
-        alignFiles(
-          { a, b, ...(data ? { data } : {}), outputs: { onnx: flags.output, permutations: permOut, safetensors } },
-          {
-            method: flags.method,
-            seed: parseNumber(flags.seed, '--seed'),
-            maxSweeps: parseNumber(flags.maxSweeps, '--max-sweeps'),
-            inputShape,
-            batchSize: parseNumber(flags.batchSize, '--batch-size'),
-            correlation: flags.correlation,
-            permuteConstants: flags.permuteConstants,
-            ...control,
-          },
-        ),
-      );
-      const written = result.written;
-      if (flags.json) {
-        process.stdout.write(`${JSON.stringify(result.permutationsJson, null, 1)}\n`);
-        return;
-      }
-      if (flags.quiet) return;
-      const notes: string[] = [];
-      if (written.untied.length > 0) notes.push(`untied ${written.untied.length} shared tensor(s) whose uses are permuted differently: ${written.untied.map((u) => u.tensor).join(', ')}`);
-      if (written.folded.length > 0) {
-        notes.push(
-          `${written.folded.length} Conv tensors have BatchNorm folded in (eval export, renamed 'onnx::…'); their safetensors keys come from the node scopes and they load into a model whose BatchNorms are folded, not into the original state_dict`,
-        );
-      }
-      if (written.unnamed.length > 0) notes.push(`no PyTorch name for ${written.unnamed.length} tensor(s), kept under their ONNX names: ${written.unnamed.slice(0, 5).join(', ')}${written.unnamed.length > 5 ? ', …' : ''}`);
-      if (written.conflicts.length > 0) notes.push(`keys with differently permuted uses, written as key#use<k>: ${written.conflicts.join(', ')}`);
-      process.stdout.write(
-        `${alignSummary(a, b, result)}\naligned model written to ${flags.output}; permutations to ${permOut}; parameters (PyTorch names) to ${safetensors}\n` +
-          warnings(a, result).map((w) => `${w}\n`).join('') +
-          notes.map((n) => `note: ${n}\n`).join(''),
-      );
-    });
+    .option('--out <file>', "with --shard: the shard's partial file");
+  addShardOption(command);
+  return command.action(async (a: string, b: string, flags: AlignFlags) => {
+    if (flags.method === 'activation' && !flags.data) throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
+    if (flags.method === 'weight' && flags.data) throw new InvalidArgumentError('--data is for --method activation; weight matching reads the weights only');
+    const options = {
+      method: flags.method,
+      seed: parseNumber(flags.seed, '--seed'),
+      maxSweeps: parseNumber(flags.maxSweeps, '--max-sweeps'),
+      inputShape: parseInputShape(flags.inputShape),
+      batchSize: parseNumber(flags.batchSize, '--batch-size'),
+      correlation: flags.correlation,
+      permuteConstants: flags.permuteConstants,
+    };
+    const data = flags.data ? datasetOptionsFromFlags({ ...flags, data: flags.data }) : undefined;
+    if (flags.shard !== undefined) {
+      if (!data) throw new InvalidArgumentError('--shard splits the data of activation matching (--method activation --data …); weight matching reads no data: run it whole');
+      return runShardFromFlags('align', a, b, data, options, flags);
+    }
+    const outputs = alignmentFlags(flags);
+    // Checked here too (alignFiles checks again), so that messages name the options.
+    await checkOutputs(outputs.declared, [a, b, ...(flags.data ?? [])]);
+    const result = await withProgress(flags, (control) => alignFiles({ a, b, ...(data ? { data } : {}), outputs: outputs.files }, { ...options, ...control }));
+    printAlignment(a, b, result, outputs.files, flags);
+  });
+}
+
+/** The files -o, --perm-out and --safetensors name (the last two default to siblings of -o). */
+export function alignmentFlags(flags: Pick<AlignFlags, 'output' | 'permOut' | 'safetensors'>): { files: Required<AlignmentOutputs>; declared: DeclaredOutput[] } {
+  if (flags.output === undefined) throw new InvalidArgumentError("required option '-o, --output <file>' not specified");
+  const permutations = flags.permOut ?? sibling(flags.output, 'perms.json');
+  const safetensors = flags.safetensors ?? sibling(flags.output, 'safetensors');
+  return {
+    files: { onnx: flags.output, permutations, safetensors },
+    declared: [
+      { path: flags.output, label: '--output' },
+      { path: permutations, label: '--perm-out' },
+      { path: safetensors, label: '--safetensors' },
+    ],
+  };
+}
+
+/** Prints what an alignment found and wrote (the permutations file with --json). */
+export function printAlignment(a: string, b: string, result: AlignFilesResult, files: Required<AlignmentOutputs>, flags: { json?: boolean; quiet?: boolean }): void {
+  const written = result.written;
+  if (flags.json) {
+    process.stdout.write(`${JSON.stringify(result.permutationsJson, null, 1)}\n`);
+    return;
+  }
+  if (flags.quiet) return;
+  const notes: string[] = [];
+  if (written.untied.length > 0) notes.push(`untied ${written.untied.length} shared tensor(s) whose uses are permuted differently: ${written.untied.map((u) => u.tensor).join(', ')}`);
+  if (written.folded.length > 0) {
+    notes.push(
+      `${written.folded.length} Conv tensors have BatchNorm folded in (eval export, renamed 'onnx::…'); their safetensors keys come from the node scopes and they load into a model whose BatchNorms are folded, not into the original state_dict`,
+    );
+  }
+  if (written.unnamed.length > 0) notes.push(`no PyTorch name for ${written.unnamed.length} tensor(s), kept under their ONNX names: ${written.unnamed.slice(0, 5).join(', ')}${written.unnamed.length > 5 ? ', …' : ''}`);
+  if (written.conflicts.length > 0) notes.push(`keys with differently permuted uses, written as key#use<k>: ${written.conflicts.join(', ')}`);
+  process.stdout.write(
+    `${alignSummary(a, b, result)}\naligned model written to ${files.onnx}; permutations to ${files.permutations}; parameters (PyTorch names) to ${files.safetensors}\n` +
+      warnings(a, result).map((w) => `${w}\n`).join('') +
+      notes.map((n) => `note: ${n}\n`).join(''),
+  );
 }

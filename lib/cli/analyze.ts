@@ -8,13 +8,17 @@ import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, OPTIONS, resolveOptions } from '../options.js';
 import type { AlignedAnalysis, PairAnalysis } from '../results.js';
 import { datasetFiles } from '../dataset/index.js';
-import { addCalibrationOptions, addDataOptions, calibrationFromFlags, datasetOptionsFromFlags, dataSource, type CalibrationFlags, type DataFlags } from './data-options.js';
+import { addCalibrationOptions, addDataOptions, calibrationFromFlags, datasetOptionsFromFlags, type CalibrationFlags, type DataFlags } from './data-options.js';
+import { analysisReportFields, analyzeSettings, dataSourceOf } from '../report/fields.js';
+import type { CheckpointNotes } from '../folded-batchnorm.js';
+import { InvalidArgumentError } from '../errors.js';
+import { addShardOption, runShardFromFlags, type ShardFlags } from './shard.js';
 import { parseList, parseNumber, parseNumberList } from './parse.js';
 import { alphasFromFlags } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
 import { fixed, formatTable, samplesText } from '../present/text.js';
 
-export interface AnalyzeFlags extends DataFlags, ReportFlags, CheckSwitches, Omit<CalibrationFlags, 'calibrate'> {
+export interface AnalyzeFlags extends DataFlags, ReportFlags, CheckSwitches, Omit<CalibrationFlags, 'calibrate'>, ShardFlags {
   alphas?: string;
   steps?: string;
   layers?: string;
@@ -62,6 +66,11 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
   });
   const data = datasetOptionsFromFlags(flags);
   const calibration = calibrationFromFlags(flags, data);
+  if (flags.shard !== undefined) {
+    if (flags.align) throw new InvalidArgumentError('--shard with --align: align first (llfc align, sharded too with --method activation), then analyze A and the aligned B with --shard');
+    if (options.calibrate) throw new InvalidArgumentError('--shard with --calibrate: the temperature fit needs all the data in one pass and cannot be sharded; run the calibrated analysis whole (without --shard)');
+    return runShardFromFlags('analyze', a, b, data, options, flags);
+  }
   const request = { a, b, data, ...(calibration ? { calibration } : {}) };
   const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data), ...(calibration ? datasetFiles(calibration) : [])]);
   const { naive: analysis, aligned, foldedBatchNorm } = await withProgress(flags, (control) =>
@@ -69,40 +78,24 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
       ? analyzeAligned(request, { method: flags.align, ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
       : analyze(request, { ...options, ...control }).then(({ foldedBatchNorm, ...naive }) => ({ naive, aligned: undefined, foldedBatchNorm })),
   );
-  const source = dataSource(flags);
-  const { lmc, alphas, samples: _, ...perLayer } = analysis;
-  await finishReport(
-    {
-      models: { a, b },
-      data: { source, samples: analysis.samples, labels: analysis.lmc !== null },
-      settings: {
-        batchSize: options.batchSize,
-        feed: 'initializers',
-        layers: flags.layers ?? 'default',
-        ...(flags.align ? { align: flags.align } : {}),
-        // The checks that are off by default, when switched on.
-        ...Object.fromEntries(switchable.flatMap((o) => (!optionDefault(o.name) && flags[o.name] ? [[o.name, true]] : []))),
-      },
-      lmc,
-      layerAlphas: alphas,
-      ...perLayer,
-      ...(aligned ? { aligned } : {}),
-      ...(foldedBatchNorm ? { foldedBatchNorm } : {}),
-    },
-    flags,
-    outputs,
-    () => {
-      const head = [`Analysis of ${a} (α=0) and ${b} (α=1) on ${samplesText(analysis)} of ${source}`, ...warnings(a, { foldedBatchNorm })].join('\n');
-      if (!aligned) return `${head}\n\n${analysisText(analysis)}`;
-      const groups = aligned.spec.groups.length;
-      return [
-        head,
-        `== naive (B as trained) ==\n\n${analysisText(analysis)}`,
-        `== aligned (B permuted by ${aligned.method} matching; ${groups} permutation groups) ==\n\n${analysisText(aligned)}`,
-        barrierComparison(analysis, aligned),
-      ].join('\n\n');
-    },
-  );
+  const source = dataSourceOf(data);
+  const notes = foldedBatchNorm ? { foldedBatchNorm } : {};
+  await finishReport(analysisReportFields({ a, b, source, settings: analyzeSettings(options, flags.align) }, analysis, notes, aligned), flags, outputs, () => {
+    const head = analysisHead(a, b, analysis, source, notes);
+    if (!aligned) return `${head}\n\n${analysisText(analysis)}`;
+    const groups = aligned.spec.groups.length;
+    return [
+      head,
+      `== naive (B as trained) ==\n\n${analysisText(analysis)}`,
+      `== aligned (B permuted by ${aligned.method} matching; ${groups} permutation groups) ==\n\n${analysisText(aligned)}`,
+      barrierComparison(analysis, aligned),
+    ].join('\n\n');
+  });
+}
+
+/** The printout's first lines: what was analyzed (samples, and tokens where the samples are sequences), and the checkpoints' notes. */
+export function analysisHead(a: string, b: string, analysis: PairAnalysis, source: string, notes: CheckpointNotes): string {
+  return [`Analysis of ${a} (α=0) and ${b} (α=1) on ${samplesText(analysis)} of ${source}`, ...warnings(a, notes)].join('\n');
 }
 
 /** One line comparing the naive and the aligned loss barrier. */
@@ -129,5 +122,6 @@ export function analyzeCommand(): Command {
   addCalibrationOptions(command);
   addDataOptions(command);
   addReportOptions(command);
+  addShardOption(command);
   return command.action(async (a: string, b: string, flags: AnalyzeFlags) => runAnalyze(a, b, flags));
 }

@@ -9,11 +9,16 @@ import { optionDefault, resolveOptions } from '../options.js';
 import type { ParameterFeed } from '../session.js';
 import { datasetFiles } from '../dataset/index.js';
 import { calibrationTable } from '../checks/calibration.js';
-import { addCalibrationOptions, addDataOptions, calibrationFromFlags, datasetOptionsFromFlags, dataSource, type CalibrationFlags, type DataFlags } from './data-options.js';
+import { addCalibrationOptions, addDataOptions, calibrationFromFlags, datasetOptionsFromFlags, type CalibrationFlags, type DataFlags } from './data-options.js';
+import { dataSourceOf, lmcReportFields, lmcSettings } from '../report/fields.js';
+import { addShardOption, runShardFromFlags, type ShardFlags } from './shard.js';
+import type { CheckpointNotes } from '../folded-batchnorm.js';
+import type { LmcResult } from '../results.js';
+import type { CalibratedLmcResult } from '../checks/lmc.js';
 import { parseNumber, parseNumberList } from './parse.js';
 import { addReportOptions, checkOutputs, feedOption, finishReport, withProgress, type ReportFlags } from './report-output.js';
 
-export interface LmcFlags extends DataFlags, ReportFlags, CalibrationFlags {
+export interface LmcFlags extends DataFlags, ReportFlags, CalibrationFlags, ShardFlags {
   steps?: string;
   alphas?: string;
   feed?: ParameterFeed;
@@ -32,24 +37,20 @@ export async function runLmc(a: string, b: string, flags: LmcFlags): Promise<voi
   const { batchSize, feed, calibrate } = options;
   const data = datasetOptionsFromFlags(flags);
   const calibration = calibrationFromFlags(flags, data);
+  if (flags.shard !== undefined) {
+    if (calibrate) throw new InvalidArgumentError('--shard with --calibrate: the temperature fit needs all the data in one pass and cannot be sharded; run the calibrated LMC whole (without --shard)');
+    return runShardFromFlags('lmc', a, b, data, options, flags);
+  }
   const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data), ...(calibration ? datasetFiles(calibration) : [])]);
-  const result = await withProgress(flags, (control) => runLmcTask({ a, b, data, ...(calibration ? { calibration } : {}) }, { ...options, ...control }));
-  const { foldedBatchNorm, calibration: calibrated, ...lmc } = result;
-  const source = dataSource(flags);
-  await finishReport(
-    {
-      models: { a, b },
-      data: { source, samples: lmc.samples, labels: true },
-      settings: { batchSize, feed, ...(calibrate ? { calibrate } : {}) },
-      lmc,
-      ...(calibrated ? { calibration: calibrated } : {}),
-      ...(foldedBatchNorm ? { foldedBatchNorm } : {}),
-    },
-    flags,
-    outputs,
-    () =>
-      [`LMC of ${a} (α=0) and ${b} (α=1) on ${lmc.samples} samples of ${source}`, ...warnings(a, { foldedBatchNorm }), lmcTable(lmc), ...(calibrated ? ['', calibrationTable(calibrated, lmc.loss)] : [])].join('\n'),
-  );
+  const { foldedBatchNorm, calibration: calibrated, ...lmc } = await withProgress(flags, (control) => runLmcTask({ a, b, data, ...(calibration ? { calibration } : {}) }, { ...options, ...control }));
+  const source = dataSourceOf(data);
+  const notes = foldedBatchNorm ? { foldedBatchNorm } : {};
+  await finishReport(lmcReportFields({ a, b, source, settings: lmcSettings({ batchSize, feed, calibrate }) }, lmc, notes, calibrated), flags, outputs, () => lmcText(a, b, lmc, source, notes, calibrated));
+}
+
+/** The printed LMC report (with the calibrated curve's table after --calibrate). */
+export function lmcText(a: string, b: string, lmc: LmcResult, source: string, notes: CheckpointNotes, calibrated?: CalibratedLmcResult['calibration']): string {
+  return [`LMC of ${a} (α=0) and ${b} (α=1) on ${lmc.samples} samples of ${source}`, ...warnings(a, notes), lmcTable(lmc), ...(calibrated ? ['', calibrationTable(calibrated, lmc.loss)] : [])].join('\n');
 }
 
 export function lmcCommand(): Command {
@@ -64,5 +65,6 @@ export function lmcCommand(): Command {
   addCalibrationOptions(command);
   addDataOptions(command);
   addReportOptions(command);
+  addShardOption(command);
   return command.action(async (a: string, b: string, flags: LmcFlags) => runLmc(a, b, flags));
 }

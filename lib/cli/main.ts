@@ -13,6 +13,7 @@ import { alignCommand } from './align.js';
 import { slurmCommand } from './slurm.js';
 import { mergeCommand } from './merge.js';
 import { seriesCommand } from './series.js';
+import { reduceCommand } from './reduce.js';
 
 /**
  * Ctrl-C where no command handles it (while starting, between the work and the writing)
@@ -56,6 +57,7 @@ async function run(argv: readonly string[]): Promise<number> {
   program.addCommand(slurmCommand().exitOverride());
   program.addCommand(mergeCommand().exitOverride());
   program.addCommand(seriesCommand().exitOverride());
+  program.addCommand(reduceCommand().exitOverride());
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return 0;

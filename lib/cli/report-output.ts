@@ -53,14 +53,18 @@ export async function finishReport(fields: Parameters<typeof buildReport>[0], fl
 
 /** finishReport for a report of any kind, shown by `pages` (default: the pair report's). */
 export async function publishReport<R extends object>(report: R, flags: ReportFlags, outputs: OutputPlan, text: () => string, pages?: ReportPages<R>): Promise<R> {
-  const written = await writeReportFiles(report, flags, outputs, pages);
+  printReport(report, flags, await writeReportFiles(report, flags, outputs, pages), text);
+  return report;
+}
+
+/** Prints a written report: as JSON with --json, else its text and the files written (nothing with --quiet). */
+export function printReport(report: object, flags: ReportFlags, written: WrittenOutputs, text: () => string): void {
   if (flags.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else if (!flags.quiet) {
     process.stdout.write(`${text()}\n`);
     if (flags.out) process.stdout.write(`report written to ${flags.out}\n`);
     process.stdout.write(describeOutputs(written));
   }
-  return report;
 }
 
 async function writeReportFiles<R extends object>(report: R, flags: ReportFlags, outputs: OutputPlan, pages?: ReportPages<R>): Promise<WrittenOutputs> {

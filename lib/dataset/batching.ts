@@ -6,7 +6,7 @@ import { CancelledError, InvalidArgumentError, NonFiniteDataError } from '../err
 import { checkOption } from '../options.js';
 import { isTokenDType, readElement, type DType, type InputDTypeName } from './dtype.js';
 import type { ReaderFactory } from './readers.js';
-import type { Batch, Dataset, Normalization } from './types.js';
+import type { Batch, BatchOptions, Dataset, Normalization } from './types.js';
 
 /** How samples lie in the byte stream of a {@link ReaderFactory}. */
 export interface RecordLayout {
@@ -189,6 +189,17 @@ export function checkFinite(inputs: Float32Array, sampleShape: readonly number[]
   throw new NonFiniteDataError(source, firstSample + Math.floor(at / sampleSize), at % sampleSize, sampleShape, inputs[at]!);
 }
 
+/** The samples [from, to) a {@link BatchOptions} asks of `data` (default: all), checked. */
+export function sampleRange(data: Pick<Dataset, 'length' | 'source'>, options: BatchOptions | undefined): [number, number] {
+  const from = options?.from ?? 0;
+  const to = options?.to ?? data.length;
+  const valid = (v: number) => Number.isSafeInteger(v) && v >= 0 && v <= data.length;
+  if (!valid(from) || !valid(to) || from > to) {
+    throw new InvalidArgumentError(`${data.source}: samples ${from} … ${to} are not a range of its ${data.length} samples`);
+  }
+  return [from, to];
+}
+
 /** A {@link Dataset} over fixed-size records. */
 export class RecordDataset implements Dataset {
   readonly source: string;
@@ -216,16 +227,17 @@ export class RecordDataset implements Dataset {
     this.converter = new Converter(layout, norm);
   }
 
-  batches(batchSize: number, options?: { signal?: AbortSignal }): AsyncIterableIterator<Batch> {
+  batches(batchSize: number, options?: BatchOptions): AsyncIterableIterator<Batch> {
     checkOption('batchSize', batchSize);
     const signal = options?.signal;
     if (signal !== undefined && !(signal instanceof AbortSignal)) {
       throw new InvalidArgumentError('options.signal must be an AbortSignal');
     }
-    return this.iterate(batchSize, signal);
+    const [from, to] = sampleRange(this, options);
+    return this.iterate(batchSize, signal, from, to);
   }
 
-  private async *iterate(batchSize: number, signal: AbortSignal | undefined): AsyncGenerator<Batch> {
+  private async *iterate(batchSize: number, signal: AbortSignal | undefined, from: number, to: number): AsyncGenerator<Batch> {
     // Name the file and the caller's reason (e.g. "interrupted (Ctrl-C)").
     const checkAbort = () => {
       if (signal?.aborted) {
@@ -235,12 +247,13 @@ export class RecordDataset implements Dataset {
     };
     checkAbort();
     const { recordBytes, reader: open } = this.layout;
-    const raw = new Uint8Array(Math.min(batchSize, this.length) * recordBytes);
+    const raw = new Uint8Array(Math.min(batchSize, to - from) * recordBytes);
     const reader = await open();
     try {
-      for (let start = 0, index = 0; start < this.length; start += batchSize, index++) {
+      if (from > 0) await reader.skip(from * recordBytes);
+      for (let start = from, index = 0; start < to; start += batchSize, index++) {
         checkAbort();
-        const size = Math.min(batchSize, this.length - start);
+        const size = Math.min(batchSize, to - start);
         await reader.read(raw, size * recordBytes);
         checkAbort();
         let inputs: Float32Array | BigInt64Array;

@@ -38,7 +38,7 @@ import { NamedInputsDataset } from './named.js';
 import { openTokenWindows } from './tokens.js';
 import type { DataFormat, Dataset, OpenDatasetOptions } from './types.js';
 
-export type { Batch, DataFormat, Dataset, NamedInput, Normalization, OpenDatasetOptions } from './types.js';
+export type { Batch, BatchOptions, DataFormat, Dataset, NamedInput, Normalization, OpenDatasetOptions } from './types.js';
 export type { TokenDTypeName } from './dtype.js';
 export { checkLabels } from './labels.js';
 

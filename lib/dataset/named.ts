@@ -4,7 +4,8 @@
  * (its sample shape, its type, its next-token labels); the labels are read as for it.
  */
 import { DatasetError } from '../errors.js';
-import type { Batch, Dataset, NamedInput } from './types.js';
+import { sampleRange } from './batching.js';
+import type { Batch, BatchOptions, Dataset, NamedInput } from './types.js';
 
 /** The datasets of the named inputs, the first one carrying the labels; `length` after the limit. */
 export class NamedInputsDataset implements Dataset {
@@ -44,20 +45,21 @@ export class NamedInputsDataset implements Dataset {
     this.namedInputs = parts.map((p) => ({ name: p.name, source: p.dataset.source, sampleShape: p.dataset.sampleShape, inputType: p.dataset.inputType ?? 'float32' }));
   }
 
-  batches(batchSize: number, options?: { signal?: AbortSignal }): AsyncIterableIterator<Batch> {
-    const iterators = this.parts.map((p) => p.dataset.batches(batchSize, options));
-    return this.iterate(iterators);
+  batches(batchSize: number, options?: BatchOptions): AsyncIterableIterator<Batch> {
+    const [from, to] = sampleRange(this, options);
+    const iterators = this.parts.map((p) => p.dataset.batches(batchSize, { ...options, from, to }));
+    return this.iterate(iterators, to - from);
   }
 
-  private async *iterate(iterators: AsyncIterableIterator<Batch>[]): AsyncGenerator<Batch> {
+  private async *iterate(iterators: AsyncIterableIterator<Batch>[], length: number): AsyncGenerator<Batch> {
     try {
       let seen = 0;
-      while (seen < this.length) {
+      while (seen < length) {
         const steps = await Promise.all(iterators.map((it) => it.next()));
         if (steps.some((s) => s.done)) return;
         const batches = steps.map((s) => s.value as Batch);
         const first = batches[0]!;
-        const size = Math.min(first.size, this.length - seen);
+        const size = Math.min(first.size, length - seen);
         const cut = <T extends Float32Array | BigInt64Array | Int32Array>(a: T, per: number): T => (size === first.size ? a : (a.subarray(0, size * per) as T));
         const named: Record<string, Float32Array | BigInt64Array> = {};
         batches.forEach((b, i) => {

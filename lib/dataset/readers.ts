@@ -16,6 +16,8 @@ import type { DType } from './dtype.js';
 /** Reads consecutive bytes. `read` fills `dst[0, n)` with the next `n` bytes. */
 export interface ByteReader {
   read(dst: Uint8Array, n: number): Promise<void>;
+  /** Moves past the next `n` bytes (positioned readers without reading them). */
+  skip(n: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -140,6 +142,10 @@ export function positionedReader(file: string, start: number, length: number): R
         await readExactAt(fh, file, dst, n, pos);
         pos += n;
       },
+      async skip(n) {
+        if (pos + n > end) throw new RangeError(`skip past the end of the region of ${file}`);
+        pos += n;
+      },
       async close() {
         await fh.close();
       },
@@ -200,6 +206,7 @@ export function streamReader(
     await fill(null, skip);
     return {
       read: (dst, n) => fill(dst, n),
+      skip: (n) => fill(null, n),
       async close() {
         try {
           await iterator.return?.();
@@ -248,25 +255,29 @@ export function concatReaders(factories: ReaderFactory[], lengths: number[]): Re
     let index = 0;
     let current: ByteReader | null = null;
     let leftInCurrent = 0;
-    return {
-      async read(dst, n) {
-        let done = 0;
-        while (done < n) {
-          if (current === null || leftInCurrent === 0) {
-            if (current) await current.close();
-            current = null;
-            if (index >= factories.length) throw new RangeError('read past the end of the last region');
-            current = await factories[index]!();
-            leftInCurrent = lengths[index]!;
-            index += 1;
-            continue;
-          }
-          const take = Math.min(n - done, leftInCurrent);
-          await current.read(take === n && done === 0 ? dst : dst.subarray(done), take);
-          leftInCurrent -= take;
-          done += take;
+    // Reads into dst, or skips when dst is null.
+    const move = async (dst: Uint8Array | null, n: number): Promise<void> => {
+      let done = 0;
+      while (done < n) {
+        if (current === null || leftInCurrent === 0) {
+          if (current) await current.close();
+          current = null;
+          if (index >= factories.length) throw new RangeError('read past the end of the last region');
+          current = await factories[index]!();
+          leftInCurrent = lengths[index]!;
+          index += 1;
+          continue;
         }
-      },
+        const take = Math.min(n - done, leftInCurrent);
+        if (dst) await current.read(take === n && done === 0 ? dst : dst.subarray(done), take);
+        else await current.skip(take);
+        leftInCurrent -= take;
+        done += take;
+      }
+    };
+    return {
+      read: (dst, n) => move(dst, n),
+      skip: (n) => move(null, n),
       async close() {
         if (current) await current.close();
         current = null;

@@ -27,6 +27,17 @@ export interface NamedInput {
   readonly inputType: 'float32' | 'int64';
 }
 
+/** Options of {@link Dataset.batches}. */
+export interface BatchOptions {
+  signal?: AbortSignal;
+  /**
+   * Iterate only the samples [from, to) (default: all): batches start at `from`, the last one
+   * ends at `to` (a shard of the data, lib/shard/).
+   */
+  from?: number;
+  to?: number;
+}
+
 /** One batch of consecutive samples. */
 export interface Batch {
   /** 0-based index of this batch within the iteration. */
@@ -91,12 +102,12 @@ export interface Dataset {
    * The pass holds an open file until it ends: leave a `for await` loop with `break`/`return`
    * (or call the iterator's `return()`) rather than dropping a half-read iterator.
    *
-   * @throws InvalidArgumentError at once when `batchSize` is not a positive integer.
+   * @throws InvalidArgumentError at once when `batchSize` is not a positive integer, or `from`/`to` not a range of the samples.
    * @throws CancelledError when `options.signal` is aborted (checked before each batch).
    * @throws DatasetError when a file turns out unreadable or shorter than its header said.
    * @throws NonFiniteDataError (a DatasetError) at the first batch holding NaN or ±Inf, unless opened with `allowNonfinite`.
    */
-  batches(batchSize: number, options?: { signal?: AbortSignal }): AsyncIterableIterator<Batch>;
+  batches(batchSize: number, options?: BatchOptions): AsyncIterableIterator<Batch>;
 }
 
 /** Options of `openDataset`. */

@@ -11,7 +11,7 @@ import { pairCheckpoints, type Checkpoint, type Parameter } from '../checkpoint.
 import type { Dataset } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { interpolateArenas } from '../interpolate.js';
-import { addBatchLoss, lossMeans, lossSetup, type LossSetup, type LossSums } from '../checks/lmc.js';
+import { addBatchLoss, lossMeans, lossSetup, lossSums, type LossSetup } from '../checks/lmc.js';
 import { modulePath } from '../onnx/names.js';
 import { nodeName } from '../onnx/graph.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
@@ -120,7 +120,7 @@ export function cumulativeOrders(groups: number, draws: number, seed: number): {
 
 /** Mean loss and accuracy of the model `parameters` on the data: one pass through the shared session. */
 async function evaluate(session: ModelSession, parameters: Float32Array, data: Dataset, setup: LossSetup, batchSize: number, control: RunControl, tick: () => void) {
-  const sums: LossSums = { loss: 0, hits: 0, count: 0 };
+  const sums = lossSums();
   for await (const batch of data.batches(batchSize, control.signal ? { signal: control.signal } : {})) {
     throwIfAborted(control.signal);
     const out = await session.runBatch(batch, data, parameters);

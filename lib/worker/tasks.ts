@@ -10,14 +10,19 @@ import type { AlignedAnalysis, LayerwiseResult, LmcResult, PairAnalysis } from '
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { checkpointNotes, type CheckpointNotes } from '../folded-batchnorm.js';
 import type { RunControl } from '../progress.js';
-import { align, type AlignOptions, type AlignResult } from '../align/index.js';
-import { alignmentFiles, alignmentJson, type AlignmentOutputs, type WrittenAlignment } from '../align/output.js';
+import { align, type AlignOptions } from '../align/index.js';
+import { alignFilesResult, type AlignFilesResult, type AlignmentOutputs } from '../align/output.js';
+
+export type { AlignFilesResult };
 import type { OutputFile } from '../outputs.js';
 import { analyzeNaiveAndAligned, type AlignRequest } from '../studies/aligned.js';
 import { layerwiseBarriers, type LayerwiseOptions } from '../studies/layerwise.js';
 import { mergeFiles, type MergeFilesResult, type MergeRequest } from '../studies/merge-files.js';
 import type { MergeOptions } from '../studies/merge.js';
 import { seriesOfFiles, type SeriesOptions, type SeriesRequest, type SeriesResult } from '../studies/series.js';
+import type { ShardedResult } from '../shard/commands.js';
+import { reducePartials } from '../shard/reduce.js';
+import { shardPass, type ShardPassRequest, type ShardPassResult } from '../shard/run.js';
 
 /** Options without the callbacks, which cannot cross threads. */
 type Plain<T> = Omit<T, keyof RunControl>;
@@ -64,13 +69,6 @@ export interface AlignFilesRequest {
 /** The keys of an `alignFiles` request (its options come as their own argument). */
 export const ALIGN_FILES_REQUEST_KEYS = keysOf<Omit<AlignFilesRequest, 'options'>>({ a: true, b: true, data: true, outputs: true });
 
-/** What an alignment run reports back: everything of AlignResult but the checkpoint and the full spec. */
-export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'>, CheckpointNotes {
-  readonly spec: { readonly groups: readonly { readonly label: string; readonly size: number }[] };
-  /** The permutations file's content. */
-  readonly permutationsJson: Record<string, unknown>;
-  readonly written: WrittenAlignment;
-}
 
 /** The keys of a `merge` request (its options come as their own argument). */
 export const MERGE_REQUEST_KEYS = keysOf<MergeRequest>({ models: true, data: true, outputs: true });
@@ -87,6 +85,10 @@ export interface TaskMap {
   /** As `align`: the merged model's files come back to be committed by the caller. */
   merge: { request: MergeRequest & { options: Omit<Plain<MergeOptions>, 'data' | 'spec'> }; result: MergeFilesResult & { readonly files: readonly OutputFile[] } };
   series: { request: SeriesRequest & { options?: Plain<SeriesOptions> }; result: SeriesResult };
+  /** One shard's pass of a sharded run (lib/shard/run.ts). */
+  shard: { request: ShardPassRequest; result: ShardPassResult };
+  /** The reduction of a sharded run's partial files (lib/shard/reduce.ts). */
+  reduce: { request: { readonly files: readonly string[]; readonly alignment?: AlignmentOutputs }; result: ShardedResult };
 }
 
 export type TaskName = keyof TaskMap;
@@ -104,21 +106,7 @@ async function calibrationOption(request: CalibratedPairRequest) {
 export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control: RunControl) => Promise<TaskMap[K]['result']> } = {
   async align(request, control) {
     const [[a, b], data] = await Promise.all([loadPair(request.a, request.b), request.data ? openDataset(request.data) : undefined]);
-    const result = await align(a, b, { ...request.options, ...(data ? { data } : {}), ...control });
-    const { files, written } = alignmentFiles(a, result, request.outputs);
-    return {
-      files,
-      method: result.method,
-      permutations: result.permutations,
-      objective: result.objective,
-      initialObjective: result.initialObjective,
-      ...(result.weightMatching ? { weightMatching: result.weightMatching } : {}),
-      ...(result.activationMatching ? { activationMatching: result.activationMatching } : {}),
-      spec: { groups: result.spec.groups.map((g) => ({ label: g.label, size: g.size })) },
-      permutationsJson: alignmentJson(a, result),
-      written,
-      ...checkpointNotes(a),
-    };
+    return alignFilesResult(a, await align(a, b, { ...request.options, ...(data ? { data } : {}), ...control }), request.outputs);
   },
   async lmc(request, control) {
     const [a, b, data] = await openPair(request);
@@ -140,4 +128,6 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
   async series({ options, ...request }, control) {
     return seriesOfFiles(request, { ...options, ...control });
   },
+  shard: (request, control) => shardPass(request, control),
+  reduce: (request) => reducePartials(request.files, request.alignment),
 };
