@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   align: () => import('./align.js'),
   layerwise: () => import('./layerwise.js'),
   merge: () => import('./merge.js'),
+  memory: () => import('./memory.js'),
 };
 
 const args = process.argv.slice(2);

@@ -6,11 +6,12 @@
  * exports of one architecture may share tensors differently (PyTorch de-duplicates equal
  * values, e.g. all-zero biases), yet their per-use parameter lists line up one to one.
  */
-import { CheckpointMismatchError, NonFiniteParameterError, OnnxFormatError } from './errors.js';
+import { CheckpointMismatchError, InvalidArgumentError, NonFiniteParameterError, OnnxFormatError } from './errors.js';
+import { readExternalInto, type ExternalBytes } from './onnx/external-data.js';
 import { cloneModel, readModel, type OnnxModel } from './onnx/model.js';
 import { dropUnreadAliases, floatValueInfo, initializerAliases, initializerMap, isAliasNode, nodeName, producerMap, realInputs, valueShape } from './onnx/graph.js';
-import { DataType, dataTypeName, encodeAttribute, int64s, newTensor, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from './onnx/proto.js';
-import { elementCount, readFloat32, tensorShape, valueKey, writeFloat32 } from './onnx/tensor.js';
+import { DataLocation, DataType, dataTypeName, encodeAttribute, int64s, newNode, newTensor, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from './onnx/proto.js';
+import { copyFloat32Into, elementCount, float32Bytes, infinitiesOnly, tensorShape, valueKey, writeFloat32 } from './onnx/tensor.js';
 
 /** One use of a float initializer by a node: a slot of the arena. */
 export interface Parameter {
@@ -71,8 +72,100 @@ export type InputSignature =
   | { kind: 'graph-input'; position: number }
   | { kind: 'none' };
 
+/**
+ * Reads a checkpoint. FLOAT initializers in external data files stay there until the arena
+ * exists, then stream straight into their slots: a model of several GB is never held twice.
+ */
 export async function loadCheckpoint(file: string): Promise<Checkpoint> {
-  return checkpointFromModel(await readModel(file));
+  const model = await readModel(file, (tensor) => tensor.dataType === DataType.FLOAT);
+  const deferred = new Map(model.deferred);
+  // A tensor of infinities only is a constant, not a parameter, and the layout tells it by its
+  // values: a tensor whose first value is infinite is read in whole first (such fills are small).
+  for (const [tensor, where] of deferred) {
+    if (where.length < 4) continue;
+    const first = new Uint8Array(4);
+    await readExternalInto(file, tensor.name, { ...where, length: 4 }, first);
+    if (Number.isFinite(new DataView(first.buffer).getFloat32(0, true))) continue;
+    await loadDeferred(file, tensor, where);
+    deferred.delete(tensor);
+  }
+  const checkpoint = layoutCheckpoint({ ...model, deferred });
+  const firsts = firstUses(checkpoint);
+  const initializers = initializerMap(checkpoint.model.graph!);
+  for (const p of firsts) {
+    const tensor = initializers.get(p.tensor)!;
+    const where = deferred.get(tensor);
+    if (!where) {
+      copyFloat32Into(tensor, slot(checkpoint.arena, p), file);
+      continue;
+    }
+    if (where.length !== p.length * 4) {
+      throw new OnnxFormatError(file, `initializer '${p.tensor}' of shape [${p.shape.join(', ')}] (float32) has ${where.length} bytes of external data, its shape needs ${p.length * 4}`);
+    }
+    await readExternalInto(file, p.tensor, where, float32Bytes(slot(checkpoint.arena, p)));
+  }
+  // FLOAT initializers no node reads as a parameter (unused ones) are loaded like any other tensor.
+  const slotted = new Set(firsts.map((p) => p.tensor));
+  for (const [tensor, where] of deferred) if (!slotted.has(tensor.name)) await loadDeferred(file, tensor, where);
+  completeArena(checkpoint, firsts, initializers);
+  return checkpoint;
+}
+
+/** Reads a tensor left in its data file into its own raw_data. */
+async function loadDeferred(file: string, tensor: TensorProto, where: ExternalBytes): Promise<void> {
+  const data = new Uint8Array(where.length);
+  await readExternalInto(file, tensor.name, where, data);
+  tensor.rawData = data;
+  tensor.dataLocation = DataLocation.DEFAULT;
+  tensor.externalData = [];
+}
+
+/** A parameter's slot of an arena. */
+function slot(arena: Float32Array, p: Parameter): Float32Array {
+  return arena.subarray(p.offset, p.offset + p.length);
+}
+
+/** The first use of each stored tensor: the slot its values are read into. */
+function firstUses(checkpoint: Checkpoint): Parameter[] {
+  const seen = new Set<string>();
+  return checkpoint.parameters.filter((p) => !seen.has(p.tensor) && seen.add(p.tensor));
+}
+
+/**
+ * Finishes an arena whose first-use slots are filled: copies them to the other uses, refuses
+ * non-finite values, and makes each stored tensor's raw_data a view of its first use's slot, so
+ * the model and the arena share one copy of the weights. Bytes of other tensors that are views
+ * of a larger buffer (the file protobuf decoded them from) get their own, so that buffer is freed.
+ */
+function completeArena(checkpoint: Checkpoint, firsts: readonly Parameter[], initializers: Map<string, TensorProto>): void {
+  const { arena, file } = checkpoint;
+  const first = new Map(firsts.map((p) => [p.tensor, p]));
+  for (const p of firsts) {
+    const data = slot(arena, p);
+    const bad = data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new NonFiniteParameterError(file, p.tensor, bad, data[bad]!);
+  }
+  for (const p of checkpoint.parameters) {
+    const q = first.get(p.tensor)!;
+    if (q !== p) arena.copyWithin(p.offset, q.offset, q.offset + q.length);
+  }
+  // Assigned only where they change: setting a proto2 field, even to its default, marks it set.
+  const own = (tensor: TensorProto): void => {
+    if (tensor.rawData.byteLength < tensor.rawData.buffer.byteLength) tensor.rawData = tensor.rawData.slice();
+  };
+  for (const tensor of checkpoint.model.graph!.initializer) {
+    const p = first.get(tensor.name);
+    if (!p) {
+      own(tensor);
+      continue;
+    }
+    writeFloat32(tensor, slot(arena, p));
+    if (tensor.dataLocation === DataLocation.EXTERNAL) {
+      tensor.dataLocation = DataLocation.DEFAULT;
+      tensor.externalData = [];
+    }
+  }
+  for (const node of checkpoint.model.graph!.node) for (const a of node.attribute) if (a.t) own(a.t);
 }
 
 function attributeKey(attributes: AttributeProto[]): string {
@@ -82,8 +175,22 @@ function attributeKey(attributes: AttributeProto[]): string {
     .join(';');
 }
 
-/** Builds the arena and the structural signature of a model. */
-export function checkpointFromModel({ file, proto, externalData = false }: OnnxModel): Checkpoint {
+/**
+ * Builds the arena and the structural signature of a model whose tensors are all in memory
+ * (readModel without `defer`). The model's float initializers become views of the arena.
+ */
+export function checkpointFromModel(model: OnnxModel): Checkpoint {
+  if (model.deferred && model.deferred.size > 0) throw new InvalidArgumentError(`${model.file}: tensors left in external data files are read by loadCheckpoint`);
+  const checkpoint = layoutCheckpoint(model);
+  const firsts = firstUses(checkpoint);
+  const initializers = initializerMap(checkpoint.model.graph!);
+  for (const p of firsts) copyFloat32Into(initializers.get(p.tensor)!, slot(checkpoint.arena, p), model.file);
+  completeArena(checkpoint, firsts, initializers);
+  return checkpoint;
+}
+
+/** The arena layout (zeros) and the structural signature of a model, before any value is read. */
+function layoutCheckpoint({ file, proto, externalData = false }: OnnxModel): Checkpoint {
   const graph = proto.graph!;
   const initializers = initializerMap(graph);
   const aliases = initializerAliases(graph, initializers);
@@ -98,7 +205,6 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
   });
 
   const parameters: Parameter[] = [];
-  const values: Float32Array[] = [];
   const structure: NodeSignature[] = [];
   let offset = 0;
   nodes.forEach((node, nodeIndex) => {
@@ -109,19 +215,17 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
       const stored = initializers.has(input) ? input : aliases.get(input);
       if (stored !== undefined) {
         const tensor = initializers.get(stored)!;
-        const constant: InputSignature = { kind: 'constant', tensor: stored, type: dataTypeName(tensor.dataType), shape: tensorShape(tensor), key: valueKey(tensor) };
-        if (tensor.dataType !== DataType.FLOAT) return constant;
         const shape = tensorShape(tensor);
-        const data = readFloat32(tensor, file);
+        // Keyed by value only when a constant: a weight's bytes are never turned into a string.
+        const constant = (): InputSignature => ({ kind: 'constant', tensor: stored, type: dataTypeName(tensor.dataType), shape, key: valueKey(tensor) });
+        if (tensor.dataType !== DataType.FLOAT) return constant();
         // A tensor of infinities only is a fill value (masked_fill's −inf, which the dynamo
         // exporter lifts to an initializer), not a weight: interpolating it would give 0·∞ = NaN.
-        if (data.length > 0 && data.every((v) => v === Infinity || v === -Infinity)) return constant;
-        const bad = data.findIndex((v) => !Number.isFinite(v));
-        if (bad >= 0) throw new NonFiniteParameterError(file, stored, bad, data[bad]!);
-        const parameter: Parameter = { index: parameters.length, tensor: stored, node: name, nodeIndex, op: node.opType, inputIndex, shape, offset, length: data.length };
+        if (infinitiesOnly(tensor)) return constant();
+        const length = elementCount(shape);
+        const parameter: Parameter = { index: parameters.length, tensor: stored, node: name, nodeIndex, op: node.opType, inputIndex, shape, offset, length };
         parameters.push(parameter);
-        values.push(data);
-        offset += data.length;
+        offset += length;
         return { kind: 'parameter', tensor: stored, shape, parameter: parameter.index };
       }
       const producer = producers.get(input);
@@ -134,7 +238,6 @@ export function checkpointFromModel({ file, proto, externalData = false }: OnnxM
   });
 
   const arena = new Float32Array(offset);
-  parameters.forEach((p, i) => arena.set(values[i]!, p.offset));
   const input = inputs[0]!;
   return {
     file,
@@ -262,6 +365,45 @@ export function rewireParameters(checkpoint: Checkpoint, values?: Float32Array):
   return model;
 }
 
+/** Graph inputs of an interpolating model (rewireInterpolated): parameter k of A and of B, α and 1 − α. */
+export const interpolationInputs = {
+  a: (p: Parameter): string => `llfc_a_${p.index}`,
+  b: (p: Parameter): string => `llfc_b_${p.index}`,
+  alpha: 'llfc_alpha',
+  complement: 'llfc_one_minus_alpha',
+} as const;
+
+/**
+ * A copy of the model that computes θ(α) itself: every parameter use reads
+ * `llfc_param_k = (1 − α)·A_k + α·B_k` (float32), computed by nodes placed just before the node
+ * that reads it, from graph inputs fed A's and B's arenas and the scalars α and 1 − α. A session
+ * over it holds no weights and no θ(α) arena: each θ_k exists only while its layer runs.
+ */
+export function rewireInterpolated(checkpoint: Checkpoint): ModelProto {
+  const model = rewireParameters(checkpoint);
+  const graph = model.graph!;
+  const { a, b, alpha, complement } = interpolationInputs;
+  const names = new Set(checkpoint.parameters.map(parameterValueName));
+  graph.input = graph.input.filter((v) => !names.has(v.name));
+  graph.input.push(floatValueInfo(alpha, []), floatValueInfo(complement, []));
+  const nodes: NodeProto[] = [];
+  for (const node of graph.node) {
+    for (const input of node.input) {
+      if (!names.delete(input)) continue;
+      const p = checkpoint.parameters[Number(input.slice('llfc_param_'.length))]!;
+      graph.input.push(floatValueInfo(a(p), p.shape), floatValueInfo(b(p), p.shape));
+      nodes.push(
+        newNode({ opType: 'Mul', input: [a(p), complement], output: [`${input}_a`], name: `${input}_a` }),
+        newNode({ opType: 'Mul', input: [b(p), alpha], output: [`${input}_b`], name: `${input}_b` }),
+        newNode({ opType: 'Add', input: [`${input}_a`, `${input}_b`], output: [input], name: input }),
+      );
+    }
+    nodes.push(node);
+  }
+  graph.node = nodes;
+  return model;
+}
+
 /**
  * A copy of the original model with its parameters replaced by `values` (an arena of this
  * checkpoint's layout), keeping initializer names. A tensor shared by several uses takes the
@@ -280,6 +422,15 @@ export function withParameters(checkpoint: Checkpoint, values: Float32Array): Mo
     writeFloat32(initializers.get(p.tensor)!, values.subarray(p.offset, p.offset + p.length));
   }
   return model;
+}
+
+/**
+ * The checkpoint with another arena of its layout (B with permuted parameters): its model's
+ * stored tensors become views of that arena as withParameters writes them, so nothing keeps the
+ * old arena alive.
+ */
+export function withArena(checkpoint: Checkpoint, arena: Float32Array): Checkpoint {
+  return { ...checkpoint, arena, model: withParameters(checkpoint, arena) };
 }
 
 /** Whether every use of each stored tensor has the same values in `values` (so withParameters loses nothing). */

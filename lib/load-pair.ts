@@ -66,6 +66,8 @@ export function restoreDroppedBiases(a: Checkpoint, b: Checkpoint): [Checkpoint,
  * the other restored as zeros.
  */
 export async function loadPair(a: string, b: string): Promise<[Checkpoint, Checkpoint]> {
-  const [ca, cb] = await Promise.all([loadCheckpoint(a), loadCheckpoint(b)]);
+  // One after the other: a checkpoint being read holds its arena and its file's bytes at once.
+  const ca = await loadCheckpoint(a);
+  const cb = await loadCheckpoint(b);
   return restoreDroppedBiases(ca, cb);
 }

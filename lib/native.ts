@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isMainThread } from 'node:worker_threads';
 import { NativeError } from './errors.js';
 
 /** A run of the arena taken from `base` instead of interpolated, per tensor. */
@@ -122,6 +123,8 @@ export interface NativeAccumulateCross {
 export interface NativeAddon {
   /** 'cuda' only when llfc_cuda.node found a usable device at load. */
   readonly backend: 'cpu' | 'cuda';
+  /** OMP_WAIT_POLICY in the process environment when the addon loaded (what libgomp read), or null. */
+  readonly openmpWaitPolicy: string | null;
   /** The activations weakAdditivityStats computes, by ONNX op name (GeluTanh: Gelu with approximate="tanh"). */
   readonly activations: Readonly<Record<string, number>>;
   // CUDA build only (llfc_cuda.node): device report, device-resident arrays (a snapshot:
@@ -214,12 +217,22 @@ function candidates(): string[] {
   return [cuda, cpu];
 }
 
+/**
+ * OpenMP threads that spin after each kernel would steal the cores onnxruntime runs on, so
+ * OMP_WAIT_POLICY defaults to PASSIVE. libgomp reads it from the process environment once, when
+ * the addon loads it. Only the main thread's process.env is that environment (assigning it calls
+ * setenv); a worker's is a private copy the runtime never sees. So the main thread calls this
+ * before loading the addon and before starting any worker (lib/worker/host.ts); in a worker it
+ * does nothing.
+ */
+export function passiveOpenMp(): void {
+  if (isMainThread) process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+}
+
 /** The addon, loaded once. Throws NativeError when no build can be loaded. */
 export function native(): NativeAddon {
   if (loaded) return loaded;
-  // OpenMP threads that spin after each kernel would steal the cores onnxruntime runs on;
-  // libgomp reads this when the addon loads.
-  process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+  passiveOpenMp();
   const require = createRequire(import.meta.url);
   const failures: string[] = [];
   const cuda = cudaPath();

@@ -37,7 +37,8 @@ export interface OutputPlan {
 /** One file to commit: a declared file output, or a file directly inside a declared directory. */
 export interface OutputFile {
   readonly path: string;
-  readonly content: Uint8Array | string;
+  /** The bytes, or the pieces they are made of in order (written one after another, never joined in memory). */
+  readonly content: Uint8Array | string | readonly Uint8Array[];
 }
 
 /** A file as the gate compares it: its real path, and device and inode when it exists. */
@@ -187,11 +188,12 @@ function discard(temps: Iterable<string>): void {
 
 process.on('exit', () => discard(liveTemps));
 
-async function stage(temp: string, content: Uint8Array | string): Promise<void> {
+async function stage(temp: string, content: OutputFile['content']): Promise<void> {
   liveTemps.add(temp);
   const handle = await open(temp, 'wx', 0o666);
   try {
-    await handle.writeFile(content);
+    if (Array.isArray(content)) for (const piece of content as readonly Uint8Array[]) await handle.writeFile(piece);
+    else await handle.writeFile(content as Uint8Array | string);
     await handle.sync();
   } finally {
     await handle.close();

@@ -7,10 +7,10 @@
  */
 import * as ort from 'onnxruntime-node';
 import { InputTypeError, InvalidArgumentError, ModelRunError, OnnxFormatError, ShapeMismatchError } from './errors.js';
-import { parameterValueName, rewireParameters, type Checkpoint, type ValueSpec } from './checkpoint.js';
+import { interpolationInputs, parameterValueName, rewireInterpolated, rewireParameters, type Checkpoint, type ValueSpec } from './checkpoint.js';
 import type { Batch, Dataset } from './dataset/index.js';
 import { initializerAliases, initializerMap, isAliasNode } from './onnx/graph.js';
-import { cloneModel, encodeModel } from './onnx/model.js';
+import { encodeModel } from './onnx/model.js';
 import { DataType, dataTypeName, newValueInfo, tensorType, type GraphProto, type ModelProto } from './onnx/proto.js';
 
 /**
@@ -49,14 +49,22 @@ function addOutputs(graph: GraphProto, names: readonly string[]): void {
   }
 }
 
-/** How parameters reach the session. */
-export type ParameterFeed = 'inputs' | 'initializers';
+/**
+ * How parameters reach the session: baked in ('initializers'), an arena fed per run ('inputs'),
+ * or A's and B's arenas and α fed per run, θ(α) computed in the graph ('interpolated').
+ */
+export type ParameterFeed = 'inputs' | 'initializers' | 'interpolated';
+
+/** The parameters of one run: an arena (feed 'inputs'), or A's and B's arenas and α (feed 'interpolated'). */
+export type RunParameters = Float32Array | { readonly a: Float32Array; readonly b: Float32Array; readonly alpha: number };
 
 export interface ModelSessionOptions {
   /** Graph values to return besides the model outputs. */
   readonly taps?: readonly string[];
   /** Bake these parameters in (feed 'initializers'); without, parameters are fed per run. */
   readonly parameters?: Float32Array;
+  /** Compute θ(α) in the graph from A's and B's arenas fed per run (feed 'interpolated'; rewireInterpolated). */
+  readonly interpolated?: boolean;
   /** onnxruntime intra-op threads (default: onnxruntime's choice). */
   readonly threads?: number;
 }
@@ -74,7 +82,7 @@ export class ModelSession {
   ) {}
 
   static async create(checkpoint: Checkpoint, options: ModelSessionOptions = {}): Promise<ModelSession> {
-    const model = rewireParameters(checkpoint, options.parameters);
+    const model = options.interpolated ? rewireInterpolated(checkpoint) : rewireParameters(checkpoint, options.parameters);
     const graph = model.graph!;
     const known = new Set<string>([checkpoint.input.name]);
     for (const node of graph.node) for (const o of node.output) known.add(o);
@@ -84,7 +92,7 @@ export class ModelSession {
     addOutputs(graph, taps.filter((tap) => tap !== checkpoint.input.name));
     const session = await loadSession(model, sessionOptions(options.threads), checkpoint.file);
     const names = [...checkpoint.outputs.map((o) => o.name), ...taps.filter((t) => !checkpoint.outputs.some((o) => o.name === t))];
-    return new ModelSession(checkpoint, session, options.parameters ? 'initializers' : 'inputs', names);
+    return new ModelSession(checkpoint, session, options.interpolated ? 'interpolated' : options.parameters ? 'initializers' : 'inputs', names);
   }
 
   /**
@@ -137,7 +145,7 @@ export class ModelSession {
   }
 
   /** Runs one batch of `data` (every named input, when it has several), with `parameters` when fed per run. */
-  async runBatch(batch: Batch, data: Dataset, parameters?: Float32Array): Promise<RunOutputs> {
+  async runBatch(batch: Batch, data: Dataset, parameters?: RunParameters): Promise<RunOutputs> {
     if (!batch.named || !data.namedInputs) return this.run(batch.inputs, [batch.size, ...data.sampleShape], parameters);
     const feeds: Record<string, ort.Tensor> = {};
     for (const n of data.namedInputs) feeds[n.name] = inputTensor(this.checkpoint, n.name, batch.named[n.name]!, [batch.size, ...n.sampleShape]);
@@ -148,16 +156,17 @@ export class ModelSession {
    * Runs a batch: `inputs` holds samples of shape `dims` ([batch, ...sample]); `parameters`
    * (an arena of the checkpoint's layout) is required when the session takes them per run.
    */
-  async run(inputs: Float32Array | BigInt64Array, dims: readonly number[], parameters?: Float32Array): Promise<RunOutputs> {
+  async run(inputs: Float32Array | BigInt64Array, dims: readonly number[], parameters?: RunParameters): Promise<RunOutputs> {
     return this.runFeeds({ [this.checkpoint.input.name]: inputTensor(this.checkpoint, this.checkpoint.input.name, inputs, dims) }, `a batch of shape [${dims.join(', ')}]`, parameters);
   }
 
-  private async runFeeds(feeds: Record<string, ort.Tensor>, what: string, parameters?: Float32Array): Promise<RunOutputs> {
+  private async runFeeds(feeds: Record<string, ort.Tensor>, what: string, parameters?: RunParameters): Promise<RunOutputs> {
     if (this.feed === 'inputs') {
-      if (!parameters) throw new InvalidArgumentError('this session takes its parameters per run');
-      for (const p of this.checkpoint.parameters) {
-        feeds[parameterValueName(p)] = new ort.Tensor('float32', parameters.subarray(p.offset, p.offset + p.length), [...p.shape]);
-      }
+      if (!(parameters instanceof Float32Array)) throw new InvalidArgumentError('this session takes an arena of parameters per run');
+      addParameterFeeds(feeds, this.checkpoint, parameters);
+    } else if (this.feed === 'interpolated') {
+      if (!parameters || parameters instanceof Float32Array) throw new InvalidArgumentError('this session takes A’s and B’s arenas and α per run');
+      addInterpolationFeeds(feeds, this.checkpoint, parameters);
     }
     try {
       return await this.session.run(feeds, [...this.outputNames]);
@@ -169,6 +178,22 @@ export class ModelSession {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/** Feeds the parameters of a rewired model (rewireParameters without values) from an arena, without copying it. */
+function addParameterFeeds(feeds: Record<string, ort.Tensor>, checkpoint: Checkpoint, arena: Float32Array): void {
+  for (const p of checkpoint.parameters) feeds[parameterValueName(p)] = new ort.Tensor('float32', arena.subarray(p.offset, p.offset + p.length), [...p.shape]);
+}
+
+/** Feeds an interpolating model (rewireInterpolated): A's and B's arenas without copying them, α and 1 − α. */
+function addInterpolationFeeds(feeds: Record<string, ort.Tensor>, checkpoint: Checkpoint, { a, b, alpha }: { a: Float32Array; b: Float32Array; alpha: number }): void {
+  const names = interpolationInputs;
+  for (const p of checkpoint.parameters) {
+    feeds[names.a(p)] = new ort.Tensor('float32', a.subarray(p.offset, p.offset + p.length), [...p.shape]);
+    feeds[names.b(p)] = new ort.Tensor('float32', b.subarray(p.offset, p.offset + p.length), [...p.shape]);
+  }
+  feeds[names.alpha] = new ort.Tensor('float32', Float32Array.of(alpha), []);
+  feeds[names.complement] = new ort.Tensor('float32', Float32Array.of(1 - alpha), []);
 }
 
 /** The element type of a data input of the checkpoint (FLOAT when the model does not say). */
@@ -279,7 +304,8 @@ export function probeInputShape(checkpoint: Checkpoint, given?: readonly number[
  * Graph optimization is off so that every value of the graph as written is computed.
  */
 export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly number[]): Promise<Map<string, ValueShape>> {
-  const model = cloneModel(checkpoint.model);
+  // Parameters are fed from the arena: the probe's session holds no copy of the weights.
+  const model = rewireParameters(checkpoint);
   const graph = model.graph!;
   const aliases = initializerAliases(graph, initializerMap(graph));
   addOutputs(graph, graph.node.filter((node) => !isAliasNode(node, aliases)).flatMap((node) => node.output.filter((o) => o !== '')));
@@ -289,7 +315,9 @@ export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly n
     const input = zeroInput(checkpoint, inputShape);
     let result: ort.InferenceSession.ReturnType;
     try {
-      result = await session.run({ [checkpoint.input.name]: input });
+      const feeds: Record<string, ort.Tensor> = { [checkpoint.input.name]: input };
+      addParameterFeeds(feeds, checkpoint, checkpoint.arena);
+      result = await session.run(feeds);
     } catch (error) {
       throw new OnnxFormatError(checkpoint.file, `running it on a zero input of shape [${inputShape.join(', ')}] failed: ${(error as Error).message}`, { cause: error });
     }

@@ -6,6 +6,7 @@
 #include <napi.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -533,6 +534,10 @@ Napi::Object activation_table(Napi::Env env) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backend", Napi::String::New(env, llfc::dispatch::backend()));
+  // What the OpenMP runtime read when it loaded (just before this addon): the process
+  // environment, not a worker's private copy of it.
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  exports.Set("openmpWaitPolicy", wait_policy ? Napi::Value(Napi::String::New(env, wait_policy)) : env.Null());
   exports.Set("activations", activation_table(env));
   exports.Set("interpolate", Napi::Function::New(env, Interpolate, "interpolate"));
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));

@@ -3,7 +3,7 @@
  * matching or activation matching over the permutation spec inferred from the ONNX graph.
  */
 import type { Checkpoint } from '../checkpoint.js';
-import { pairCheckpoints } from '../checkpoint.js';
+import { pairCheckpoints, withArena } from '../checkpoint.js';
 import type { Dataset } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
@@ -96,7 +96,7 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
       method: 'weight',
       spec,
       permutations: wm.permutations,
-      aligned: { ...b, arena: permuteArena(b, bound, wm.permutations) },
+      aligned: withArena(b, permuteArena(b, bound, wm.permutations)),
       objective: wm.objective,
       initialObjective: wm.initialObjective,
       weightMatching: wm,
@@ -136,7 +136,7 @@ export function activationAlignment(b: Checkpoint, spec: PermutationSpec, bound:
     method: 'activation',
     spec,
     permutations: am.permutations,
-    aligned: { ...b, arena: permuteArena(b, bound, am.permutations) },
+    aligned: withArena(b, permuteArena(b, bound, am.permutations)),
     objective: [sum(am.score)],
     initialObjective: sum(am.identityScore),
     activationMatching: am,

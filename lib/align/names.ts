@@ -118,7 +118,7 @@ export function torchStateDict(checkpoint: Checkpoint, arena: Float32Array = che
       source = 'tensor';
       unnamed.push(p.tensor);
     }
-    let data: Float32Array = arena.slice(p.offset, p.offset + p.length);
+    let data: Float32Array = arena.subarray(p.offset, p.offset + p.length);
     let shape = [...p.shape];
     if (transpose && shape.length === 2) {
       data = transpose2d(data, shape[0]!, shape[1]!);

@@ -4,13 +4,13 @@
  * output gate (lib/outputs.ts).
  */
 import type { Checkpoint } from '../checkpoint.js';
-import { checkpointNotes, type CheckpointNotes } from '../folded-batchnorm.js';
+import type { CheckpointNotes } from '../folded-batchnorm.js';
 import { modelFiles, modelOutputs } from '../onnx/external-output.js';
 import { checkOutputs, commitOutputs, type DeclaredOutput, type OutputFile } from '../outputs.js';
 import type { AlignResult } from './index.js';
 import { torchStateDict } from './names.js';
 import { permutedModel, permutationsToJson } from './permute.js';
-import { encodeSafetensors } from './safetensors.js';
+import { safetensorsPieces } from './safetensors.js';
 
 export interface AlignmentOutputs {
   /** The aligned B as ONNX. */
@@ -40,8 +40,12 @@ export interface AlignFilesResult extends Omit<AlignResult, 'aligned' | 'spec'>,
   readonly written: WrittenAlignment;
 }
 
-/** An alignment's files for `outputs` (to be committed by the caller) and what it reports back. */
-export function alignFilesResult(a: Checkpoint, result: AlignResult, outputs: AlignmentOutputs): AlignFilesResult & { readonly files: readonly OutputFile[] } {
+/**
+ * An alignment's files for `outputs` (to be committed by the caller) and what it reports back.
+ * Only A's file name and its notes are taken, so a caller can let A's arena go before the files
+ * are rendered.
+ */
+export function alignFilesResult(a: Pick<Checkpoint, 'file'>, notes: CheckpointNotes, result: AlignResult, outputs: AlignmentOutputs): AlignFilesResult & { readonly files: readonly OutputFile[] } {
   const { files, written } = alignmentFiles(a, result, outputs);
   return {
     files,
@@ -54,12 +58,12 @@ export function alignFilesResult(a: Checkpoint, result: AlignResult, outputs: Al
     spec: { groups: result.spec.groups.map((g) => ({ label: g.label, size: g.size })) },
     permutationsJson: alignmentJson(a, result),
     written,
-    ...checkpointNotes(a),
+    ...notes,
   };
 }
 
 /** The permutations file content of an alignment (what `--perm-out` writes). */
-export function alignmentJson(a: Checkpoint, result: AlignResult): Record<string, unknown> {
+export function alignmentJson(a: Pick<Checkpoint, 'file'>, result: AlignResult): Record<string, unknown> {
   const wm = result.weightMatching;
   const am = result.activationMatching;
   return permutationsToJson(result.spec, result.permutations, {
@@ -110,13 +114,13 @@ export function parameterFiles(checkpoint: Checkpoint, arena: Float32Array, outp
     if (state.folded.length > 0) {
       meta.folded = `BatchNorm is folded into these Conv parameters (eval export); they load into a model whose BatchNorms are folded, not into the original state_dict: ${state.folded.join(', ')}`;
     }
-    files.push({ path: outputs.safetensors, content: encodeSafetensors(state.tensors.map((t) => ({ name: t.key, shape: t.shape, data: t.data })), meta) });
+    files.push({ path: outputs.safetensors, content: safetensorsPieces(state.tensors.map((t) => ({ name: t.key, shape: t.shape, data: t.data })), meta) });
   }
   return { files, written: { untied, folded: state.folded, unnamed: state.unnamed, conflicts: state.conflicts } };
 }
 
 /** The files of an alignment that `outputs` names, rendered but not written, and notes on what they hold. */
-export function alignmentFiles(a: Checkpoint, result: AlignResult, outputs: AlignmentOutputs): { files: OutputFile[]; written: WrittenAlignment } {
+export function alignmentFiles(a: Pick<Checkpoint, 'file'>, result: AlignResult, outputs: AlignmentOutputs): { files: OutputFile[]; written: WrittenAlignment } {
   const b = result.aligned;
   const { files, written } = parameterFiles(b, b.arena, outputs, { source: 'llfc align', model: b.file, reference: a.file, method: result.method });
   if (outputs.permutations !== undefined) files.push({ path: outputs.permutations, content: `${JSON.stringify(alignmentJson(a, result), null, 1)}\n` });

@@ -5,6 +5,7 @@
  * padded with spaces to a multiple of 8, then the tensors' little-endian bytes, back to back,
  * with offsets counted from the end of the header.
  */
+import { endianness } from 'node:os';
 import { InvalidArgumentError } from '../errors.js';
 
 export interface SafetensorsTensor {
@@ -19,6 +20,15 @@ export interface SafetensorsFile {
 }
 
 export function encodeSafetensors(tensors: readonly SafetensorsTensor[], metadata: Record<string, string> = {}): Uint8Array {
+  return Buffer.concat(safetensorsPieces(tensors, metadata));
+}
+
+/**
+ * The safetensors file as the pieces it is made of, in order: the header, then each tensor's
+ * bytes — on a little-endian machine views of the tensors' own memory, so a model's worth of
+ * tensors is written without being copied (OutputFile content takes the pieces).
+ */
+export function safetensorsPieces(tensors: readonly SafetensorsTensor[], metadata: Record<string, string> = {}): Uint8Array[] {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length > 0) header.__metadata__ = metadata;
   const seen = new Set<string>();
@@ -31,22 +41,21 @@ export function encodeSafetensors(tensors: readonly SafetensorsTensor[], metadat
     header[t.name] = { dtype: 'F32', shape: [...t.shape], data_offsets: [offset, offset + 4 * count] };
     offset += 4 * count;
   }
-  let json = Buffer.from(JSON.stringify(header), 'utf8');
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
   const pad = (8 - (json.length % 8)) % 8;
-  if (pad > 0) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
-  const out = new Uint8Array(8 + json.length + offset);
-  const view = new DataView(out.buffer);
-  view.setBigUint64(0, BigInt(json.length), true);
-  out.set(json, 8);
-  let at = 8 + json.length;
-  for (const t of tensors) {
-    const bytes = new Uint8Array(t.data.length * 4);
-    const dv = new DataView(bytes.buffer);
-    for (let i = 0; i < t.data.length; i++) dv.setFloat32(4 * i, t.data[i]!, true);
-    out.set(bytes, at);
-    at += bytes.length;
-  }
-  return out;
+  const head = new Uint8Array(8 + json.length + pad).fill(0x20);
+  new DataView(head.buffer).setBigUint64(0, BigInt(json.length + pad), true);
+  head.set(json, 8);
+  return [head, ...tensors.map((t) => littleEndianBytes(t.data))];
+}
+
+/** float32 values as little-endian bytes: a view where the machine is little-endian, else a copy. */
+function littleEndianBytes(values: Float32Array): Uint8Array {
+  if (endianness() === 'LE') return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const bytes = new Uint8Array(values.length * 4);
+  const view = new DataView(bytes.buffer);
+  for (let i = 0; i < values.length; i++) view.setFloat32(4 * i, values[i]!, true);
+  return bytes;
 }
 
 /** Parses a float32 safetensors file; `file` names it in errors. */

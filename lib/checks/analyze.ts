@@ -5,14 +5,14 @@
  * the data.
  */
 import { pairCheckpoints, type Checkpoint } from '../checkpoint.js';
-import type { Dataset } from '../dataset/index.js';
+import type { Batch, Dataset } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { interpolateArenas } from '../interpolate.js';
 import { CONTROL_OPTIONS, optionDefault, resolveOptions, type OptionSchema, type Resolved } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { NamedSums } from '../sums.js';
 import type { LayerReport, PairAnalysis } from '../results.js';
-import { floatOutput, ModelSession, type FloatTensor, type RunOutputs } from '../session.js';
+import { floatOutput, ModelSession, type FloatTensor, type ModelSessionOptions, type RunOutputs } from '../session.js';
 import type { PairBatch, PairCheck, PairSetup } from './check.js';
 import { selectLayers } from './layers.js';
 import { CHECK_OPTIONS, CHECKS, type CheckSwitches } from './registry.js';
@@ -68,6 +68,76 @@ function assemble(setup: PairSetup, checks: readonly PairCheck[]): PairAnalysis 
   };
 }
 
+/**
+ * Arenas of at least this many floats (64 MiB) are fed to sessions on every run rather than
+ * baked into a session per α: such sessions hold no weights, and interior α run a graph that
+ * computes θ(α) from A's and B's arenas layer by layer (rewireInterpolated), so memory stays
+ * near A and B however many α the checks need (a session per α would hold a copy of the
+ * weights each, 13 of them for the default grids). θ(α) is then computed in float32 by
+ * onnxruntime, within an ulp of the native kernel's rounding of the float64 blend. Smaller
+ * models keep baked-in sessions, which onnxruntime optimizes further (constant weights are
+ * pre-packed and Conv layouts transformed once).
+ */
+export const FEED_PARAMETERS_FROM = 16 * 1024 * 1024;
+
+/** How one α's model runs a batch. */
+interface AlphaRunner {
+  readonly session: ModelSession;
+  run(batch: Batch, data: Dataset): Promise<RunOutputs>;
+}
+
+/**
+ * A runner per α, endpoints first (0: A, 1: B), then the interior α in order; each session
+ * created is pushed to `sessions` (released by the caller). Baked-in parameters below
+ * FEED_PARAMETERS_FROM floats; above, weightless sessions (one per distinct set of taps) fed
+ * A's or B's arena, or both and α, per run.
+ */
+async function alphaRunners(
+  a: Checkpoint,
+  b: Checkpoint,
+  endpointTaps: readonly string[],
+  interior: readonly number[],
+  tapsAt: (alpha: number) => string[],
+  sessions: ModelSession[],
+  signal: AbortSignal | undefined,
+): Promise<Map<number, AlphaRunner>> {
+  const runners = new Map<number, AlphaRunner>();
+  const created = async (checkpoint: Checkpoint, options: ModelSessionOptions): Promise<ModelSession> => {
+    const session = await ModelSession.create(checkpoint, options);
+    sessions.push(session);
+    return session;
+  };
+  if (a.arena.length < FEED_PARAMETERS_FROM) {
+    const baked = (session: ModelSession): AlphaRunner => ({ session, run: (batch, data) => session.runBatch(batch, data) });
+    runners.set(0, baked(await created(a, { parameters: a.arena, taps: endpointTaps })));
+    runners.set(1, baked(await created(b, { parameters: b.arena, taps: endpointTaps })));
+    const theta = new Float32Array(a.arena.length);
+    for (const alpha of interior) {
+      throwIfAborted(signal);
+      interpolateArenas(a.arena, b.arena, [alpha], [theta]);
+      runners.set(alpha, baked(await created(a, { parameters: theta, taps: tapsAt(alpha) })));
+    }
+    return runners;
+  }
+  const byTaps = new Map<string, ModelSession>();
+  const sessionFor = async (taps: readonly string[], interpolated: boolean): Promise<ModelSession> => {
+    const key = JSON.stringify([interpolated, taps]);
+    const known = byTaps.get(key);
+    if (known) return known;
+    const session = await created(a, { taps, interpolated });
+    byTaps.set(key, session);
+    return session;
+  };
+  const endpoints = await sessionFor(endpointTaps, false);
+  runners.set(0, { session: endpoints, run: (batch, data) => endpoints.runBatch(batch, data, a.arena) });
+  runners.set(1, { session: endpoints, run: (batch, data) => endpoints.runBatch(batch, data, b.arena) });
+  for (const alpha of interior) {
+    const session = await sessionFor(tapsAt(alpha), true);
+    runners.set(alpha, { session, run: (batch, data) => session.runBatch(batch, data, { a: a.arena, b: b.arena, alpha }) });
+  }
+  return runners;
+}
+
 /** The checks of a pair on the data, created (released by the caller), with their setup. */
 async function createChecks(a: Checkpoint, b: Checkpoint, data: Dataset, resolved: Resolved<AnalyzeOptions, typeof ANALYZE_OPTIONS>): Promise<{ setup: PairSetup; checks: [string, PairCheck][] }> {
   const { calibrationData } = resolved;
@@ -104,29 +174,16 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
     const interior = [...new Set(checks.flatMap((c) => c.needs.alphas))].filter((x) => x !== 0 && x !== 1).sort((x, y) => x - y);
     const tapsAt = (alpha: number) => [...new Set(checks.filter((c) => c.needs.alphas.includes(alpha)).flatMap((c) => c.needs.interpolatedValues))].filter((t) => t !== inputName);
 
-    const sessionA = await ModelSession.create(a, { parameters: a.arena, taps: endpointTaps });
-    sessions.push(sessionA);
-    const sessionB = await ModelSession.create(b, { parameters: b.arena, taps: endpointTaps });
-    sessions.push(sessionB);
-    sessionA.checkData(data);
-    const theta = new Float32Array(a.arena.length);
-    const interiorSessions = new Map<number, ModelSession>();
-    for (const alpha of interior) {
-      throwIfAborted(signal);
-      interpolateArenas(a.arena, b.arena, [alpha], [theta]);
-      const session = await ModelSession.create(a, { parameters: theta, taps: tapsAt(alpha) });
-      sessions.push(session);
-      interiorSessions.set(alpha, session);
-    }
+    const runners = await alphaRunners(a, b, endpointTaps, interior, tapsAt, sessions, signal);
+    runners.get(0)!.session.checkData(data);
 
     // The checks that fit something on a separate set see it first, through the same sessions.
     const calibrating = calibrationData ? checks.filter((c) => c.calibrate) : [];
-    if (calibrating.length > 0) sessionA.checkData(calibrationData!);
+    if (calibrating.length > 0) runners.get(0)!.session.checkData(calibrationData!);
     const passes: { set: Dataset; readers: readonly PairCheck[]; read: (check: PairCheck, batch: PairBatch) => void | Promise<void> }[] = [];
     if (calibrating.length > 0) passes.push({ set: calibrationData!, readers: calibrating, read: (c, batch) => c.calibrate!(batch) });
     passes.push({ set: data, readers: checks, read: (c, batch) => c.add(batch) });
-    const runs = 2 + interior.length;
-    const total = passes.reduce((n, p) => n + Math.ceil(p.set.length / batchSize) * runs, 0);
+    const total = passes.reduce((n, p) => n + Math.ceil(p.set.length / batchSize) * runners.size, 0);
     let done = 0;
     const tick = (): void => onProgress?.({ phase: 'analyze', done: ++done, total });
     for (const { set, readers, read } of passes) {
@@ -134,14 +191,9 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
         const dims = [batch.size, ...set.sampleShape];
         const input: FloatTensor | undefined = batch.inputs instanceof Float32Array ? { data: batch.inputs, dims } : undefined;
         const outputsAt = new Map<number, RunOutputs>();
-        outputsAt.set(0, await sessionA.runBatch(batch, set));
-        tick();
-        throwIfAborted(signal);
-        outputsAt.set(1, await sessionB.runBatch(batch, set));
-        tick();
-        for (const [alpha, session] of interiorSessions) {
+        for (const [alpha, runner] of runners) {
           throwIfAborted(signal);
-          outputsAt.set(alpha, await session.runBatch(batch, set));
+          outputsAt.set(alpha, await runner.run(batch, set));
           tick();
         }
         const pairBatch: PairBatch = {

@@ -42,6 +42,8 @@ export class Commutativity {
   private constructor(
     readonly layer: LinearLayerSpec,
     private readonly weightName: string,
+    private readonly wa: FloatTensor,
+    private readonly wb: FloatTensor,
     private readonly session: GraphSession,
   ) {}
 
@@ -58,7 +60,7 @@ export class Commutativity {
     // Only the data and weight inputs: the bias is excluded by definition.
     const product = (h: string, w: string, out: string) => renode(node, weightSlot === 0 ? [w, h] : [h, w], [out], out);
     // X = W_A·H_A + W_B·H_B, and X − Y = (W_A − W_B)(H_A − H_B) as one product (no cancellation).
-    const dw = Float32Array.from(wa, (v, i) => v - wb[i]!);
+    // The weights are fed per run from the arenas: the helper session holds no copy of them.
     const model = helperModel(
       a.model,
       [
@@ -66,24 +68,20 @@ export class Commutativity {
         product('HB', 'WB', 'p2'),
         renode({ opType: 'Add' }, ['p1', 'p2'], ['X'], 'X'),
         renode({ opType: 'Sub' }, ['HA', 'HB'], ['dH'], 'dH'),
+        renode({ opType: 'Sub' }, ['WA', 'WB'], ['dW'], 'dW'),
         product('dH', 'dW', 'D'),
       ],
-      ['HA', 'HB'],
+      ['HA', 'HB', 'WA', 'WB'],
       ['X', 'D'],
-      [
-        { name: 'WA', values: wa, dims },
-        { name: 'WB', values: wb, dims },
-        { name: 'dW', values: dw, dims },
-      ],
     );
-    const c = new Commutativity(layer, weight.tensor, await GraphSession.create(model, `${a.file} (${layer.node})`));
+    const c = new Commutativity(layer, weight.tensor, { data: wa, dims }, { data: wb, dims }, await GraphSession.create(model, `${a.file} (${layer.node})`));
     native().sumSquares(wa, wb, c.w);
     return c;
   }
 
   /** One batch of the layer's inputs in A and in B. */
   async add(hA: FloatTensor, hB: FloatTensor): Promise<void> {
-    const out = await this.session.run({ HA: hA, HB: hB });
+    const out = await this.session.run({ HA: hA, HB: hB, WA: this.wa, WB: this.wb });
     // sumSquares(X, D) gives [‖X − D‖², ‖X‖², ‖D‖²] = [‖Y‖², ‖X‖², ‖X − Y‖²].
     this.addSquares(this.xd, floatOutput(out, 'X', this.layer.node).data, floatOutput(out, 'D', this.layer.node).data);
     this.addSquares(this.h, hA.data, hB.data);

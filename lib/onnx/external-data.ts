@@ -64,33 +64,73 @@ export async function resolveExternalData(model: string, tensor: TensorProto): P
   return { path: real, offset, length };
 }
 
-/** Reads the bytes of a resolved location; a file too short for them is an ExternalDataError. */
-async function readLocation(model: string, tensor: string, where: ExternalLocation): Promise<Uint8Array<ArrayBuffer>> {
+/** A tensor's external bytes, located inside the model's directory and checked to be all there. */
+export interface ExternalBytes {
+  readonly path: string;
+  readonly offset: number;
+  readonly length: number;
+}
+
+/**
+ * Locates a tensor's external data (resolveExternalData's rules) and checks that the file holds
+ * every byte of it: a file too short is an ExternalDataError naming it.
+ */
+export async function locateExternalData(model: string, tensor: TensorProto): Promise<ExternalBytes> {
+  const where = await resolveExternalData(model, tensor);
+  const size = (await stat(where.path)).size;
+  const length = where.length ?? size - where.offset;
+  if (length < 0 || where.offset + length > size) {
+    throw new ExternalDataError(model, tensor.name, `external data file '${where.path}' has ${size} bytes, the tensor needs bytes ${where.offset}..${where.offset + (where.length ?? 0)}`, where.path);
+  }
+  return { path: where.path, offset: where.offset, length };
+}
+
+/** Bytes per read: a tensor of any size streams into its destination through no buffer of its own. */
+export const EXTERNAL_READ_CHUNK = 1 << 24;
+
+/**
+ * Reads located external bytes straight into `dest` (exactly their length), in reads of at most
+ * EXTERNAL_READ_CHUNK bytes; a file that ends early is an ExternalDataError naming it.
+ */
+export async function readExternalInto(model: string, tensor: string, where: ExternalBytes, dest: Uint8Array): Promise<void> {
+  if (dest.length !== where.length) throw new RangeError(`${model}: tensor '${tensor}' has ${where.length} bytes of external data, the destination ${dest.length}`);
   const handle = await open(where.path, 'r');
   try {
-    const size = (await handle.stat()).size;
-    const length = where.length ?? size - where.offset;
-    if (length < 0 || where.offset + length > size) {
-      throw new ExternalDataError(model, tensor, `external data file '${where.path}' has ${size} bytes, the tensor needs bytes ${where.offset}..${where.offset + (where.length ?? 0)}`, where.path);
+    for (let done = 0; done < where.length; ) {
+      const { bytesRead } = await handle.read(dest, done, Math.min(EXTERNAL_READ_CHUNK, where.length - done), where.offset + done);
+      if (bytesRead === 0) throw new ExternalDataError(model, tensor, `external data file '${where.path}' ended after ${done} of ${where.length} bytes`, where.path);
+      done += bytesRead;
     }
-    const data = new Uint8Array(length);
-    const { bytesRead } = await handle.read(data, 0, length, where.offset);
-    if (bytesRead !== length) throw new ExternalDataError(model, tensor, `external data file '${where.path}' ended after ${bytesRead} of ${length} bytes`, where.path);
-    return data;
   } finally {
     await handle.close();
   }
 }
 
-/** Loads every initializer stored as external data into raw_data (the model then stands alone); whether there was any. */
-export async function loadExternalData(proto: ModelProto, model: string): Promise<boolean> {
-  let loaded = false;
+/**
+ * Loads the initializers stored as external data into raw_data (the model then stands alone),
+ * except those `defer` picks: these stay external, located and checked, for the caller to read
+ * where their bytes belong (readExternalInto). Says whether the model had external data.
+ */
+export async function loadExternalData(
+  proto: ModelProto,
+  model: string,
+  defer: (tensor: TensorProto) => boolean = () => false,
+): Promise<{ external: boolean; deferred: Map<TensorProto, ExternalBytes> }> {
+  let external = false;
+  const deferred = new Map<TensorProto, ExternalBytes>();
   for (const tensor of proto.graph?.initializer ?? []) {
     if (tensor.dataLocation !== DataLocation.EXTERNAL) continue;
-    tensor.rawData = await readLocation(model, tensor.name, await resolveExternalData(model, tensor));
+    external = true;
+    const where = await locateExternalData(model, tensor);
+    if (defer(tensor)) {
+      deferred.set(tensor, where);
+      continue;
+    }
+    const data = new Uint8Array(where.length);
+    await readExternalInto(model, tensor.name, where, data);
+    tensor.rawData = data;
     tensor.dataLocation = DataLocation.DEFAULT;
     tensor.externalData = [];
-    loaded = true;
   }
-  return loaded;
+  return { external, deferred };
 }

@@ -62,6 +62,6 @@ export function modelFiles(proto: ModelProto, path: string, external: boolean): 
   }
   return [
     { path, content: encodeModel(model) },
-    { path: dataFileFor(path), content: Buffer.concat(chunks) },
+    { path: dataFileFor(path), content: chunks },
   ];
 }

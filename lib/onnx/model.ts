@@ -6,8 +6,8 @@
 import { readFile, stat } from 'node:fs/promises';
 import { OnnxFormatError } from '../errors.js';
 import { writeFileAtomic } from '../outputs.js';
-import { loadExternalData } from './external-data.js';
-import { cloneModelProto, decodeModelProto, encodeModelProto, type ModelProto } from './proto.js';
+import { loadExternalData, type ExternalBytes } from './external-data.js';
+import { cloneModelProto, decodeModelProto, encodeModelProto, type ModelProto, type TensorProto } from './proto.js';
 
 /** An ONNX model and where it came from. */
 export interface OnnxModel {
@@ -15,6 +15,8 @@ export interface OnnxModel {
   readonly proto: ModelProto;
   /** Whether it was read with tensors in external data files (written back the same way). */
   readonly externalData?: boolean;
+  /** Tensors left in their data files (readModel's `defer`), located and checked, to be read where they belong. */
+  readonly deferred?: ReadonlyMap<TensorProto, ExternalBytes>;
 }
 
 /** Parses a model from bytes; `file` names it in errors. */
@@ -31,8 +33,11 @@ export function decodeModel(bytes: Uint8Array, file: string): ModelProto {
   return proto;
 }
 
-/** Reads an ONNX file; tensors stored in external data files are loaded into raw_data. */
-export async function readModel(file: string): Promise<OnnxModel> {
+/**
+ * Reads an ONNX file; tensors stored in external data files are loaded into raw_data, except those
+ * `defer` picks, which stay external (located and checked) in `deferred`.
+ */
+export async function readModel(file: string, defer?: (tensor: TensorProto) => boolean): Promise<OnnxModel> {
   let bytes: Uint8Array;
   try {
     // A FIFO or device would block or never end: only regular files are read.
@@ -44,8 +49,8 @@ export async function readModel(file: string): Promise<OnnxModel> {
   }
   if (bytes.length === 0) throw new OnnxFormatError(file, 'the file is empty');
   const proto = decodeModel(bytes, file);
-  const externalData = await loadExternalData(proto, file);
-  return { file, proto, externalData };
+  const { external, deferred } = await loadExternalData(proto, file, defer);
+  return { file, proto, externalData: external, deferred };
 }
 
 export function encodeModel(proto: ModelProto): Uint8Array {

@@ -53,9 +53,23 @@ export function encodeModelProto(proto: ModelProto): Uint8Array {
   return toBinary(ModelProtoSchema, proto);
 }
 
-/** A deep copy of a model message. */
+/**
+ * A deep copy of a model message whose initializers share their raw_data bytes with the
+ * original's rather than copying them: a model's weights are held once however many rewritten
+ * copies are made (llfc replaces a tensor's bytes, it never writes into them).
+ */
 export function cloneModelProto(proto: ModelProto): ModelProto {
-  return clone(ModelProtoSchema, proto);
+  // Only tensors holding bytes are touched: assigning a proto2 field, even its default, marks it set.
+  const held = (proto.graph?.initializer ?? []).flatMap((t, i) => (t.rawData.length > 0 ? [{ t, i, bytes: t.rawData }] : []));
+  const none = new Uint8Array(0);
+  for (const { t } of held) t.rawData = none;
+  try {
+    const copy = clone(ModelProtoSchema, proto);
+    for (const { i, bytes } of held) copy.graph!.initializer[i]!.rawData = bytes;
+    return copy;
+  } finally {
+    for (const { t, bytes } of held) t.rawData = bytes;
+  }
 }
 
 /** An attribute's serialized bytes (a canonical key for comparing attributes). */

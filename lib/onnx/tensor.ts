@@ -11,11 +11,11 @@ export function elementCount(shape: readonly number[]): number {
 }
 
 /**
- * The values of a FLOAT tensor as a fresh Float32Array; values that do not fill its shape are
- * an OnnxFormatError naming the file (`where`), the tensor, its shape and both sizes. raw_data is copied first because
- * protobuf hands out unaligned views that cannot be viewed as Float32Array in place.
+ * The number of float32 values a FLOAT tensor stores inline, checked against its shape: values
+ * that do not fill it are an OnnxFormatError naming the file (`where`), the tensor, its shape and
+ * both sizes.
  */
-export function readFloat32(tensor: TensorProto, where: string): Float32Array {
+function inlineFloatCount(tensor: TensorProto, where: string): number {
   if (tensor.dataType !== DataType.FLOAT) {
     throw new TypeError(`${where}: tensor '${tensor.name}' is ${dataTypeName(tensor.dataType)}, expected FLOAT`);
   }
@@ -25,22 +25,53 @@ export function readFloat32(tensor: TensorProto, where: string): Float32Array {
     if (tensor.rawData.length !== count * 4) {
       throw new OnnxFormatError(where, `initializer '${tensor.name}' of shape [${shape.join(', ')}] (float32) has ${tensor.rawData.length} bytes of raw_data, its shape needs ${count * 4}`);
     }
-    const copy = new Uint8Array(tensor.rawData.length);
-    copy.set(tensor.rawData);
-    return new Float32Array(copy.buffer);
+  } else if (tensor.floatData.length !== count) {
+    throw new OnnxFormatError(where, `initializer '${tensor.name}' of shape [${shape.join(', ')}] has ${tensor.floatData.length} float_data values, its shape needs ${count}`);
   }
-  const values = tensor.floatData;
-  if (values.length !== count) {
-    throw new OnnxFormatError(where, `initializer '${tensor.name}' of shape [${shape.join(', ')}] has ${values.length} float_data values, its shape needs ${count}`);
-  }
-  return Float32Array.from(values);
+  return count;
 }
 
-/** Replaces a FLOAT tensor's values (stored as raw_data, as PyTorch's exporter does). */
+/**
+ * Copies the values of a FLOAT tensor into `dest` (exactly its size), byte for byte: protobuf
+ * hands out unaligned views of raw_data that cannot be viewed as Float32Array in place.
+ */
+export function copyFloat32Into(tensor: TensorProto, dest: Float32Array, where: string): void {
+  const count = inlineFloatCount(tensor, where);
+  if (dest.length !== count) throw new RangeError(`${where}: tensor '${tensor.name}' has ${count} values, the destination ${dest.length}`);
+  if (tensor.rawData.length > 0) new Uint8Array(dest.buffer, dest.byteOffset, dest.byteLength).set(tensor.rawData);
+  else dest.set(tensor.floatData);
+}
+
+/** Whether a FLOAT tensor holds infinities only (at least one value; false while its values are in a data file). */
+export function infinitiesOnly(tensor: TensorProto): boolean {
+  const infinite = (v: number): boolean => v === Infinity || v === -Infinity;
+  const raw = tensor.rawData;
+  if (raw.length === 0) return tensor.floatData.length > 0 && tensor.floatData.every(infinite);
+  if (raw.length % 4 !== 0) return false;
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  for (let i = 0; i < raw.length; i += 4) if (!infinite(view.getFloat32(i, true))) return false;
+  return true;
+}
+
+/** The values of a FLOAT tensor as a fresh Float32Array (errors as copyFloat32Into). */
+export function readFloat32(tensor: TensorProto, where: string): Float32Array {
+  const values = new Float32Array(inlineFloatCount(tensor, where));
+  copyFloat32Into(tensor, values, where);
+  return values;
+}
+
+/** The bytes of float32 values, sharing their memory. */
+export function float32Bytes(values: Float32Array): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(values.buffer as ArrayBuffer, values.byteOffset, values.byteLength);
+}
+
+/**
+ * Replaces a FLOAT tensor's values (stored as raw_data, as PyTorch's exporter does). The tensor
+ * keeps a view of `values`, not a copy: a model holds its weights once. Callers hand over values
+ * they no longer write (llfc replaces a tensor's bytes, it never writes into them).
+ */
 export function writeFloat32(tensor: TensorProto, values: Float32Array): void {
-  const bytes = new Uint8Array(values.byteLength);
-  bytes.set(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  tensor.rawData = bytes;
+  tensor.rawData = float32Bytes(values);
   tensor.floatData = [];
 }
 

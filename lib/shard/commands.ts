@@ -96,7 +96,7 @@ export const SHARDED_COMMANDS: { readonly [K in ShardedCommand]: CommandEntry } 
       const o = activationOptions(options);
       const { spec, bound } = await pairSpec(a, b, undefined, o.inputShape, o.permuteConstants);
       const am = await activationMatchingOfSums(a, b, bound, { ...matching(o), data }, (named) => add(ACTIVATION_PART, named));
-      const { files, ...result } = alignFilesResult(a, activationAlignment(b, spec, bound, am), alignment ?? {});
+      const { files, ...result } = alignFilesResult(a, checkpointNotes(a), activationAlignment(b, spec, bound, am), alignment ?? {});
       return { command: 'align', a: run.a, b: run.b, alignment: result, files };
     },
   },

@@ -4,8 +4,26 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { LlfcError } from '../errors.js';
-import { inputsReadSoFar } from '../outputs.js';
+import { inputsReadSoFar, type OutputFile } from '../outputs.js';
 import { tasks, type TaskName } from './tasks.js';
+
+/**
+ * The large buffers of the files a task returns (a model's weights, its data file), handed to the
+ * caller's thread rather than copied: the task is done with them. Small ones are copied: they
+ * may lie in Node's shared Buffer pool, which must not be taken away.
+ */
+function transferables(result: unknown): ArrayBuffer[] {
+  const files = (result as { files?: readonly OutputFile[] }).files ?? [];
+  const buffers = new Set<ArrayBuffer>();
+  for (const { content } of files) {
+    for (const piece of typeof content === 'string' ? [] : content instanceof Uint8Array ? [content] : content) {
+      if (piece.buffer instanceof ArrayBuffer && piece.buffer.byteLength >= TRANSFER_FROM) buffers.add(piece.buffer);
+    }
+  }
+  return [...buffers];
+}
+
+const TRANSFER_FROM = 1 << 20;
 
 const { task, request } = workerData as { task: TaskName; request: never };
 const controller = new AbortController();
@@ -18,7 +36,7 @@ try {
     signal: controller.signal,
     onProgress: (event) => parentPort!.postMessage({ type: 'progress', event }),
   });
-  parentPort!.postMessage({ type: 'result', result, inputsRead: inputsReadSoFar() });
+  parentPort!.postMessage({ type: 'result', result, inputsRead: inputsReadSoFar() }, transferables(result));
 } catch (error) {
   const e = error as Error;
   parentPort!.postMessage({

@@ -5,6 +5,7 @@ import { Worker } from 'node:worker_threads';
 import * as errors from '../errors.js';
 import { CancelledError, LlfcError } from '../errors.js';
 import { noteInputRead } from '../outputs.js';
+import { passiveOpenMp } from '../native.js';
 import type { RunControl } from '../progress.js';
 import type { TaskMap, TaskName } from './tasks.js';
 
@@ -35,6 +36,8 @@ function reviveError(data: SerializedError): Error {
  * tsx's loader inside the worker, which does not inherit the parent's loader hooks.
  */
 function startWorker(workerData: unknown): Worker {
+  // The worker's native addon loads OpenMP, which reads the process environment, set only from here.
+  passiveOpenMp();
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./entry.js', import.meta.url), { workerData });
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/index\.cjs$/, 'index.mjs');
   const entry = new URL('./entry.ts', import.meta.url).href;

@@ -10,7 +10,7 @@ import type { AlignedAnalysis, LayerwiseResult, LmcResult, PairAnalysis } from '
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { checkpointNotes, type CheckpointNotes } from '../folded-batchnorm.js';
 import type { RunControl } from '../progress.js';
-import { align, type AlignOptions } from '../align/index.js';
+import { align, type AlignOptions, type AlignResult } from '../align/index.js';
 import { alignFilesResult, type AlignFilesResult, type AlignmentOutputs } from '../align/output.js';
 
 export type { AlignFilesResult };
@@ -93,6 +93,16 @@ export interface TaskMap {
 
 export type TaskName = keyof TaskMap;
 
+/**
+ * Loads and aligns a pair, returning what rendering the outputs needs: A's and B's arenas are
+ * let go here, so the outputs are rendered holding the aligned B alone.
+ */
+async function alignPair(request: AlignFilesRequest, control: RunControl): Promise<{ result: AlignResult; reference: { file: string }; notes: CheckpointNotes }> {
+  const [[a, b], data] = await Promise.all([loadPair(request.a, request.b), request.data ? openDataset(request.data) : undefined]);
+  const result = await align(a, b, { ...request.options, ...(data ? { data } : {}), ...control });
+  return { result, reference: { file: a.file }, notes: checkpointNotes(a) };
+}
+
 async function openPair(request: PairRequest) {
   return Promise.all([loadPair(request.a, request.b), openDataset(request.data)]).then(([[a, b], data]) => [a, b, data] as const);
 }
@@ -105,8 +115,8 @@ async function calibrationOption(request: CalibratedPairRequest) {
 /** The implementations, run inside the worker (or inline, see runTask). */
 export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control: RunControl) => Promise<TaskMap[K]['result']> } = {
   async align(request, control) {
-    const [[a, b], data] = await Promise.all([loadPair(request.a, request.b), request.data ? openDataset(request.data) : undefined]);
-    return alignFilesResult(a, await align(a, b, { ...request.options, ...(data ? { data } : {}), ...control }), request.outputs);
+    const { result, reference, notes } = await alignPair(request, control);
+    return alignFilesResult(reference, notes, result, request.outputs);
   },
   async lmc(request, control) {
     const [a, b, data] = await openPair(request);

@@ -1,0 +1,142 @@
+/**
+ * Large models in bounded memory (issue 16): peak RSS and wall time of one `analyze`,
+ * `interpolate` and `align --method weight` on random-init checkpoints with external data,
+ * each in a fresh process running the library API as the CLI does (workers included), against
+ * the model's float32 size (every stored parameter once). Target: peak RSS under 4× that size,
+ * and flat in N (analyze at two N).
+ *
+ * Models (bench/make_large_models.py writes them to test/fixtures/generated/; skipped when absent):
+ *   gpt124m    GPT-2 small's dimensions and 124M parameters (untied head), token data N × 32
+ *   resnet50x  torchvision ResNet-50, 1000 classes, data N × 3 × 64 × 64
+ *   huge       (--huge only, not in `npm run bench`) a 2.4 GB MLP, over protobuf's 2 GB limit
+ *
+ * Options: --models=gpt124m,resnet50x  --ops=analyze,interpolate,align  --huge
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { alignFiles, analyze, interpolate } from '../lib/api.js';
+import { readModel } from '../lib/onnx/model.js';
+import { DataType } from '../lib/onnx/proto.js';
+import { elementCount, tensorShape } from '../lib/onnx/tensor.js';
+import { fixture } from '../test/helpers.js';
+import { writeNpy } from '../test/dataset/helpers.js';
+import { isMain, row } from './timing.js';
+
+interface LargeModel {
+  /** Data of n samples written as .npy files into `dir`: the paths. */
+  data(dir: string, n: number): { data: string; labels: string };
+  /** The two N of the analyze runs, and its batch size. */
+  readonly samples: readonly [number, number];
+  readonly batchSize: number;
+}
+
+/** Deterministic pseudo-random numbers (the bench needs no particular distribution, only the same data per run). */
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+const TOKENS = 32;
+
+function tokenData(vocab: number) {
+  return (dir: string, n: number) => {
+    const r = lcg(n);
+    const ids = BigInt64Array.from({ length: n * TOKENS }, () => BigInt(Math.floor(r() * vocab)));
+    const labels = BigInt64Array.from({ length: n * TOKENS }, () => BigInt(Math.floor(r() * vocab)));
+    return { data: writeNpy(join(dir, `ids${n}.npy`), '<i8', [n, TOKENS], ids), labels: writeNpy(join(dir, `labels${n}.npy`), '<i8', [n, TOKENS], labels) };
+  };
+}
+
+function floatData(sample: number[], classes: number) {
+  return (dir: string, n: number) => {
+    const r = lcg(n);
+    const size = elementCount(sample);
+    const x = Float32Array.from({ length: n * size }, () => r() - 0.5);
+    const y = BigInt64Array.from({ length: n }, () => BigInt(Math.floor(r() * classes)));
+    return { data: writeNpy(join(dir, `x${n}.npy`), '<f4', [n, ...sample], x), labels: writeNpy(join(dir, `y${n}.npy`), '<i8', [n], y) };
+  };
+}
+
+const MODELS: Record<string, LargeModel> = {
+  gpt124m: { data: tokenData(25088), samples: [8, 32], batchSize: 4 },
+  resnet50x: { data: floatData([3, 64, 64], 1000), samples: [16, 64], batchSize: 16 },
+  huge: { data: floatData([4096], 10), samples: [8, 32], batchSize: 8 },
+};
+
+const files = (model: string) => [fixture('generated', `${model}_a.onnx`), fixture('generated', `${model}_b.onnx`)] as const;
+
+/** The model's float32 size: every stored FLOAT initializer once (read from the model file alone). */
+async function float32Bytes(file: string): Promise<number> {
+  const { proto } = await readModel(file, () => true);
+  return proto.graph!.initializer.filter((t) => t.dataType === DataType.FLOAT).reduce((n, t) => n + 4 * elementCount(tensorShape(t)), 0);
+}
+
+interface ChildResult {
+  ms: number;
+  maxRssMb: number;
+}
+
+/** In the child: one operation, then its peak resident set size (worker threads included). */
+async function child(spec: string): Promise<void> {
+  const [model, op, n, dir] = spec.split(':') as [string, string, string, string];
+  const [a, b] = files(model);
+  const m = MODELS[model]!;
+  const t0 = performance.now();
+  if (op === 'analyze') await analyze({ a, b, data: m.data(dir, Number(n)) }, { batchSize: m.batchSize });
+  else if (op === 'interpolate') await interpolate(a, b, 0.5, join(dir, 'mid.onnx'));
+  else await alignFiles({ a, b, outputs: { onnx: join(dir, 'aligned.onnx') } }, { method: 'weight' });
+  const result: ChildResult = { ms: performance.now() - t0, maxRssMb: process.resourceUsage().maxRSS / 1024 };
+  console.log(JSON.stringify(result));
+}
+
+export async function main(args: string[]): Promise<void> {
+  const childSpec = args.find((x) => x.startsWith('--memory-child='));
+  if (childSpec) return child(childSpec.slice('--memory-child='.length));
+  const value = (key: string) => args.find((x) => x.startsWith(`--${key}=`))?.slice(key.length + 3);
+  const models = (value('models') ?? 'gpt124m,resnet50x').split(',').concat(args.includes('--huge') ? ['huge'] : []);
+  const ops = (value('ops') ?? 'analyze,interpolate,align').split(',');
+  console.log('peak RSS of one pass in a fresh process (library API as the CLI runs it), against the model’s float32 size');
+  const widths = [10, 12, 5, 9, 12, 10, 8];
+  console.log(row(['model', 'op', 'N', 'time s', 'peak RSS MB', 'model MB', 'RSS/size'], widths));
+  for (const model of models) {
+    const [a] = files(model);
+    if (!existsSync(a)) {
+      console.log(`${model}: skipped (run \`/usr/bin/python3 bench/make_large_models.py ${model === 'resnet50x' ? 'resnet50' : model}\`)`);
+      continue;
+    }
+    const size = (await float32Bytes(a)) / 2 ** 20;
+    const peaks: number[] = [];
+    for (const op of ops) {
+      for (const n of op === 'analyze' ? MODELS[model]!.samples : [0]) {
+        const dir = mkdtempSync(join(tmpdir(), 'llfc-memory-'));
+        try {
+          // Linux carries a process's peak RSS across fork and exec (ru_maxrss): start the child from a shell.
+          const argv = [process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), `--memory-child=${model}:${op}:${n}:${dir}`];
+          const r = spawnSync('/bin/sh', ['-c', '"$@" & wait $!', 'sh', ...argv], { encoding: 'utf8', maxBuffer: 16 << 20 });
+          const line = r.stdout.trim().split('\n').pop() ?? '';
+          let c: ChildResult;
+          try {
+            c = JSON.parse(line) as ChildResult;
+          } catch {
+            console.log(row([model, op, n || '—', `failed (${r.status ?? r.signal})`, '', '', ''], widths), r.stderr.trim().split('\n').slice(-3).join(' | '));
+            continue;
+          }
+          if (op === 'analyze') peaks.push(c.maxRssMb);
+          console.log(row([model, op, n || '—', (c.ms / 1000).toFixed(1), c.maxRssMb.toFixed(0), size.toFixed(0), (c.maxRssMb / size).toFixed(2)], widths));
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    }
+    if (peaks.length === 2) console.log(`  ${model}: analyze peak RSS at N=${MODELS[model]!.samples[1]} / N=${MODELS[model]!.samples[0]} = ${(peaks[1]! / peaks[0]!).toFixed(2)}`);
+  }
+  console.log('targets: RSS/size < 4, and the analyze ratio between the two N near 1');
+}
+
+if (isMain(import.meta.url)) await main(process.argv.slice(2));
