@@ -6,8 +6,8 @@
  * and flat in N (analyze at two N).
  *
  * Models (bench/make_large_models.py writes them to test/fixtures/generated/; skipped when absent):
- *   gpt124m    GPT-2 small's dimensions and 124M parameters (untied head), token data N × 32
- *   resnet50x  torchvision ResNet-50, 1000 classes, data N × 3 × 64 × 64
+ *   gpt124m    GPT-2 small's dimensions and 124M parameters (untied head), token data N × 32, batch 4
+ *   resnet50x  torchvision ResNet-50, 1000 classes, data N × 3 × 64 × 64, batch 8
  *   huge       (--huge only, not in `npm run bench`) a 2.4 GB MLP, over protobuf's 2 GB limit
  *
  * Options: --models=gpt124m,resnet50x  --ops=analyze,interpolate,align  --huge
@@ -64,8 +64,8 @@ function floatData(sample: number[], classes: number) {
 }
 
 const MODELS: Record<string, LargeModel> = {
-  gpt124m: { data: tokenData(25088), samples: [8, 32], batchSize: 4 },
-  resnet50x: { data: floatData([3, 64, 64], 1000), samples: [16, 64], batchSize: 16 },
+  gpt124m: { data: tokenData(25088), samples: [4, 12], batchSize: 4 },
+  resnet50x: { data: floatData([3, 64, 64], 1000), samples: [8, 24], batchSize: 8 },
   huge: { data: floatData([4096], 10), samples: [8, 32], batchSize: 8 },
 };
 

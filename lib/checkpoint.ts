@@ -365,27 +365,27 @@ export function rewireParameters(checkpoint: Checkpoint, values?: Float32Array):
   return model;
 }
 
-/** Graph inputs of an interpolating model (rewireInterpolated): parameter k of A and of B, α and 1 − α. */
+/** Graph inputs of an interpolating model (rewireInterpolated): parameter k of A and of B, and α. */
 export const interpolationInputs = {
   a: (p: Parameter): string => `llfc_a_${p.index}`,
   b: (p: Parameter): string => `llfc_b_${p.index}`,
   alpha: 'llfc_alpha',
-  complement: 'llfc_one_minus_alpha',
 } as const;
 
 /**
  * A copy of the model that computes θ(α) itself: every parameter use reads
- * `llfc_param_k = (1 − α)·A_k + α·B_k` (float32), computed by nodes placed just before the node
- * that reads it, from graph inputs fed A's and B's arenas and the scalars α and 1 − α. A session
- * over it holds no weights and no θ(α) arena: each θ_k exists only while its layer runs.
+ * `llfc_param_k = α·(B_k − A_k) + A_k` (float32), computed by nodes placed just before the node
+ * that reads it, from graph inputs fed A's and B's arenas and the scalar α. A session over it
+ * holds no weights and no θ(α) arena: each θ_k exists only while its layer runs, in one buffer
+ * (onnxruntime computes the Mul and the Add in place of the difference).
  */
 export function rewireInterpolated(checkpoint: Checkpoint): ModelProto {
   const model = rewireParameters(checkpoint);
   const graph = model.graph!;
-  const { a, b, alpha, complement } = interpolationInputs;
+  const { a, b, alpha } = interpolationInputs;
   const names = new Set(checkpoint.parameters.map(parameterValueName));
   graph.input = graph.input.filter((v) => !names.has(v.name));
-  graph.input.push(floatValueInfo(alpha, []), floatValueInfo(complement, []));
+  graph.input.push(floatValueInfo(alpha, []));
   const nodes: NodeProto[] = [];
   for (const node of graph.node) {
     for (const input of node.input) {
@@ -393,9 +393,9 @@ export function rewireInterpolated(checkpoint: Checkpoint): ModelProto {
       const p = checkpoint.parameters[Number(input.slice('llfc_param_'.length))]!;
       graph.input.push(floatValueInfo(a(p), p.shape), floatValueInfo(b(p), p.shape));
       nodes.push(
-        newNode({ opType: 'Mul', input: [a(p), complement], output: [`${input}_a`], name: `${input}_a` }),
-        newNode({ opType: 'Mul', input: [b(p), alpha], output: [`${input}_b`], name: `${input}_b` }),
-        newNode({ opType: 'Add', input: [`${input}_a`, `${input}_b`], output: [input], name: input }),
+        newNode({ opType: 'Sub', input: [b(p), a(p)], output: [`${input}_d`], name: `${input}_d` }),
+        newNode({ opType: 'Mul', input: [`${input}_d`, alpha], output: [`${input}_s`], name: `${input}_s` }),
+        newNode({ opType: 'Add', input: [`${input}_s`, a(p)], output: [input], name: input }),
       );
     }
     nodes.push(node);

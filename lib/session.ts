@@ -185,7 +185,7 @@ function addParameterFeeds(feeds: Record<string, ort.Tensor>, checkpoint: Checkp
   for (const p of checkpoint.parameters) feeds[parameterValueName(p)] = new ort.Tensor('float32', arena.subarray(p.offset, p.offset + p.length), [...p.shape]);
 }
 
-/** Feeds an interpolating model (rewireInterpolated): A's and B's arenas without copying them, α and 1 − α. */
+/** Feeds an interpolating model (rewireInterpolated): A's and B's arenas without copying them, and α. */
 function addInterpolationFeeds(feeds: Record<string, ort.Tensor>, checkpoint: Checkpoint, { a, b, alpha }: { a: Float32Array; b: Float32Array; alpha: number }): void {
   const names = interpolationInputs;
   for (const p of checkpoint.parameters) {
@@ -193,7 +193,6 @@ function addInterpolationFeeds(feeds: Record<string, ort.Tensor>, checkpoint: Ch
     feeds[names.b(p)] = new ort.Tensor('float32', b.subarray(p.offset, p.offset + p.length), [...p.shape]);
   }
   feeds[names.alpha] = new ort.Tensor('float32', Float32Array.of(alpha), []);
-  feeds[names.complement] = new ort.Tensor('float32', Float32Array.of(1 - alpha), []);
 }
 
 /** The element type of a data input of the checkpoint (FLOAT when the model does not say). */

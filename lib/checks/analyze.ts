@@ -74,7 +74,7 @@ function assemble(setup: PairSetup, checks: readonly PairCheck[]): PairAnalysis 
  * computes θ(α) from A's and B's arenas layer by layer (rewireInterpolated), so memory stays
  * near A and B however many α the checks need (a session per α would hold a copy of the
  * weights each, 13 of them for the default grids). θ(α) is then computed in float32 by
- * onnxruntime, within an ulp of the native kernel's rounding of the float64 blend. Smaller
+ * onnxruntime, equal to the native kernel's float64 blend up to float32 rounding. Smaller
  * models keep baked-in sessions, which onnxruntime optimizes further (constant weights are
  * pre-packed and Conv layouts transformed once).
  */
