@@ -11,7 +11,7 @@ import { readExternalInto, type ExternalBytes } from './onnx/external-data.js';
 import { cloneModel, readModel, type OnnxModel } from './onnx/model.js';
 import { dropUnreadAliases, floatValueInfo, initializerAliases, initializerMap, isAliasNode, nodeName, producerMap, realInputs, valueShape } from './onnx/graph.js';
 import { DataLocation, DataType, dataTypeName, encodeAttribute, int64s, newNode, newTensor, type AttributeProto, type ModelProto, type NodeProto, type TensorProto } from './onnx/proto.js';
-import { copyFloat32Into, elementCount, float32Bytes, infinitiesOnly, tensorShape, valueKey, writeFloat32 } from './onnx/tensor.js';
+import { copyFloat32Into, elementCount, float32Bytes, floatCount, infinitiesOnly, tensorShape, valueKey, writeFloat32 } from './onnx/tensor.js';
 
 /** One use of a float initializer by a node: a slot of the arena. */
 export interface Parameter {
@@ -98,9 +98,6 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     if (!where) {
       copyFloat32Into(tensor, slot(checkpoint.arena, p), file);
       continue;
-    }
-    if (where.length !== p.length * 4) {
-      throw new OnnxFormatError(file, `initializer '${p.tensor}' of shape [${p.shape.join(', ')}] (float32) has ${where.length} bytes of external data, its shape needs ${p.length * 4}`);
     }
     await readExternalInto(file, p.tensor, where, float32Bytes(slot(checkpoint.arena, p)));
   }
@@ -190,7 +187,7 @@ export function checkpointFromModel(model: OnnxModel): Checkpoint {
 }
 
 /** The arena layout (zeros) and the structural signature of a model, before any value is read. */
-function layoutCheckpoint({ file, proto, externalData = false }: OnnxModel): Checkpoint {
+function layoutCheckpoint({ file, proto, externalData = false, deferred }: OnnxModel): Checkpoint {
   const graph = proto.graph!;
   const initializers = initializerMap(graph);
   const aliases = initializerAliases(graph, initializers);
@@ -223,6 +220,11 @@ function layoutCheckpoint({ file, proto, externalData = false }: OnnxModel): Che
         // exporter lifts to an initializer), not a weight: interpolating it would give 0·∞ = NaN.
         if (infinitiesOnly(tensor)) return constant();
         const length = elementCount(shape);
+        // Sizes are checked before the arena is allocated from the shapes: a shape that its
+        // data does not fill (say a corrupted huge dim) is an error naming the tensor, not an allocation.
+        const where = deferred?.get(tensor);
+        if (!where) floatCount(tensor, file);
+        else if (where.length !== length * 4) throw new OnnxFormatError(file, `initializer '${stored}' of shape [${shape.join(', ')}] (float32) has ${where.length} bytes of external data, its shape needs ${length * 4}`);
         const parameter: Parameter = { index: parameters.length, tensor: stored, node: name, nodeIndex, op: node.opType, inputIndex, shape, offset, length };
         parameters.push(parameter);
         offset += length;

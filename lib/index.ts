@@ -9,7 +9,7 @@ export { openDataset, checkLabels } from './dataset/index.js';
 export type { Batch, BatchOptions, Dataset, DataFormat, NamedInput, Normalization, OpenDatasetOptions, TokenDTypeName } from './dataset/index.js';
 export { interpolateArenas, interpolatedModel, type InterpolationMask } from './interpolate.js';
 export { checkAlphas, invalidArgument, optionDefault, OPTIONS, type OptionKind, type OptionRule, type DefaultedOptionKind } from './options.js';
-export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunOutputs, type FloatTensor } from './session.js';
+export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunParameters, type RunOutputs, type FloatTensor } from './session.js';
 export {
   linearModeConnectivity,
   alphaGrid,
@@ -36,7 +36,7 @@ export type { LmcResult, LmcBarriers, LewcPoint, LewcReport, LlfcPoint, WeakAddi
 export { buildReport, reportJson, writeReport, REPORT_SCHEMA_VERSION, type Report, type ReportSettings } from './report/json.js';
 export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';
-export { resolveExternalData, type ExternalLocation } from './onnx/external-data.js';
+export { resolveExternalData, type ExternalLocation, type ExternalBytes } from './onnx/external-data.js';
 export { checkOutputs, commitOutputs, writeOutputs, writeFileAtomic, type DeclaredOutput, type OutputPlan, type OutputFile } from './outputs.js';
 // ---- permutation alignment (lib/align/)
 export {

@@ -19,8 +19,16 @@ export interface SafetensorsFile {
   readonly tensors: SafetensorsTensor[];
 }
 
+/** The safetensors file as one buffer of its own (Buffer.concat could hand out a slice of Node's shared pool). */
 export function encodeSafetensors(tensors: readonly SafetensorsTensor[], metadata: Record<string, string> = {}): Uint8Array {
-  return Buffer.concat(safetensorsPieces(tensors, metadata));
+  const pieces = safetensorsPieces(tensors, metadata);
+  const out = new Uint8Array(pieces.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of pieces) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**

@@ -15,7 +15,7 @@ export function elementCount(shape: readonly number[]): number {
  * that do not fill it are an OnnxFormatError naming the file (`where`), the tensor, its shape and
  * both sizes.
  */
-function inlineFloatCount(tensor: TensorProto, where: string): number {
+export function floatCount(tensor: TensorProto, where: string): number {
   if (tensor.dataType !== DataType.FLOAT) {
     throw new TypeError(`${where}: tensor '${tensor.name}' is ${dataTypeName(tensor.dataType)}, expected FLOAT`);
   }
@@ -36,7 +36,7 @@ function inlineFloatCount(tensor: TensorProto, where: string): number {
  * hands out unaligned views of raw_data that cannot be viewed as Float32Array in place.
  */
 export function copyFloat32Into(tensor: TensorProto, dest: Float32Array, where: string): void {
-  const count = inlineFloatCount(tensor, where);
+  const count = floatCount(tensor, where);
   if (dest.length !== count) throw new RangeError(`${where}: tensor '${tensor.name}' has ${count} values, the destination ${dest.length}`);
   if (tensor.rawData.length > 0) new Uint8Array(dest.buffer, dest.byteOffset, dest.byteLength).set(tensor.rawData);
   else dest.set(tensor.floatData);
@@ -55,7 +55,7 @@ export function infinitiesOnly(tensor: TensorProto): boolean {
 
 /** The values of a FLOAT tensor as a fresh Float32Array (errors as copyFloat32Into). */
 export function readFloat32(tensor: TensorProto, where: string): Float32Array {
-  const values = new Float32Array(inlineFloatCount(tensor, where));
+  const values = new Float32Array(floatCount(tensor, where));
   copyFloat32Into(tensor, values, where);
   return values;
 }
