@@ -1,5 +1,7 @@
 /** The per-layer PyTorch references (mechanisms.json, transformer_mechanisms.json) and their comparisons, shared by the analyze tests. */
 import { expect } from 'vitest';
+import { loadCheckpoint } from '../../lib/checkpoint.js';
+import { linearLayers } from '../../lib/checks/layers.js';
 
 export interface ReferencePoint { alpha: number; distance: number; distanceStd?: number; coefficient?: number }
 export interface ReferenceLayer { onnxTensor: string; llfc: ReferencePoint[]; baseline: number; weakAdditivity?: ReferencePoint[]; weakAdditivityBaseline?: number }
@@ -46,4 +48,26 @@ export function expectLayer(ours: LayerResult, expected: ReferenceLayer): void {
   } else {
     expect(ours.weakAdditivity).toBeUndefined();
   }
+}
+
+interface AnalysisResult {
+  layers: readonly LayerResult[];
+  commutativity: readonly (CommutativityResult & { module: string | null })[];
+}
+
+/**
+ * Every default layer against the reference's layers in execution order, and commutativity in graph
+ * order against the reference's linear layers, found through the nodes of `legacy` (the legacy export
+ * the reference names nodes in: a converted model names them otherwise). 1e-4.
+ */
+export async function expectMechanismsThroughLegacy(result: AnalysisResult, ref: MechanismsReference, legacy: string): Promise<void> {
+  const expected = Object.values(ref.layers);
+  expect(result.layers).toHaveLength(expected.length);
+  result.layers.forEach((layer, i) => expectLayer(layer, expected[i]!));
+  const legacyLinear = linearLayers(await loadCheckpoint(legacy));
+  expect(result.commutativity.map((c) => c.module)).toEqual(legacyLinear.map((c) => c.module));
+  result.commutativity.forEach((c, i) => {
+    const r = Object.values(ref.commutativity).find((x) => x.onnxNode === legacyLinear[i]!.node)!;
+    [c.distCom, c.distW, c.distH].forEach((v, j) => expect(Math.abs(v - [r.distCom, r.distW, r.distH][j]!)).toBeLessThan(1e-4));
+  });
 }

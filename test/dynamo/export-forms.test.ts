@@ -10,14 +10,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyze, interpolate, lmc } from '../../lib/api.js';
 import { loadCheckpoint, pairCheckpoints } from '../../lib/checkpoint.js';
-import { linearLayers } from '../../lib/checks/layers.js';
 import { loadPair } from '../../lib/load-pair.js';
 import { describeAction, inferSpec, type PermutationGroup } from '../../lib/align/spec/index.js';
 import { readModel } from '../../lib/onnx/model.js';
 import { expectLmcReference, type LmcCurveReference } from '../checks/lmc-reference.js';
-import { expectLayer, type MechanismsReference } from '../checks/mechanisms-reference.js';
-import { fixture, runCliInProcess, tempDir } from '../helpers.js';
-import { modelOutputs, transformerInput } from './transformer-inputs.js';
+import { expectMechanismsThroughLegacy, type MechanismsReference } from '../checks/mechanisms-reference.js';
+import { fixture, tempDir } from '../helpers.js';
+import { expectSpecAndRandomPermutation } from './transformer-inputs.js';
 
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -47,16 +46,7 @@ describe('dynamo export forms: every check equals the PyTorch reference', () => 
 
   it.each(FORMS)('$form ($what): LLFC, weak additivity and commutativity per layer equal the PyTorch forward-hook reference (1e-4)', async ({ form, mechanisms: ref, source }) => {
     const result = await analyze({ a: dynamo(`${form}_a`), b: dynamo(`${form}_b`), data: data(ref.samples) }, { alphas: ref.alphas, batchSize: 125 });
-    const expected = Object.values(ref.layers);
-    expect(result.layers).toHaveLength(expected.length);
-    result.layers.forEach((layer, i) => expectLayer(layer, expected[i]!));
-    // Commutativity in graph order, matched to the reference's layers through the legacy export's nodes.
-    const legacyLinear = linearLayers(await loadCheckpoint(legacy(`${source}_a`)));
-    expect(result.commutativity.map((c) => c.module)).toEqual(legacyLinear.map((c) => c.module));
-    result.commutativity.forEach((c, i) => {
-      const r = Object.values(ref.commutativity).find((x) => x.onnxNode === legacyLinear[i]!.node)!;
-      [c.distCom, c.distW, c.distH].forEach((v, j) => expect(Math.abs(v - [r.distCom, r.distW, r.distH][j]!)).toBeLessThan(1e-4));
-    });
+    await expectMechanismsThroughLegacy(result, ref, legacy(`${source}_a`));
   });
 
   it.each(FORMS)('$form ($what): interpolate writes θ(½), whose loss is the reference curve’s at α = ½', async ({ form, lmc: ref }) => {
@@ -69,22 +59,7 @@ describe('dynamo export forms: every check equals the PyTorch reference', () => 
   });
 
   it.each(FORMS.flatMap(({ form }) => [`${form}_a`, `${form}_b`]))('%s: spec finds groups and explains what it leaves fixed; permute --random keeps the logits (1e-4)', async (name) => {
-    const file = dynamo(name);
-    const spec = await runCliInProcess('spec', file);
-    expect(spec.status).toBe(0);
-    expect(Number(/(\d+) groups/.exec(spec.stdout)?.[1])).toBeGreaterThan(0);
-    expect(spec.stdout).toMatch(/fixed \(these axes stay in place\):\n {2}\d+ units, .*: .+/);
-    const out = join(tmp.dir, `${name}_permuted.onnx`);
-    const permuted = await runCliInProcess('permute', file, '--random', '--seed', '7', '-o', out, '--quiet');
-    expect(permuted.status).toBe(0);
-    const [original, moved] = await Promise.all([loadCheckpoint(file), loadCheckpoint(out)]);
-    pairCheckpoints(original, moved);
-    expect(moved.arena).not.toEqual(original.arena);
-    const input = transformerInput(name);
-    const [before, after] = await Promise.all([modelOutputs(file, input), modelOutputs(out, input)]);
-    let worst = 0;
-    for (let i = 0; i < before.length; i++) worst = Math.max(worst, Math.abs(after[i]! - before[i]!) / Math.max(1, Math.abs(before[i]!)));
-    expect(worst).toBeLessThan(1e-4);
+    await expectSpecAndRandomPermutation(dynamo(name), name, join(tmp.dir, `${name}_permuted.onnx`));
   });
 });
 

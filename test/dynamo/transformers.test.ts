@@ -11,14 +11,14 @@ import * as ort from 'onnxruntime-node';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
 import { analyzePair } from '../../lib/checks/analyze.js';
-import { linearLayers, selectLayers } from '../../lib/checks/layers.js';
+import { selectLayers } from '../../lib/checks/layers.js';
 import { linearModeConnectivity } from '../../lib/checks/lmc.js';
 import { openDataset, type OpenDatasetOptions } from '../../lib/dataset/index.js';
 import { CheckpointMismatchError } from '../../lib/errors.js';
 import { readModel, writeModel } from '../../lib/onnx/model.js';
 import { metadataValue } from '../../lib/onnx/proto.js';
 import { expectLmcReference, type LmcCurveReference } from '../checks/lmc-reference.js';
-import { expectLayer, type MechanismsReference } from '../checks/mechanisms-reference.js';
+import { expectMechanismsThroughLegacy, type MechanismsReference } from '../checks/mechanisms-reference.js';
 import { fixture, tempDir } from '../helpers.js';
 import { modelOutputs, TRANSFORMERS, transformerInput } from './transformer-inputs.js';
 
@@ -115,17 +115,7 @@ describe('llfc on dynamo-style transformer checkpoints', () => {
   it.each(['vit_hand', 'vit_mha', 'moe', 'vit_rms'])('%s: per-layer checks equal the PyTorch forward-hook reference (1e-4), tokens as samples', async (pair) => {
     const ref = mechanisms[pair]!;
     const [a, b, data] = await Promise.all([loadCheckpoint(dynamo(`${pair}_a`)), loadCheckpoint(dynamo(`${pair}_b`)), openDataset(classifierData(ref.samples))]);
-    const result = await analyzePair(a, b, data, { alphas: ref.alphas, batchSize: 125 });
-    const expected = Object.values(ref.layers);
-    expect(result.layers).toHaveLength(expected.length);
-    result.layers.forEach((layer, i) => expectLayer(layer, expected[i]!));
-    // Commutativity in graph order against the reference's layers, found through the legacy export's nodes.
-    const legacyLinear = linearLayers(await loadCheckpoint(legacy(`${pair}_a`)));
-    expect(result.commutativity.map((c) => c.module)).toEqual(legacyLinear.map((c) => c.module));
-    result.commutativity.forEach((c, i) => {
-      const r = Object.values(ref.commutativity).find((x) => x.onnxNode === legacyLinear[i]!.node)!;
-      [c.distCom, c.distW, c.distH].forEach((v, j) => expect(Math.abs(v - [r.distCom, r.distW, r.distH][j]!)).toBeLessThan(1e-4));
-    });
+    await expectMechanismsThroughLegacy(await analyzePair(a, b, data, { alphas: ref.alphas, batchSize: 125 }), ref, legacy(`${pair}_a`));
   });
 
   it('--layers selects by module path from the dynamo metadata (node names carry none)', async () => {

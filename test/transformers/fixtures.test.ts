@@ -13,7 +13,7 @@ import { openDataset, type OpenDatasetOptions } from '../../lib/dataset/index.js
 import { interpolateArenas } from '../../lib/interpolate.js';
 import { fixture, readNpy, runCliInProcess, tempDir } from '../helpers.js';
 import { expectLmcReference, type LmcCurveReference } from '../checks/lmc-reference.js';
-import { modelOutputs, TRANSFORMERS, transformerInput } from '../dynamo/transformer-inputs.js';
+import { expectSpecAndRandomPermutation, TRANSFORMERS } from '../dynamo/transformer-inputs.js';
 
 type Curve = LmcCurveReference & {
   a: string;
@@ -62,22 +62,7 @@ describe('transformer fixtures, legacy and dynamo-style exports: spec and random
   // shared output. The logits stay in place everywhere.
   const cases = TRANSFORMERS.flatMap((name) => [[name, 'legacy', fixture('models', `${name}_a.onnx`)], [name, 'dynamo', fixture('models', 'dynamo', `${name}_a.onnx`)]] as const);
   it.each(cases)('%s (%s export): spec finds groups, explains what it leaves fixed, and permute --random keeps the logits (1e-4)', async (name, exporter, file) => {
-    const spec = await runCliInProcess('spec', file);
-    expect(spec.status).toBe(0);
-    const groups = Number(/(\d+) groups/.exec(spec.stdout)?.[1]);
-    expect(groups).toBeGreaterThan(0);
-    expect(spec.stdout).toMatch(/fixed \(these axes stay in place\):\n {2}\d+ units, .*: .+/);
-    const out = join(tmp.dir, `${name}_${exporter}_permuted.onnx`);
-    const permuted = await runCliInProcess('permute', file, '--random', '--seed', '7', '-o', out, '--quiet');
-    expect(permuted.status).toBe(0);
-    const [original, moved] = await Promise.all([loadCheckpoint(file), loadCheckpoint(out)]);
-    pairCheckpoints(original, moved);
-    expect(moved.arena).not.toEqual(original.arena);
-    const input = transformerInput(name);
-    const [before, after] = await Promise.all([modelOutputs(file, input), modelOutputs(out, input)]);
-    let worst = 0;
-    for (let i = 0; i < before.length; i++) worst = Math.max(worst, Math.abs(after[i]! - before[i]!) / Math.max(1, Math.abs(before[i]!)));
-    expect(worst).toBeLessThan(1e-4);
+    await expectSpecAndRandomPermutation(file, name, join(tmp.dir, `${name}_${exporter}_permuted.onnx`));
   });
 });
 
