@@ -107,12 +107,19 @@ async function timed<T>(f: () => Promise<T>): Promise<[number, T]> {
   return [wall, r];
 }
 
+/** A PyTorch baseline's numbers: layers by ONNX tensor name, commutativity by ONNX node name. */
+export interface TorchResults {
+  lmc: { alphas: number[]; loss: number[]; accuracy: number[] };
+  layers: Record<string, { llfc: PairAnalysis['layers'][number]['llfc']; baseline: number; weakAdditivity?: { alpha: number; distance: number }[] }>;
+  commutativity: Record<string, { distCom: number; distW: number; distH: number }>;
+}
+
 interface TorchRun {
   ms?: number;
   cpuMs?: number;
   skipped?: string;
   threads?: number;
-  results?: { lmc: { alphas: number[]; loss: number[]; accuracy: number[] }; layers: Record<string, { llfc: PairAnalysis['layers'][number]['llfc']; baseline: number; weakAdditivity?: { alpha: number; distance: number }[] }>; commutativity: Record<string, { distCom: number; distW: number; distH: number }> };
+  results?: TorchResults;
 }
 
 function runTorch(model: string, s: Settings, results: boolean): TorchRun {
@@ -128,7 +135,7 @@ function runTorch(model: string, s: Settings, results: boolean): TorchRun {
 }
 
 /** Largest |difference| between analyzePair's numbers and torch's (keys as analysisNumbers makes them). */
-function compareTorch(ours: PairAnalysis, t: NonNullable<TorchRun['results']>): { maxDiff: number; worst: string; count: number } {
+export function compareTorch(ours: PairAnalysis, t: TorchResults): { maxDiff: number; worst: string; count: number } {
   const mine = analysisNumbers(ours);
   const theirs = new Map<string, number>();
   t.lmc.alphas.forEach((x, i) => {

@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   layerwise: () => import('./layerwise.js'),
   merge: () => import('./merge.js'),
   memory: () => import('./memory.js'),
+  lm: () => import('./lm-analyze.js'),
 };
 
 const args = process.argv.slice(2);
