@@ -72,8 +72,8 @@ def huge(width=4096, depth=36, classes=10):
                 nonlocal offset
                 values = (rng.standard_normal(shape, dtype=np.float32) * np.float32(scale)).tobytes()
                 f.write(values)
-                t = helper.make_tensor(name, TensorProto.FLOAT, shape, vals=[])
-                t.ClearField("float_data")
+                # Only the header: the values are in the data file (make_tensor insists on values).
+                t = TensorProto(name=name, data_type=TensorProto.FLOAT, dims=shape)
                 t.data_location = TensorProto.EXTERNAL
                 for k, v in (("location", location), ("offset", str(offset)), ("length", str(len(values)))):
                     e = t.external_data.add()
