@@ -38,6 +38,7 @@ sys.path.insert(0, os.path.join(REPO, "scripts", "fixtures"))
 import make_transformer_fixtures as t  # noqa: E402
 from lm_mechanisms_reference import load  # noqa: E402
 from make_fixtures import interp  # noqa: E402
+from torch_analyze import Cosine  # noqa: E402  (the streaming cosine sums of the classifier baseline)
 
 LAYER_ALPHAS = [0.25, 0.5, 0.75]
 LMC_ALPHAS = [i / 10 for i in range(11)]
@@ -47,30 +48,6 @@ IGNORE = -100
 def tokens64(x):
     """Samples are tokens: N×T×D as N·T rows of D, in float64."""
     return x.reshape(-1, x.shape[-1]).double()
-
-
-class Cosine:
-    """Streaming sums of d(a, m) = 1 − |⟨a,m⟩|/(‖a‖‖m‖), d², ⟨a,m⟩/‖m‖², count, skipped."""
-
-    def __init__(self):
-        self.s = [0.0, 0.0, 0.0, 0, 0]
-
-    def add(self, a, m):
-        dot = (a * m).sum(1)
-        na, nm = a.norm(dim=1), m.norm(dim=1)
-        ok = (na > 0) & (nm > 0)
-        d = 1 - dot[ok].abs() / (na[ok] * nm[ok])
-        self.s[0] += float(d.sum())
-        self.s[1] += float((d * d).sum())
-        self.s[2] += float((dot[ok] / (nm[ok] * nm[ok])).sum())
-        self.s[3] += int(ok.sum())
-        self.s[4] += int((~ok).sum())
-
-    def summary(self):
-        n = self.s[3]
-        mean = self.s[0] / n
-        return {"distance": mean, "distanceStd": max(0.0, self.s[1] / n - mean * mean) ** 0.5,
-                "coefficient": self.s[2] / n, "skipped": self.s[4]}
 
 
 def hook(model, wanted, store):
