@@ -5,41 +5,17 @@
  * nn.MultiheadAttention's fused, sliced in_proj), and that a random permutation of every group
  * keeps the logits.
  */
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, type Checkpoint } from '../../lib/checkpoint.js';
 import { permuteArena, permutedModel, randomPermutations } from '../../lib/align/permute.js';
 import { describeAction, inferSpec, type PermutationGroup, type PermutationSpec } from '../../lib/align/spec/index.js';
 import { encodeModel } from '../../lib/onnx/model.js';
-import { fixture, readNpy } from '../helpers.js';
+import { fixture } from '../helpers.js';
+import { logits, worstRelative } from './transformer-helpers.js';
 
 const model = (name: string): string => fixture('models', `${name}.onnx`);
 const acts = (g: PermutationGroup): string[] => g.parameters.map((a) => describeAction(a, g.size));
 const heads = (spec: PermutationSpec): PermutationGroup[] => spec.groups.filter((g) => g.carries);
-
-/** The model's logits on real inputs: Fashion-MNIST images or held-out byte sequences. */
-async function logits(bytes: Uint8Array, name: string): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(bytes);
-  try {
-    let feeds: Record<string, ort.Tensor>;
-    if (name.startsWith('lm_')) {
-      const ids = readNpy(fixture('data', 'lm_heldout_ids.npy'));
-      feeds = { input_ids: new ort.Tensor('int64', (ids.data as BigInt64Array).subarray(0, 8 * 32), [8, 32]) };
-    } else {
-      const x = readNpy(fixture('data', 'fashion_test_x_f32.npy'));
-      feeds = { input: new ort.Tensor('float32', new Float32Array((x.data as Float32Array).subarray(0, 32 * 784).map((v) => (v - 0.286) / 0.353)), [32, 1, 28, 28]) };
-    }
-    return (await session.run(feeds)).logits!.data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
-
-function worstRelative(a: Float32Array, b: Float32Array): number {
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(a[i]!)));
-  return worst;
-}
 
 /** The sorted values of unit u of an action (its block of `inner` positions along the axis). */
 function block(arena: Float32Array, p: Checkpoint['parameters'][number], a: { axis: number; offset: number; inner: number }, u: number): number[] {

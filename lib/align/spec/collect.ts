@@ -143,7 +143,9 @@ export function collectSpec(solved: SolvedGraph): PermutationSpec {
     const inside = owned.map((list) => groups.filter((g) => !g.lists && g.parameters.every((p) => list.includes(p.parameter))).map((g) => g.root));
     const kinds = inside.every((list) => list.length === inside[0]!.length) ? inside[0]!.map((_, k) => inside.map((list) => list[k]!)) : [];
     const experts = owned.map((list) => list.map((index) => ({ parameter: index, tensor: cp.parameters[index]!.tensor, shape: cp.parameters[index]!.shape })));
-    groups.push({ root, size, label: name, parameters: a.params, values: a.values, activations: [], lists: kinds, experts });
+    // The gate's outputs (the expert axis last: its logits, then the routing weights): activation matching correlates the last.
+    const gates = a.values.filter((v) => v.axis === v.shape.length - 1 && v.inner === 1 && !solved.outputNames.has(v.value));
+    groups.push({ root, size, label: name, parameters: a.params, values: a.values, activations: gates.slice(-1), lists: kinds, experts });
   }
   const first = (g: { parameters: readonly ParameterAction[]; experts?: PermutationGroup['experts'] }): ParameterAction =>
     g.parameters[0] ?? ({ parameter: g.experts![0]![0]!.parameter, axis: -1, offset: 0 } as ParameterAction);
