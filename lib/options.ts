@@ -94,6 +94,8 @@ export const OPTIONS = {
   /** The LEWC check (Ito et al. 2025), off by default. */
   lewc: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
   method: { ...oneOf('weight', 'activation'), required: true },
+  /** `analyze --align`: further methods, each aligning B to A afresh and analyzed beside the first. */
+  alsoAlign: listOf("a non-empty list of 'weight' or 'activation'", oneOf('weight', 'activation')),
   /** How `merge` combines many models (SCIENCE.md §6): the plain mean, MergeMany, or the binary tree. */
   mergeMethod: { ...oneOf('mean', 'mergemany', 'tree'), required: true },
   /** How `merge` matches units: by weights or by activations on data. */

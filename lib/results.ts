@@ -193,9 +193,14 @@ export interface LayerwiseResult {
 }
 
 /** A summary of the permutation spec used for alignment. */
+/** The kinds of permutation symmetry a spec holds (SCIENCE.md §5, §7). */
+export type SymmetryKind = 'residual stream' | 'hidden' | 'heads' | 'within-head' | 'experts' | 'expert hidden';
+
 export interface SpecSummary {
-  readonly groups: { readonly name: string; readonly size: number; readonly tensors: number }[];
+  readonly groups: { readonly name: string; readonly size: number; readonly tensors: number; readonly symmetry?: SymmetryKind }[];
   readonly fixed: { readonly tensor: string; readonly axis: number; readonly reason: string }[];
+  /** The kinds of symmetry used, in order of first group: how many groups and units of each. */
+  readonly symmetries?: { readonly kind: SymmetryKind; readonly groups: number; readonly units: number }[];
 }
 
 /** The aligned pair's results next to the naive ones. */

@@ -22,7 +22,8 @@ export interface AnalyzeFlags extends DataFlags, ReportFlags, CheckSwitches, Omi
   alphas?: string;
   steps?: string;
   layers?: string;
-  align?: AlignMethod;
+  /** One method, or several comma separated (weight,activation): B aligned afresh by each. */
+  align?: string;
   correlation?: CorrelationForm;
 }
 
@@ -55,6 +56,16 @@ export function analysisText(analysis: PairAnalysis): string {
   return parts.join('\n\n');
 }
 
+/** The methods of `--align`: one, or several comma separated, each at most once. */
+function alignMethods(text: string): AlignMethod[] {
+  const methods = parseList(text, '--align');
+  methods.forEach((m, i) => {
+    if (!(OPTIONS.method.values as readonly string[]).includes(m)) throw new InvalidArgumentError(`--align: item ${i + 1} of '${text}' is '${m}', not one of ${OPTIONS.method.values.join(', ')}`);
+    if (methods.indexOf(m) !== i) throw new InvalidArgumentError(`--align: '${m}' is given twice in '${text}'`);
+  });
+  return methods as AlignMethod[];
+}
+
 /** Runs the analysis of two files and prints/writes the report; shared by `analyze` and `demo`. */
 export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Promise<void> {
   const options = resolveOptions('llfc analyze', ANALYZE_OPTIONS, {
@@ -71,24 +82,25 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
     if (options.calibrate) throw new InvalidArgumentError('--shard with --calibrate: the temperature fit needs all the data in one pass and cannot be sharded; run the calibrated analysis whole (without --shard)');
     return runShardFromFlags('analyze', a, b, data, options, flags);
   }
+  const methods = flags.align !== undefined ? alignMethods(flags.align) : undefined;
   const request = { a, b, data, ...(calibration ? { calibration } : {}) };
   const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data), ...(calibration ? datasetFiles(calibration) : [])]);
-  const { naive: analysis, aligned, foldedBatchNorm } = await withProgress(flags, (control) =>
-    flags.align
-      ? analyzeAligned(request, { method: flags.align, ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
-      : analyze(request, { ...options, ...control }).then(({ foldedBatchNorm, ...naive }) => ({ naive, aligned: undefined, foldedBatchNorm })),
+  const { naive: analysis, aligned, alsoAligned, foldedBatchNorm } = await withProgress(flags, (control) =>
+    methods
+      ? analyzeAligned(request, { method: methods[0]!, ...(methods.length > 1 ? { alsoAlign: methods.slice(1) } : {}), ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
+      : analyze(request, { ...options, ...control }).then(({ foldedBatchNorm, ...naive }) => ({ naive, aligned: undefined, alsoAligned: undefined, foldedBatchNorm })),
   );
   const source = dataSourceOf(data);
   const notes = foldedBatchNorm ? { foldedBatchNorm } : {};
-  await finishReport(analysisReportFields({ a, b, source, settings: analyzeSettings(options, flags.align) }, analysis, notes, aligned), flags, outputs, () => {
+  await finishReport(analysisReportFields({ a, b, source, settings: analyzeSettings(options, methods?.join(',')) }, analysis, notes, aligned, alsoAligned), flags, outputs, () => {
     const head = analysisHead(a, b, analysis, source, notes);
     if (!aligned) return `${head}\n\n${analysisText(analysis)}`;
-    const groups = aligned.spec.groups.length;
+    const all = [aligned, ...(alsoAligned ?? [])];
     return [
       head,
       `== naive (B as trained) ==\n\n${analysisText(analysis)}`,
-      `== aligned (B permuted by ${aligned.method} matching; ${groups} permutation groups) ==\n\n${analysisText(aligned)}`,
-      barrierComparison(analysis, aligned),
+      ...all.map((x) => `== aligned (B permuted by ${x.method} matching; ${x.spec.groups.length} permutation groups: ${symmetriesText(x)}) ==\n\n${analysisText(x)}`),
+      barrierComparison(analysis, all),
     ].join('\n\n');
   });
 }
@@ -98,10 +110,16 @@ export function analysisHead(a: string, b: string, analysis: PairAnalysis, sourc
   return [`Analysis of ${a} (α=0) and ${b} (α=1) on ${samplesText(analysis)} of ${source}`, ...warnings(a, notes)].join('\n');
 }
 
-/** One line comparing the naive and the aligned loss barrier. */
-function barrierComparison(naive: PairAnalysis, aligned: AlignedAnalysis): string {
-  if (!naive.lmc?.barriers || !aligned.lmc?.barriers) return '';
-  return `loss barrier: naive ${fixed(naive.lmc.barriers.loss)} → aligned ${fixed(aligned.lmc.barriers.loss)}`;
+/** One line comparing the naive loss barrier with the aligned ones. */
+function barrierComparison(naive: PairAnalysis, aligned: readonly AlignedAnalysis[]): string {
+  if (!naive.lmc?.barriers || aligned.some((x) => !x.lmc?.barriers)) return '';
+  if (aligned.length === 1) return `loss barrier: naive ${fixed(naive.lmc.barriers.loss)} → aligned ${fixed(aligned[0]!.lmc!.barriers!.loss)}`;
+  return `loss barrier: naive ${fixed(naive.lmc.barriers.loss)}${aligned.map((x) => ` → ${x.method} matching ${fixed(x.lmc!.barriers!.loss)}`).join('')}`;
+}
+
+/** The kinds of symmetry an alignment used, with their group counts. */
+function symmetriesText(aligned: AlignedAnalysis): string {
+  return (aligned.spec.symmetries ?? []).map((s) => `${s.kind} ×${s.groups}`).join(', ');
 }
 
 export function analyzeCommand(): Command {
@@ -112,7 +130,7 @@ export function analyzeCommand(): Command {
     .option('--alphas <list>', `α values of the per-layer checks (default ${optionDefault('layerAlphas').join(',')})`)
     .option('--steps <n>', `points of the LMC α grid (default ${optionDefault('steps')})`)
     .option('--layers <list>', 'layers to check: node names, tensor names, module paths or op types, comma separated')
-    .addOption(new Option('--align <method>', 'also align B to A by permutation and analyze the aligned pair').choices(OPTIONS.method.values))
+    .option('--align <methods>', `also align B to A by permutation (${OPTIONS.method.values.join(', ')}; several comma separated: B aligned by each) and analyze the aligned pair`)
     .addOption(new Option('--correlation <form>', 'activation matching: cross-correlation or Pearson').choices(OPTIONS.correlation.values));
   for (const o of switchable) {
     const flag = o.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);

@@ -9,6 +9,8 @@ export interface ReportSections {
   readonly layers: readonly LayerReport[];
   readonly commutativity: readonly CommutativityReport[];
   readonly aligned: AlignedAnalysis | null;
+  /** `analyze --align` with several methods: the alignments after the first. */
+  readonly alsoAligned: readonly AlignedAnalysis[];
   /** `llfc layerwise` only. */
   readonly layerwise: LayerwiseResult | null;
   /** `--calibrate` only. */
@@ -20,7 +22,7 @@ export interface ReportSections {
  * `commutativity` and `aligned` are only there when `llfc analyze` produced the report.
  */
 export function reportSections(report: object): ReportSections {
-  const r = report as { lmc?: LmcResult | null; layerAlphas?: number[]; alphas?: number[]; layers?: LayerReport[]; commutativity?: CommutativityReport[]; aligned?: AlignedAnalysis | null; layerwise?: LayerwiseResult; calibration?: CalibrationResult };
+  const r = report as { lmc?: LmcResult | null; layerAlphas?: number[]; alphas?: number[]; layers?: LayerReport[]; commutativity?: CommutativityReport[]; aligned?: AlignedAnalysis | null; alsoAligned?: AlignedAnalysis[]; layerwise?: LayerwiseResult; calibration?: CalibrationResult };
   const layers = Array.isArray(r.layers) ? r.layers : [];
   return {
     lmc: r.lmc ?? null,
@@ -28,6 +30,7 @@ export function reportSections(report: object): ReportSections {
     layers,
     commutativity: Array.isArray(r.commutativity) ? r.commutativity : [],
     aligned: r.aligned ?? null,
+    alsoAligned: Array.isArray(r.alsoAligned) ? r.alsoAligned : [],
     layerwise: r.layerwise ?? null,
     calibration: r.calibration ?? null,
   };

@@ -3,7 +3,6 @@
  * builder each, used by the single run and by the reduction of a sharded one (lib/shard/), so
  * both write the same report.
  */
-import type { AlignMethod } from '../align/index.js';
 import type { AnalyzeOptions } from '../checks/analyze.js';
 import { CHECKS } from '../checks/registry.js';
 import type { OpenDatasetOptions } from '../dataset/index.js';
@@ -30,7 +29,8 @@ export const lmcSettings = (options: { readonly batchSize: number; readonly feed
 });
 
 /** The settings an `analyze` report lists: the layer selection, the alignment, and the checks that are off by default when switched on. */
-export function analyzeSettings(options: AnalyzeOptions & { readonly batchSize: number }, align?: AlignMethod): Record<string, unknown> {
+/** `align`: the method, or the methods comma separated. */
+export function analyzeSettings(options: AnalyzeOptions & { readonly batchSize: number }, align?: string): Record<string, unknown> {
   const switchable = CHECKS.flatMap((c) => ('option' in c ? [c.option.name] : []));
   return {
     batchSize: options.batchSize,
@@ -61,7 +61,7 @@ export function lmcReportFields(run: RunDescription, lmc: LmcResult, notes: Chec
   };
 }
 
-export function analysisReportFields(run: RunDescription, analysis: PairAnalysis, notes: CheckpointNotes, aligned?: AlignedAnalysis): ReportFields {
+export function analysisReportFields(run: RunDescription, analysis: PairAnalysis, notes: CheckpointNotes, aligned?: AlignedAnalysis, alsoAligned?: AlignedAnalysis[]): ReportFields {
   const { lmc, alphas, samples: _, ...perLayer } = analysis;
   return {
     models: { a: run.a, b: run.b },
@@ -71,6 +71,7 @@ export function analysisReportFields(run: RunDescription, analysis: PairAnalysis
     layerAlphas: alphas,
     ...perLayer,
     ...(aligned ? { aligned } : {}),
+    ...(alsoAligned ? { alsoAligned } : {}),
     ...(notes.foldedBatchNorm ? { foldedBatchNorm: notes.foldedBatchNorm } : {}),
   };
 }

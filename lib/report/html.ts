@@ -7,8 +7,9 @@
 import type { HtmlPart } from '../checks/check.js';
 import { CHECKS } from '../checks/registry.js';
 import type { Chart } from '../present/charts.js';
-import { alphaText, esc, figure, table } from '../present/html.js';
-import { reportSections, type ReportSections } from '../present/sections.js';
+import { alphaText, esc, figure, layerNameCell, numCell, pctCell, table } from '../present/html.js';
+import { alphaNearestHalf, layerLabels, reportSections, type ReportSections } from '../present/sections.js';
+import type { AlignedAnalysis, SymmetryKind } from '../results.js';
 import { layerwiseHtml } from '../studies/layerwise-report.js';
 import { renderSvg, reportCharts } from './charts.js';
 import type { Report } from './json.js';
@@ -45,15 +46,57 @@ function checkSections(s: ReportSections, svgs: Map<string, string>): HtmlPart[]
   return parts;
 }
 
+const methodName = (a: AlignedAnalysis): string => (a.method === 'weight' ? 'weight matching' : 'activation matching');
+
+/** What each kind of symmetry permutes (SCIENCE.md §5, §7). */
+const SYMMETRY_TEXT: Record<SymmetryKind, string> = {
+  'residual stream': 'one permutation shared by several layers\' outputs (the residual stream: embeddings, norms, every writer\'s rows and reader\'s columns)',
+  hidden: 'the hidden units of one layer (an MLP or convolution)',
+  heads: 'the attention heads of one layer (the d_head blocks of Q, K, V and the out-projection move together)',
+  'within-head': 'the QK dims and the V dims inside each head',
+  experts: 'the experts of a mixture-of-experts layer, with the gate\'s rows',
+  'expert hidden': 'the hidden units inside each expert',
+};
+
+/** Naive and every alignment side by side: the barriers, then the LLFC distance per layer at the α nearest ½. */
+function alignmentComparison(s: ReportSections, all: readonly AlignedAnalysis[]): string {
+  const columns = ['naive', ...all.map(methodName)];
+  const parts: string[] = [];
+  const barriers = [s.lmc?.barriers, ...all.map((a) => a.lmc?.barriers)];
+  if (barriers.every((b) => b)) {
+    const row = (name: string, pick: (b: NonNullable<(typeof barriers)[number]>) => number, cell = (x: number) => numCell(x)): string[] => [`<td>${name}</td>`, ...barriers.map((b) => cell(pick(b!)))];
+    parts.push(table(['barrier', ...columns], [row('loss', (b) => b.loss), row('loss (midpoint)', (b) => b.lossMidpoint), row('accuracy', (b) => b.accuracy, pctCell)], { caption: 'LMC barriers, naive and aligned' }));
+  }
+  const alpha = alphaNearestHalf(s.alphas);
+  if (alpha !== null && s.layers.length > 0) {
+    const labels = layerLabels(s.layers);
+    const at = (layers: ReportSections['layers'], i: number): string => {
+      const point = layers.find((l) => l.name === s.layers[i]!.name)?.llfc.find((p) => p.alpha === alpha);
+      return point ? numCell(point.distance) : '<td class="num">–</td>';
+    };
+    const rows = s.layers.map((l, i) => [layerNameCell(labels[i]!, l), at(s.layers, i), ...all.map((a) => at(a.layers, i))]);
+    parts.push(table(['layer', ...columns], rows, { caption: `LLFC distance per layer at α = ${alphaText(alpha)}` }));
+  }
+  return parts.length > 0 ? `<div class="pair">${parts.join('')}</div>` : '';
+}
+
 function alignmentSection(s: ReportSections, svgs: Map<string, string>): string {
   const a = s.aligned;
   if (!a) return '';
-  const method = a.method === 'weight' ? 'weight matching' : 'activation matching';
+  const all = [a, ...s.alsoAligned];
+  const method = all.map(methodName).join(', then afresh by ');
   const groups = table(
-    ['group', 'size (units)', 'tensor axes'],
-    a.spec.groups.map((g) => [`<td class="mono">${esc(g.name)}</td>`, `<td class="num">${g.size}</td>`, `<td class="num">${g.tensors}</td>`]),
-    { caption: `${a.spec.groups.length} permutation group${a.spec.groups.length === 1 ? '' : 's'}` },
+    ['group', 'symmetry', 'size (units)', 'tensor axes'],
+    a.spec.groups.map((g) => [`<td class="mono">${esc(g.name)}</td>`, `<td>${esc(g.symmetry ?? '')}</td>`, `<td class="num">${g.size}</td>`, `<td class="num">${g.tensors}</td>`]),
+    { caption: `${a.spec.groups.length} permutation group${a.spec.groups.length === 1 ? '' : 's'}`, numeric: (i) => i >= 2 },
   );
+  const symmetries = a.spec.symmetries
+    ? table(
+        ['symmetry', 'groups', 'units', 'what it permutes'],
+        a.spec.symmetries.map((k) => [`<td>${esc(k.kind)}</td>`, `<td class="num">${k.groups}</td>`, `<td class="num">${k.units}</td>`, `<td>${esc(SYMMETRY_TEXT[k.kind])}</td>`]),
+        { caption: 'symmetries used', numeric: (i) => i === 1 || i === 2 },
+      )
+    : '';
   const fixed =
     a.spec.fixed.length > 0
       ? table(
@@ -66,7 +109,9 @@ function alignmentSection(s: ReportSections, svgs: Map<string, string>): string 
   return `<section id="alignment">
 <h2>Permutation alignment</h2>
 <p class="explain">B's hidden units were permuted onto A's by ${method} (Git Re-Basin), which leaves B's function unchanged; the spec, inferred from the ONNX graph, lists each permutation group and the tensor axes it acts on, and the axes that stay fixed.</p>
-<div class="pair">${groups}${fixed}</div>
+${alignmentComparison(s, all)}
+<div class="pair">${symmetries}${fixed}</div>
+${groups}
 ${objective}
 </section>`;
 }
@@ -95,7 +140,7 @@ function settingsSection(report: Report, s: ReportSections): string {
   if (tokens !== undefined) rows.push(row('tokens', `${tokens} token samples in the per-layer statistics (the ${report.data.samples} samples are sequences)`));
   if (report.lmc?.tokens !== undefined) rows.push(row('labelled tokens', `${report.lmc.tokens}: the loss and accuracy are means over them`));
   if (s.alphas.length > 0) rows.push(row('α of the per-layer checks', s.alphas.map(alphaText).join(', ')));
-  if (s.aligned) rows.push(row('alignment', s.aligned.method === 'weight' ? 'weight matching' : 'activation matching'));
+  if (s.aligned) rows.push(row('alignment', [s.aligned, ...s.alsoAligned].map(methodName).join(', ')));
   for (const [k, v] of Object.entries(report.settings)) rows.push(row(k, settingValue(v)));
   const tool = report.tool;
   const versions = [
@@ -211,7 +256,7 @@ export async function renderHtmlReport(report: Report): Promise<string> {
   const meta = [
     `${report.data.samples} samples of ${esc(baseName(report.data.source))}`,
     s.layers.length > 0 ? `${s.layers.length} layers` : '',
-    s.aligned ? `aligned by ${s.aligned.method === 'weight' ? 'weight' : 'activation'} matching` : '',
+    s.aligned ? `aligned by ${[s.aligned, ...s.alsoAligned].map(methodName).join(' and by ')}` : '',
     `${esc(report.tool.name)} ${esc(report.tool.version)}`,
     esc(report.createdAt.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')),
   ].filter((x) => x.length > 0);

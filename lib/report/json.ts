@@ -28,6 +28,8 @@ export interface Report {
   readonly commutativity?: CommutativityReport[];
   /** `analyze --align` only: the same checks on A and the aligned B. */
   readonly aligned?: AlignedAnalysis;
+  /** `analyze --align weight,activation`: the same checks with B aligned by each further method. */
+  readonly alsoAligned?: AlignedAnalysis[];
   /** `--calibrate` only: the temperature-calibrated LMC curve. */
   readonly calibration?: CalibrationResult;
   /** `llfc layerwise` only: layer-wise and cumulative barriers. */

@@ -16,32 +16,45 @@ import type { AlignedAnalysis, PairAnalysis } from '../results.js';
 /** How to align B to A before the second analysis. */
 export interface AlignRequest {
   readonly method: AlignMethod;
+  /** Further methods: B aligned to A afresh by each, the pair analyzed again (`llfc analyze --align weight,activation`). */
+  readonly alsoAlign?: readonly AlignMethod[];
   readonly correlation?: CorrelationForm;
   readonly seed?: number;
 }
 
 /** The option kinds of an {@link AlignRequest} (defaults and validation: lib/options.ts). */
-export const ALIGN_REQUEST_OPTIONS = { method: 'method', correlation: 'correlation', seed: 'seed' } as const satisfies OptionSchema<AlignRequest>;
+export const ALIGN_REQUEST_OPTIONS = { method: 'method', alsoAlign: 'alsoAlign', correlation: 'correlation', seed: 'seed' } as const satisfies OptionSchema<AlignRequest>;
 
-/** The naive analysis and the aligned one beside it. */
+/** The naive analysis and the aligned one beside it (and those of the further methods). */
 export interface NaiveAndAligned {
   readonly naive: PairAnalysis;
   readonly aligned: AlignedAnalysis;
+  readonly alsoAligned?: AlignedAnalysis[];
 }
 
-/** Analyzes A and B, aligns B to A, and analyzes A and the aligned B (activation matching reads `data`). */
+/**
+ * Analyzes A and B, aligns B to A, and analyzes A and the aligned B (activation matching reads
+ * `data`); then the same for each further method, B aligned afresh.
+ */
 export async function analyzeNaiveAndAligned(a: Checkpoint, b: Checkpoint, data: Dataset, alignment: AlignRequest, options: AnalyzeOptions = {}): Promise<NaiveAndAligned> {
   const naive = await analyzePair(a, b, data, options);
-  const { method, correlation, seed } = alignment;
+  const { method, alsoAlign, correlation, seed } = alignment;
   const { signal, onProgress, batchSize } = options;
-  const result = await align(a, b, {
-    method,
-    ...(method === 'activation' ? { data, ...(batchSize ? { batchSize } : {}) } : {}),
-    ...(correlation ? { correlation } : {}),
-    ...(seed !== undefined ? { seed } : {}),
-    ...(signal ? { signal } : {}),
-    ...(onProgress ? { onProgress } : {}),
-  });
-  const aligned = await analyzePair(a, result.aligned, data, options);
-  return { naive, aligned: { ...aligned, method, spec: summarizeSpec(result.spec), objective: result.objective } };
+  const alignedBy = async (by: AlignMethod): Promise<AlignedAnalysis> => {
+    const result = await align(a, b, {
+      method: by,
+      ...(by === 'activation' ? { data, ...(batchSize ? { batchSize } : {}) } : {}),
+      ...(correlation ? { correlation } : {}),
+      ...(seed !== undefined ? { seed } : {}),
+      ...(signal ? { signal } : {}),
+      ...(onProgress ? { onProgress } : {}),
+    });
+    const aligned = await analyzePair(a, result.aligned, data, options);
+    return { ...aligned, method: by, spec: summarizeSpec(result.spec), objective: result.objective };
+  };
+  const aligned = await alignedBy(method);
+  if (!alsoAlign) return { naive, aligned };
+  const alsoAligned: AlignedAnalysis[] = [];
+  for (const by of alsoAlign) alsoAligned.push(await alignedBy(by));
+  return { naive, aligned, alsoAligned };
 }

@@ -54,6 +54,8 @@ export const CALIBRATED_PAIR_REQUEST_KEYS = keysOf<CalibratedPairRequest>({ a: t
 export interface AnalyzeResult extends CheckpointNotes {
   readonly naive: PairAnalysis;
   readonly aligned?: AlignedAnalysis;
+  /** `alsoAlign`: the pair analyzed again with B aligned by each further method. */
+  readonly alsoAligned?: AlignedAnalysis[];
 }
 
 /** `alignFiles`: align B to A and write the outputs. */

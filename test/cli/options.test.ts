@@ -20,6 +20,7 @@ describe('list flags refuse an empty item, naming the flag and the position', ()
     ['lmc --std', ['lmc', mlpA, mlpB, '--data', x, '--labels', y, '--mean', '0.2', '--std', '0.3,'], "--std: item 2 of '0.3,' is empty"],
     ['analyze --alphas', ['analyze', mlpA, mlpB, '--data', x, '--alphas', '0.25,0.5,,'], "--alphas: item 3 of '0.25,0.5,,' is empty"],
     ['analyze --layers', ['analyze', mlpA, mlpB, '--data', x, '--layers', 'relu1,,relu2'], "--layers: item 2 of 'relu1,,relu2' is empty"],
+    ['analyze --align', ['analyze', mlpA, mlpB, '--data', x, '--align', 'weight,'], "--align: item 2 of 'weight,' is empty"],
     ['align --input-shape', ['align', mlpA, mlpB, '--method', 'weight', '-o', out('al.onnx'), '--input-shape', '2,,784'], "--input-shape: item 2 of '2,,784' is empty"],
     ['align --mean', ['align', mlpA, mlpB, '--method', 'activation', '--data', x, '--mean', '0.1,,0.2', '--std', '1', '-o', out('al2.onnx')], "--mean: item 2 of '0.1,,0.2' is empty"],
     ['spec --input-shape', ['spec', mlpA, '--input-shape', ',1,28,28'], "--input-shape: item 1 of ',1,28,28' is empty"],
@@ -29,6 +30,15 @@ describe('list flags refuse an empty item, naming the flag and the position', ()
     const r = await llfc(...args);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(`llfc: error: ${message}\n`);
+  });
+
+  it('analyze --align names an unknown method and a method given twice', async () => {
+    const unknown = await llfc('analyze', mlpA, mlpB, '--data', x, '--align', 'weight,orthogonal');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toBe("llfc: error: --align: item 2 of 'weight,orthogonal' is 'orthogonal', not one of weight, activation\n");
+    const twice = await llfc('analyze', mlpA, mlpB, '--data', x, '--align', 'activation,activation');
+    expect(twice.status).toBe(2);
+    expect(twice.stderr).toBe("llfc: error: --align: 'activation' is given twice in 'activation,activation'\n");
   });
 
   it('an item that is not a number is named too', async () => {
