@@ -39,6 +39,7 @@ describe('activation matching over heads, within-head dims and experts', () => {
     ['vit_mha_a', 'pearson'],
     ['lm_tied_a', 'cross'],
     ['moe_a', 'pearson'],
+    ['moe_topk_a', 'cross'],
   ] as const)('%s: B = A with every group (heads, within-head, experts, residual) permuted at random; matching on tokens recovers A exactly (%s)', async (name, correlation) => {
     const { a, b, perms } = await plantedPair(name);
     const spec = await inferSpec(a);
@@ -52,7 +53,7 @@ describe('activation matching over heads, within-head dims and experts', () => {
     r.score.forEach((s, g) => expect(s).toBeGreaterThanOrEqual(r.identityScore[g]! - 1e-9 * Math.abs(s)));
   });
 
-  it.each(['vit_hand', 'vit_mha', 'lm_untied', 'moe'])(
+  it.each(['vit_hand', 'vit_mha', 'lm_untied', 'moe', 'moe_topk'])(
     '%s: the activation-aligned B computes what B computes (1e-4) and its loss barrier with A is below the naive one',
     async (name) => {
       const a = await loadCheckpoint(model(`${name}_a`));

@@ -12,7 +12,7 @@ import { weightMatching } from '../../lib/align/weight-matching.js';
 import { fixture } from '../helpers.js';
 
 describe('weight matching over heads, within-head dims, experts and the residual stream', () => {
-  it.each(['vit_hand_a', 'vit_mha_a', 'lm_tied_a', 'lm_untied_b', 'moe_a'])(
+  it.each(['vit_hand_a', 'vit_mha_a', 'lm_tied_a', 'lm_untied_b', 'moe_a', 'moe_topk_a'])(
     '%s: A = B with every group permuted at random; matching B to A recovers A exactly',
     async (name) => {
       const b = await loadCheckpoint(fixture('models', `${name}.onnx`));

@@ -20,7 +20,8 @@ import { span, VarTable, type FixReason, type Segment } from './layout.js';
 import { loud, quiet, type Operand, type Rule, type RuleContext, type Site, type Tracked } from './rule.js';
 import { RULES } from './rules/index.js';
 
-const FLOAT_TYPES = new Set(['float32', 'float64', 'float16', 'bfloat16']);
+// Booleans are followed too: a mask computed from channels (a comparison, as in top-k routing) carries them.
+const FLOAT_TYPES = new Set(['float32', 'float64', 'float16', 'bfloat16', 'bool']);
 
 /** What the walk leaves behind: the solved variables and the layouts bound to them. */
 export interface SolvedGraph {

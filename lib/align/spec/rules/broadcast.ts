@@ -4,13 +4,14 @@
  * must be the same: a residual Add puts both streams in one group, a squeeze-excitation Mul ties
  * the scale to the features. A constant operand that varies along an axis fixes its channels.
  * Where(condition, x, y) is one of them: a condition that varies along an axis (a causal mask
- * over the token axes) fixes that axis like a constant.
+ * over the token axes) fixes that axis like a constant. Comparisons and logical ops give a
+ * boolean mask with the channels of their operands (top-k routing's `logits < k-th largest`).
  */
 import type { Segment } from '../layout.js';
 import { loud, quiet, type Rule } from '../rule.js';
 
 export const broadcastRule: Rule = {
-  ops: ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'PRelu', 'Clip', 'Where'],
+  ops: ['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Max', 'Min', 'Sum', 'Mean', 'PRelu', 'Clip', 'Where', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Xor'],
   apply({ node, inputs, where }, ctx) {
     const dims = ctx.outDims(node);
     if (!dims) return false;

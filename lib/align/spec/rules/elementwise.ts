@@ -18,7 +18,7 @@ export const elementwiseRule: Rule = {
     'Relu', 'LeakyRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu', 'Selu', 'Celu', 'Gelu', 'Softplus', 'Softsign',
     'Mish', 'Erf', 'Exp', 'Log', 'Abs', 'Neg', 'Sqrt', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign', 'Sin', 'Cos', 'Tan',
     'ThresholdedRelu', 'Identity', 'Dropout', 'Shrink', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh',
-    'Asinh', 'Acosh', 'Atanh', 'IsNaN', 'IsInf', 'Cast',
+    'Asinh', 'Acosh', 'Atanh', 'IsNaN', 'IsInf', 'Cast', 'Not',
   ],
   apply: carryThrough,
 };

@@ -21,6 +21,7 @@ import { shapeRule } from './shape.js';
 import { sliceRule } from './slice.js';
 import { softmaxRule } from './softmax.js';
 import { splitRule } from './split.js';
+import { topKRule } from './topk.js';
 import { transposeRule } from './transpose.js';
 
 const FAMILIES: readonly Rule[] = [
@@ -35,6 +36,7 @@ const FAMILIES: readonly Rule[] = [
   normRule,
   poolRule,
   reduceRule,
+  topKRule,
   concatRule,
   splitRule,
   sliceRule,
