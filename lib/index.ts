@@ -32,7 +32,7 @@ export type { Chart } from './present/charts.js';
 export type { ReportSections } from './present/sections.js';
 export { linearDepths } from './checks/lewc.js';
 export { selectLayers, linearLayers, type LayerSpec, type LinearLayerSpec } from './checks/layers.js';
-export type { LmcResult, LmcBarriers, LewcPoint, LewcReport, LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, AlignedAnalysis, LayerwisePoint, LayerwiseGroup, LayerwiseLayer, LayerwiseOrder, CumulativeCurve, LayerwiseResult, CalibrationResult } from './results.js';
+export type { LmcResult, LmcBarriers, LewcPoint, LewcReport, LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, SymmetryKind, AlignedAnalysis, LayerwisePoint, LayerwiseGroup, LayerwiseLayer, LayerwiseOrder, CumulativeCurve, LayerwiseResult, CalibrationResult } from './results.js';
 export { buildReport, reportJson, writeReport, REPORT_SCHEMA_VERSION, type Report, type ReportSettings } from './report/json.js';
 export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';
