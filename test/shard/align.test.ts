@@ -18,6 +18,8 @@ const PAIRS = [
   { name: 'mlp', a: fixture('models', 'mlp_a.onnx'), b: fixture('models', 'mlp_b.onnx'), data: fashion, batchSize: 8, correlation: 'cross' as const },
   { name: 'cnn_bn', a: fixture('models', 'cnn_bn_a.onnx'), b: fixture('models', 'cnn_bn_b.onnx'), data: fashion, batchSize: 8, correlation: 'cross' as const },
   { name: 'resnet', a: fixture('models', 'resnet_a.onnx'), b: fixture('models', 'resnet_b.onnx'), data: fashion, batchSize: 8, correlation: 'pearson' as const },
+  { name: 'moe (experts by pairs)', a: fixture('models', 'moe_a.onnx'), b: fixture('models', 'moe_b.onnx'), data: fashion, batchSize: 8, correlation: 'pearson' as const },
+  { name: 'vit (heads)', a: fixture('models', 'vit_hand_a.onnx'), b: fixture('models', 'vit_hand_b.onnx'), data: fashion, batchSize: 8, correlation: 'cross' as const },
   { name: 'transformer block', a: fixture('transformer', 'block_a.onnx'), b: fixture('transformer', 'block_b.onnx'), data: { data: fixture('transformer', 'x.npy') }, batchSize: 4, correlation: 'cross' as const },
 ];
 
