@@ -4,7 +4,8 @@
  * The in-process building blocks (loadCheckpoint, openDataset, linearModeConnectivity,
  * analyzePair) are exported too, for callers who hold checkpoints and datasets in memory.
  */
-import { datasetFiles } from './dataset/index.js';
+import { datasetFiles, type OpenDatasetOptions } from './dataset/index.js';
+import { REPAIR_OPTIONS, type RepairedModel, type RepairOptions } from './studies/repair.js';
 import { loadPair } from './load-pair.js';
 import { ANALYZE_OPTIONS, type AnalyzeOptions } from './checks/analyze.js';
 import { LMC_OPTIONS, type CalibratedLmcResult, type LmcOptions } from './checks/lmc.js';
@@ -45,19 +46,19 @@ import { runShard, SHARD_REQUEST_KEYS, type ShardOutcome, type ShardRequest } fr
 export type { AlignFilesRequest, AlignFilesResult, AnalyzeResult, CalibratedPairRequest, PairRequest } from './worker/tasks.js';
 export type { AlignRequest } from './studies/aligned.js';
 
-/** The options of lmc() and analyze(): a calibration set comes in the request, as files, not as an opened dataset. */
-const { calibrationData: _lmcSet, ...LMC_FILE_OPTIONS } = LMC_OPTIONS;
-const { calibrationData: _analyzeSet, ...ANALYZE_FILE_OPTIONS } = ANALYZE_OPTIONS;
+/** The options of lmc() and analyze(): a calibration set and REPAIR's statistics set come in the request, as files, not as opened datasets. */
+const { calibrationData: _lmcSet, repairData: _lmcRepairSet, ...LMC_FILE_OPTIONS } = LMC_OPTIONS;
+const { calibrationData: _analyzeSet, repairData: _analyzeRepairSet, ...ANALYZE_FILE_OPTIONS } = ANALYZE_OPTIONS;
 
-/** Linear mode connectivity of two ONNX files on a dataset (SCIENCE.md §1); with `calibrate`, the temperature-calibrated curve too (§6), fitted on `request.calibration` when given. */
-export async function lmc(request: CalibratedPairRequest, options: Omit<LmcOptions, 'calibrationData'> = {}): Promise<CalibratedLmcResult & CheckpointNotes> {
+/** Linear mode connectivity of two ONNX files on a dataset (SCIENCE.md §1); with `calibrate`, the temperature-calibrated curve too (§6), fitted on `request.calibration` when given; with `repair`, the curve after REPAIR (§6), its statistics from `request.repairSet` when given. */
+export async function lmc(request: CalibratedPairRequest, options: Omit<LmcOptions, 'calibrationData' | 'repairData'> = {}): Promise<CalibratedLmcResult & CheckpointNotes> {
   checkKnownKeys('lmc() request', request, CALIBRATED_PAIR_REQUEST_KEYS);
   const { signal, onProgress, ...plain } = resolveOptions('lmc()', LMC_FILE_OPTIONS, options);
   return runTask('lmc', { ...request, options: plain }, control(signal, onProgress));
 }
 
 /** LMC plus LLFC, weak additivity and commutativity per layer (SCIENCE.md §1–4); with `calibrate`, T is fitted on `request.calibration` when given. */
-export async function analyze(request: CalibratedPairRequest, options: Omit<AnalyzeOptions, 'calibrationData'> = {}): Promise<PairAnalysis & CheckpointNotes> {
+export async function analyze(request: CalibratedPairRequest, options: Omit<AnalyzeOptions, 'calibrationData' | 'repairData'> = {}): Promise<PairAnalysis & CheckpointNotes> {
   checkKnownKeys('analyze() request', request, CALIBRATED_PAIR_REQUEST_KEYS);
   const { signal, onProgress, ...plain } = resolveOptions('analyze()', ANALYZE_FILE_OPTIONS, options);
   const { naive, foldedBatchNorm } = await runTask('analyze', { ...request, options: plain }, control(signal, onProgress));
@@ -79,7 +80,7 @@ export async function layerwise(request: PairRequest, options: LayerwiseOptions 
  * Aligns B to A by permutation (SCIENCE.md §5; weight or activation matching), then analyzes
  * the naive pair and the aligned pair (A with the permuted B) with the same options.
  */
-export async function analyzeAligned(request: CalibratedPairRequest, alignment: AlignRequest, options: Omit<AnalyzeOptions, 'calibrationData'> = {}): Promise<AnalyzeResult> {
+export async function analyzeAligned(request: CalibratedPairRequest, alignment: AlignRequest, options: Omit<AnalyzeOptions, 'calibrationData' | 'repairData'> = {}): Promise<AnalyzeResult> {
   checkKnownKeys('analyzeAligned() request', request, CALIBRATED_PAIR_REQUEST_KEYS);
   const align = resolveOptions('analyzeAligned() alignment', ALIGN_REQUEST_OPTIONS, alignment);
   const { signal, onProgress, ...plain } = resolveOptions('analyzeAligned()', ANALYZE_FILE_OPTIONS, options);
@@ -200,4 +201,27 @@ export async function interpolate(a: string, b: string, alpha: number, output: s
   const { model, perUse } = interpolatedModel(ca, cb, alpha);
   await commitOutputs(outputs, modelFiles(model, output, ca.externalData));
   return { perUse, ...checkpointNotes(ca) };
+}
+
+/** The options of interpolateRepaired(): the statistics set is the request's data. */
+const { repairData: _statistics, ...REPAIRED_INTERPOLATION_OPTIONS } = REPAIR_OPTIONS;
+
+/**
+ * Writes the repaired θ(α) of two ONNX files (SCIENCE.md §6, REPAIR; statistics from the first
+ * `repairSamples` of `data`) as a new ONNX file: A's graph, with a bias added where a hidden
+ * layer had none. The output is checked before any work (never A, B or the data) and written at
+ * the end; runs in a worker, with progress and cancellation.
+ */
+export async function interpolateRepaired(
+  request: { readonly a: string; readonly b: string; readonly alpha: number; readonly data: OpenDatasetOptions; readonly output: string },
+  options: Omit<RepairOptions, 'repairData'> = {},
+): Promise<Omit<RepairedModel, 'model'> & CheckpointNotes> {
+  checkKnownKeys('interpolateRepaired() request', request, ['a', 'b', 'alpha', 'data', 'output']);
+  checkOption('alpha', request.alpha);
+  const { signal, onProgress, ...plain } = resolveOptions('interpolateRepaired()', REPAIRED_INTERPOLATION_OPTIONS, options);
+  const [dataA, dataB] = await Promise.all([externalDataFiles(request.a), externalDataFiles(request.b)]);
+  const outputs = await checkOutputs(modelOutputs(request.output, undefined, dataA.length > 0), [request.a, request.b, ...dataA, ...dataB, ...datasetFiles(request.data)]);
+  const { files, ...result } = await runTask('repairedInterpolation', { ...request, options: plain }, control(signal, onProgress));
+  await commitOutputs(outputs, files, signal ? { signal } : {});
+  return result;
 }

@@ -1,13 +1,13 @@
 /** llfc: the public API. */
 export * from './errors.js';
-export { lmc, analyze, analyzeAligned, alignFiles, interpolate, layerwise, type PairRequest, type CalibratedPairRequest, type AlignRequest, type AnalyzeResult, type AlignFilesRequest, type AlignFilesResult } from './api.js';
+export { lmc, analyze, analyzeAligned, alignFiles, interpolate, interpolateRepaired, layerwise, type PairRequest, type CalibratedPairRequest, type AlignRequest, type AnalyzeResult, type AlignFilesRequest, type AlignFilesResult } from './api.js';
 export type { ProgressEvent, ProgressListener, RunControl } from './progress.js';
 export { foldedBatchNorm, type FoldedBatchNorm, type CheckpointNotes } from './folded-batchnorm.js';
 export { loadPair } from './load-pair.js';
 export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type Parameter, type ValueSpec, type NodeSignature, type InputSignature } from './checkpoint.js';
 export { openDataset, checkLabels } from './dataset/index.js';
 export type { Batch, BatchOptions, Dataset, DataFormat, NamedInput, Normalization, OpenDatasetOptions, TokenDTypeName } from './dataset/index.js';
-export { interpolateArenas, interpolatedModel, type InterpolationMask } from './interpolate.js';
+export { interpolateArenas, interpolatedModel, modelOfArena, type InterpolationMask } from './interpolate.js';
 export { checkAlphas, invalidArgument, optionDefault, OPTIONS, type OptionKind, type OptionRule, type DefaultedOptionKind } from './options.js';
 export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunParameters, type RunOutputs, type FloatTensor } from './session.js';
 export {
@@ -21,6 +21,8 @@ export {
 } from './checks/lmc.js';
 export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks/analyze.js';
 export { analyzeNaiveAndAligned, type NaiveAndAligned } from './studies/aligned.js';
+export { Repair, repairCheckpoints, repairLayers, repairedModel, keepsBatchNorm, REPAIR_EPSILON, type RepairedModel, type RepairOptions, type FoldTarget, type BatchNormTarget, type RepairPair, type RepairLayer, type RepairStatistics, type StatisticsSet } from './studies/repair.js';
+export { repairedCurve } from './checks/repair.js';
 export { layerwiseBarriers, layerwiseGroups, cumulativeOrders, type LayerwiseOptions, type LayerwiseParameterGroup } from './studies/layerwise.js';
 export { merge, series } from './api.js';
 export { mergeModels, type MergeOptions, type MergeResult, type MergeMethod, type MergeMatch, type MergeRound } from './studies/merge.js';
@@ -32,7 +34,7 @@ export type { Chart } from './present/charts.js';
 export type { ReportSections } from './present/sections.js';
 export { linearDepths } from './checks/lewc.js';
 export { selectLayers, linearLayers, type LayerSpec, type LinearLayerSpec } from './checks/layers.js';
-export type { LmcResult, LmcBarriers, LewcPoint, LewcReport, LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, SymmetryKind, AlignedAnalysis, LayerwisePoint, LayerwiseGroup, LayerwiseLayer, LayerwiseOrder, CumulativeCurve, LayerwiseResult, CalibrationResult } from './results.js';
+export type { LmcResult, LmcBarriers, LewcPoint, LewcReport, LlfcPoint, WeakAdditivityPoint, LayerKind, LayerReport, CommutativityReport, PairAnalysis, SpecSummary, SymmetryKind, AlignedAnalysis, LayerwisePoint, LayerwiseGroup, LayerwiseLayer, LayerwiseOrder, CumulativeCurve, LayerwiseResult, CalibrationResult, RepairResult } from './results.js';
 export { buildReport, reportJson, writeReport, REPORT_SCHEMA_VERSION, type Report, type ReportSettings } from './report/json.js';
 export { modulePath } from './onnx/names.js';
 export { readModel, writeModel, type OnnxModel } from './onnx/model.js';

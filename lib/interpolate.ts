@@ -55,6 +55,11 @@ export function interpolateArenas(
 export function interpolatedModel(a: Checkpoint, b: Checkpoint, alpha: number): { model: ModelProto; perUse: boolean } {
   pairCheckpoints(a, b);
   const [theta] = interpolateArenas(a.arena, b.arena, [alpha]);
-  if (sharedTensorsAgree(a, theta!)) return { model: withParameters(a, theta!), perUse: false };
-  return { model: rewireParameters(a, theta!), perUse: true };
+  return modelOfArena(a, theta!);
+}
+
+/** The model `theta` (an arena of the checkpoint's layout) in its graph, named as interpolatedModel names them. */
+export function modelOfArena(checkpoint: Checkpoint, theta: Float32Array): { model: ModelProto; perUse: boolean } {
+  if (sharedTensorsAgree(checkpoint, theta)) return { model: withParameters(checkpoint, theta), perUse: false };
+  return { model: rewireParameters(checkpoint, theta), perUse: true };
 }

@@ -91,6 +91,10 @@ export const OPTIONS = {
   weakAdditivity: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), true),
   /** Temperature calibration of the LMC curve (Ito et al. 2025), off by default. */
   calibrate: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
+  /** REPAIR of the interpolated models (Jordan et al. 2023), off by default. */
+  repair: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
+  /** REPAIR: samples of the statistics set (its first ones; all of a smaller set). */
+  repairSamples: withDefault(rule('a positive integer', isPositiveInteger), 2000),
   /** The LEWC check (Ito et al. 2025), off by default. */
   lewc: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
   method: { ...oneOf('weight', 'activation'), required: true },

@@ -117,6 +117,24 @@ export interface CalibrationResult {
   readonly barriers: { readonly loss: number; readonly lossMidpoint: number } | null;
 }
 
+/** REPAIR of the interpolated models (Jordan et al. 2023; SCIENCE.md §6) and the repaired LMC curve. */
+export interface RepairResult {
+  /** 'fold': the correction folded into each hidden linear layer; 'batchnorm': the graph keeps its BatchNorm nodes, whose statistics are reset. */
+  readonly form: 'fold' | 'batchnorm';
+  /** Where μ and σ were measured: a separate statistics set (--repair-data), or the evaluation data's first samples. */
+  readonly statistics: 'repair' | 'evaluation';
+  /** The statistics set's files. */
+  readonly source: string;
+  /** Samples of it the statistics cover. */
+  readonly samples: number;
+  /** ε of σ̃_α = √(σ_α² + ε). */
+  readonly epsilon: number;
+  /** The layers corrected (module paths, else node names), in graph order. */
+  readonly layers: string[];
+  /** Loss and accuracy of the repaired θ(α) on the evaluation data, and its barriers. */
+  readonly lmc: LmcResult;
+}
+
 /** Everything `analyze` measures for one pair. */
 export interface PairAnalysis {
   /** null when there are no labels (LLFC and the mechanism checks still run). */
@@ -127,6 +145,8 @@ export interface PairAnalysis {
   readonly commutativity: CommutativityReport[];
   /** Only with the calibration check on (`calibrate: true`) and labels. */
   readonly calibration?: CalibrationResult;
+  /** Only with REPAIR on (`repair: true`) and labels. */
+  readonly repair?: RepairResult;
   /** Samples the per-layer checks used. */
   readonly samples: number;
 }

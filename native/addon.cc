@@ -214,6 +214,23 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// channelMoments({ x, outer, channels, inner, sums: Float64Array(2·channels) }): per channel of
+// an outer × channels × inner feature map, sums += [Σx…, Σx²…] in float64 (REPAIR's statistics).
+Napi::Value ChannelMoments(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Options o(env, info[0], "channelMoments options");
+  const Napi::Value x_js = o.get("x"), outer_js = o.get("outer"), channels_js = o.get("channels"),
+                    inner_js = o.get("inner"), sums_js = o.get("sums");
+  const auto x = view<float>(env, x_js, o.name("x"));
+  const auto sums = view<double>(env, sums_js, o.name("sums"));
+  const size_t outer = integer(env, outer_js, o.name("outer")), channels = integer(env, channels_js, o.name("channels")),
+               inner = integer(env, inner_js, o.name("inner"));
+  expect_length(env, x.length, product(env, {outer, channels, inner}, "outer·channels·inner"), o.name("x"));
+  expect_length(env, sums.length, product(env, {channels, 2}, "2·channels"), o.name("sums"));
+  guarded(env, [&] { llfc::channel_moments(x.data, outer, channels, inner, sums.data); });
+  return env.Undefined();
+}
+
 // ---- linear assignment --------------------------------------------------------------------
 // lap(cost: Float32Array | Float64Array, rows, cols, maximize: boolean, warm?: Float64Array)
 //   -> { rowInd, colInd, total, colDuals, warmStarted, stats }
@@ -543,6 +560,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
   exports.Set("cosineStats", Napi::Function::New(env, CosineStats, "cosineStats"));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
+  exports.Set("channelMoments", Napi::Function::New(env, ChannelMoments, "channelMoments"));
   exports.Set("weakAdditivityStats", Napi::Function::New(env, WeakAdditivityStats, "weakAdditivityStats"));
   // linear assignment
   exports.Set("lap", Napi::Function::New(env, Lap, "lap"));

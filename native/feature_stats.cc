@@ -164,6 +164,24 @@ void weak_additivity_accumulate(const float* ha, const float* hb, const float* f
   });
 }
 
+void channel_moments(const float* x, size_t outer, size_t channels, size_t inner, double* sums) {
+  double* sq = sums + channels;
+  for (size_t o = 0; o < outer; ++o) {
+    for (size_t c = 0; c < channels; ++c) {
+      const float* row = x + (o * channels + c) * inner;
+      // Per row first, so each channel's running sum takes one addition per row, not per element.
+      double s = 0.0, ss = 0.0;
+      for (size_t i = 0; i < inner; ++i) {
+        const double v = row[i];
+        s += v;
+        ss += v * v;
+      }
+      sums[c] += s;
+      sq[c] += ss;
+    }
+  }
+}
+
 void sum_squares(const float* x, const float* y, size_t len, double* out) {
   // One partial sum per chunk, added in chunk order (deterministic for a given thread count,
   // unlike an OpenMP reduction clause, whose combining order is unspecified).

@@ -23,6 +23,12 @@ void add_cosine_sample(double am, double aa, double mm, double* slot);
 // out[0] += ‖x − y‖², out[1] += ‖x‖², out[2] += ‖y‖² over len floats, in float64.
 void sum_squares(const float* x, const float* y, size_t len, double* out);
 
+// Per-channel moments of a feature map laid out outer × channels × inner (N×C×H×W: outer = N,
+// inner = H·W; N×T×D tokens: outer = N·T, inner = 1): every (outer, inner) index is one sample
+// of each channel. Adds sums[c] += Σ x and sums[channels + c] += Σ x², in float64 (REPAIR's
+// μ and σ, SCIENCE.md §6).
+void channel_moments(const float* x, size_t outer, size_t channels, size_t inner, double* sums);
+
 // Element-wise activations without parameters (ONNX semantics, attributes as alpha/beta).
 enum class Activation {
   kRelu = 0, kLeakyRelu, kSigmoid, kTanh, kElu, kSelu, kCelu, kSoftplus, kSoftsign,

@@ -156,7 +156,7 @@ describe('unknown options', () => {
     expect(error).toBeInstanceOf(UnknownOptionError);
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error).toMatchObject({ where: 'lmc()', option: 'steps', nearest: 'alphas' });
-    expect((error as Error).message).toBe("lmc(): unknown option 'steps'; did you mean 'alphas'? (it takes alphas, batchSize, feed, calibrate, signal, onProgress)");
+    expect((error as Error).message).toBe("lmc(): unknown option 'steps'; did you mean 'alphas'? (it takes alphas, batchSize, feed, calibrate, repair, repairSamples, signal, onProgress)");
   });
 
   it('every entry point refuses a misspelt key with the nearest known one', async () => {

@@ -28,6 +28,10 @@ export interface AnalyzeOptions extends RunControl, CheckSwitches {
   readonly batchSize?: number;
   /** A separate labelled set to fit the calibration's temperatures on (default: the data itself). */
   readonly calibrationData?: Dataset;
+  /** REPAIR: samples of the statistics set (default 2000). */
+  readonly repairSamples?: number;
+  /** REPAIR: a separate statistics set (default: the data's first samples). */
+  readonly repairData?: Dataset;
 }
 
 /** The option kinds the analysis takes (defaults and validation: lib/options.ts; the checks' switches from the registry). */
@@ -37,6 +41,8 @@ export const ANALYZE_OPTIONS = {
   layers: 'layers',
   batchSize: 'batchSize',
   calibrationData: 'dataset',
+  repairSamples: 'repairSamples',
+  repairData: 'dataset',
   ...CHECK_OPTIONS,
   ...CONTROL_OPTIONS,
 } as const satisfies OptionSchema<AnalyzeOptions>;
@@ -64,6 +70,7 @@ function assemble(setup: PairSetup, checks: readonly PairCheck[]): PairAnalysis 
     layers: layers as LayerReport[],
     commutativity: whole.commutativity ?? [],
     ...(whole.calibration ? { calibration: whole.calibration } : {}),
+    ...(whole.repair ? { repair: whole.repair } : {}),
     samples: setup.data.length,
   };
 }
@@ -140,7 +147,7 @@ async function alphaRunners(
 
 /** The checks of a pair on the data, created (released by the caller), with their setup. */
 async function createChecks(a: Checkpoint, b: Checkpoint, data: Dataset, resolved: Resolved<AnalyzeOptions, typeof ANALYZE_OPTIONS>): Promise<{ setup: PairSetup; checks: [string, PairCheck][] }> {
-  const { calibrationData } = resolved;
+  const { calibrationData, repairData, repairSamples } = resolved;
   pairCheckpoints(a, b);
   if (calibrationData && !calibrationData.labels) throw new InvalidArgumentError(`${calibrationData.source}: the calibration set needs labels`);
   const setup: PairSetup = {
@@ -151,6 +158,8 @@ async function createChecks(a: Checkpoint, b: Checkpoint, data: Dataset, resolve
     alphas: resolved.alphas,
     lmcAlphas: data.labels ? resolved.lmcAlphas : [],
     ...(calibrationData ? { calibrationData } : {}),
+    ...(repairData ? { repairData } : {}),
+    repairSamples,
   };
   const checks: [string, PairCheck][] = [];
   try {
@@ -220,6 +229,7 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
   const live = checks.map(([, c]) => c);
   try {
     await pass(setup, live, resolved.batchSize, resolved);
+    for (const check of live) await check.run?.(resolved, resolved.batchSize);
     return assemble(setup, live);
   } finally {
     await Promise.all(live.map((c) => c.release()));

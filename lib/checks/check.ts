@@ -9,6 +9,7 @@ import type { Dataset } from '../dataset/index.js';
 import type { Chart } from '../present/charts.js';
 import type { ReportSections } from '../present/sections.js';
 import type { LayerReport, PairAnalysis } from '../results.js';
+import type { RunControl } from '../progress.js';
 import type { FloatTensor } from '../session.js';
 import type { NamedSums } from '../sums.js';
 import type { LayerSpec } from './layers.js';
@@ -26,6 +27,9 @@ export interface PairSetup {
   readonly lmcAlphas: readonly number[];
   /** A separate labelled set for the checks that fit something (temperature calibration): a pass over it comes first. */
   readonly calibrationData?: Dataset;
+  /** REPAIR's statistics set (default: the data) and how many of its samples it reads. */
+  readonly repairData?: Dataset;
+  readonly repairSamples?: number;
 }
 
 /** The graph values a check reads: from A and B, and from θ(α) at its α. */
@@ -59,6 +63,8 @@ export interface PairCheck {
   add(batch: PairBatch): void | Promise<void>;
   /** A batch of the calibration set (PairSetup.calibrationData), before any batch of the data. */
   calibrate?(batch: PairBatch): void;
+  /** Work of its own after the shared pass (REPAIR measures and evaluates models of its own), with the run's progress and cancellation. */
+  run?(control: RunControl, batchSize: number): Promise<void>;
   /** Its part of the result; `earlier`: the layers' fields the checks before it in the registry filled. */
   result(earlier: readonly Partial<LayerReport>[]): CheckResult;
   /**

@@ -8,7 +8,8 @@ import { InvalidArgumentError, LabelError, ShapeMismatchError } from '../errors.
 import { interpolateArenas } from '../interpolate.js';
 import { alphaGrid, CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
-import type { CalibrationResult, LmcResult } from '../results.js';
+import type { CalibrationResult, LmcResult, RepairResult } from '../results.js';
+import { repairedCurve } from './repair.js';
 import { PathCalibration } from './calibration.js';
 import { ModelSession, type ParameterFeed } from '../session.js';
 import { Sums } from '../sums.js';
@@ -24,15 +25,22 @@ export interface LmcOptions extends RunControl {
   readonly calibrate?: boolean;
   /** A separate labelled set to fit the temperatures on (default: the data itself). */
   readonly calibrationData?: Dataset;
+  /** Also the curve after REPAIR (default false; Jordan et al. 2023). */
+  readonly repair?: boolean;
+  /** REPAIR: samples of the statistics set (default 2000). */
+  readonly repairSamples?: number;
+  /** REPAIR: a separate statistics set (default: the data's first samples). */
+  readonly repairData?: Dataset;
 }
 
-/** An LMC result, with the calibrated curve when asked for. */
+/** An LMC result, with the calibrated and the repaired curves when asked for. */
 export interface CalibratedLmcResult extends LmcResult {
   readonly calibration?: CalibrationResult;
+  readonly repair?: RepairResult;
 }
 
 /** The option kinds LMC takes (defaults and validation: lib/options.ts). */
-export const LMC_OPTIONS = { alphas: 'lmcAlphas', batchSize: 'batchSize', feed: 'feed', calibrate: 'calibrate', calibrationData: 'dataset', ...CONTROL_OPTIONS } as const satisfies OptionSchema<LmcOptions>;
+export const LMC_OPTIONS = { alphas: 'lmcAlphas', batchSize: 'batchSize', feed: 'feed', calibrate: 'calibrate', calibrationData: 'dataset', repair: 'repair', repairSamples: 'repairSamples', repairData: 'dataset', ...CONTROL_OPTIONS } as const satisfies OptionSchema<LmcOptions>;
 
 export { alphaGrid };
 
@@ -275,9 +283,10 @@ export function lmcOfSums(a: Checkpoint, data: Dataset, alphas: readonly number[
  * one is given, to fit its T).
  */
 export async function linearModeConnectivity(a: Checkpoint, b: Checkpoint, data: Dataset, options: LmcOptions = {}): Promise<CalibratedLmcResult> {
-  const { alphas, calibrate, calibrationData } = resolveOptions('linearModeConnectivity()', LMC_OPTIONS, options);
+  const { alphas, calibrate, calibrationData, repair, repairSamples, repairData, batchSize, signal, onProgress } = resolveOptions('linearModeConnectivity()', LMC_OPTIONS, options);
   const calibrationSet = calibrate ? calibrationData : undefined;
   const path = calibrate ? new PathCalibration(alphas, lossSetup(a, data), calibrationSet ? { source: calibrationSet.source, length: calibrationSet.length } : undefined) : undefined;
   const result = lmcOfSums(a, data, alphas, await lmcSums(a, b, data, options, path));
-  return path ? { ...result, calibration: path.result(data.length) } : result;
+  const repaired = repair ? await repairedCurve(a, b, data, alphas, { batchSize, repairSamples, ...(repairData ? { repairData } : {}), ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) }) : undefined;
+  return { ...result, ...(path ? { calibration: path.result(data.length) } : {}), ...(repaired ? { repair: repaired } : {}) };
 }

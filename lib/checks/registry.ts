@@ -9,11 +9,13 @@ import { commutativityCheck } from './commutativity.js';
 import { lewcCheck } from './lewc.js';
 import { llfcCheck } from './llfc.js';
 import { lmcLossCheck } from './lmc-loss.js';
+import { repairCheck } from './repair.js';
 import { weakAdditivityCheck } from './weak-additivity.js';
 
 export const CHECKS = [
   lmcLossCheck,
   calibrationCheck,
+  repairCheck,
   llfcCheck,
   weakAdditivityCheck,
   lewcCheck,

@@ -8,7 +8,7 @@ import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, OPTIONS, resolveOptions } from '../options.js';
 import type { AlignedAnalysis, PairAnalysis } from '../results.js';
 import { datasetFiles } from '../dataset/index.js';
-import { addCalibrationOptions, addDataOptions, calibrationFromFlags, datasetOptionsFromFlags, type CalibrationFlags, type DataFlags } from './data-options.js';
+import { addCalibrationOptions, addDataOptions, addRepairOptions, calibrationFromFlags, datasetOptionsFromFlags, repairOptionsFromFlags, repairSetFromFlags, type CalibrationFlags, type DataFlags, type RepairFlags } from './data-options.js';
 import { analysisReportFields, analyzeSettings, dataSourceOf } from '../report/fields.js';
 import type { CheckpointNotes } from '../folded-batchnorm.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -18,7 +18,7 @@ import { alphasFromFlags } from './lmc.js';
 import { addReportOptions, checkOutputs, finishReport, withProgress, type ReportFlags } from './report-output.js';
 import { fixed, formatTable, samplesText } from '../present/text.js';
 
-export interface AnalyzeFlags extends DataFlags, ReportFlags, CheckSwitches, Omit<CalibrationFlags, 'calibrate'>, ShardFlags {
+export interface AnalyzeFlags extends DataFlags, ReportFlags, CheckSwitches, Omit<CalibrationFlags, 'calibrate'>, Omit<RepairFlags, 'repair'>, ShardFlags {
   alphas?: string;
   steps?: string;
   layers?: string;
@@ -74,17 +74,20 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
     layers: flags.layers !== undefined ? parseList(flags.layers, '--layers') : undefined,
     batchSize: parseNumber(flags.batchSize, '--batch-size'),
     ...(Object.fromEntries(switchable.map((o) => [o.name, flags[o.name]])) as CheckSwitches),
+    ...repairOptionsFromFlags(flags),
   });
   const data = datasetOptionsFromFlags(flags);
   const calibration = calibrationFromFlags(flags, data);
+  const repairSet = repairSetFromFlags(flags, data);
   if (flags.shard !== undefined) {
     if (flags.align) throw new InvalidArgumentError('--shard with --align: align first (llfc align, sharded too with --method activation), then analyze A and the aligned B with --shard');
     if (options.calibrate) throw new InvalidArgumentError('--shard with --calibrate: the temperature fit needs all the data in one pass and cannot be sharded; run the calibrated analysis whole (without --shard)');
+    if (options.repair) throw new InvalidArgumentError('--shard with --repair: REPAIR measures each layer after the earlier ones are corrected, pass after pass, and cannot be sharded; run it whole (without --shard)');
     return runShardFromFlags('analyze', a, b, data, options, flags);
   }
   const methods = flags.align !== undefined ? alignMethods(flags.align) : undefined;
-  const request = { a, b, data, ...(calibration ? { calibration } : {}) };
-  const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data), ...(calibration ? datasetFiles(calibration) : [])]);
+  const request = { a, b, data, ...(calibration ? { calibration } : {}), ...(repairSet ? { repairSet } : {}) };
+  const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data), ...(calibration ? datasetFiles(calibration) : []), ...(repairSet ? datasetFiles(repairSet) : [])]);
   const { naive: analysis, aligned, alsoAligned, foldedBatchNorm } = await withProgress(flags, (control) =>
     methods
       ? analyzeAligned(request, { method: methods[0]!, ...(methods.length > 1 ? { alsoAlign: methods.slice(1) } : {}), ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
@@ -138,6 +141,7 @@ export function analyzeCommand(): Command {
     command.option(on ? `--no-${flag}` : `--${flag}`, `${on ? 'skip' : 'also measure'} ${o.description}`);
   }
   addCalibrationOptions(command);
+  addRepairOptions(command);
   addDataOptions(command);
   addReportOptions(command);
   addShardOption(command);

@@ -107,6 +107,34 @@ export function calibrationFromFlags(flags: DataFlags & CalibrationFlags, data: 
   return { ...reading, data: files.length === 1 ? files[0]! : files, labels: flags.calibrationLabels };
 }
 
+/** REPAIR's flags of `lmc`, `analyze` and `interpolate` (--repair itself is each command's). */
+export interface RepairFlags {
+  repair?: boolean;
+  repairSamples?: string;
+  repairData?: string[];
+}
+
+export function addRepairOptions(command: Command): Command {
+  return command
+    .option('--repair-samples <n>', `with --repair: samples of the statistics set REPAIR measures on (default ${optionDefault('repairSamples')}; the first ones)`)
+    .option('--repair-data <files...>', 'with --repair: measure the statistics on this separate set (as --data; same --mean/--std; no labels needed) instead of the first samples of the data');
+}
+
+/** The REPAIR options the flags give (repairSamples parsed; validated where the work starts). */
+export function repairOptionsFromFlags(flags: RepairFlags): { repair?: boolean; repairSamples?: number } {
+  if (!flags.repair && (flags.repairSamples !== undefined || flags.repairData !== undefined)) throw new InvalidArgumentError(`${flags.repairSamples !== undefined ? '--repair-samples' : '--repair-data'} sets up REPAIR; give --repair too`);
+  return { ...(flags.repair ? { repair: true } : {}), ...(flags.repairSamples !== undefined ? { repairSamples: parseNumber(flags.repairSamples, '--repair-samples') } : {}) };
+}
+
+/** REPAIR's separate statistics set the flags describe: the data's reading options with its own files, no labels and no --limit; undefined without --repair-data. */
+export function repairSetFromFlags(flags: RepairFlags, data: OpenDatasetOptions): OpenDatasetOptions | undefined {
+  if (flags.repairData === undefined) return undefined;
+  if (data.data === undefined) throw new InvalidArgumentError('--repair-data goes with --data (not --input or --tokens)');
+  const { limit: _, labels: __, labelsKey: ___, ...reading } = data;
+  const files = flags.repairData;
+  return { ...reading, data: files.length === 1 ? files[0]! : files };
+}
+
 /** The data files as the report names them. */
 export function dataSource(flags: DataFlags): string {
   return flags.tokens ?? (flags.data ?? flags.input ?? []).join(', ');

@@ -1,5 +1,5 @@
 /** What a report holds, as the renderers read it: the naive results and the aligned ones. */
-import type { AlignedAnalysis, CalibrationResult, CommutativityReport, LayerReport, LayerwiseResult, LmcResult } from '../results.js';
+import type { AlignedAnalysis, CalibrationResult, RepairResult, CommutativityReport, LayerReport, LayerwiseResult, LmcResult } from '../results.js';
 
 /** The parts of a report the charts and the HTML page read; each may be missing. */
 export interface ReportSections {
@@ -15,6 +15,8 @@ export interface ReportSections {
   readonly layerwise: LayerwiseResult | null;
   /** `--calibrate` only. */
   readonly calibration: CalibrationResult | null;
+  /** `--repair` only. */
+  readonly repair: RepairResult | null;
 }
 
 /**
@@ -22,7 +24,7 @@ export interface ReportSections {
  * `commutativity` and `aligned` are only there when `llfc analyze` produced the report.
  */
 export function reportSections(report: object): ReportSections {
-  const r = report as { lmc?: LmcResult | null; layerAlphas?: number[]; alphas?: number[]; layers?: LayerReport[]; commutativity?: CommutativityReport[]; aligned?: AlignedAnalysis | null; alsoAligned?: AlignedAnalysis[]; layerwise?: LayerwiseResult; calibration?: CalibrationResult };
+  const r = report as { lmc?: LmcResult | null; layerAlphas?: number[]; alphas?: number[]; layers?: LayerReport[]; commutativity?: CommutativityReport[]; aligned?: AlignedAnalysis | null; alsoAligned?: AlignedAnalysis[]; layerwise?: LayerwiseResult; calibration?: CalibrationResult; repair?: RepairResult };
   const layers = Array.isArray(r.layers) ? r.layers : [];
   return {
     lmc: r.lmc ?? null,
@@ -33,6 +35,7 @@ export function reportSections(report: object): ReportSections {
     alsoAligned: Array.isArray(r.alsoAligned) ? r.alsoAligned : [],
     layerwise: r.layerwise ?? null,
     calibration: r.calibration ?? null,
+    repair: r.repair ?? null,
   };
 }
 

@@ -22,10 +22,11 @@ export function dataSourceOf(data: OpenDatasetOptions): string {
 }
 
 /** The settings an `lmc` report lists. */
-export const lmcSettings = (options: { readonly batchSize: number; readonly feed: string; readonly calibrate?: boolean }) => ({
+export const lmcSettings = (options: { readonly batchSize: number; readonly feed: string; readonly calibrate?: boolean; readonly repair?: boolean; readonly repairSamples?: number }) => ({
   batchSize: options.batchSize,
   feed: options.feed,
   ...(options.calibrate ? { calibrate: true } : {}),
+  ...(options.repair ? { repair: true, repairSamples: options.repairSamples } : {}),
 });
 
 /** The settings an `analyze` report lists: the layer selection, the alignment, and the checks that are off by default when switched on. */
@@ -38,6 +39,7 @@ export function analyzeSettings(options: AnalyzeOptions & { readonly batchSize: 
     layers: options.layers?.join(',') ?? 'default',
     ...(align ? { align } : {}),
     ...Object.fromEntries(switchable.flatMap((name) => (!optionDefault(name) && options[name] ? [[name, true]] : []))),
+    ...(options.repair ? { repairSamples: options.repairSamples ?? optionDefault('repairSamples') } : {}),
   };
 }
 
@@ -50,13 +52,14 @@ export interface RunDescription {
 }
 
 /** `calibration`: the temperature-calibrated curve of `--calibrate` (single runs only: a sharded run refuses it). */
-export function lmcReportFields(run: RunDescription, lmc: LmcResult, notes: CheckpointNotes, calibration?: CalibratedLmcResult['calibration']): ReportFields {
+export function lmcReportFields(run: RunDescription, lmc: LmcResult, notes: CheckpointNotes, calibration?: CalibratedLmcResult['calibration'], repair?: CalibratedLmcResult['repair']): ReportFields {
   return {
     models: { a: run.a, b: run.b },
     data: { source: run.source, samples: lmc.samples, labels: true },
     settings: run.settings as ReportFields['settings'],
     lmc,
     ...(calibration ? { calibration } : {}),
+    ...(repair ? { repair } : {}),
     ...(notes.foldedBatchNorm ? { foldedBatchNorm: notes.foldedBatchNorm } : {}),
   };
 }

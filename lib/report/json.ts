@@ -1,6 +1,6 @@
 /** The JSON report: what was compared, with which settings, and the results. */
 import * as ort from 'onnxruntime-node';
-import type { LmcResult, AlignedAnalysis, CalibrationResult, CommutativityReport, LayerReport, LayerwiseResult } from '../results.js';
+import type { LmcResult, AlignedAnalysis, CalibrationResult, RepairResult, CommutativityReport, LayerReport, LayerwiseResult } from '../results.js';
 import type { FoldedBatchNorm } from '../folded-batchnorm.js';
 import { writeOutputs } from '../outputs.js';
 import { version } from '../version.js';
@@ -32,6 +32,8 @@ export interface Report {
   readonly alsoAligned?: AlignedAnalysis[];
   /** `--calibrate` only: the temperature-calibrated LMC curve. */
   readonly calibration?: CalibrationResult;
+  /** `--repair` only: the LMC curve after REPAIR. */
+  readonly repair?: RepairResult;
   /** `llfc layerwise` only: layer-wise and cumulative barriers. */
   readonly layerwise?: LayerwiseResult;
   /** Present when the checkpoints have BatchNorm folded into their convolutions (lib/folded-batchnorm.ts). */

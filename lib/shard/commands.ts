@@ -119,6 +119,8 @@ export function shardOptions(command: ShardedCommand, options: object): Record<s
   const { signal: _, onProgress: __, ...plain } = resolveOptions(`${command}()`, commandEntry(command).schema, options) as Record<string, unknown>;
   // T is fitted on all the logits at once (a minimization, not a sum of the batches): no shard can hold its share of it.
   if (plain.calibrate || plain.calibrationData) throw new InvalidArgumentError(`${command}(): the temperature calibration (calibrate) cannot be sharded: T is fitted on all the data at once; run it without shard`);
+  // REPAIR measures each layer after the earlier ones are corrected, pass after pass: no sums to split either.
+  if (plain.repair || plain.repairData) throw new InvalidArgumentError(`${command}(): REPAIR (repair) cannot be sharded: each layer is measured after the earlier ones are corrected, pass after pass; run it without shard`);
   return plain;
 }
 

@@ -17,6 +17,8 @@ export type { AlignFilesResult };
 import type { OutputFile } from '../outputs.js';
 import { analyzeNaiveAndAligned, type AlignRequest } from '../studies/aligned.js';
 import { layerwiseBarriers, type LayerwiseOptions } from '../studies/layerwise.js';
+import { repairedModel, type RepairedModel, type RepairOptions } from '../studies/repair.js';
+import { modelFiles } from '../onnx/external-output.js';
 import { mergeFiles, type MergeFilesResult, type MergeRequest } from '../studies/merge-files.js';
 import type { MergeOptions } from '../studies/merge.js';
 import { seriesOfFiles, type SeriesOptions, type SeriesRequest, type SeriesResult } from '../studies/series.js';
@@ -45,10 +47,12 @@ export const PAIR_REQUEST_KEYS = keysOf<PairRequest>({ a: true, b: true, data: t
 export interface CalibratedPairRequest extends PairRequest {
   /** The calibration set (with labels); without it, T is fitted on `data`. */
   readonly calibration?: OpenDatasetOptions;
+  /** REPAIR's statistics set (no labels needed); without it, the statistics come from `data`'s first samples. */
+  readonly repairSet?: OpenDatasetOptions;
 }
 
 /** The keys of a {@link CalibratedPairRequest}. */
-export const CALIBRATED_PAIR_REQUEST_KEYS = keysOf<CalibratedPairRequest>({ a: true, b: true, data: true, calibration: true });
+export const CALIBRATED_PAIR_REQUEST_KEYS = keysOf<CalibratedPairRequest>({ a: true, b: true, data: true, calibration: true, repairSet: true });
 
 /** The naive analysis, and with an alignment request, the aligned one beside it. */
 export interface AnalyzeResult extends CheckpointNotes {
@@ -72,6 +76,16 @@ export interface AlignFilesRequest {
 export const ALIGN_FILES_REQUEST_KEYS = keysOf<Omit<AlignFilesRequest, 'options'>>({ a: true, b: true, data: true, outputs: true });
 
 
+/** `interpolate --repair`: the repaired θ(α) of A and B, its statistics from `data`. */
+export interface RepairedInterpolationRequest {
+  readonly a: string;
+  readonly b: string;
+  readonly alpha: number;
+  readonly data: OpenDatasetOptions;
+  readonly output: string;
+  readonly options: Plain<Omit<RepairOptions, 'repairData'>>;
+}
+
 /** The keys of a `merge` request (its options come as their own argument). */
 export const MERGE_REQUEST_KEYS = keysOf<MergeRequest>({ models: true, data: true, outputs: true });
 
@@ -81,12 +95,14 @@ export const SERIES_REQUEST_KEYS = keysOf<SeriesRequest>({ models: true, data: t
 export interface TaskMap {
   /** The files come back to be committed by the caller's thread (lib/api.ts alignFiles), where Ctrl-C is handled. */
   align: { request: AlignFilesRequest; result: AlignFilesResult & { readonly files: readonly OutputFile[] } };
-  lmc: { request: CalibratedPairRequest & { options?: Plain<Omit<LmcOptions, 'calibrationData'>> }; result: CalibratedLmcResult & CheckpointNotes };
-  analyze: { request: CalibratedPairRequest & { options?: Plain<Omit<AnalyzeOptions, 'calibrationData'>>; align?: AlignRequest }; result: AnalyzeResult };
+  lmc: { request: CalibratedPairRequest & { options?: Plain<Omit<LmcOptions, 'calibrationData' | 'repairData'>> }; result: CalibratedLmcResult & CheckpointNotes };
+  analyze: { request: CalibratedPairRequest & { options?: Plain<Omit<AnalyzeOptions, 'calibrationData' | 'repairData'>>; align?: AlignRequest }; result: AnalyzeResult };
   layerwise: { request: PairRequest & { options?: Plain<LayerwiseOptions> }; result: LayerwiseResult & CheckpointNotes };
   /** As `align`: the merged model's files come back to be committed by the caller. */
   merge: { request: MergeRequest & { options: Omit<Plain<MergeOptions>, 'data' | 'spec'> }; result: MergeFilesResult & { readonly files: readonly OutputFile[] } };
   series: { request: SeriesRequest & { options?: Plain<SeriesOptions> }; result: SeriesResult };
+  /** As `align`: the repaired model's files come back to be committed by the caller. */
+  repairedInterpolation: { request: RepairedInterpolationRequest; result: Omit<RepairedModel, 'model'> & CheckpointNotes & { readonly files: readonly OutputFile[] } };
   /** One shard's pass of a sharded run (lib/shard/run.ts). */
   shard: { request: ShardPassRequest; result: ShardPassResult };
   /** The reduction of a sharded run's partial files (lib/shard/reduce.ts). */
@@ -109,9 +125,12 @@ async function openPair(request: PairRequest) {
   return Promise.all([loadPair(request.a, request.b), openDataset(request.data)]).then(([[a, b], data]) => [a, b, data] as const);
 }
 
-/** The calibration set of a request as an option ({} without one). */
+/** The calibration set and REPAIR's statistics set of a request as options ({} without them). */
 async function calibrationOption(request: CalibratedPairRequest) {
-  return request.calibration ? { calibrationData: await openDataset(request.calibration) } : {};
+  return {
+    ...(request.calibration ? { calibrationData: await openDataset(request.calibration) } : {}),
+    ...(request.repairSet ? { repairData: await openDataset(request.repairSet) } : {}),
+  };
 }
 
 /** The implementations, run inside the worker (or inline, see runTask). */
@@ -133,6 +152,11 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
     const options = { ...request.options, ...(await calibrationOption(request)), ...control };
     if (!request.align) return { naive: await analyzePair(a, b, data, options), ...checkpointNotes(a) };
     return { ...(await analyzeNaiveAndAligned(a, b, data, request.align, options)), ...checkpointNotes(a) };
+  },
+  async repairedInterpolation(request, control) {
+    const [a, b, data] = await openPair(request);
+    const { model, ...repaired } = await repairedModel(a, b, request.alpha, data, { ...request.options, ...control });
+    return { ...repaired, ...checkpointNotes(a), files: modelFiles(model, request.output, a.externalData) };
   },
   async merge({ options, ...request }, control) {
     return mergeFiles(request, options, control);

@@ -297,6 +297,20 @@ const accumulateCross: Case = {
   }),
 };
 
+const channelMoments: Case = {
+  name: 'channelMoments',
+  call: fc.record({ outer: size(4), channels: size(4), inner: size(4), s: seed }).map(({ outer, channels, inner, s }) => () => {
+    const x = floats(outer * channels * inner, s), sums = new Float64Array(2 * channels).fill(1);
+    const want = new Float64Array(2 * channels).fill(1);
+    x.forEach((v, i) => {
+      const c = Math.floor(i / inner) % channels;
+      want[c]! += v;
+      want[channels + c]! += v * v;
+    });
+    return { args: [{ x, outer, channels, inner, sums }], check: () => close(sums, want, 1e-12, 'sums') };
+  }),
+};
+
 const addToFloat64: Case = {
   name: 'addToFloat64',
   call: fc.record({ n: size(9), s: seed }).map(({ n, s }) => () => {
@@ -308,5 +322,5 @@ const addToFloat64: Case = {
 
 /** One valid-call generator per export that takes arguments (lapAsync: see boundary-probe.ts). */
 export function cases(addon: NativeAddon): Case[] {
-  return [interpolate, copy, cosineStats, weakAdditivityStats(addon), sumSquares, lap, gemmAbt, gatherAxes, gatheredDot, extractUnits, accumulateCross, addToFloat64];
+  return [interpolate, copy, cosineStats, weakAdditivityStats(addon), sumSquares, lap, gemmAbt, gatherAxes, gatheredDot, extractUnits, accumulateCross, addToFloat64, channelMoments];
 }

@@ -27,6 +27,8 @@ describe('the versioned JSON Schema of the report', () => {
     ['llfc analyze --lewc --align weight', ['analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, '--lewc', '--align', 'weight']],
     ['llfc lmc --calibrate', ['lmc', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, ...labels, '--calibrate', '--steps', '3']],
     ['llfc analyze --calibrate --align weight', ['analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, ...labels, '--calibrate', '--align', 'weight', '--no-commutativity']],
+    ['llfc lmc --repair (BatchNorm kept)', ['lmc', fixture('models', 'cnn_bn_a.onnx'), fixture('models', 'cnn_bn_b.onnx'), ...data, ...labels, '--repair', '--steps', '3']],
+    ['llfc analyze --repair --align weight', ['analyze', fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx'), ...data, ...labels, '--repair', '--repair-samples', '32', '--steps', '3', '--align', 'weight', '--no-commutativity']],
     ['llfc layerwise', ['layerwise', fixture('models', 'cnn_bn_a.onnx'), fixture('models', 'cnn_bn_b.onnx'), ...data, ...labels, '--draws', '1']],
     ['llfc layerwise --modules', ['layerwise', fixture('models', 'resnet_a.onnx'), fixture('models', 'resnet_b.onnx'), ...data, ...labels, '--modules', 'layer1,layer3', '--draws', '0']],
     ['llfc analyze --align weight,activation on a mixture of experts', ['analyze', fixture('models', 'moe_a.onnx'), fixture('models', 'moe_b.onnx'), ...data, ...labels, '--align', 'weight,activation', '--no-commutativity']],

@@ -1,0 +1,452 @@
+/**
+ * REPAIR (Jordan et al., ICLR 2023; SCIENCE.md §6): the interpolated model θ(α) with each hidden
+ * layer's pre-activation statistics corrected, per channel, to the interpolation of the
+ * endpoints' statistics: target μ = (1−α)μ_A + αμ_B, σ = (1−α)σ_A + ασ_B; μ_α, σ_α measured in
+ * θ(α) with the earlier layers already repaired; folded into the layer as W' = W·σ/σ̃_α per
+ * output channel and b' = (b − μ_α)·σ/σ̃_α + μ, σ̃_α = √(σ_α² + ε). A graph that keeps its
+ * BatchNormalization nodes gets the paper's BN form instead: every BN's running mean and
+ * variance recomputed on θ(α), nothing else changed.
+ *
+ * Layers whose statistics do not depend on each other (every repaired layer above them already
+ * corrected) are measured in one pass: a level is one pass over the statistics set, so an MLP
+ * takes one pass per hidden layer and a ResNet's parallel branches share theirs. Statistics are
+ * per-channel float64 sums from the native kernel (channelMoments).
+ */
+import { checkpointFromModel, pairCheckpoints, type Checkpoint, type Parameter } from '../checkpoint.js';
+import type { Dataset } from '../dataset/index.js';
+import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { interpolateArenas, modelOfArena } from '../interpolate.js';
+import { native } from '../native.js';
+import { floatAttr, intAttr } from '../onnx/attributes.js';
+import { nodeName, producerMap } from '../onnx/graph.js';
+import { cloneModel } from '../onnx/model.js';
+import { modulePath } from '../onnx/names.js';
+import { DataType, int64s, newNode, newTensor, type ModelProto, type NodeProto } from '../onnx/proto.js';
+import { writeFloat32 } from '../onnx/tensor.js';
+import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
+import { throwIfAborted, type RunControl } from '../progress.js';
+import { floatOutput, ModelSession } from '../session.js';
+
+/** ε of σ̃_α = √(σ_α² + ε): a channel that is constant in θ(α) gets the target mean instead of a division by zero. */
+export const REPAIR_EPSILON = 1e-5;
+
+export interface RepairOptions extends RunControl {
+  /** Samples of the statistics set REPAIR measures μ and σ on (default 2000; all, when the set is smaller). */
+  readonly repairSamples?: number;
+  /** A separate set for the statistics (default: the evaluation data's first samples). */
+  readonly repairData?: Dataset;
+  /** Samples per onnxruntime run (default 256). */
+  readonly batchSize?: number;
+}
+
+/** The option kinds REPAIR takes (defaults and validation: lib/options.ts). */
+export const REPAIR_OPTIONS = { repairSamples: 'repairSamples', repairData: 'dataset', batchSize: 'batchSize', ...CONTROL_OPTIONS } as const satisfies OptionSchema<RepairOptions>;
+
+/** A hidden layer REPAIR corrects: a linear layer's (biased) output, or a BatchNormalization's input. */
+export interface RepairLayer {
+  /** The module path (or node name) of the layer. */
+  readonly name: string;
+  /** The graph value whose per-channel statistics are measured. */
+  readonly value: string;
+  /** Channels on axis 1 (conv maps, BN inputs) or on the last axis (Gemm, MatMul: tokens are samples). */
+  readonly channels: 'first' | 'last';
+  /** 1 + the deepest level among the repaired layers it depends on: one pass measures a level. */
+  readonly level: number;
+  readonly fold: FoldTarget | BatchNormTarget;
+}
+
+/** Where a linear layer's correction goes: its weight's output-channel axis and its bias (the bias enters as `biasScale`·b, Gemm's beta). */
+export interface FoldTarget {
+  readonly kind: 'fold';
+  readonly weight: Parameter;
+  readonly weightAxis: number;
+  readonly bias: Parameter;
+  readonly biasScale: number;
+}
+
+/** A BatchNormalization node's running statistics. */
+export interface BatchNormTarget {
+  readonly kind: 'batchnorm';
+  readonly mean: Parameter;
+  readonly variance: Parameter;
+}
+
+/** Ops that only move the logits into the model's output layout: a linear layer reaching the logits through them is the output layer, not a hidden one. */
+const OUTPUT_MOVES = new Set(['Reshape', 'Transpose', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity']);
+
+interface GraphView {
+  readonly nodes: readonly NodeProto[];
+  readonly logits: string;
+  readonly readers: Map<string, number[]>;
+  readonly parameter: (node: number, slot: number) => Parameter | undefined;
+}
+
+function graphView(checkpoint: Checkpoint): GraphView {
+  const graph = checkpoint.model.graph!;
+  const readers = new Map<string, number[]>();
+  graph.node.forEach((n, i) => {
+    for (const input of new Set(n.input)) readers.set(input, [...(readers.get(input) ?? []), i]);
+  });
+  const bySlot = new Map(checkpoint.parameters.map((p) => [`${p.nodeIndex}:${p.inputIndex}`, p]));
+  return { nodes: graph.node, logits: checkpoint.outputs[0]?.name ?? '', readers, parameter: (node, slot) => bySlot.get(`${node}:${slot}`) };
+}
+
+/** The MatMul's bias Add (x + b with b a parameter of one value per channel), if its only reader is one. */
+function biasAdd(view: GraphView, index: number, channels: number): { node: number; bias: Parameter } | undefined {
+  const readers = view.readers.get(view.nodes[index]!.output[0]!) ?? [];
+  if (readers.length !== 1 || view.nodes[readers[0]!]!.opType !== 'Add') return undefined;
+  const add = readers[0]!;
+  const slot = view.nodes[add]!.input.findIndex((input, k) => k < 2 && view.parameter(add, k) !== undefined);
+  const bias = slot >= 0 ? view.parameter(add, slot) : undefined;
+  return bias && bias.length === channels ? { node: add, bias } : undefined;
+}
+
+/** Whether a value is the logits, up to ops that only move them (its single readers). */
+function reachesLogits(view: GraphView, value: string): boolean {
+  for (;;) {
+    if (value === view.logits) return true;
+    const readers = view.readers.get(value) ?? [];
+    if (readers.length !== 1 || !OUTPUT_MOVES.has(view.nodes[readers[0]!]!.opType)) return false;
+    value = view.nodes[readers[0]!]!.output[0]!;
+  }
+}
+
+/** A hidden linear layer of the graph: its node, output channels, weight, bias (when it has one) and measured value. */
+interface LinearLayer {
+  readonly node: number;
+  readonly op: 'Conv' | 'Gemm' | 'MatMul';
+  readonly channels: number;
+  readonly weight: Parameter;
+  readonly weightAxis: number;
+  readonly bias: Parameter | undefined;
+  readonly value: string;
+}
+
+/** Conv, Gemm and MatMul (a 2-D weight on the right) with a parameter weight, in graph order, the output layer left out. */
+function hiddenLinearLayers(checkpoint: Checkpoint): LinearLayer[] {
+  const view = graphView(checkpoint);
+  const layers: LinearLayer[] = [];
+  view.nodes.forEach((node, index) => {
+    const op = node.opType;
+    if (node.domain !== '' || (op !== 'Conv' && op !== 'Gemm' && op !== 'MatMul')) return;
+    const weight = view.parameter(index, 1);
+    if (!weight) return;
+    let weightAxis: number;
+    if (op === 'Conv') weightAxis = 0;
+    else if (op === 'Gemm') weightAxis = intAttr(node, 'transB', 0) === 1 ? 0 : 1;
+    else if (weight.shape.length === 2) weightAxis = 1;
+    else return;
+    const channels = weight.shape[weightAxis]!;
+    let bias: Parameter | undefined;
+    let value = node.output[0]!;
+    if (op === 'MatMul') {
+      const add = biasAdd(view, index, channels);
+      if (add) [bias, value] = [add.bias, view.nodes[add.node]!.output[0]!];
+    } else if (node.input[2]) {
+      bias = view.parameter(index, 2);
+      if (!bias || bias.length !== channels) {
+        throw new InvalidArgumentError(`${checkpoint.file}: REPAIR cannot fold into '${nodeName(node, index)}' (${op}): its bias '${node.input[2]}' is not a parameter of one value per output channel (${channels})`);
+      }
+    }
+    if (reachesLogits(view, value)) return;
+    layers.push({ node: index, op, channels, weight, weightAxis, bias, value });
+  });
+  return layers;
+}
+
+/** Whether the graph keeps BatchNormalization nodes: REPAIR is then the BN statistics reset. */
+export function keepsBatchNorm(checkpoint: Checkpoint): boolean {
+  return checkpoint.model.graph!.node.some((n) => n.opType === 'BatchNormalization' && n.domain === '');
+}
+
+/** Name of the zero bias REPAIR adds to the k-th hidden layer that has none. */
+const newBiasName = (k: number): string => `llfc_repair_bias_${k}`;
+
+/**
+ * A copy of the checkpoint's model in which every hidden linear layer has a bias (REPAIR writes
+ * one): a zero initializer as a Conv's or Gemm's third input, or an Add after a MatMul. The
+ * function is unchanged; both models of a pair get the same new tensors, so they still pair.
+ */
+function withBiases(checkpoint: Checkpoint): ModelProto {
+  const missing = hiddenLinearLayers(checkpoint).filter((l) => !l.bias);
+  if (missing.length === 0) return checkpoint.model;
+  const model = cloneModel(checkpoint.model);
+  const graph = model.graph!;
+  const added = new Map<number, NodeProto>();
+  missing.forEach((layer, k) => {
+    const node = graph.node[layer.node]!;
+    const name = newBiasName(k);
+    const tensor = newTensor({ name, dataType: DataType.FLOAT, dims: int64s([layer.channels]) });
+    writeFloat32(tensor, new Float32Array(layer.channels));
+    graph.initializer.push(tensor);
+    if (layer.op !== 'MatMul') {
+      while (node.input.length < 2) node.input.push('');
+      node.input[2] = name;
+      return;
+    }
+    // The MatMul's readers now read the biased value; graph outputs keep their names, so the sum takes the old name.
+    const product = `${node.output[0]!}_llfc_unbiased`;
+    const out = node.output[0]!;
+    node.output[0] = product;
+    added.set(layer.node, newNode({ opType: 'Add', input: [product, name], output: [out], name: `${nodeName(node, layer.node)}_llfc_repair_bias` }));
+  });
+  graph.node = graph.node.flatMap((node, i) => (added.has(i) ? [node, added.get(i)!] : [node]));
+  return model;
+}
+
+/** The layers REPAIR corrects, in graph order, with their levels (see the file comment). */
+export function repairLayers(checkpoint: Checkpoint): RepairLayer[] {
+  const view = graphView(checkpoint);
+  const batchNorm = keepsBatchNorm(checkpoint);
+  const targets = new Map<number, Omit<RepairLayer, 'level'>>();
+  const name = (index: number): string => {
+    const node = view.nodes[index]!;
+    return modulePath(nodeName(node, index), node.metadataProps) ?? nodeName(node, index);
+  };
+  if (batchNorm) {
+    view.nodes.forEach((node, index) => {
+      if (node.opType !== 'BatchNormalization' || node.domain !== '') return;
+      const mean = view.parameter(index, 3);
+      const variance = view.parameter(index, 4);
+      if (!mean || !variance) throw new InvalidArgumentError(`${checkpoint.file}: the BatchNormalization '${nodeName(node, index)}' has no running mean and variance parameters for REPAIR to reset`);
+      targets.set(index, { name: name(index), value: node.input[0]!, channels: 'first', fold: { kind: 'batchnorm', mean, variance } });
+    });
+  } else {
+    for (const layer of hiddenLinearLayers(checkpoint)) {
+      if (!layer.bias) throw new InvalidArgumentError(`${checkpoint.file}: the layer '${name(layer.node)}' has no bias; REPAIR adds one first (repairCheckpoints)`);
+      const node = view.nodes[layer.node]!;
+      const biasScale = layer.op === 'Gemm' ? floatAttr(node, 'beta', 1) : 1;
+      if (biasScale === 0) throw new InvalidArgumentError(`${checkpoint.file}: the Gemm '${name(layer.node)}' ignores its bias (beta = 0); REPAIR cannot fold a shift into it`);
+      targets.set(layer.node, {
+        name: name(layer.node),
+        value: layer.value,
+        channels: layer.op === 'Conv' ? 'first' : 'last',
+        fold: { kind: 'fold', weight: layer.weight, weightAxis: layer.weightAxis, bias: layer.bias, biasScale },
+      });
+    }
+  }
+  // Levels: a value's level is the deepest repaired layer it depends on; a layer measures one deeper than its inputs.
+  const levelOf = new Map<string, number>();
+  const layers: RepairLayer[] = [];
+  view.nodes.forEach((node, index) => {
+    const below = Math.max(0, ...node.input.map((v) => levelOf.get(v) ?? 0));
+    const target = targets.get(index);
+    const level = target ? below + 1 : below;
+    if (target) layers.push({ ...target, level });
+    for (const out of node.output) levelOf.set(out, level);
+  });
+  return layers;
+}
+
+/** A pair ready for REPAIR: both models with a bias wherever REPAIR folds one (the same graph), and the layers it corrects. */
+export interface RepairPair {
+  readonly a: Checkpoint;
+  readonly b: Checkpoint;
+  readonly form: 'fold' | 'batchnorm';
+  readonly layers: readonly RepairLayer[];
+}
+
+/** The pair with the biases REPAIR needs added (a no-op for most exports, which have them) and its layers. */
+export function repairCheckpoints(a: Checkpoint, b: Checkpoint): RepairPair {
+  pairCheckpoints(a, b);
+  const form = keepsBatchNorm(a) ? 'batchnorm' : 'fold';
+  const [ra, rb] = form === 'fold' ? [a, b].map((c) => {
+    const model = withBiases(c);
+    return model === c.model ? c : checkpointFromModel({ file: c.file, proto: model, externalData: c.externalData });
+  }) as [Checkpoint, Checkpoint] : [a, b];
+  pairCheckpoints(ra, rb);
+  const layers = repairLayers(ra);
+  if (layers.length === 0) throw new InvalidArgumentError(`${a.file}: REPAIR found no hidden layer to correct (no Conv, Gemm or MatMul with a weight besides the output layer, and no BatchNormalization)`);
+  return { a: ra, b: rb, form, layers };
+}
+
+/** Per-channel mean and population variance of a layer's value. */
+interface ChannelStats {
+  readonly mean: Float64Array;
+  readonly variance: Float64Array;
+}
+
+/** The statistics set: `samples` of `data` from the start. */
+export interface StatisticsSet {
+  readonly data: Dataset;
+  readonly samples: number;
+}
+
+/** outer × channels × inner of a value whose channels are on axis 1 or on the last axis. */
+function channelLayout(dims: readonly number[], channels: 'first' | 'last', where: string): { outer: number; channels: number; inner: number } {
+  if (dims.length < 2) throw new ShapeMismatchError(`${where}: a value of shape [${dims.join(', ')}] has no channel axis`);
+  const axis = channels === 'first' ? 1 : dims.length - 1;
+  const product = (xs: readonly number[]): number => xs.reduce((n, d) => n * d, 1);
+  return { outer: product(dims.slice(0, axis)), channels: dims[axis]!, inner: product(dims.slice(axis + 1)) };
+}
+
+/** One pass of the model `arena` over the statistics set: the per-channel statistics of each layer's value. */
+async function channelStatistics(checkpoint: Checkpoint, arena: Float32Array, layers: readonly RepairLayer[], set: StatisticsSet, batchSize: number, control: RunControl, tick: () => void): Promise<ChannelStats[]> {
+  const session = await ModelSession.create(checkpoint, { parameters: arena, taps: [...new Set(layers.map((l) => l.value))] });
+  const sums: (Float64Array | undefined)[] = layers.map(() => undefined);
+  const counts = layers.map(() => 0);
+  try {
+    session.checkData(set.data);
+    for await (const batch of set.data.batches(batchSize, { to: set.samples, ...(control.signal ? { signal: control.signal } : {}) })) {
+      throwIfAborted(control.signal);
+      const out = await session.runBatch(batch, set.data, arena);
+      layers.forEach((layer, i) => {
+        const where = `${checkpoint.file}: REPAIR of '${layer.name}'`;
+        const value = floatOutput(out, layer.value, where);
+        const shape = channelLayout(value.dims, layer.channels, `${where}, value '${layer.value}'`);
+        sums[i] ??= new Float64Array(2 * shape.channels);
+        if (sums[i]!.length !== 2 * shape.channels) throw new ShapeMismatchError(`${where}: '${layer.value}' has ${shape.channels} channels in one batch and ${sums[i]!.length / 2} in another`);
+        native().channelMoments({ x: value.data, ...shape, sums: sums[i]! });
+        counts[i]! += shape.outer * shape.inner;
+      });
+      tick();
+    }
+  } finally {
+    await session.release();
+  }
+  return layers.map((layer, i) => {
+    const s = sums[i]!;
+    const channels = s.length / 2;
+    const n = counts[i]!;
+    const mean = new Float64Array(channels);
+    const variance = new Float64Array(channels);
+    for (let c = 0; c < channels; c++) {
+      mean[c] = s[c]! / n;
+      // E[x²] − μ² can round below zero for a constant channel.
+      variance[c] = Math.max(0, s[channels + c]! / n - mean[c]! ** 2);
+    }
+    return { mean, variance };
+  });
+}
+
+/**
+ * Folds the correction of one layer into `arena` (SCIENCE.md §6): W' = W·σ/σ̃_α per output
+ * channel, b' = (b − μ_α)·σ/σ̃_α + μ; in float64, each result rounded once to float32.
+ */
+function foldCorrection(arena: Float32Array, fold: FoldTarget, target: { mean: Float64Array; sigma: Float64Array }, measured: ChannelStats): void {
+  const channels = target.mean.length;
+  const scale = Float64Array.from(target.sigma, (sigma, c) => sigma / Math.sqrt(measured.variance[c]! + REPAIR_EPSILON));
+  const { weight, weightAxis, bias, biasScale } = fold;
+  const inner = weight.shape.slice(weightAxis + 1).reduce((n, d) => n * d, 1);
+  for (let i = 0; i < weight.length; i++) {
+    const c = Math.floor(i / inner) % channels;
+    arena[weight.offset + i] = arena[weight.offset + i]! * scale[c]!;
+  }
+  for (let c = 0; c < channels; c++) {
+    const b = biasScale * arena[bias.offset + c]!;
+    arena[bias.offset + c] = ((b - measured.mean[c]!) * scale[c]! + target.mean[c]!) / biasScale;
+  }
+}
+
+/** A BatchNormalization's running statistics set to those measured (the paper's BN form). */
+function resetBatchNorm(arena: Float32Array, target: BatchNormTarget, measured: ChannelStats): void {
+  arena.set(Float32Array.from(measured.mean), target.mean.offset);
+  arena.set(Float32Array.from(measured.variance), target.variance.offset);
+}
+
+/** Which set REPAIR's statistics came from, as reports say it. */
+export interface RepairStatistics {
+  readonly statistics: 'evaluation' | 'repair';
+  readonly source: string;
+  readonly samples: number;
+}
+
+/**
+ * REPAIR of one pair: the endpoints' statistics, measured once, and the repaired θ(α) for any
+ * α. `evaluation` is the data losses are reported on: the statistics come from `repairData`
+ * when given, else from its first `repairSamples`.
+ */
+export class Repair {
+  private constructor(
+    readonly pair: RepairPair,
+    private readonly set: StatisticsSet,
+    readonly statistics: RepairStatistics,
+    private readonly endpoints: { a: ChannelStats[]; b: ChannelStats[] } | undefined,
+    private readonly batchSize: number,
+    private readonly control: RunControl,
+  ) {}
+
+  /** Passes over the statistics set one repaired θ(α) takes (the BN form needs no endpoint statistics). */
+  static passesPerAlpha(pair: RepairPair): number {
+    return Math.max(...pair.layers.map((l) => l.level));
+  }
+
+  /** The statistics set of a run: `repairData`'s, else the evaluation data's, first `repairSamples`. */
+  static statisticsSet(evaluation: Dataset, options: RepairOptions = {}): StatisticsSet {
+    const { repairSamples, repairData } = resolveOptions('repair()', REPAIR_OPTIONS, options);
+    const data = repairData ?? evaluation;
+    return { data, samples: Math.min(repairSamples, data.length) };
+  }
+
+  /** Prepares REPAIR of a pair (repairCheckpoints): in the fold form, the endpoints' statistics, two passes. `tick` counts batches. */
+  static async create(pair: RepairPair, evaluation: Dataset, options: RepairOptions = {}, tick: () => void = () => {}): Promise<Repair> {
+    const { repairData, batchSize, signal, onProgress } = resolveOptions('repair()', REPAIR_OPTIONS, options);
+    const control = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
+    const set = Repair.statisticsSet(evaluation, options);
+    const statistics: RepairStatistics = { statistics: repairData ? 'repair' : 'evaluation', source: set.data.source, samples: set.samples };
+    let endpoints: { a: ChannelStats[]; b: ChannelStats[] } | undefined;
+    if (pair.form === 'fold') {
+      endpoints = {
+        a: await channelStatistics(pair.a, pair.a.arena, pair.layers, set, batchSize, control, tick),
+        b: await channelStatistics(pair.b, pair.b.arena, pair.layers, set, batchSize, control, tick),
+      };
+    }
+    return new Repair(pair, set, statistics, endpoints, batchSize, control);
+  }
+
+  /** Passes over the statistics set create() takes. */
+  static endpointPasses(pair: RepairPair): number {
+    return pair.form === 'fold' ? 2 : 0;
+  }
+
+  /** The layers corrected, in graph order. */
+  layerNames(): string[] {
+    return this.pair.layers.map((l) => l.name);
+  }
+
+  /** The repaired θ(α), written into `theta` (an arena of the prepared pair's layout): one pass per level. */
+  async repairedArena(alpha: number, theta: Float32Array, tick: () => void = () => {}): Promise<Float32Array> {
+    const { a, b, layers } = this.pair;
+    interpolateArenas(a.arena, b.arena, [alpha], [theta]);
+    const deepest = Repair.passesPerAlpha(this.pair);
+    for (let level = 1; level <= deepest; level++) {
+      throwIfAborted(this.control.signal);
+      const here = layers.flatMap((layer, i) => (layer.level === level ? [{ layer, i }] : []));
+      const measured = await channelStatistics(a, theta, here.map((h) => h.layer), this.set, this.batchSize, this.control, tick);
+      here.forEach(({ layer, i }, k) => {
+        if (layer.fold.kind === 'batchnorm') return resetBatchNorm(theta, layer.fold, measured[k]!);
+        const sa = this.endpoints!.a[i]!;
+        const sb = this.endpoints!.b[i]!;
+        const target = {
+          mean: Float64Array.from(sa.mean, (m, c) => (1 - alpha) * m + alpha * sb.mean[c]!),
+          sigma: Float64Array.from(sa.variance, (v, c) => (1 - alpha) * Math.sqrt(v) + alpha * Math.sqrt(sb.variance[c]!)),
+        };
+        foldCorrection(theta, layer.fold, target, measured[k]!);
+      });
+    }
+    return theta;
+  }
+}
+
+/** What `interpolate --repair` gives: the repaired θ(α) as a model, and how it was repaired. */
+export interface RepairedModel {
+  readonly model: ModelProto;
+  /** Every use of a shared tensor got its own initializer (see interpolatedModel). */
+  readonly perUse: boolean;
+  readonly form: 'fold' | 'batchnorm';
+  readonly layers: string[];
+  readonly statistics: RepairStatistics;
+}
+
+/** The repaired θ(α) of A and B as an ONNX model (A's graph, with the biases REPAIR added), statistics from `data`. */
+export async function repairedModel(a: Checkpoint, b: Checkpoint, alpha: number, data: Dataset, options: RepairOptions = {}): Promise<RepairedModel> {
+  const pair = repairCheckpoints(a, b);
+  const set = Repair.statisticsSet(data, options);
+  const batchSize = resolveOptions('repairedModel()', REPAIR_OPTIONS, options).batchSize;
+  const total = Math.ceil(set.samples / batchSize) * (Repair.endpointPasses(pair) + Repair.passesPerAlpha(pair));
+  let done = 0;
+  const tick = (): void => options.onProgress?.({ phase: 'repair', done: ++done, total });
+  const repair = await Repair.create(pair, data, options, tick);
+  const theta = await repair.repairedArena(alpha, new Float32Array(pair.a.arena.length), tick);
+  return { ...modelOfArena(pair.a, theta), form: pair.form, layers: repair.layerNames(), statistics: repair.statistics };
+}
