@@ -8,7 +8,7 @@ import { fitTemperature, LogitRows, scaledCrossEntropy } from '../../lib/checks/
 import { openDataset } from '../../lib/dataset/index.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../lib/errors.js';
 import type { CalibrationResult } from '../../lib/results.js';
-import { writeNpy } from '../dataset/helpers.js';
+import { fashionSlice, writeNpy } from '../dataset/helpers.js';
 import { fixture, tempDir } from '../helpers.js';
 
 interface RefFit {
@@ -39,18 +39,7 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 /** The calibration samples (a slice of the fixture's .npy files) written as their own .npy files. */
-function calibrationFiles(): { data: string; labels: string } {
-  const { start, end } = reference.calibration;
-  const npyData = (file: string): Buffer => {
-    const buf = readFileSync(fixture(file));
-    return buf.subarray(10 + buf.readUInt16LE(8));
-  };
-  const sample = 28 * 28;
-  const x = new Uint8Array(npyData(reference.data).subarray(start * sample, end * sample));
-  const y = new BigInt64Array(new Uint8Array(npyData(reference.labels).subarray(start * 8, end * 8)).buffer);
-  return { data: writeNpy(tmp.path('cal_x.npy'), '|u1', [end - start, 1, 28, 28], x), labels: writeNpy(tmp.path('cal_y.npy'), '<i8', [end - start], y) };
-}
-const calibration = calibrationFiles();
+const calibration = fashionSlice(fixture(reference.data), fixture(reference.labels), reference.calibration.start, reference.calibration.end, tmp.path);
 
 const evaluationData = () => openDataset({ data: fixture(reference.data), labels: fixture(reference.labels), normalize: reference.normalize, limit: reference.evaluation.end });
 const calibrationData = () => openDataset({ ...calibration, normalize: reference.normalize });

@@ -2,7 +2,7 @@
  * Test helpers: writers of small .npy, .npz, IDX and CIFAR-10 files, built byte by byte here so
  * the tests need neither Python nor downloaded data.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import yazl from 'yazl';
 
@@ -190,4 +190,20 @@ export function u8(x: number): number {
 export function norm32(v: number, mean: number, std: number): number {
   const u = Math.fround(Math.fround(v) - Math.fround(mean));
   return Math.fround(u / Math.fround(std));
+}
+
+/**
+ * Samples [start, end) of the Fashion-MNIST fixture (uint8 images N×1×28×28 in `data`, int64
+ * labels in `labels`, both .npy files with a version-1 header) as .npy files of their own,
+ * written where `path` says.
+ */
+export function fashionSlice(data: string, labels: string, start: number, end: number, path: (name: string) => string): { data: string; labels: string } {
+  const body = (file: string): Buffer => {
+    const buf = readFileSync(file);
+    return buf.subarray(10 + buf.readUInt16LE(8));
+  };
+  const sample = 28 * 28;
+  const x = new Uint8Array(body(data).subarray(start * sample, end * sample));
+  const y = new BigInt64Array(new Uint8Array(body(labels).subarray(start * 8, end * 8)).buffer);
+  return { data: writeNpy(path(`slice_${start}_${end}_x.npy`), '|u1', [end - start, 1, 28, 28], x), labels: writeNpy(path(`slice_${start}_${end}_y.npy`), '<i8', [end - start], y) };
 }

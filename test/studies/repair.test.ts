@@ -12,7 +12,7 @@ import type { RepairResult } from '../../lib/results.js';
 import { ModelSession } from '../../lib/session.js';
 import { analyzeNaiveAndAligned } from '../../lib/studies/aligned.js';
 import { Repair, repairCheckpoints } from '../../lib/studies/repair.js';
-import { writeNpy } from '../dataset/helpers.js';
+import { fashionSlice } from '../dataset/helpers.js';
 import { fixture, tempDir } from '../helpers.js';
 
 interface RefCurve {
@@ -44,17 +44,8 @@ const tmp = tempDir();
 afterAll(() => tmp.cleanup());
 
 /** Samples [start, end) of the fixture's test images and labels as .npy files of their own. */
-function sliceFiles(start: number, end: number, name: string): { data: string; labels: string } {
-  const body = (file: string): Buffer => {
-    const buf = readFileSync(fixture(file));
-    return buf.subarray(10 + buf.readUInt16LE(8));
-  };
-  const sample = 28 * 28;
-  const x = new Uint8Array(body(reference.data).subarray(start * sample, end * sample));
-  const y = new BigInt64Array(new Uint8Array(body(reference.labels).subarray(start * 8, end * 8)).buffer);
-  return { data: writeNpy(tmp.path(`${name}_x.npy`), '|u1', [end - start, 1, 28, 28], x), labels: writeNpy(tmp.path(`${name}_y.npy`), '<i8', [end - start], y) };
-}
-const statisticsFiles = sliceFiles(reference.statistics.start, reference.statistics.end, 'statistics');
+const sliceFiles = (start: number, end: number): { data: string; labels: string } => fashionSlice(fixture(reference.data), fixture(reference.labels), start, end, tmp.path);
+const statisticsFiles = sliceFiles(reference.statistics.start, reference.statistics.end);
 
 const evaluationData = (): Promise<Dataset> => openDataset({ data: fixture(reference.data), labels: fixture(reference.labels), normalize: reference.normalize, limit: reference.evaluation.end });
 const statisticsData = (): Promise<Dataset> => openDataset({ ...statisticsFiles, normalize: reference.normalize });
@@ -88,8 +79,8 @@ function relativeGap(x: Float32Array, y: Float32Array): number {
   return gap / scale;
 }
 
-describe('REPAIR against the PyTorch reference (repair_reference.py)', () => {
-  for (const name of ['mlp', 'cnn_folded', 'resnet', 'cnn_bn']) {
+describe('REPAIR against the PyTorch reference (repair_reference.py: BN-folded convs, an MLP, BatchNorm kept, a LayerNorm ViT)', () => {
+  for (const name of ['mlp', 'cnn_folded', 'resnet', 'cnn_bn', 'vit_hand']) {
     const ref = refPair(name);
     it(`${name}: the repaired loss curve equals PyTorch's (1e-4 relative), accuracies within one sample, the same layers corrected (${ref.form} form)`, async () => {
       const [a, b] = await pairOf(name);
@@ -210,7 +201,7 @@ describe('REPAIR', () => {
     const data = await evaluationData();
     const alphas = [0, 0.5, 1];
     const own = (await linearModeConnectivity(a, b, data, { alphas, repair: true, repairSamples: 120 })).repair!;
-    const first = await openDataset({ ...sliceFiles(0, 120, 'first'), normalize: reference.normalize });
+    const first = await openDataset({ ...sliceFiles(0, 120), normalize: reference.normalize });
     const separate = (await linearModeConnectivity(a, b, data, { alphas, repair: true, repairData: first })).repair!;
     expect([own.statistics, own.samples, own.source]).toEqual(['evaluation', 120, data.source]);
     expect([separate.statistics, separate.samples]).toEqual(['repair', 120]);
