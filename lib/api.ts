@@ -96,6 +96,9 @@ export async function analyzeAligned(request: CalibratedPairRequest, alignment: 
 export async function alignFiles(request: Omit<AlignFilesRequest, 'options'>, options: Omit<AlignOptions, 'data' | 'spec'>): Promise<AlignFilesResult> {
   checkKnownKeys('alignFiles() request', request, ALIGN_FILES_REQUEST_KEYS);
   const { signal, onProgress, ...plain } = resolveOptions('alignFiles()', PLAIN_ALIGN_OPTIONS, options);
+  if (plain.symmetry !== 'orthogonal' && (request.outputs.orthogonal !== undefined || request.outputs.orthogonalNpy !== undefined)) {
+    throw new InvalidArgumentError("outputs.orthogonal and outputs.orthogonalNpy are written with symmetry 'orthogonal'");
+  }
   const [dataA, dataB] = await Promise.all([externalDataFiles(request.a), externalDataFiles(request.b)]);
   const inputs = [request.a, request.b, ...dataA, ...dataB, ...(request.data ? datasetFiles(request.data) : [])];
   const outputs = await checkOutputs(alignmentOutputs(request.outputs, dataB.length > 0), inputs);

@@ -172,6 +172,13 @@ export class PermutationError extends LlfcError {
   }
 }
 
+/** A model whose residual stream cannot be aligned by an orthogonal map (no norm on it, a norm that cannot be folded). */
+export class OrthogonalError extends LlfcError {
+  constructor(message: string) {
+    super('ORTHOGONAL', message);
+  }
+}
+
 /**
  * Partial files of a sharded run (lib/shard/) that cannot be reduced: not a partial, truncated or
  * edited, another format version, partials of different runs, shards missing or given twice, or

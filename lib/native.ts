@@ -160,6 +160,11 @@ export interface NativeAddon {
   accumulateCross(options: NativeAccumulateCross): number;
   /** dst += src elementwise (float32 into float64); the lengths must match. */
   addToFloat64(dst: Float64Array, src: Float32Array): void;
+  /**
+   * out (d × d) = the orthogonal O maximizing tr(O·cᵀ) for c = Σ a·bᵀ (so O·b ≈ a); with
+   * `fixOnes`, among the O with O·1 = 1. Returns tr(O·cᵀ).
+   */
+  procrustes(c: Float64Array, d: number, fixOnes: boolean, out: Float64Array): number;
 }
 
 /** An addon failure as a NativeError naming the export; the addon's own `code` (LAP_*) and position are kept. */

@@ -123,6 +123,7 @@ export const OPTIONS = {
   tolerance: withDefault(rule('a number ≥ 0', (v) => typeof v === 'number' && v >= 0), 1e-12),
   threads: withDefault(rule('an integer ≥ 0 (0: all cores)', (v) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0), 1),
   correlation: withDefault(oneOf('cross', 'pearson'), 'cross'),
+  symmetry: withDefault(oneOf('permutation', 'orthogonal'), 'permutation'),
   inputShape: listOf('a non-empty list of positive integers', rule('a positive integer', isPositiveInteger)),
   limit: rule('a positive integer', isPositiveInteger),
   /** Element type of a flat token file (no default: a wrong guess would read other tokens). */

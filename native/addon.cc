@@ -17,6 +17,7 @@
 #include "feature_stats.h"
 #include "gemm.h"
 #include "interpolate.h"
+#include "procrustes.h"
 
 // ---- CUDA variant: llfc_cuda.node is this file compiled with LLFC_WITH_CUDA ----------------
 // The interpolation, statistics and GEMM kernels are called through native/cuda/dispatch.h: in
@@ -452,6 +453,26 @@ Napi::Value AddToFloat64(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// procrustes(c: Float64Array(d·d), d, fixOnes: boolean, out: Float64Array(d·d)) -> tr(O·cᵀ)
+Napi::Value Procrustes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto c = view<double>(env, info[0], "c");
+  const size_t d = integer(env, info[1], "d");
+  const bool fix_ones = boolean(env, info[2], "fixOnes");
+  const auto out = view<double>(env, info[3], "out");
+  const size_t dd = product(env, {d, d}, "d·d");
+  expect_length(env, c.length, dd, "c (d·d)");
+  expect_length(env, out.length, dd, "out (d·d)");
+  if (overlaps(out.data, out.length * sizeof(double), c.data, c.length * sizeof(double))) {
+    throw_range(env, "out must not overlap c");
+  }
+  for (size_t k = 0; k < dd; ++k) {
+    if (!std::isfinite(c.data[k])) throw_range(env, "c has a non-finite entry at " + std::to_string(k));
+  }
+  const double score = guarded(env, [&] { return llfc::procrustes(c.data, d, fix_ones, out.data); });
+  return Napi::Number::New(env, score);
+}
+
 // ---- end alignment ------------------------------------------------------------------------
 
 // ---- CUDA variant: device information and resident arrays (llfc_cuda.node only) ------------
@@ -580,6 +601,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("extractUnits", Napi::Function::New(env, ExtractUnits, "extractUnits"));
   exports.Set("accumulateCross", Napi::Function::New(env, AccumulateCross, "accumulateCross"));
   exports.Set("addToFloat64", Napi::Function::New(env, AddToFloat64, "addToFloat64"));
+  exports.Set("procrustes", Napi::Function::New(env, Procrustes, "procrustes"));
   return exports;
 }
 

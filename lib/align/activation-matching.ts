@@ -83,7 +83,7 @@ export interface ActivationMatchingResult {
  * One group's correlations on one tapped value, summed over the batches (compensated,
  * lib/sums.ts): C = Σ z_A z_Bᵀ, the per-unit [Σz_A, Σz_B, Σz_A², Σz_B²], and the observations.
  */
-class Accumulator {
+export class Accumulator {
   readonly cross: Sums;
   readonly sums: Sums;
   readonly observations = new Sums(1);
@@ -173,7 +173,8 @@ function costOf(blocks: readonly CorrelationBlock[], n: number, form: Correlatio
 }
 
 /** An accumulator fed by a value of A and a value of B (the same value, or two experts' own). */
-interface Feed {
+/** An accumulator and the values of A and B it correlates. */
+export interface Feed {
   readonly a: string;
   readonly b: string;
   readonly acc: Accumulator;
@@ -270,7 +271,7 @@ function correlations(b: Checkpoint, spec: PermutationSpec | BoundSpec) {
 }
 
 /** One pass of A and B over the data, each batch's features added into the accumulators they feed. */
-async function correlate(a: Checkpoint, b: Checkpoint, feeds: readonly Feed[], data: Dataset, batchSize: number, threads: number, control: RunControl): Promise<void> {
+export async function correlate(a: Checkpoint, b: Checkpoint, feeds: readonly Feed[], data: Dataset, batchSize: number, threads: number, control: RunControl): Promise<void> {
   const { signal, onProgress } = control;
   const names = [...new Set(feeds.flatMap((f) => [f.a, f.b]))];
   const sa = await ModelSession.create(a, { taps: names, parameters: a.arena });

@@ -9,14 +9,23 @@ import { InvalidArgumentError } from '../errors.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import type { RunControl } from '../progress.js';
 import { activationMatching, type ActivationMatchingResult, type CorrelationForm } from './activation-matching.js';
+import { orthogonalAlignment, streamCrossOfActivations, type StreamMap } from './orthogonal.js';
 import { permuteArena } from './permute.js';
 import { BoundSpec, checkSameSpec, inferSpec, sharedConstants, type PermutationSpec } from './spec/index.js';
 import { weightMatching, type WeightMatchingResult } from './weight-matching.js';
 
 export type AlignMethod = 'weight' | 'activation';
+/** What B may be changed by: permutations of every group, or permutations then an orthogonal map of each residual stream. */
+export type AlignSymmetry = 'permutation' | 'orthogonal';
 
 export interface AlignOptions extends RunControl {
   readonly method: AlignMethod;
+  /**
+   * 'permutation' (default), or 'orthogonal': after the permutations, each residual stream
+   * aligned by an orthogonal map (Procrustes on the weights for 'weight', on the stream's
+   * activations for 'activation'; lib/align/orthogonal.ts).
+   */
+  readonly symmetry?: AlignSymmetry;
   /** B's permutation spec when already inferred (A and B pair by structure, so it is A's too). */
   readonly spec?: PermutationSpec;
   /** The input shape to probe the graph with (default: the model's, batch 2). */
@@ -46,6 +55,7 @@ export interface AlignOptions extends RunControl {
 /** The option kinds alignment takes as plain values (what `alignFiles` passes on; defaults and validation: lib/options.ts). */
 export const PLAIN_ALIGN_OPTIONS = {
   method: 'method',
+  symmetry: 'symmetry',
   inputShape: 'inputShape',
   seed: 'seed',
   orders: 'orders',
@@ -77,6 +87,8 @@ export interface AlignResult {
   readonly initialObjective: number;
   readonly weightMatching?: WeightMatchingResult;
   readonly activationMatching?: ActivationMatchingResult;
+  /** With symmetry 'orthogonal': each residual stream's map, applied after the permutations (the aligned arena holds both). */
+  readonly orthogonal?: readonly StreamMap[];
 }
 
 /**
@@ -84,15 +96,16 @@ export interface AlignResult {
  * finds the permutations, and returns B with its parameters permuted (same layout as B).
  */
 export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions): Promise<AlignResult> {
-  const { method, spec: given, inputShape, data, seed, orders, maxSweeps, tolerance, threads, batchSize, correlation, permuteConstants, signal, onProgress } = resolveOptions('align()', ALIGN_OPTIONS, options);
+  const { method, symmetry, spec: given, inputShape, data, seed, orders, maxSweeps, tolerance, threads, batchSize, correlation, permuteConstants, signal, onProgress } = resolveOptions('align()', ALIGN_OPTIONS, options);
   if (method === 'activation' && !data) {
     throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
   }
   const { spec, bound } = await pairSpec(a, b, given, inputShape, permuteConstants);
   const control = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
+  let permuted: AlignResult;
   if (method === 'weight') {
     const wm = await weightMatching(a, b, bound, { ...control, seed, maxSweeps, tolerance, threads, ...(orders ? { orders } : {}) });
-    return {
+    permuted = {
       method: 'weight',
       spec,
       permutations: wm.permutations,
@@ -101,8 +114,13 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
       initialObjective: wm.initialObjective,
       weightMatching: wm,
     };
+  } else {
+    permuted = activationAlignment(b, spec, bound, await activationMatching(a, b, bound, { ...control, data: data!, batchSize, correlation, threads }));
   }
-  return activationAlignment(b, spec, bound, await activationMatching(a, b, bound, { ...control, data: data!, batchSize, correlation, threads }));
+  if (symmetry === 'permutation') return permuted;
+  const cross = method === 'activation' ? await streamCrossOfActivations(a, permuted.aligned, bound, data!, batchSize, threads, control) : undefined;
+  const orthogonal = orthogonalAlignment(a, permuted.aligned, bound, { threads, ...(cross ? { cross } : {}) });
+  return { ...permuted, aligned: { ...b, arena: orthogonal.arena }, orthogonal: orthogonal.streams };
 }
 
 /**
@@ -145,6 +163,7 @@ export function activationAlignment(b: Checkpoint, spec: PermutationSpec, bound:
 
 export { activationMatching, activationMatchingSums, activationMatchingOfSums, type ActivationMatchingOptions, type ActivationMatchingResult, type CorrelationForm } from './activation-matching.js';
 export { weightMatching, type WeightMatchingOptions, type WeightMatchingResult } from './weight-matching.js';
+export { orthogonalAlignment, streamCrossOfActivations, streamNorms, streamGroups, type StreamMap, type StreamNorm, type OrthogonalAlignment } from './orthogonal.js';
 export { probeShapes } from '../session.js';
 export {
   inferSpec,

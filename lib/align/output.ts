@@ -11,6 +11,9 @@ import type { AlignResult } from './index.js';
 import { torchStateDict } from './names.js';
 import { permutedModel, permutationsToJson } from './permute.js';
 import { safetensorsPieces } from './safetensors.js';
+import { encodeNpyFloat64 } from '../dataset/npy.js';
+import { OrthogonalError } from '../errors.js';
+import type { StreamMap } from './orthogonal.js';
 
 export interface AlignmentOutputs {
   /** The aligned B as ONNX. */
@@ -19,6 +22,10 @@ export interface AlignmentOutputs {
   readonly permutations?: string;
   /** The aligned B's parameters as safetensors. */
   readonly safetensors?: string;
+  /** With orthogonal maps: the maps and the norms they changed, as JSON. */
+  readonly orthogonal?: string;
+  /** With orthogonal maps: the maps as a float64 .npy array (streams × d × d). */
+  readonly orthogonalNpy?: string;
 }
 
 export interface WrittenAlignment {
@@ -55,6 +62,7 @@ export function alignFilesResult(a: Pick<Checkpoint, 'file'>, notes: CheckpointN
     initialObjective: result.initialObjective,
     ...(result.weightMatching ? { weightMatching: result.weightMatching } : {}),
     ...(result.activationMatching ? { activationMatching: result.activationMatching } : {}),
+    ...(result.orthogonal ? { orthogonal: result.orthogonal } : {}),
     spec: { groups: result.spec.groups.map((g) => ({ label: g.label, size: g.size })) },
     permutationsJson: alignmentJson(a, result),
     written,
@@ -84,14 +92,57 @@ export function alignmentJson(a: Pick<Checkpoint, 'file'>, result: AlignResult):
           },
         }
       : {}),
+    ...(result.orthogonal ? { orthogonal: result.orthogonal.map(streamSummary) } : {}),
   });
+}
+
+/** What the permutations file says of an orthogonal map (the map itself is in its own files). */
+function streamSummary(s: StreamMap): Record<string, unknown> {
+  return {
+    group: s.group,
+    label: s.label,
+    size: s.size,
+    keepsOnes: s.keepsOnes,
+    initialObjective: s.initialObjective,
+    objective: s.objective,
+    norms: s.norms.map((n) => ({ node: n.node, kind: n.kind, scale: n.scale.tensor, ...(n.shift ? { shift: n.shift.tensor } : {}), readers: n.readers.map((r) => r.tensor) })),
+  };
+}
+
+export const ORTHOGONAL_FORMAT = 'llfc-orthogonal';
+
+/** Why the aligned B's norms and readers differ from B's beyond the map: it is written in A's norm gauge. */
+export const NORM_GAUGE_NOTE =
+  "each norm's scale is A's; the linear layers reading a norm hold B's folded weights divided by A's scale (and the norm's shift B's folded shift times A's scale): the function is B's, and interpolating with A interpolates both with their scales folded into the readers";
+
+/** The orthogonal maps file: per stream, O (row-major rows) applied as v → O·v to every stream vector of B, after the permutations. */
+export function orthogonalJson(a: Checkpoint, result: AlignResult): Record<string, unknown> {
+  return {
+    format: ORTHOGONAL_FORMAT,
+    version: 1,
+    convention: "every stream vector v of the permuted B (a row or column along the stream axis of a stream tensor) becomes O·v; O is given row by row",
+    model: result.aligned.file,
+    reference: a.file,
+    method: result.method,
+    normGauge: NORM_GAUGE_NOTE,
+    streams: (result.orthogonal ?? []).map((s) => ({ ...streamSummary(s), map: Array.from({ length: s.size }, (_, i) => Array.from(s.map.subarray(i * s.size, (i + 1) * s.size))) })),
+  };
+}
+
+/** The maps as one float64 array, streams × d × d (every stream of one width). */
+export function orthogonalNpy(streams: readonly StreamMap[]): Uint8Array {
+  const d = streams[0]?.size ?? 0;
+  if (streams.some((s) => s.size !== d)) throw new OrthogonalError(`the residual streams have different widths (${streams.map((s) => s.size).join(', ')}): one .npy array cannot hold their maps; leave out --orthogonal-npy and read the JSON file`);
+  const all = new Float64Array(streams.length * d * d);
+  streams.forEach((s, k) => all.set(s.map, k * d * d));
+  return encodeNpyFloat64(all, [streams.length, d, d]);
 }
 
 /** The outputs as the output gate takes them (labels as the library names them). */
 export function alignmentOutputs(outputs: AlignmentOutputs, externalData: boolean): DeclaredOutput[] {
   return [
     ...(outputs.onnx !== undefined ? modelOutputs(outputs.onnx, 'outputs.onnx', externalData) : []),
-    ...(['permutations', 'safetensors'] as const).flatMap((key) => (outputs[key] !== undefined ? [{ path: outputs[key]!, label: `outputs.${key}` }] : [])),
+    ...(['permutations', 'safetensors', 'orthogonal', 'orthogonalNpy'] as const).flatMap((key) => (outputs[key] !== undefined ? [{ path: outputs[key]!, label: `outputs.${key}` }] : [])),
   ];
 }
 
@@ -122,8 +173,11 @@ export function parameterFiles(checkpoint: Checkpoint, arena: Float32Array, outp
 /** The files of an alignment that `outputs` names, rendered but not written, and notes on what they hold. */
 export function alignmentFiles(a: Pick<Checkpoint, 'file'>, result: AlignResult, outputs: AlignmentOutputs): { files: OutputFile[]; written: WrittenAlignment } {
   const b = result.aligned;
-  const { files, written } = parameterFiles(b, b.arena, outputs, { source: 'llfc align', model: b.file, reference: a.file, method: result.method });
+  const metadata = { source: 'llfc align', model: b.file, reference: a.file, method: result.method, ...(result.orthogonal ? { symmetry: 'orthogonal', norms: NORM_GAUGE_NOTE } : {}) };
+  const { files, written } = parameterFiles(b, b.arena, outputs, metadata);
   if (outputs.permutations !== undefined) files.push({ path: outputs.permutations, content: `${JSON.stringify(alignmentJson(a, result), null, 1)}\n` });
+  if (result.orthogonal && outputs.orthogonal !== undefined) files.push({ path: outputs.orthogonal, content: `${JSON.stringify(orthogonalJson(a, result), null, 1)}\n` });
+  if (result.orthogonal && outputs.orthogonalNpy !== undefined) files.push({ path: outputs.orthogonalNpy, content: orthogonalNpy(result.orthogonal) });
   return { files, written };
 }
 

@@ -1,6 +1,6 @@
 /** `llfc align A.onnx B.onnx --method weight|activation -o B_aligned.onnx`: B's hidden units permuted to match A. */
 import { Command, Option } from 'commander';
-import type { AlignMethod } from '../align/index.js';
+import type { AlignMethod, AlignSymmetry } from '../align/index.js';
 import type { CorrelationForm } from '../align/activation-matching.js';
 import { alignFiles, type AlignFilesResult } from '../api.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -17,6 +17,9 @@ import { fixed, formatTable } from '../present/text.js';
 
 export interface AlignFlags extends ShardFlags {
   method: AlignMethod;
+  symmetry?: AlignSymmetry;
+  orthogonalOut?: string;
+  orthogonalNpy?: string;
   output?: string;
   out?: string;
   permOut?: string;
@@ -42,7 +45,7 @@ export function sibling(onnx: string, suffix: string): string {
   return `${onnx.replace(/\.onnx$/i, '')}.${suffix}`;
 }
 
-export function alignSummary(a: string, b: string, result: Pick<AlignFilesResult, 'spec' | 'weightMatching' | 'activationMatching' | 'objective' | 'initialObjective' | 'permutations'>): string {
+export function alignSummary(a: string, b: string, result: Pick<AlignFilesResult, 'spec' | 'weightMatching' | 'activationMatching' | 'objective' | 'initialObjective' | 'permutations' | 'orthogonal'>): string {
   const lines: string[] = [];
   const groups = result.spec.groups.length;
   if (result.weightMatching) {
@@ -62,6 +65,12 @@ export function alignSummary(a: string, b: string, result: Pick<AlignFilesResult
     if (ties > 0) lines.push(`${ties} units dead on the data were matched by their weights`);
     if (am.skipped.length > 0) lines.push(`left in place (no activation carries them): ${am.skipped.map((s) => s.label).join(', ')}`);
   }
+  for (const s of result.orthogonal ?? []) {
+    const norms = s.norms.length;
+    lines.push(
+      `orthogonal map of the residual stream (group ${s.group}, ${s.size} units${s.keepsOnes ? ', keeping the all-ones direction for its LayerNorms' : ''}): Σ⟨a, O·b⟩ ${fixed(s.initialObjective, 6)} → ${fixed(s.objective, 6)}; ${norms} norm scale${norms === 1 ? '' : 's'} folded into ${s.norms.reduce((n, x) => n + x.readers.length, 0)} readers, written in A's gauge`,
+    );
+  }
   const moved = result.permutations.reduce((n, p) => n + p.reduce((m, v, i) => m + (v !== i ? 1 : 0), 0), 0);
   const units = result.spec.groups.reduce((n, g) => n + g.size, 0);
   lines.push(`${moved} of ${units} units moved`);
@@ -74,9 +83,16 @@ export function alignCommand(): Command {
     .argument('<a>', 'reference checkpoint A (ONNX)')
     .argument('<b>', 'checkpoint B (ONNX), to be aligned to A')
     .addOption(new Option('--method <method>', 'weight matching or activation matching').choices(OPTIONS.method.values).makeOptionMandatory())
+    .addOption(
+      new Option('--symmetry <kind>', `permutations only, or permutations then an orthogonal map of each residual stream (transformers: norm scales folded, Procrustes on the weights or the activations) (default ${optionDefault('symmetry')})`).choices(
+        OPTIONS.symmetry.values,
+      ),
+    )
     .option('-o, --output <file>', 'the aligned B as ONNX (required, but with --shard)')
     .option('--perm-out <file>', 'the permutations as JSON (default: <output>.perms.json)')
     .option('--safetensors <file>', 'the aligned parameters under PyTorch names (default: <output>.safetensors)')
+    .option('--orthogonal-out <file>', 'with --symmetry orthogonal: the orthogonal maps as JSON (default: <output>.orthogonal.json)')
+    .option('--orthogonal-npy <file>', 'with --symmetry orthogonal: the maps as a float64 .npy array, streams × d × d (default: <output>.orthogonal.npy)')
     .option('--seed <n>', `weight matching: seed of the group order (default ${optionDefault('seed')})`)
     .option('--max-sweeps <n>', `weight matching: at most this many sweeps (default ${optionDefault('maxSweeps')})`)
     .addOption(new Option('--correlation <form>', `activation matching: Σ z_A z_Bᵀ or the Pearson coefficients (default ${optionDefault('correlation')})`).choices(OPTIONS.correlation.values))
@@ -98,6 +114,7 @@ export function alignCommand(): Command {
     if (flags.method === 'weight' && flags.data) throw new InvalidArgumentError('--data is for --method activation; weight matching reads the weights only');
     const options = {
       method: flags.method,
+      symmetry: flags.symmetry,
       seed: parseNumber(flags.seed, '--seed'),
       maxSweeps: parseNumber(flags.maxSweeps, '--max-sweeps'),
       inputShape: parseInputShape(flags.inputShape),
@@ -106,7 +123,11 @@ export function alignCommand(): Command {
       permuteConstants: flags.permuteConstants,
     };
     const data = flags.data ? datasetOptionsFromFlags({ ...flags, data: flags.data }) : undefined;
+    if (flags.symmetry !== 'orthogonal' && (flags.orthogonalOut !== undefined || flags.orthogonalNpy !== undefined)) {
+      throw new InvalidArgumentError('--orthogonal-out and --orthogonal-npy are for --symmetry orthogonal');
+    }
     if (flags.shard !== undefined) {
+      if (flags.symmetry === 'orthogonal') throw new InvalidArgumentError('--shard with --symmetry orthogonal is not supported: run the alignment whole');
       if (!data) throw new InvalidArgumentError('--shard splits the data of activation matching (--method activation --data …); weight matching reads no data: run it whole');
       return runShardFromFlags('align', a, b, data, options, flags);
     }
@@ -118,23 +139,28 @@ export function alignCommand(): Command {
   });
 }
 
-/** The files -o, --perm-out and --safetensors name (the last two default to siblings of -o). */
-export function alignmentFlags(flags: Pick<AlignFlags, 'output' | 'permOut' | 'safetensors'>): { files: Required<AlignmentOutputs>; declared: DeclaredOutput[] } {
+/** The files -o, --perm-out and --safetensors name (the last two default to siblings of -o), and with --symmetry orthogonal the maps' files. */
+export function alignmentFlags(flags: Pick<AlignFlags, 'output' | 'permOut' | 'safetensors' | 'symmetry' | 'orthogonalOut' | 'orthogonalNpy'>): { files: WrittenFiles; declared: DeclaredOutput[] } {
   if (flags.output === undefined) throw new InvalidArgumentError("required option '-o, --output <file>' not specified");
   const permutations = flags.permOut ?? sibling(flags.output, 'perms.json');
   const safetensors = flags.safetensors ?? sibling(flags.output, 'safetensors');
-  return {
-    files: { onnx: flags.output, permutations, safetensors },
-    declared: [
-      { path: flags.output, label: '--output' },
-      { path: permutations, label: '--perm-out' },
-      { path: safetensors, label: '--safetensors' },
-    ],
-  };
+  const declared: DeclaredOutput[] = [
+    { path: flags.output, label: '--output' },
+    { path: permutations, label: '--perm-out' },
+    { path: safetensors, label: '--safetensors' },
+  ];
+  if (flags.symmetry !== 'orthogonal') return { files: { onnx: flags.output, permutations, safetensors }, declared };
+  const orthogonal = flags.orthogonalOut ?? sibling(flags.output, 'orthogonal.json');
+  const orthogonalNpy = flags.orthogonalNpy ?? sibling(flags.output, 'orthogonal.npy');
+  declared.push({ path: orthogonal, label: '--orthogonal-out' }, { path: orthogonalNpy, label: '--orthogonal-npy' });
+  return { files: { onnx: flags.output, permutations, safetensors, orthogonal, orthogonalNpy }, declared };
 }
 
+/** The outputs an alignment always writes, and the maps' files when it has orthogonal maps. */
+type WrittenFiles = Required<Pick<AlignmentOutputs, 'onnx' | 'permutations' | 'safetensors'>> & AlignmentOutputs;
+
 /** Prints what an alignment found and wrote (the permutations file with --json). */
-export function printAlignment(a: string, b: string, result: AlignFilesResult, files: Required<AlignmentOutputs>, flags: { json?: boolean; quiet?: boolean }): void {
+export function printAlignment(a: string, b: string, result: AlignFilesResult, files: WrittenFiles, flags: { json?: boolean; quiet?: boolean }): void {
   const written = result.written;
   if (flags.json) {
     process.stdout.write(`${JSON.stringify(result.permutationsJson, null, 1)}\n`);
@@ -151,7 +177,7 @@ export function printAlignment(a: string, b: string, result: AlignFilesResult, f
   if (written.unnamed.length > 0) notes.push(`no PyTorch name for ${written.unnamed.length} tensor(s), kept under their ONNX names: ${written.unnamed.slice(0, 5).join(', ')}${written.unnamed.length > 5 ? ', …' : ''}`);
   if (written.conflicts.length > 0) notes.push(`keys with differently permuted uses, written as key#use<k>: ${written.conflicts.join(', ')}`);
   process.stdout.write(
-    `${alignSummary(a, b, result)}\naligned model written to ${files.onnx}; permutations to ${files.permutations}; parameters (PyTorch names) to ${files.safetensors}\n` +
+    `${alignSummary(a, b, result)}\naligned model written to ${files.onnx}; permutations to ${files.permutations}; parameters (PyTorch names) to ${files.safetensors}${files.orthogonal ? `; orthogonal maps to ${files.orthogonal} and ${files.orthogonalNpy}` : ''}\n` +
       warnings(a, result).map((w) => `${w}\n`).join('') +
       notes.map((n) => `note: ${n}\n`).join(''),
   );

@@ -144,3 +144,18 @@ export async function openNpyFile(file: string): Promise<StoredArray> {
   }
   return { header, dataStart: header.dataOffset, reader: positionedReader(file, header.dataOffset, header.dataBytes) };
 }
+
+/** A float64 C-order array as `.npy` bytes (version 1.0, the header padded to 64 bytes as NumPy writes it). */
+export function encodeNpyFloat64(data: Float64Array, shape: readonly number[]): Uint8Array {
+  const dims = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(', ')})`;
+  let header = `{'descr': '<f8', 'fortran_order': False, 'shape': ${dims}, }`;
+  header += `${' '.repeat(63 - ((10 + header.length) % 64))}\n`;
+  const out = new Uint8Array(10 + header.length + data.byteLength);
+  out.set(MAGIC);
+  out[6] = 1;
+  new DataView(out.buffer).setUint16(8, header.length, true);
+  out.set(new TextEncoder().encode(header), 10);
+  const body = new DataView(out.buffer, 10 + header.length);
+  data.forEach((x, i) => body.setFloat64(i * 8, x, true));
+  return out;
+}

@@ -7,7 +7,7 @@ export async function logits(bytes: Uint8Array, name: string): Promise<Float32Ar
   const session = await ort.InferenceSession.create(bytes);
   try {
     let feeds: Record<string, ort.Tensor>;
-    if (name.startsWith('lm_')) {
+    if (name.includes('lm_')) {
       const ids = readNpy(fixture('data', 'lm_heldout_ids.npy'));
       feeds = { input_ids: new ort.Tensor('int64', (ids.data as BigInt64Array).subarray(0, 8 * 32), [8, 32]) };
     } else {
@@ -21,7 +21,7 @@ export async function logits(bytes: Uint8Array, name: string): Promise<Float32Ar
 }
 
 /** The largest |a − b| / max(1, |a|). */
-export function worstRelative(a: Float32Array, b: Float32Array): number {
+export function worstRelative(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let worst = 0;
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / Math.max(1, Math.abs(a[i]!)));
   return worst;

@@ -320,7 +320,36 @@ const addToFloat64: Case = {
   }),
 };
 
+/**
+ * procrustes: O is orthogonal, keeps 1 when asked, and is optimal: without the restriction
+ * Oᵀ·c is symmetric (O = U·Vᵀ makes it V·Σ·Vᵀ); either way the score tr(O·cᵀ) is the one
+ * returned and at least the identity's.
+ */
+const procrustes: Case = {
+  name: 'procrustes',
+  call: fc.record({ d: size(5), fixOnes: fc.boolean(), s: seed }).map(({ d, fixOnes, s }) => () => {
+    const c = Float64Array.from(floats(d * d, s)), out = new Float64Array(d * d);
+    const at = (m: Float64Array, i: number, j: number): number => m[i * d + j]!;
+    const product = (f: (i: number, j: number) => number): Float64Array => Float64Array.from({ length: d * d }, (_, x) => f(Math.floor(x / d), x % d));
+    const sum = (f: (k: number) => number): number => Array.from({ length: d }, (_, k) => f(k)).reduce((x, y) => x + y, 0);
+    return {
+      args: [c, d, fixOnes, out],
+      check: (score) => {
+        close(product((i, j) => sum((k) => at(out, k, i) * at(out, k, j))), product((i, j) => (i === j ? 1 : 0)), 1e-9, 'OᵀO');
+        const trace = sum((k) => at(c, k, k));
+        close([score as number], [sum((i) => sum((j) => at(out, i, j) * at(c, i, j)))], 1e-9, 'score');
+        if ((score as number) < trace - 1e-9) throw new Error(`score ${score} is below the identity's ${trace}`);
+        if (fixOnes) close(product((i) => sum((j) => at(out, i, j))).filter((_, x) => x % d === 0), new Float64Array(d).fill(1), 1e-9, 'O·1');
+        else {
+          const otc = product((i, j) => sum((k) => at(out, k, i) * at(c, k, j)));
+          close(otc, product((i, j) => at(otc, j, i)), 1e-9, 'Oᵀc');
+        }
+      },
+    };
+  }),
+};
+
 /** One valid-call generator per export that takes arguments (lapAsync: see boundary-probe.ts). */
 export function cases(addon: NativeAddon): Case[] {
-  return [interpolate, copy, cosineStats, weakAdditivityStats(addon), sumSquares, lap, gemmAbt, gatherAxes, gatheredDot, extractUnits, accumulateCross, addToFloat64, channelMoments];
+  return [interpolate, copy, cosineStats, weakAdditivityStats(addon), sumSquares, lap, gemmAbt, gatherAxes, gatheredDot, extractUnits, accumulateCross, addToFloat64, channelMoments, procrustes];
 }
