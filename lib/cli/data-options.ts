@@ -134,8 +134,3 @@ export function repairSetFromFlags(flags: RepairFlags, data: OpenDatasetOptions)
   const files = flags.repairData;
   return { ...reading, data: files.length === 1 ? files[0]! : files };
 }
-
-/** The data files as the report names them. */
-export function dataSource(flags: DataFlags): string {
-  return flags.tokens ?? (flags.data ?? flags.input ?? []).join(', ');
-}

@@ -6,7 +6,8 @@ import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, OPTIONS, resolveOptions } from '../options.js';
 import { LAYERWISE_OPTIONS } from '../studies/layerwise.js';
 import { layerwiseText } from '../studies/layerwise-report.js';
-import { addDataOptions, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
+import { addDataOptions, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
+import { dataSourceOf } from '../report/fields.js';
 import { parseList, parseNumber } from './parse.js';
 import { addReportOptions, checkOutputs, feedOption, finishReport, withProgress, type ReportFlags } from './report-output.js';
 import type { ParameterFeed } from '../session.js';
@@ -31,7 +32,7 @@ export async function runLayerwise(a: string, b: string, flags: LayerwiseFlags):
   const data = datasetOptionsFromFlags(flags);
   const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data)]);
   const { foldedBatchNorm, ...result } = await withProgress(flags, (control) => layerwise({ a, b, data }, { ...options, ...control }));
-  const source = dataSource(flags);
+  const source = dataSourceOf(data);
   await finishReport(
     {
       models: { a, b },

@@ -9,7 +9,8 @@ import { fixed, formatTable, percent } from '../present/text.js';
 import { buildStudyReport, modelLabels, STUDY_PAGES, type StudyReport } from '../report/study.js';
 import { PLAIN_MERGE_OPTIONS, type MergeMatch, type MergeMethod } from '../studies/merge.js';
 import { sibling } from './align.js';
-import { addDataOptions, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
+import { addDataOptions, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
+import { dataSourceOf } from '../report/fields.js';
 import { parseNumber } from './parse.js';
 import { addReportOptions, checkOutputs, publishReport, withProgress, type ReportFlags } from './report-output.js';
 import { parseInputShape } from './spec.js';
@@ -90,7 +91,7 @@ export function mergeCommand(): Command {
     const report = buildStudyReport({
       kind: 'merge',
       models,
-      data: data && result.report.evaluation ? { source: dataSource(flags), samples: result.report.evaluation.samples, labels: true } : null,
+      data: data && result.report.evaluation ? { source: dataSourceOf(data), samples: result.report.evaluation.samples, labels: true } : null,
       settings,
       merge: { ...result.report, outputs: { onnx: flags.output, safetensors } },
     });

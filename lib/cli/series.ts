@@ -6,7 +6,8 @@ import { resolveOptions } from '../options.js';
 import { fixed, formatTable, percent } from '../present/text.js';
 import { buildStudyReport, modelLabels, STUDY_PAGES, type StudyReport } from '../report/study.js';
 import { SERIES_OPTIONS } from '../studies/series.js';
-import { addDataOptions, datasetOptionsFromFlags, dataSource, type DataFlags } from './data-options.js';
+import { addDataOptions, datasetOptionsFromFlags, type DataFlags } from './data-options.js';
+import { dataSourceOf } from '../report/fields.js';
 import { alphasFromFlags } from './lmc.js';
 import { parseNumber } from './parse.js';
 import { addReportOptions, checkOutputs, publishReport, withProgress, type ReportFlags } from './report-output.js';
@@ -48,7 +49,7 @@ export function seriesCommand(): Command {
     const report = buildStudyReport({
       kind: 'series',
       models,
-      data: { source: dataSource(flags), samples: result.samples, labels: true },
+      data: { source: dataSourceOf(data), samples: result.samples, labels: true },
       settings: { alphas: options.alphas, batchSize: options.batchSize, ...(flags.manifest ? { manifest: flags.manifest } : {}) },
       series: result,
     });
