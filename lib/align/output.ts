@@ -116,7 +116,7 @@ export const NORM_GAUGE_NOTE =
   "each norm's scale is A's; the linear layers reading a norm hold B's folded weights divided by A's scale (and the norm's shift B's folded shift times A's scale): the function is B's, and interpolating with A interpolates both with their scales folded into the readers";
 
 /** The orthogonal maps file: per stream, O (row-major rows) applied as v → O·v to every stream vector of B, after the permutations. */
-export function orthogonalJson(a: Checkpoint, result: AlignResult): Record<string, unknown> {
+export function orthogonalJson(a: Pick<Checkpoint, 'file'>, result: AlignResult): Record<string, unknown> {
   return {
     format: ORTHOGONAL_FORMAT,
     version: 1,
