@@ -119,7 +119,7 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
   }
   if (symmetry === 'permutation') return permuted;
   const cross = method === 'activation' ? await streamCrossOfActivations(a, permuted.aligned, bound, data!, batchSize, threads, control) : undefined;
-  const orthogonal = orthogonalAlignment(a, permuted.aligned, bound, { threads, ...(cross ? { cross } : {}) });
+  const orthogonal = orthogonalAlignment(a, permuted.aligned, bound, { threads }, cross);
   return { ...permuted, aligned: { ...b, arena: orthogonal.arena }, orthogonal: orthogonal.streams };
 }
 

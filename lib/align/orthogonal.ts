@@ -25,6 +25,7 @@ import { Accumulator, correlate, type Feed } from './activation-matching.js';
 import { nodeName } from '../onnx/graph.js';
 import type { NodeProto } from '../onnx/proto.js';
 import { native } from '../native.js';
+import { resolveOptions } from '../options.js';
 import type { BoundSpec, ParameterAction, PermutationGroup } from './spec/index.js';
 
 /** A normalization on a residual stream: its scale and shift uses, and the linear layers that read it. */
@@ -318,12 +319,13 @@ export async function streamCrossOfActivations(a: Checkpoint, b: Checkpoint, spe
 
 /**
  * Aligns B's residual streams to A's by orthogonal maps: from the weights, or from `cross` (per
- * stream group, C from streamCrossOfActivations). `b` is B as the permutations left it (its
+ * stream group, C from streamCrossOfActivations). `options.threads`: threads of the native
+ * products (default 1). `b` is B as the permutations left it (its
  * arena); `spec` is bound to B's layout. A model with no residual stream read through a norm is
  * an OrthogonalError.
  */
-export function orthogonalAlignment(a: Checkpoint, b: Checkpoint, spec: BoundSpec, options: { threads?: number; cross?: ReadonlyMap<number, Float64Array> } = {}): OrthogonalAlignment {
-  const threads = options.threads ?? 1;
+export function orthogonalAlignment(a: Checkpoint, b: Checkpoint, spec: BoundSpec, options: { readonly threads?: number } = {}, cross?: ReadonlyMap<number, Float64Array>): OrthogonalAlignment {
+  const { threads } = resolveOptions('orthogonalAlignment()', { threads: 'threads' } as const, options);
   const streams = streamGroups(b, spec);
   if (streams.length === 0) {
     throw new OrthogonalError(`${b.file}: no residual stream read through a LayerNorm or RMSNorm; orthogonal alignment needs one (use permutations alone)`);
@@ -336,7 +338,7 @@ export function orthogonalAlignment(a: Checkpoint, b: Checkpoint, spec: BoundSpe
     const keepsOnes = norms.some((n) => n.kind === 'LayerNorm');
     const foldedB = fold(b, arena, norms, units);
     const actions = rotated(g, norms);
-    const c = options.cross?.get(group) ?? crossOfWeights(a, fold(a, a.arena, norms, units), b, foldedB, actions, units, threads);
+    const c = cross?.get(group) ?? crossOfWeights(a, fold(a, a.arena, norms, units), b, foldedB, actions, units, threads);
     const o = new Float64Array(units * units);
     const objective = native().procrustes(c, units, keepsOnes, o);
     let initialObjective = 0;

@@ -74,7 +74,7 @@ describe('orthogonal alignment of the residual stream', () => {
     // A random map: the Procrustes solution of a random C (seeded).
     let s = 7;
     const random = Float64Array.from({ length: d * d }, () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1);
-    const rotated = { ...a, arena: orthogonalAlignment(a, a, bound, { cross: new Map([[0, random]]) }).arena };
+    const rotated = { ...a, arena: orthogonalAlignment(a, a, bound, {}, new Map([[0, random]])).arena };
     expect(worstRelative(rotated.arena, a.arena)).toBeGreaterThan(0.1);
     const back = orthogonalAlignment(a, rotated, bound);
     expect(worstRelative(back.arena, a.arena)).toBeLessThan(1e-4);
