@@ -6,7 +6,7 @@
  */
 import { datasetFiles, type OpenDatasetOptions } from './dataset/index.js';
 import { REPAIR_OPTIONS, type RepairedModel, type RepairOptions } from './studies/repair.js';
-import { loadPair } from './load-pair.js';
+import { loadPair } from './load-checkpoints.js';
 import { ANALYZE_OPTIONS, type AnalyzeOptions } from './checks/analyze.js';
 import { LMC_OPTIONS, type CalibratedLmcResult, type LmcOptions } from './checks/lmc.js';
 import type { LayerwiseResult, LmcResult, PairAnalysis } from './results.js';

@@ -3,7 +3,7 @@ export * from './errors.js';
 export { lmc, analyze, analyzeAligned, alignFiles, interpolate, interpolateRepaired, layerwise, type PairRequest, type CalibratedPairRequest, type AlignRequest, type AnalyzeResult, type AlignFilesRequest, type AlignFilesResult } from './api.js';
 export type { ProgressEvent, ProgressListener, RunControl } from './progress.js';
 export { foldedBatchNorm, type FoldedBatchNorm, type CheckpointNotes } from './folded-batchnorm.js';
-export { loadPair } from './load-pair.js';
+export { loadCheckpoints, loadPair, restoreDroppedBiases } from './load-checkpoints.js';
 export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type Parameter, type ValueSpec, type NodeSignature, type InputSignature } from './checkpoint.js';
 export { openDataset, checkLabels } from './dataset/index.js';
 export type { Batch, BatchOptions, Dataset, DataFormat, NamedInput, Normalization, OpenDatasetOptions, TokenDTypeName } from './dataset/index.js';

@@ -5,7 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import type { AlignmentOutputs } from '../align/output.js';
-import { loadPair } from '../load-pair.js';
+import { loadPair } from '../load-checkpoints.js';
 import { openDataset, NEXT_TOKEN_LABELS, type OpenDatasetOptions } from '../dataset/index.js';
 import { InvalidArgumentError, PartialError } from '../errors.js';
 import type { NamedSums } from '../sums.js';

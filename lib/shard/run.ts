@@ -4,7 +4,7 @@
  * shard whose output already holds its partial of the same run (same command, files, data,
  * options and input contents) is not run again.
  */
-import { loadPair } from '../load-pair.js';
+import { loadPair } from '../load-checkpoints.js';
 import { datasetFiles, openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { externalDataFiles } from '../onnx/external-output.js';
 import { checkOutputs, commitOutputs } from '../outputs.js';

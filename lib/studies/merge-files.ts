@@ -3,11 +3,11 @@
  * evaluates every model and the merge when the data has labels, and renders the merged model's
  * ONNX and safetensors files (written by the caller through the output gate, together).
  */
-import { loadCheckpoint } from '../checkpoint.js';
 import { modelLoss } from '../checks/lmc.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { parameterFiles, type WrittenAlignment } from '../align/output.js';
 import { modelOutputs } from '../onnx/external-output.js';
+import { loadCheckpoints } from '../load-checkpoints.js';
 import { optionDefault } from '../options.js';
 import type { DeclaredOutput, OutputFile } from '../outputs.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
@@ -57,7 +57,7 @@ export function mergeOutputs(outputs: MergeOutputs, externalData: boolean): Decl
 /** Runs a merge of files (in the worker): the report and the rendered output files. */
 export async function mergeFiles(request: MergeRequest, options: Omit<MergeOptions, keyof RunControl | 'data' | 'spec'>, control: RunControl): Promise<MergeFilesResult & { files: OutputFile[] }> {
   checkMergeInputs(request.models, options.method, options.pad ?? false);
-  const [models, data] = await Promise.all([Promise.all(request.models.map((f) => loadCheckpoint(f))), request.data ? openDataset(request.data) : undefined]);
+  const [models, data] = await Promise.all([loadCheckpoints(request.models), request.data ? openDataset(request.data) : undefined]);
   const result = await mergeModels(models, { ...options, ...(data ? { data } : {}), ...control });
   const first = models[0]!;
   let evaluation: MergeReport['evaluation'] = null;

@@ -9,10 +9,11 @@
  */
 import { basename, dirname, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
-import { loadCheckpoint, pairCheckpoints, type Checkpoint } from '../checkpoint.js';
+import { pairCheckpoints, type Checkpoint } from '../checkpoint.js';
 import { lmcResult, linearModeConnectivity, modelLoss } from '../checks/lmc.js';
 import { openDataset, type Dataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { DatasetError, InvalidArgumentError } from '../errors.js';
+import { loadCheckpoints } from '../load-checkpoints.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { LmcBarriers, LmcResult } from '../results.js';
@@ -160,7 +161,7 @@ export interface SeriesRequest {
 /** The series of files (in the worker). */
 export async function seriesOfFiles(request: SeriesRequest, options: SeriesOptions): Promise<SeriesResult> {
   if (request.models.length < 2) throw new InvalidArgumentError(`a series needs at least 2 checkpoints, got ${request.models.length}`);
-  const [models, data] = await Promise.all([Promise.all(request.models.map((f) => loadCheckpoint(f))), openDataset(request.data)]);
+  const [models, data] = await Promise.all([loadCheckpoints(request.models), openDataset(request.data)]);
   const steps = request.manifest
     ? { steps: await splitStepsFromManifest(request.manifest, request.models), source: 'manifest' as const }
     : { steps: request.models.map(splitStepFromName), source: 'names' as const };

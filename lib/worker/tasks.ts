@@ -3,7 +3,7 @@
  * (whose run() blocks its thread) and the native kernels work. Inputs are files and options,
  * which cross the thread boundary as plain data.
  */
-import { loadPair } from '../load-pair.js';
+import { loadPair } from '../load-checkpoints.js';
 import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
 import { linearModeConnectivity, type CalibratedLmcResult, type LmcOptions } from '../checks/lmc.js';
 import type { AlignedAnalysis, LayerwiseResult, LmcResult, PairAnalysis } from '../results.js';

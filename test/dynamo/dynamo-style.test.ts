@@ -11,7 +11,7 @@ import { analyze, lmc } from '../../lib/api.js';
 import { loadCheckpoint, pairCheckpoints } from '../../lib/checkpoint.js';
 import { interpolateArenas } from '../../lib/interpolate.js';
 import { CheckpointMismatchError } from '../../lib/errors.js';
-import { loadPair } from '../../lib/load-pair.js';
+import { loadPair } from '../../lib/load-checkpoints.js';
 import { readModel, writeModel } from '../../lib/onnx/model.js';
 import { fixture, tempDir } from '../helpers.js';
 

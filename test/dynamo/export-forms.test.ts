@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { analyze, interpolate, lmc } from '../../lib/api.js';
 import { loadCheckpoint, pairCheckpoints } from '../../lib/checkpoint.js';
-import { loadPair } from '../../lib/load-pair.js';
+import { loadPair } from '../../lib/load-checkpoints.js';
 import { describeAction, inferSpec, type PermutationGroup } from '../../lib/align/spec/index.js';
 import { readModel } from '../../lib/onnx/model.js';
 import { expectLmcReference, type LmcCurveReference } from '../checks/lmc-reference.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { align } from '../../lib/align/index.js';
 import { openDataset, type OpenDatasetOptions } from '../../lib/dataset/index.js';
-import { loadPair } from '../../lib/load-pair.js';
+import { loadPair } from '../../lib/load-checkpoints.js';
 import { reducePartials } from '../../lib/shard/reduce.js';
 import { fixture, runCliInProcess, tempDir } from '../helpers.js';
 import { expectSameResult, runAllShards } from './helpers.js';

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { analyzePair } from '../../lib/checks/analyze.js';
 import { linearModeConnectivity } from '../../lib/checks/lmc.js';
 import { openDataset, type OpenDatasetOptions } from '../../lib/dataset/index.js';
-import { loadPair } from '../../lib/load-pair.js';
+import { loadPair } from '../../lib/load-checkpoints.js';
 import { reducePartials } from '../../lib/shard/reduce.js';
 import { fixture, tempDir } from '../helpers.js';
 import { expectSameResult, runAllShards } from './helpers.js';

@@ -5,20 +5,10 @@ import { openDataset } from '../../lib/dataset/index.js';
 import { CheckpointMismatchError, DatasetError, InvalidArgumentError } from '../../lib/errors.js';
 import { checkpointSeries, splitStepFromName, splitStepsFromManifest } from '../../lib/studies/series.js';
 import { fixture, tempDir } from '../helpers.js';
+import type { SeriesReference } from './series-reference.js';
 
-interface Reference {
-  models: string[];
-  steps: number[];
-  data: string;
-  labels: string;
-  samples: number;
-  normalize: { mean: number[]; std: number[] };
-  alphas: number[];
-  pairs: { i: number; j: number; loss: number[]; accuracy: number[]; barriers: { loss: number; lossMidpoint: number; accuracy: number } }[];
-  instability: { step: number; pairs: [number, number][]; loss: number[]; accuracy: number[] }[];
-}
 
-const reference = JSON.parse(readFileSync(fixture('reference', 'series.json'), 'utf8')) as Reference;
+const reference = JSON.parse(readFileSync(fixture('reference', 'series.json'), 'utf8')) as SeriesReference;
 const files = reference.models.map((m) => fixture(m));
 const openData = () => openDataset({ data: fixture(reference.data), labels: fixture(reference.labels), normalize: reference.normalize });
 

@@ -1,7 +1,8 @@
 /**
- * Loading two checkpoints to be paired. All-zero biases the dynamo exporter's optimizer drops: a checkpoint whose Conv or Gemm bias
- * happens to be zero has one input fewer than its partner. Pairing restores it as a zero
- * initializer where the partner has one, so both arenas line up per use.
+ * Loading checkpoints to be compared (a pair, or the N models of merge and series). All-zero
+ * biases the dynamo exporter's optimizer drops: a checkpoint whose Conv or Gemm bias happens to be
+ * zero has one input fewer than its partners. Loading restores it as a zero initializer where any
+ * other checkpoint has one, so every arena lines up per use.
  */
 import { checkpointFromModel, loadCheckpoint, type Checkpoint, type InputSignature } from './checkpoint.js';
 import { cloneModel } from './onnx/model.js';
@@ -21,17 +22,15 @@ interface MissingBias {
 
 const absent = (s: InputSignature | undefined): boolean => s === undefined || s.kind === 'none';
 
-/** The biases `mine` lacks where `partner` has one, node by node (compute nodes in graph order). */
-function missingBiases(mine: Checkpoint, partner: Checkpoint): MissingBias[] {
+/** The biases `mine` lacks where one of `others` has one, node by node (compute nodes in graph order; the first such partner's shape and name). */
+function missingBiases(mine: Checkpoint, others: readonly Checkpoint[]): MissingBias[] {
   const missing: MissingBias[] = [];
-  const n = Math.min(mine.structure.length, partner.structure.length);
-  for (let i = 0; i < n; i++) {
-    const own = mine.structure[i]!;
-    const other = partner.structure[i]!;
+  for (const own of mine.structure) {
     const slot = BIAS_SLOT[own.op];
-    if (slot === undefined || own.op !== other.op) continue;
-    const bias = other.inputs[slot];
-    if (absent(own.inputs[slot]) && bias?.kind === 'parameter') missing.push({ nodeIndex: own.nodeIndex, slot, shape: bias.shape, name: bias.tensor });
+    if (slot === undefined || !absent(own.inputs[slot])) continue;
+    const i = mine.structure.indexOf(own);
+    const bias = others.map((o) => o.structure[i]).find((other) => other?.op === own.op && other.inputs[slot]?.kind === 'parameter')?.inputs[slot];
+    if (bias?.kind === 'parameter') missing.push({ nodeIndex: own.nodeIndex, slot, shape: bias.shape, name: bias.tensor });
   }
   return missing;
 }
@@ -56,18 +55,21 @@ function withZeroBiases(checkpoint: Checkpoint, missing: readonly MissingBias[])
   return checkpointFromModel({ file: checkpoint.file, proto: model, externalData: checkpoint.externalData });
 }
 
-/** A and B with every bias dropped in one and present in the other restored as zeros. */
-export function restoreDroppedBiases(a: Checkpoint, b: Checkpoint): [Checkpoint, Checkpoint] {
-  return [withZeroBiases(a, missingBiases(a, b)), withZeroBiases(b, missingBiases(b, a))];
+/** The checkpoints with every bias dropped in some and present in others restored as zeros where it is dropped. */
+export function restoreDroppedBiases(checkpoints: readonly Checkpoint[]): Checkpoint[] {
+  return checkpoints.map((c, k) => withZeroBiases(c, missingBiases(c, checkpoints.filter((_, j) => j !== k))));
 }
 
-/**
- * Loads two checkpoints to be paired (A, B), an all-zero bias dropped in one and present in
- * the other restored as zeros.
- */
-export async function loadPair(a: string, b: string): Promise<[Checkpoint, Checkpoint]> {
+/** Loads checkpoints to be compared, in order, an all-zero bias dropped in some and present in others restored as zeros. */
+export async function loadCheckpoints(files: readonly string[]): Promise<Checkpoint[]> {
   // One after the other: a checkpoint being read holds its arena and its file's bytes at once.
-  const ca = await loadCheckpoint(a);
-  const cb = await loadCheckpoint(b);
-  return restoreDroppedBiases(ca, cb);
+  const checkpoints: Checkpoint[] = [];
+  for (const file of files) checkpoints.push(await loadCheckpoint(file));
+  return restoreDroppedBiases(checkpoints);
+}
+
+/** Loads two checkpoints to be paired (A, B), as loadCheckpoints does. */
+export async function loadPair(a: string, b: string): Promise<[Checkpoint, Checkpoint]> {
+  const [ca, cb] = await loadCheckpoints([a, b]);
+  return [ca!, cb!];
 }
