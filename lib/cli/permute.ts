@@ -9,7 +9,7 @@ import { externalDataFiles, modelFiles, modelOutputs } from '../onnx/external-ou
 import { optionDefault, resolveOptions } from '../options.js';
 import { checkOutputs, commitOutputs, type OutputFile } from '../outputs.js';
 import { parseNumber } from './parse.js';
-import { PAIR_HELP, parseInputShape, PERMUTE_CONSTANTS_HELP, specOptionsFromFlags } from './spec.js';
+import { loadWithPair, PAIR_HELP, parseInputShape, PERMUTE_CONSTANTS_HELP, specOptionsFromFlags } from './spec.js';
 
 export interface PermuteFlags {
   random?: boolean;
@@ -59,8 +59,8 @@ export function permuteCommand(): Command {
         [...modelOutputs(flags.output, '--output', data.length > 0), flags.permOut !== undefined ? { path: flags.permOut, label: '--perm-out' } : undefined],
         [file, ...data, ...(flags.perms ? [flags.perms] : []), ...(flags.pair !== undefined ? [flags.pair] : [])],
       );
-      const checkpoint = await loadCheckpoint(file);
-      const spec = await inferSpec(checkpoint, await specOptionsFromFlags(checkpoint, flags));
+      const { checkpoint, other } = await loadWithPair(file, flags.pair);
+      const spec = await inferSpec(checkpoint, specOptionsFromFlags(checkpoint, other, flags));
       const perms = flags.perms ? permutationsFromJson(spec, await readJson(flags.perms), flags.perms) : randomPermutations(spec, seed);
       const arena = permuteArena(checkpoint, spec, perms);
       const { model, untied } = permutedModel(checkpoint, arena);

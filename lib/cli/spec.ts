@@ -1,6 +1,7 @@
 /** `llfc spec model.onnx`: the permutation groups inferred from the graph, the fixed axes with reasons, and tied LM heads. */
 import { Command } from 'commander';
 import { loadCheckpoint, pairCheckpoints, type Checkpoint } from '../checkpoint.js';
+import { loadPair } from '../load-checkpoints.js';
 import { formatSpec, inferSpec, sharedConstants, type SpecOptions } from '../align/spec/index.js';
 import { formatTiedHeads, tiedHeads } from '../onnx/tied-heads.js';
 import { checkOutputs, commitOutputs } from '../outputs.js';
@@ -22,15 +23,21 @@ export function parseInputShape(text: string | undefined): number[] | undefined 
 export const PAIR_HELP = 'the other checkpoint of the pair: float tensors equal in both are constants of the architecture, and the groups they would change stay fixed';
 export const PERMUTE_CONSTANTS_HELP = 'permute symmetry-breaking constants (tensors equal in both checkpoints) like parameters instead of fixing the groups they would change';
 
-/** The spec options of `--input-shape`, `--pair` and `--permute-constants` for `checkpoint`. */
-export async function specOptionsFromFlags(checkpoint: Checkpoint, flags: SpecFlags): Promise<SpecOptions> {
+/**
+ * The model, and with `--pair` its partner, loaded together (an all-zero bias one of them dropped
+ * is restored as zeros, lib/load-checkpoints.ts) and paired by structure.
+ */
+export async function loadWithPair(file: string, pair: string | undefined): Promise<{ checkpoint: Checkpoint; other?: Checkpoint }> {
+  if (pair === undefined) return { checkpoint: await loadCheckpoint(file) };
+  const [checkpoint, other] = await loadPair(file, pair);
+  pairCheckpoints(checkpoint, other);
+  return { checkpoint, other };
+}
+
+/** The spec options of `--input-shape`, `--pair` (its checkpoint: `other`) and `--permute-constants` for `checkpoint`. */
+export function specOptionsFromFlags(checkpoint: Checkpoint, other: Checkpoint | undefined, flags: SpecFlags): SpecOptions {
   const inputShape = parseInputShape(flags.inputShape);
-  let constants: string[] | undefined;
-  if (flags.pair !== undefined) {
-    const other = await loadCheckpoint(flags.pair);
-    pairCheckpoints(checkpoint, other);
-    constants = sharedConstants(checkpoint, other).a;
-  }
+  const constants = other ? sharedConstants(checkpoint, other).a : undefined;
   return { ...(inputShape ? { inputShape } : {}), ...(constants ? { constants } : {}), permuteConstants: Boolean(flags.permuteConstants) };
 }
 
@@ -46,8 +53,8 @@ export function specCommand(): Command {
     .action(async (file: string, flags: SpecFlags) => {
       parseInputShape(flags.inputShape);
       const outputs = await checkOutputs([flags.out !== undefined ? { path: flags.out, label: '--out' } : undefined], [file, ...(flags.pair !== undefined ? [flags.pair] : [])]);
-      const checkpoint = await loadCheckpoint(file);
-      const spec = await inferSpec(checkpoint, await specOptionsFromFlags(checkpoint, flags));
+      const { checkpoint, other } = await loadWithPair(file, flags.pair);
+      const spec = await inferSpec(checkpoint, specOptionsFromFlags(checkpoint, other, flags));
       const heads = tiedHeads(checkpoint.model.graph!, file);
       const json = `${JSON.stringify(heads.length > 0 ? { ...spec, tiedHeads: heads } : spec, null, 2)}\n`;
       if (flags.out !== undefined) await commitOutputs(outputs, [{ path: flags.out, content: json }]);

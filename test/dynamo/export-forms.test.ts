@@ -15,7 +15,7 @@ import { describeAction, inferSpec, type PermutationGroup } from '../../lib/alig
 import { readModel } from '../../lib/onnx/model.js';
 import { expectLmcReference, type LmcCurveReference } from '../checks/lmc-reference.js';
 import { expectMechanismsThroughLegacy, type MechanismsReference } from '../checks/mechanisms-reference.js';
-import { fixture, tempDir } from '../helpers.js';
+import { fixture, runCliInProcess, tempDir } from '../helpers.js';
 import { expectSpecAndRandomPermutation } from './transformer-inputs.js';
 
 const tmp = tempDir();
@@ -88,6 +88,15 @@ describe('an all-zero bias dropped in one checkpoint of a transformer pair', () 
       return [...c.arena.subarray(p.offset, p.offset + p.length)];
     };
     bias(mid).forEach((v, i) => expect(v).toBeCloseTo(bias(b)[i]! / 2, 6));
+  });
+
+  it('spec and permute with --pair load the partner as a pair: the bias one dropped is restored, so they pair and run', async () => {
+    const r = await runCliInProcess('spec', dynamo('vit_zero_bias_a'), '--pair', dynamo('vit_zero_bias_b'));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^permutation spec of .*vit_zero_bias_a\.onnx/);
+    const out = join(tmp.dir, 'zero_bias_permuted.onnx');
+    expect((await runCliInProcess('permute', dynamo('vit_zero_bias_a'), '--pair', dynamo('vit_zero_bias_b'), '--random', '-o', out, '--quiet')).status).toBe(0);
   });
 });
 
