@@ -12,6 +12,7 @@ import type { Dataset } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { interpolateArenas } from '../interpolate.js';
 import { addBatchLoss, lossMeans, lossSetup, lossSums, type LossSetup } from '../checks/lmc.js';
+import { sharedConstants } from '../align/spec/constants.js';
 import { modulePath } from '../onnx/names.js';
 import { nodeName } from '../onnx/graph.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
@@ -55,20 +56,28 @@ export interface LayerwiseParameterGroup {
 /**
  * The layer a parameter belongs to: the module path of the node that reads it (a BatchNormalization
  * node is its own module; a folded conv holds its BN), else its tensor's name without the last
- * segment (`fc1.weight` → `fc1`), else the node's name.
+ * segment (`fc1.weight` → `fc1`), else a root-level state_dict name as its own layer (a ViT's
+ * `pos`, which only an Add reads), else the node's name.
  */
 function layerName(checkpoint: Checkpoint, p: Parameter): string {
   const node = checkpoint.model.graph!.node[p.nodeIndex]!;
   const path = modulePath(nodeName(node, p.nodeIndex), node.metadataProps);
   if (path) return path;
   const dot = p.tensor.lastIndexOf('.');
-  return dot > 0 && !p.tensor.startsWith('onnx::') ? p.tensor.slice(0, dot) : p.node;
+  if (dot > 0 && !p.tensor.startsWith('onnx::')) return p.tensor.slice(0, dot);
+  // Exporter-made names (`onnx::Conv_17`, the dynamo exporter's `val_12`) name no module.
+  return /^[A-Za-z_]\w*$/.test(p.tensor) && !/^val_\d+$/.test(p.tensor) ? p.tensor : p.node;
 }
 
-/** Groups in graph order of their first parameter; `key` names a parameter's group (undefined: none). */
-function groupParameters(checkpoint: Checkpoint, key: (layer: string) => string | undefined): LayerwiseParameterGroup[] {
+/**
+ * Groups in graph order of their first parameter; `key` names a parameter's group (undefined:
+ * none). Parameter uses in `constants` (equal in A and B: not trained, such as the dynamo
+ * exporter's lifted constants) join no group: interpolating them changes nothing.
+ */
+function groupParameters(checkpoint: Checkpoint, key: (layer: string) => string | undefined, constants: ReadonlySet<number>): LayerwiseParameterGroup[] {
   const groups = new Map<string, Parameter[]>();
   for (const p of checkpoint.parameters) {
+    if (constants.has(p.index)) continue;
     const name = key(layerName(checkpoint, p));
     if (name === undefined) continue;
     const list = groups.get(name) ?? [];
@@ -81,11 +90,12 @@ function groupParameters(checkpoint: Checkpoint, key: (layer: string) => string 
 /**
  * The groups of a checkpoint: per layer, per first module-path segment, or per given prefix
  * (`layer2` holds `layer2` and every `layer2.*`). A prefix no layer has, or two prefixes
- * claiming one tensor, is an InvalidArgumentError naming the layers there are.
+ * claiming one tensor, is an InvalidArgumentError naming the layers there are. The parameter
+ * uses in `constants` join no group.
  */
-export function layerwiseGroups(checkpoint: Checkpoint, groupBy: 'layer' | 'module', modules?: readonly string[]): LayerwiseParameterGroup[] {
-  if (!modules) return groupParameters(checkpoint, groupBy === 'layer' ? (l) => l : (l) => l.split('.')[0]!);
-  const layers = [...new Set(checkpoint.parameters.map((p) => layerName(checkpoint, p)))];
+export function layerwiseGroups(checkpoint: Checkpoint, groupBy: 'layer' | 'module', modules?: readonly string[], constants: ReadonlySet<number> = new Set()): LayerwiseParameterGroup[] {
+  if (!modules) return groupParameters(checkpoint, groupBy === 'layer' ? (l) => l : (l) => l.split('.')[0]!, constants);
+  const layers = [...new Set(checkpoint.parameters.filter((p) => !constants.has(p.index)).map((p) => layerName(checkpoint, p)))];
   const under = (layer: string, prefix: string): boolean => layer === prefix || layer.startsWith(`${prefix}.`);
   for (const prefix of modules) {
     if (!layers.some((l) => under(l, prefix))) {
@@ -97,7 +107,7 @@ export function layerwiseGroups(checkpoint: Checkpoint, groupBy: 'layer' | 'modu
     if (claims.length > 1) throw new InvalidArgumentError(`${checkpoint.file}: the layer '${layer}' is under two module prefixes, '${claims[0]}' and '${claims[1]}'; give prefixes that do not overlap`);
   }
   // In graph order of first use, whatever order the prefixes were given in.
-  return groupParameters(checkpoint, (l) => modules.find((m) => under(l, m)));
+  return groupParameters(checkpoint, (l) => modules.find((m) => under(l, m)), constants);
 }
 
 /** One distinct model to measure: the groups at ½ and the base of the rest. */
@@ -135,7 +145,9 @@ export async function layerwiseBarriers(a: Checkpoint, b: Checkpoint, data: Data
   const { groupBy, modules, draws, seed, batchSize, feed, signal, onProgress } = resolveOptions('layerwiseBarriers()', LAYERWISE_OPTIONS, options);
   pairCheckpoints(a, b);
   const setup = lossSetup(a, data);
-  const groups = layerwiseGroups(a, groupBy, modules);
+  const untrained = new Set(sharedConstants(a, b).a);
+  const constants = new Set(a.parameters.filter((p) => untrained.has(p.tensor)).map((p) => p.index));
+  const groups = layerwiseGroups(a, groupBy, modules, constants);
   const grouped = new Set(groups.flatMap((g) => g.parameters.map((p) => p.index)));
   const ungrouped = a.parameters.filter((p) => !grouped.has(p.index));
   const orders = cumulativeOrders(groups.length, draws, seed);
@@ -144,7 +156,7 @@ export async function layerwiseBarriers(a: Checkpoint, b: Checkpoint, data: Data
   const plans = new Map<string, Plan>();
   const plan = (set: readonly number[], base: 'a' | 'b'): string => {
     const sorted = [...set].sort((x, y) => x - y);
-    const whole = ungrouped.length === 0 && sorted.length === groups.length;
+    const whole = ungrouped.every((p) => constants.has(p.index)) && sorted.length === groups.length;
     const key = whole ? 'all' : `${base}:${sorted.join(',')}`;
     if (!plans.has(key)) plans.set(key, { key, groups: new Set(sorted), base: whole ? 'a' : base });
     return key;

@@ -145,3 +145,20 @@ describe('layer-wise barriers', () => {
     await expect(run).rejects.toThrow(CancelledError);
   });
 });
+
+describe('layer groups of a transformer from both exporters', () => {
+  it('the legacy and the dynamo export of the ViT give the same groups: the root-level `pos` is its own, the dynamo exporter’s lifted constants (equal in A and B) join none', async () => {
+    const data = await openDataset({ data: fixture('data', 'fashion_test_x.npy'), labels: fixture('data', 'fashion_test_y.npy'), normalize: { mean: [0.286], std: [0.353] }, limit: 16 });
+    const groups = async (dir: string) => {
+      const [a, b] = await Promise.all([loadCheckpoint(fixture('models', dir, 'vit_hand_a.onnx')), loadCheckpoint(fixture('models', dir, 'vit_hand_b.onnx'))]);
+      const result = await layerwiseBarriers(a, b, data, { draws: 0 });
+      return { named: result.groups.map((g) => [g.name, g.size]), ungrouped: result.ungrouped };
+    };
+    const [legacy, dynamo] = [await groups(''), await groups('dynamo')];
+    expect(legacy.named.map(([name]) => name)).toContain('pos');
+    expect(dynamo.named).toEqual(legacy.named);
+    expect(legacy.ungrouped).toEqual([]);
+    expect(dynamo.ungrouped.length).toBeGreaterThan(0);
+    expect(dynamo.ungrouped.every((t) => /^val_\d+$/.test(t))).toBe(true);
+  });
+});
