@@ -224,9 +224,29 @@ export interface SpecSummary {
 }
 
 /** The aligned pair's results next to the naive ones. */
+/** One residual stream's orthogonal map as a report shows it. */
+export interface OrthogonalSummary {
+  readonly label: string;
+  readonly size: number;
+  /** Whether the map keeps the all-ones direction (LayerNorms read the stream). */
+  readonly keepsOnes: boolean;
+  /** Σ ⟨a, O·b⟩ over the stream vectors, and the same with O = identity. */
+  readonly objective: number;
+  readonly initialObjective: number;
+  /** Norm scales folded into their readers. */
+  readonly norms: number;
+}
+
+/** How an alignment is named in reports: the matching, and `+ orthogonal` when a stream map followed. */
+export function alignmentName(a: Pick<AlignedAnalysis, 'method' | 'orthogonal'>): string {
+  return `${a.method} matching${a.orthogonal ? ' + orthogonal' : ''}`;
+}
+
 export interface AlignedAnalysis extends PairAnalysis {
   readonly method: 'weight' | 'activation';
   readonly spec: SpecSummary;
+  /** Present when B was aligned by the permutations and then an orthogonal map of each residual stream (lib/align/orthogonal.ts). */
+  readonly orthogonal?: readonly OrthogonalSummary[];
   /** Weight matching: the objective after each sweep. */
   readonly objective?: number[];
 }

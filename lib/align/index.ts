@@ -89,6 +89,8 @@ export interface AlignResult {
   readonly activationMatching?: ActivationMatchingResult;
   /** With symmetry 'orthogonal': each residual stream's map, applied after the permutations (the aligned arena holds both). */
   readonly orthogonal?: readonly StreamMap[];
+  /** With symmetry 'orthogonal': B with the permutations alone. */
+  readonly permuted?: Checkpoint;
 }
 
 /**
@@ -120,7 +122,7 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
   if (symmetry === 'permutation') return permuted;
   const cross = method === 'activation' ? await streamCrossOfActivations(a, permuted.aligned, bound, data!, batchSize, threads, control) : undefined;
   const orthogonal = orthogonalAlignment(a, permuted.aligned, bound, { threads }, cross);
-  return { ...permuted, aligned: { ...b, arena: orthogonal.arena }, orthogonal: orthogonal.streams };
+  return { ...permuted, aligned: { ...b, arena: orthogonal.arena }, orthogonal: orthogonal.streams, permuted: permuted.aligned };
 }
 
 /**

@@ -1,12 +1,12 @@
 /** `llfc analyze A.onnx B.onnx --data X [--labels Y]`: LMC plus LLFC and its two conditions per layer. */
 import { Command, Option } from 'commander';
-import type { AlignMethod, CorrelationForm } from '../align/index.js';
+import type { AlignMethod, AlignSymmetry, CorrelationForm } from '../align/index.js';
 import { analyze, analyzeAligned } from '../api.js';
 import { ANALYZE_OPTIONS } from '../checks/analyze.js';
 import { CHECKS, type CheckSwitches } from '../checks/registry.js';
 import { warnings } from '../folded-batchnorm.js';
 import { optionDefault, OPTIONS, resolveOptions } from '../options.js';
-import type { AlignedAnalysis, PairAnalysis } from '../results.js';
+import { alignmentName, type AlignedAnalysis, type PairAnalysis } from '../results.js';
 import { datasetFiles } from '../dataset/index.js';
 import { addCalibrationOptions, addDataOptions, addRepairOptions, calibrationFromFlags, datasetOptionsFromFlags, repairOptionsFromFlags, repairSetFromFlags, type CalibrationFlags, type DataFlags, type RepairFlags } from './data-options.js';
 import { analysisReportFields, analyzeSettings, dataSourceOf } from '../report/fields.js';
@@ -25,6 +25,7 @@ export interface AnalyzeFlags extends DataFlags, ReportFlags, CheckSwitches, Omi
   /** One method, or several comma separated (weight,activation): B aligned afresh by each. */
   align?: string;
   correlation?: CorrelationForm;
+  symmetry?: AlignSymmetry;
 }
 
 /** The checks that have a switch, with their option names. */
@@ -85,12 +86,17 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
     if (options.repair) throw new InvalidArgumentError('--shard with --repair: REPAIR measures each layer after the earlier ones are corrected, pass after pass, and cannot be sharded; run it whole (without --shard)');
     return runShardFromFlags('analyze', a, b, data, options, flags);
   }
+  if (flags.symmetry !== undefined && flags.align === undefined) throw new InvalidArgumentError('--symmetry chooses what --align may change; give --align too');
   const methods = flags.align !== undefined ? alignMethods(flags.align) : undefined;
   const request = { a, b, data, ...(calibration ? { calibration } : {}), ...(repairSet ? { repairSet } : {}) };
   const outputs = await checkOutputs(flags, [a, b, ...datasetFiles(data), ...(calibration ? datasetFiles(calibration) : []), ...(repairSet ? datasetFiles(repairSet) : [])]);
   const { naive: analysis, aligned, alsoAligned, foldedBatchNorm } = await withProgress(flags, (control) =>
     methods
-      ? analyzeAligned(request, { method: methods[0]!, ...(methods.length > 1 ? { alsoAlign: methods.slice(1) } : {}), ...(flags.correlation ? { correlation: flags.correlation } : {}) }, { ...options, ...control })
+      ? analyzeAligned(
+          request,
+          { method: methods[0]!, ...(methods.length > 1 ? { alsoAlign: methods.slice(1) } : {}), ...(flags.correlation ? { correlation: flags.correlation } : {}), ...(flags.symmetry ? { symmetry: flags.symmetry } : {}) },
+          { ...options, ...control },
+        )
       : analyze(request, { ...options, ...control }).then(({ foldedBatchNorm, ...naive }) => ({ naive, aligned: undefined, alsoAligned: undefined, foldedBatchNorm })),
   );
   const source = dataSourceOf(data);
@@ -102,7 +108,7 @@ export async function runAnalyze(a: string, b: string, flags: AnalyzeFlags): Pro
     return [
       head,
       `== naive (B as trained) ==\n\n${analysisText(analysis)}`,
-      ...all.map((x) => `== aligned (B permuted by ${x.method} matching; ${x.spec.groups.length} permutation groups: ${symmetriesText(x)}) ==\n\n${analysisText(x)}`),
+      ...all.map((x) => `== aligned (B permuted by ${alignmentName(x)}; ${x.spec.groups.length} permutation groups: ${symmetriesText(x)}${orthogonalText(x)}) ==\n\n${analysisText(x)}`),
       barrierComparison(analysis, all),
     ].join('\n\n');
   });
@@ -117,7 +123,12 @@ export function analysisHead(a: string, b: string, analysis: PairAnalysis, sourc
 function barrierComparison(naive: PairAnalysis, aligned: readonly AlignedAnalysis[]): string {
   if (!naive.lmc?.barriers || aligned.some((x) => !x.lmc?.barriers)) return '';
   if (aligned.length === 1) return `loss barrier: naive ${fixed(naive.lmc.barriers.loss)} → aligned ${fixed(aligned[0]!.lmc!.barriers!.loss)}`;
-  return `loss barrier: naive ${fixed(naive.lmc.barriers.loss)}${aligned.map((x) => ` → ${x.method} matching ${fixed(x.lmc!.barriers!.loss)}`).join('')}`;
+  return `loss barrier: naive ${fixed(naive.lmc.barriers.loss)}${aligned.map((x) => ` → ${alignmentName(x)} ${fixed(x.lmc!.barriers!.loss)}`).join('')}`;
+}
+
+/** The orthogonal maps that followed the permutations, if any. */
+function orthogonalText(aligned: AlignedAnalysis): string {
+  return (aligned.orthogonal ?? []).map((s) => `; then an orthogonal map of the ${s.size}-unit residual stream${s.keepsOnes ? ' (keeping 1, for its LayerNorms)' : ''}, ${s.norms} norm scales folded`).join('');
 }
 
 /** The kinds of symmetry an alignment used, with their group counts. */
@@ -134,7 +145,10 @@ export function analyzeCommand(): Command {
     .option('--steps <n>', `points of the LMC α grid (default ${optionDefault('steps')})`)
     .option('--layers <list>', 'layers to check: node names, tensor names, module paths or op types, comma separated')
     .option('--align <methods>', `also align B to A by permutation (${OPTIONS.method.values.join(', ')}; several comma separated: B aligned by each) and analyze the aligned pair`)
-    .addOption(new Option('--correlation <form>', 'activation matching: cross-correlation or Pearson').choices(OPTIONS.correlation.values));
+    .addOption(new Option('--correlation <form>', 'activation matching: cross-correlation or Pearson').choices(OPTIONS.correlation.values))
+    .addOption(
+      new Option('--symmetry <kind>', "with --align: 'orthogonal' analyzes each method's permutations and then the permutations plus an orthogonal map of each residual stream (transformers)").choices(OPTIONS.symmetry.values),
+    );
   for (const o of switchable) {
     const flag = o.name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
     const on = optionDefault(o.name);

@@ -9,7 +9,7 @@ import { CHECKS } from '../checks/registry.js';
 import type { Chart } from '../present/charts.js';
 import { alphaText, esc, figure, layerNameCell, numCell, pctCell, table } from '../present/html.js';
 import { alphaNearestHalf, layerLabels, reportSections, type ReportSections } from '../present/sections.js';
-import type { AlignedAnalysis, SymmetryKind } from '../results.js';
+import { alignmentName, type AlignedAnalysis, type SymmetryKind } from '../results.js';
 import { layerwiseHtml } from '../studies/layerwise-report.js';
 import { renderSvg, reportCharts } from './charts.js';
 import type { Report } from './json.js';
@@ -46,7 +46,7 @@ function checkSections(s: ReportSections, svgs: Map<string, string>): HtmlPart[]
   return parts;
 }
 
-const methodName = (a: AlignedAnalysis): string => (a.method === 'weight' ? 'weight matching' : 'activation matching');
+const methodName = (a: AlignedAnalysis): string => alignmentName(a);
 
 /** What each kind of symmetry permutes (SCIENCE.md §5, §7). */
 const SYMMETRY_TEXT: Record<SymmetryKind, string> = {

@@ -4,7 +4,7 @@
  * again on A and the aligned B with the same options. In-process; the worker's `analyze` task
  * and `analyzeAligned` run it too.
  */
-import type { AlignMethod, CorrelationForm } from '../align/index.js';
+import type { AlignMethod, AlignSymmetry, CorrelationForm } from '../align/index.js';
 import { align } from '../align/index.js';
 import { summarizeSpec } from '../align/summary.js';
 import type { Checkpoint } from '../checkpoint.js';
@@ -20,10 +20,12 @@ export interface AlignRequest {
   readonly alsoAlign?: readonly AlignMethod[];
   readonly correlation?: CorrelationForm;
   readonly seed?: number;
+  /** 'orthogonal': each method's permutations analyzed, then the permutations plus an orthogonal map of each residual stream (default 'permutation'). */
+  readonly symmetry?: AlignSymmetry;
 }
 
 /** The option kinds of an {@link AlignRequest} (defaults and validation: lib/options.ts). */
-export const ALIGN_REQUEST_OPTIONS = { method: 'method', alsoAlign: 'alsoAlign', correlation: 'correlation', seed: 'seed' } as const satisfies OptionSchema<AlignRequest>;
+export const ALIGN_REQUEST_OPTIONS = { method: 'method', alsoAlign: 'alsoAlign', correlation: 'correlation', seed: 'seed', symmetry: 'symmetry' } as const satisfies OptionSchema<AlignRequest>;
 
 /** The naive analysis and the aligned one beside it (and those of the further methods). */
 export interface NaiveAndAligned {
@@ -38,23 +40,28 @@ export interface NaiveAndAligned {
  */
 export async function analyzeNaiveAndAligned(a: Checkpoint, b: Checkpoint, data: Dataset, alignment: AlignRequest, options: AnalyzeOptions = {}): Promise<NaiveAndAligned> {
   const naive = await analyzePair(a, b, data, options);
-  const { method, alsoAlign, correlation, seed } = alignment;
+  const { method, alsoAlign, correlation, seed, symmetry } = alignment;
   const { signal, onProgress, batchSize } = options;
-  const alignedBy = async (by: AlignMethod): Promise<AlignedAnalysis> => {
+  const alignedBy = async (by: AlignMethod): Promise<AlignedAnalysis[]> => {
     const result = await align(a, b, {
       method: by,
       ...(by === 'activation' ? { data, ...(batchSize ? { batchSize } : {}) } : {}),
       ...(correlation ? { correlation } : {}),
       ...(seed !== undefined ? { seed } : {}),
+      ...(symmetry ? { symmetry } : {}),
       ...(signal ? { signal } : {}),
       ...(onProgress ? { onProgress } : {}),
     });
-    const aligned = await analyzePair(a, result.aligned, data, options);
-    return { ...aligned, method: by, spec: summarizeSpec(result.spec), objective: result.objective };
+    const spec = summarizeSpec(result.spec);
+    const permuted = await analyzePair(a, result.permuted ?? result.aligned, data, options);
+    const analyses: AlignedAnalysis[] = [{ ...permuted, method: by, spec, objective: result.objective }];
+    if (result.orthogonal) {
+      const orthogonal = result.orthogonal.map((s) => ({ label: s.label, size: s.size, keepsOnes: s.keepsOnes, objective: s.objective, initialObjective: s.initialObjective, norms: s.norms.length }));
+      analyses.push({ ...(await analyzePair(a, result.aligned, data, options)), method: by, spec, objective: result.objective, orthogonal });
+    }
+    return analyses;
   };
-  const aligned = await alignedBy(method);
-  if (!alsoAlign) return { naive, aligned };
-  const alsoAligned: AlignedAnalysis[] = [];
-  for (const by of alsoAlign) alsoAligned.push(await alignedBy(by));
-  return { naive, aligned, alsoAligned };
+  const [aligned, ...rest] = await alignedBy(method);
+  for (const by of alsoAlign ?? []) rest.push(...(await alignedBy(by)));
+  return rest.length > 0 ? { naive, aligned: aligned!, alsoAligned: rest } : { naive, aligned: aligned! };
 }

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, type Checkpoint } from '../../lib/checkpoint.js';
 import { align, BoundSpec, pairSpec } from '../../lib/align/index.js';
+import { analyzeNaiveAndAligned } from '../../lib/studies/aligned.js';
 import { orthogonalAlignment } from '../../lib/align/orthogonal.js';
 import { permutedModel } from '../../lib/align/permute.js';
 import { openDataset } from '../../lib/dataset/index.js';
@@ -125,5 +126,26 @@ describe('llfc align --symmetry orthogonal', () => {
     } finally {
       tmp.cleanup();
     }
+  });
+});
+
+describe('analyze --align … --symmetry orthogonal', () => {
+  it('analyzes each method’s permutations, then the permutations plus the stream map, whose endpoint B keeps B’s loss (1e-5)', async () => {
+    const [a, b] = await pair('vit_hand');
+    const data = await openDataset({ data: fixture('data', 'fashion_test_x.npy'), labels: fixture('data', 'fashion_test_y.npy'), normalize: { mean: [0.286], std: [0.353] }, limit: 64 });
+    const options = { lmcAlphas: [0, 0.5, 1], commutativity: false };
+    const { naive, aligned, alsoAligned } = await analyzeNaiveAndAligned(a, b, data, { method: 'weight', alsoAlign: ['activation'], symmetry: 'orthogonal' }, options);
+    const all = [aligned, ...(alsoAligned ?? [])];
+    expect(all.map((x) => [x.method, Boolean(x.orthogonal)])).toEqual([['weight', false], ['weight', true], ['activation', false], ['activation', true]]);
+    for (const x of all) expect(x.lmc!.loss[2]).toBeCloseTo(naive.lmc!.loss[2]!, 5);
+    const [stream] = all[1]!.orthogonal!;
+    expect(stream).toMatchObject({ size: 32, keepsOnes: true, norms: 5 });
+    expect(stream!.objective).toBeGreaterThanOrEqual(stream!.initialObjective);
+  });
+
+  it('refuses --symmetry without --align', async () => {
+    const r = await runCliInProcess('analyze', model('vit_hand_a'), model('vit_hand_b'), '--data', fixture('data', 'fashion_test_x.npy'), '--symmetry', 'orthogonal');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--symmetry chooses what --align may change; give --align too/);
   });
 });

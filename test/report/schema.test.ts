@@ -32,6 +32,7 @@ describe('the versioned JSON Schema of the report', () => {
     ['llfc layerwise', ['layerwise', fixture('models', 'cnn_bn_a.onnx'), fixture('models', 'cnn_bn_b.onnx'), ...data, ...labels, '--draws', '1']],
     ['llfc layerwise --modules', ['layerwise', fixture('models', 'resnet_a.onnx'), fixture('models', 'resnet_b.onnx'), ...data, ...labels, '--modules', 'layer1,layer3', '--draws', '0']],
     ['llfc analyze --align weight,activation on a mixture of experts', ['analyze', fixture('models', 'moe_a.onnx'), fixture('models', 'moe_b.onnx'), ...data, ...labels, '--align', 'weight,activation', '--no-commutativity']],
+    ['llfc analyze --align activation --symmetry orthogonal on a ViT', ['analyze', fixture('models', 'vit_hand_a.onnx'), fixture('models', 'vit_hand_b.onnx'), ...data, ...labels, '--align', 'activation', '--symmetry', 'orthogonal', '--no-commutativity', '--steps', '3']],
     ['llfc analyze on a byte LM (token counts)', ['analyze', fixture('models', 'lm_tied_a.onnx'), fixture('models', 'lm_tied_b.onnx'), '--data', fixture('data', 'lm_heldout_ids.npy'), '--labels', 'next-token', '--limit', '8']],
   ])('describes what %s writes', (_what, args) => {
     const report = llfcJson(...args);
