@@ -22,7 +22,7 @@ import type { Dataset } from '../dataset/index.js';
 import { OrthogonalError } from '../errors.js';
 import type { RunControl } from '../progress.js';
 import { Accumulator, correlate, type Feed } from './activation-matching.js';
-import { nodeName } from '../onnx/graph.js';
+import { nodeName, producerMap } from '../onnx/graph.js';
 import type { NodeProto } from '../onnx/proto.js';
 import { native } from '../native.js';
 import { resolveOptions } from '../options.js';
@@ -125,18 +125,36 @@ function scaleOf(checkpoint: Checkpoint, arena: Float32Array, norm: StreamNorm, 
   return gamma;
 }
 
+/** The graph's nodes with, per value, the nodes reading it and the node (and output slot) writing it. */
+interface GraphIndex {
+  readonly nodes: readonly NodeProto[];
+  readonly consumers: ReadonlyMap<string, readonly number[]>;
+  readonly producers: ReadonlyMap<string, { node: number; slot: number }>;
+  /** The producing node itself. */
+  producer(value: string | undefined): NodeProto | undefined;
+}
+
+function graphIndex(checkpoint: Checkpoint): GraphIndex {
+  const graph = checkpoint.model.graph!;
+  const nodes = graph.node;
+  const consumers = new Map<string, number[]>();
+  nodes.forEach((n, i) => n.input.forEach((v) => v && (consumers.get(v) ?? consumers.set(v, []).get(v)!).push(i)));
+  const producers = producerMap(graph);
+  return { nodes, consumers, producers, producer: (value) => (value === undefined ? undefined : nodes[producers.get(value)?.node ?? -1]) };
+}
+
 /**
  * The norms on a stream group and the linear layers each one's output reaches. A norm output
  * that reaches anything but a linear layer through shape-preserving ops (a post-norm residual
  * stream, a scale applied to a writer's output) cannot be folded: OrthogonalError names it.
  */
 export function streamNorms(checkpoint: Checkpoint, group: PermutationGroup): StreamNorm[] {
-  const graph = checkpoint.model.graph!;
-  const nodes = graph.node;
-  const consumers = new Map<string, number[]>();
-  nodes.forEach((n, i) => n.input.forEach((v) => v && consumers.set(v, [...(consumers.get(v) ?? []), i])));
-  const producer = new Map<string, NodeProto>();
-  for (const n of nodes) for (const o of n.output) producer.set(o, n);
+  return normsOf(checkpoint, group, graphIndex(checkpoint));
+}
+
+/** streamNorms on a graph already indexed. */
+function normsOf(checkpoint: Checkpoint, group: PermutationGroup, index: GraphIndex): StreamNorm[] {
+  const { nodes, consumers, producer, producers } = index;
   const byNode = new Map<number, ParameterAction[]>();
   for (const a of group.parameters) {
     const at = checkpoint.parameters[a.parameter]!.nodeIndex;
@@ -178,9 +196,8 @@ export function streamNorms(checkpoint: Checkpoint, group: PermutationGroup): St
           const direct = byNode.get(i) ?? [];
           // A weight read through a Transpose (a tied LM head: MatMul(x, Transpose(embedding))).
           const transposed = nodes[i]!.input.flatMap((v) => {
-            const from = producer.get(v);
-            const at = from && from.opType === 'Transpose' ? nodes.indexOf(from) : -1;
-            return at >= 0 ? (byNode.get(at) ?? []) : [];
+            const at = producers.get(v)?.node;
+            return at !== undefined && nodes[at]!.opType === 'Transpose' ? (byNode.get(at) ?? []) : [];
           });
           if (direct.length + transposed.length === 0) {
             throw new OrthogonalError(`${checkpoint.file}: the output of the norm '${node.name}' reaches '${name(i)}' (${op}), whose weights are not on the stream`);
@@ -199,17 +216,17 @@ export function streamNorms(checkpoint: Checkpoint, group: PermutationGroup): St
 }
 
 /** Whether a Mul's other input is a normalized value: x / sqrt(…), or x · (1 / sqrt(…)). */
-function isNormalized(value: string | undefined, producer: Map<string, NodeProto>): boolean {
-  const from = value === undefined ? undefined : producer.get(value);
+function isNormalized(value: string | undefined, producer: GraphIndex['producer']): boolean {
+  const from = producer(value);
   if (!from) return false;
   if (from.opType === 'Div') return true;
-  return from.opType === 'Mul' && from.input.some((v) => ['Reciprocal', 'Sqrt'].includes(producer.get(v)?.opType ?? ''));
+  return from.opType === 'Mul' && from.input.some((v) => ['Reciprocal', 'Sqrt'].includes(producer(v)?.opType ?? ''));
 }
 
 /** Whether a normalized value's numerator is x − mean(x) (a decomposed LayerNorm). */
-function meanSubtracted(value: string, producer: Map<string, NodeProto>): boolean {
-  const numerator = producer.get(producer.get(value)!.input[0]!);
-  return numerator?.opType === 'Sub' && numerator.input.some((v) => producer.get(v)?.opType === 'ReduceMean');
+function meanSubtracted(value: string, producer: GraphIndex['producer']): boolean {
+  const numerator = producer(producer(value)!.input[0]!);
+  return numerator?.opType === 'Sub' && numerator.input.some((v) => producer(v)?.opType === 'ReduceMean');
 }
 
 /** The arena with every norm of the stream folded: readers·diag(γ), shift/γ, γ = 1. */
@@ -280,9 +297,10 @@ function rotate(checkpoint: Checkpoint, arena: Float32Array, actions: readonly P
 
 /** The groups of a spec that are residual streams: those read through a LayerNorm or RMSNorm. */
 export function streamGroups(checkpoint: Checkpoint, spec: BoundSpec): { group: number; norms: StreamNorm[] }[] {
+  const index = graphIndex(checkpoint);
   return spec.spec.groups.flatMap((g, group) => {
     if (g.carries || g.experts) return [];
-    const norms = streamNorms(checkpoint, g);
+    const norms = normsOf(checkpoint, g, index);
     return norms.length > 0 ? [{ group, norms }] : [];
   });
 }
@@ -293,14 +311,13 @@ export function streamGroups(checkpoint: Checkpoint, spec: BoundSpec): { group: 
  */
 export async function streamCrossOfActivations(a: Checkpoint, b: Checkpoint, spec: BoundSpec, data: Dataset, batchSize: number, threads: number, control: RunControl): Promise<Map<number, Float64Array>> {
   const nodes = b.model.graph!.node;
-  const producer = new Map<string, string>();
-  for (const n of nodes) for (const o of n.output) producer.set(o, n.opType);
+  const producers = producerMap(b.model.graph!);
   const feeds: Feed[] = [];
   const perStream = new Map<number, Accumulator[]>();
   for (const { group, norms } of streamGroups(b, spec)) {
     const g = spec.spec.groups[group]!;
     const shifts = new Set(norms.flatMap((n) => (n.shift ? [nodes[b.parameters[n.shift.parameter]!.nodeIndex]!.output[0]!] : [])));
-    const sums = g.values.filter((v) => producer.get(v.value) === 'Add' && !shifts.has(v.value));
+    const sums = g.values.filter((v) => nodes[producers.get(v.value)?.node ?? -1]?.opType === 'Add' && !shifts.has(v.value));
     if (sums.length === 0) throw new OrthogonalError(`${b.file}: no residual sum carries the stream '${g.label}', so activations cannot align it (use --method weight)`);
     const accs = sums.map((v) => new Accumulator(v, g.size));
     feeds.push(...accs.map((acc) => ({ a: acc.action.value, b: acc.action.value, acc })));
