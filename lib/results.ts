@@ -127,7 +127,7 @@ export interface RepairResult {
   readonly source: string;
   /** Samples of it the statistics cover. */
   readonly samples: number;
-  /** ε of σ̃_α = √(σ_α² + ε). */
+  /** ε of σ̃ = √(σ² + ε), under θ(α)'s and the endpoints' σ alike. */
   readonly epsilon: number;
   /** The layers corrected (module paths, else node names), in graph order. */
   readonly layers: string[];

@@ -1,16 +1,21 @@
 /**
  * REPAIR (Jordan et al., ICLR 2023; SCIENCE.md §6): the interpolated model θ(α) with each hidden
  * layer's pre-activation statistics corrected, per channel, to the interpolation of the
- * endpoints' statistics: target μ = (1−α)μ_A + αμ_B, σ = (1−α)σ_A + ασ_B; μ_α, σ_α measured in
- * θ(α) with the earlier layers already repaired; folded into the layer as W' = W·σ/σ̃_α per
- * output channel and b' = (b − μ_α)·σ/σ̃_α + μ, σ̃_α = √(σ_α² + ε). A graph that keeps its
- * BatchNormalization nodes gets the paper's BN form instead: every BN's running mean and
- * variance recomputed on θ(α), nothing else changed.
+ * endpoints' statistics. Every standard deviation carries the same ε: σ̃ = √(σ² + ε); target
+ * μ = (1−α)μ_A + αμ_B, σ = (1−α)σ̃_A + ασ̃_B; μ_α, σ̃_α measured in θ(α) with the earlier layers
+ * already repaired; folded into the layer as W' = W·s per output channel and b' = b·s + (μ − μ_α·s),
+ * s = σ/σ̃_α. ε under the target too makes REPAIR of an endpoint the identity (θ(0) = A measures
+ * A's statistics, so s = 1 and μ − μ_α = 0 exactly), and a dead channel still gets the target mean.
+ * A graph that keeps its BatchNormalization nodes gets the paper's BN form instead: every BN's
+ * running mean and variance recomputed on θ(α), nothing else changed (not an identity at the
+ * endpoints: the population statistics replace the trained running ones).
  *
  * Layers whose statistics do not depend on each other (every repaired layer above them already
  * corrected) are measured in one pass: a level is one pass over the statistics set, so an MLP
- * takes one pass per hidden layer and a ResNet's parallel branches share theirs. Statistics are
- * per-channel float64 sums from the native kernel (channelMoments).
+ * takes one pass per hidden layer and a ResNet's parallel branches share theirs. The endpoints
+ * are measured the same way as θ(α), level by level in A's graph with the same taps, so that
+ * θ(0) and θ(1) give exactly A's and B's numbers. Statistics are per-channel float64 sums from
+ * the native kernel (channelMoments).
  */
 import { checkpointFromModel, pairCheckpoints, type Checkpoint, type Parameter } from '../checkpoint.js';
 import type { Dataset } from '../dataset/index.js';
@@ -27,7 +32,7 @@ import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.j
 import { throwIfAborted, type RunControl } from '../progress.js';
 import { floatOutput, ModelSession } from '../session.js';
 
-/** ε of σ̃_α = √(σ_α² + ε): a channel that is constant in θ(α) gets the target mean instead of a division by zero. */
+/** ε of σ̃ = √(σ² + ε), for θ(α)'s and the endpoints' σ alike: a channel that is constant in θ(α) gets the target mean instead of a division by zero. */
 export const REPAIR_EPSILON = 1e-5;
 
 export interface RepairOptions extends RunControl {
@@ -319,13 +324,18 @@ async function channelStatistics(checkpoint: Checkpoint, arena: Float32Array, la
   });
 }
 
+/** σ̃ = √(σ² + ε) per channel. */
+const smoothedSigma = (stats: ChannelStats): Float64Array => Float64Array.from(stats.variance, (v) => Math.sqrt(v + REPAIR_EPSILON));
+
 /**
- * Folds the correction of one layer into `arena` (SCIENCE.md §6): W' = W·σ/σ̃_α per output
- * channel, b' = (b − μ_α)·σ/σ̃_α + μ; in float64, each result rounded once to float32.
+ * Folds the correction of one layer into `arena` (SCIENCE.md §6): W' = W·s per output channel,
+ * b' = b·s + (μ − μ_α·s), s = σ/σ̃_α; in float64, each result rounded once to float32. Written so
+ * that s = 1 and μ = μ_α give back W and b bit for bit.
  */
 function foldCorrection(arena: Float32Array, fold: FoldTarget, target: { mean: Float64Array; sigma: Float64Array }, measured: ChannelStats): void {
   const channels = target.mean.length;
-  const scale = Float64Array.from(target.sigma, (sigma, c) => sigma / Math.sqrt(measured.variance[c]! + REPAIR_EPSILON));
+  const measuredSigma = smoothedSigma(measured);
+  const scale = Float64Array.from(target.sigma, (sigma, c) => sigma / measuredSigma[c]!);
   const { weight, weightAxis, bias, biasScale } = fold;
   const inner = weight.shape.slice(weightAxis + 1).reduce((n, d) => n * d, 1);
   for (let i = 0; i < weight.length; i++) {
@@ -334,7 +344,7 @@ function foldCorrection(arena: Float32Array, fold: FoldTarget, target: { mean: F
   }
   for (let c = 0; c < channels; c++) {
     const b = biasScale * arena[bias.offset + c]!;
-    arena[bias.offset + c] = ((b - measured.mean[c]!) * scale[c]! + target.mean[c]!) / biasScale;
+    arena[bias.offset + c] = (b * scale[c]! + (target.mean[c]! - measured.mean[c]! * scale[c]!)) / biasScale;
   }
 }
 
@@ -351,6 +361,21 @@ export interface RepairStatistics {
   readonly samples: number;
 }
 
+/** The layers of one level (one pass), with their places in the pair's list. */
+type Level = readonly { readonly layer: RepairLayer; readonly i: number }[];
+
+/** The pair's layers by level, shallowest first. */
+function levelsOf(pair: RepairPair): Level[] {
+  const deepest = Math.max(...pair.layers.map((l) => l.level));
+  return Array.from({ length: deepest }, (_, k) => pair.layers.flatMap((layer, i) => (layer.level === k + 1 ? [{ layer, i }] : [])));
+}
+
+/** An endpoint's statistics of one layer: μ and σ̃ = √(σ² + ε) per channel. */
+interface EndpointStats {
+  readonly mean: Float64Array;
+  readonly sigma: Float64Array;
+}
+
 /**
  * REPAIR of one pair: the endpoints' statistics, measured once, and the repaired θ(α) for any
  * α. `evaluation` is the data losses are reported on: the statistics come from `repairData`
@@ -361,14 +386,14 @@ export class Repair {
     readonly pair: RepairPair,
     private readonly set: StatisticsSet,
     readonly statistics: RepairStatistics,
-    private readonly endpoints: { a: ChannelStats[]; b: ChannelStats[] } | undefined,
+    private readonly endpoints: { a: EndpointStats[]; b: EndpointStats[] } | undefined,
     private readonly batchSize: number,
     private readonly control: RunControl,
   ) {}
 
   /** Passes over the statistics set one repaired θ(α) takes (the BN form needs no endpoint statistics). */
   static passesPerAlpha(pair: RepairPair): number {
-    return Math.max(...pair.layers.map((l) => l.level));
+    return levelsOf(pair).length;
   }
 
   /** The statistics set of a run: `repairData`'s, else the evaluation data's, first `repairSamples`. */
@@ -378,25 +403,33 @@ export class Repair {
     return { data, samples: Math.min(repairSamples, data.length) };
   }
 
-  /** Prepares REPAIR of a pair (repairCheckpoints): in the fold form, the endpoints' statistics, two passes. `tick` counts batches. */
+  /**
+   * Prepares REPAIR of a pair (repairCheckpoints): in the fold form, the endpoints' statistics,
+   * one pass per level each, the passes θ(α) takes (see the file comment). `tick` counts batches.
+   */
   static async create(pair: RepairPair, evaluation: Dataset, options: RepairOptions = {}, tick: () => void = () => {}): Promise<Repair> {
     const { repairData, batchSize, signal, onProgress } = resolveOptions('repair()', REPAIR_OPTIONS, options);
     const control = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
     const set = Repair.statisticsSet(evaluation, options);
     const statistics: RepairStatistics = { statistics: repairData ? 'repair' : 'evaluation', source: set.data.source, samples: set.samples };
-    let endpoints: { a: ChannelStats[]; b: ChannelStats[] } | undefined;
+    let endpoints: { a: EndpointStats[]; b: EndpointStats[] } | undefined;
     if (pair.form === 'fold') {
-      endpoints = {
-        a: await channelStatistics(pair.a, pair.a.arena, pair.layers, set, batchSize, control, tick),
-        b: await channelStatistics(pair.b, pair.b.arena, pair.layers, set, batchSize, control, tick),
+      const measure = async (arena: Float32Array): Promise<EndpointStats[]> => {
+        const stats: EndpointStats[] = [];
+        for (const level of levelsOf(pair)) {
+          const measured = await channelStatistics(pair.a, arena, level.map((h) => h.layer), set, batchSize, control, tick);
+          level.forEach(({ i }, k) => (stats[i] = { mean: measured[k]!.mean, sigma: smoothedSigma(measured[k]!) }));
+        }
+        return stats;
       };
+      endpoints = { a: await measure(pair.a.arena), b: await measure(pair.b.arena) };
     }
     return new Repair(pair, set, statistics, endpoints, batchSize, control);
   }
 
   /** Passes over the statistics set create() takes. */
   static endpointPasses(pair: RepairPair): number {
-    return pair.form === 'fold' ? 2 : 0;
+    return pair.form === 'fold' ? 2 * Repair.passesPerAlpha(pair) : 0;
   }
 
   /** The layers corrected, in graph order. */
@@ -406,20 +439,18 @@ export class Repair {
 
   /** The repaired θ(α), written into `theta` (an arena of the prepared pair's layout): one pass per level. */
   async repairedArena(alpha: number, theta: Float32Array, tick: () => void = () => {}): Promise<Float32Array> {
-    const { a, b, layers } = this.pair;
+    const { a, b } = this.pair;
     interpolateArenas(a.arena, b.arena, [alpha], [theta]);
-    const deepest = Repair.passesPerAlpha(this.pair);
-    for (let level = 1; level <= deepest; level++) {
+    for (const level of levelsOf(this.pair)) {
       throwIfAborted(this.control.signal);
-      const here = layers.flatMap((layer, i) => (layer.level === level ? [{ layer, i }] : []));
-      const measured = await channelStatistics(a, theta, here.map((h) => h.layer), this.set, this.batchSize, this.control, tick);
-      here.forEach(({ layer, i }, k) => {
+      const measured = await channelStatistics(a, theta, level.map((h) => h.layer), this.set, this.batchSize, this.control, tick);
+      level.forEach(({ layer, i }, k) => {
         if (layer.fold.kind === 'batchnorm') return resetBatchNorm(theta, layer.fold, measured[k]!);
         const sa = this.endpoints!.a[i]!;
         const sb = this.endpoints!.b[i]!;
         const target = {
           mean: Float64Array.from(sa.mean, (m, c) => (1 - alpha) * m + alpha * sb.mean[c]!),
-          sigma: Float64Array.from(sa.variance, (v, c) => (1 - alpha) * Math.sqrt(v) + alpha * Math.sqrt(sb.variance[c]!)),
+          sigma: Float64Array.from(sa.sigma, (s, c) => (1 - alpha) * s + alpha * sb.sigma[c]!),
         };
         foldCorrection(theta, layer.fold, target, measured[k]!);
       });
