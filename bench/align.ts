@@ -7,9 +7,13 @@
  *   npm run bench -- align [--reps=3] [--threads=1] [--no-python]
  *   node --import tsx bench/align.ts [same flags]
  *
- * Models: the trained MLP pair (test/fixtures/models/mlp_{a,b}.onnx) and a ResNet-20 four times
+ * Models: the trained MLP pair (test/fixtures/models/mlp_{a,b}.onnx), a ResNet-20 four times
  * as wide (test/fixtures/generated/resnet20x4_{a,b}.onnx, random init: write it with
- * `/usr/bin/python3 scripts/fixtures/make_align_fixtures.py --bench`; skipped when absent).
+ * `/usr/bin/python3 scripts/fixtures/make_align_fixtures.py --bench`; skipped when absent), the
+ * trained byte GPT of the fixtures (2 blocks of 4 heads: the head steps) and a GPT-2-small-sized
+ * pair (test/fixtures/generated/gpt124m_{a,b}.onnx, random init, 124M parameters, written by
+ * `/usr/bin/python3 bench/make_large_models.py gpt124m` when absent: about 40 s, 1 GB).
+ * --only=TEXT runs the cases whose name contains TEXT (e.g. --only=gpt-2).
  * --threads sets both llfc's GEMM threads and numpy's BLAS threads (default 1 each).
  * Wall time of the algorithm alone: spec inference and file loading are not timed on either side.
  * Target: ≥ 3× faster than numpy + scipy. LLFC_PYTHON picks the interpreter (default /usr/bin/python3).
@@ -33,14 +37,29 @@ interface Case {
   readonly name: string;
   readonly a: string;
   readonly b: string;
+  /** The command that writes a and b when they are absent: run here when `auto`, else named. */
+  readonly make?: { readonly args: readonly string[]; readonly auto: boolean };
 }
 
 const CASES: Case[] = [
   { name: 'MLP 784-256-256-10 (trained)', a: 'test/fixtures/models/mlp_a.onnx', b: 'test/fixtures/models/mlp_b.onnx' },
-  { name: 'ResNet-20 ×4 wide (random)', a: 'test/fixtures/generated/resnet20x4_a.onnx', b: 'test/fixtures/generated/resnet20x4_b.onnx' },
+  {
+    name: 'ResNet-20 ×4 wide (random)',
+    a: 'test/fixtures/generated/resnet20x4_a.onnx',
+    b: 'test/fixtures/generated/resnet20x4_b.onnx',
+    make: { args: ['scripts/fixtures/make_align_fixtures.py', '--bench'], auto: false },
+  },
+  { name: 'byte GPT, 2 blocks of 4 heads (trained)', a: 'test/fixtures/models/lm_untied_a.onnx', b: 'test/fixtures/models/lm_untied_b.onnx' },
+  {
+    name: 'GPT-2 small (random)',
+    a: 'test/fixtures/generated/gpt124m_a.onnx',
+    b: 'test/fixtures/generated/gpt124m_b.onnx',
+    make: { args: ['bench/make_large_models.py', 'gpt124m'], auto: true },
+  },
 ];
 
 interface PythonResult {
+  permutations: number[][];
   objective: number[];
   initialObjective: number;
   sweeps: number;
@@ -62,7 +81,11 @@ function orders(groups: number, seed: number): number[][] {
 function exportCase(dir: string, a: Checkpoint, b: Checkpoint, spec: PermutationSpec, order: number[][]): void {
   const tensors: Record<string, { offset: number; shape: number[] }> = {};
   for (const p of a.parameters) tensors[`p${p.index}`] = { offset: p.offset, shape: [...p.shape] };
-  const groups = spec.groups.map((g) => ({ size: g.size, actions: g.parameters.map((x) => [`p${x.parameter}`, x.axis, x.offset, x.inner]) }));
+  const groups = spec.groups.map((g) => ({
+    size: g.size,
+    actions: g.parameters.map((x) => [`p${x.parameter}`, x.axis, x.offset, x.inner]),
+    ...(g.carries ? { carries: g.carries } : {}),
+  }));
   writeFileSync(join(dir, 'spec.json'), JSON.stringify({ tensors, groups, orders: order }));
   writeFileSync(join(dir, 'a.f32'), Buffer.from(a.arena.buffer, a.arena.byteOffset, a.arena.byteLength));
   writeFileSync(join(dir, 'b.f32'), Buffer.from(b.arena.buffer, b.arena.byteOffset, b.arena.byteLength));
@@ -81,15 +104,25 @@ export async function main(args: string[]): Promise<void> {
   const reps = Number(flag(args, 'reps', '3'));
   const threads = Number(flag(args, 'threads', '1'));
   const python = !args.includes('--no-python');
+  const only = flag(args, 'only', '').toLowerCase();
   console.log(`weight matching, best of ${reps}; GEMM/BLAS threads ${threads}; same spec, arenas and group orders on both sides`);
-  const header = ['model', 'params', 'groups', 'sweeps', 'numpy+scipy', 'llfc', 'speed-up', 'objective rel. diff'];
+  const header = ['model', 'params', 'groups', 'sweeps', 'numpy+scipy', 'llfc', 'speed-up', 'objective rel. diff', 'same permutations'];
   const rows: string[][] = [];
-  for (const c of CASES) {
+  for (const c of CASES.filter((x) => x.name.toLowerCase().includes(only))) {
     const fa = join(root, c.a);
     const fb = join(root, c.b);
-    if (!existsSync(fa) || !existsSync(fb)) {
-      console.log(`${c.name}: ${c.a} not found; run /usr/bin/python3 scripts/fixtures/make_align_fixtures.py --bench (skipped)`);
-      continue;
+    if ((!existsSync(fa) || !existsSync(fb)) && c.make) {
+      const command = `${PYTHON} ${c.make.args.join(' ')}`;
+      if (!c.make.auto) {
+        console.log(`${c.name}: ${c.a} not found; write it with ${command} (skipped)`);
+        continue;
+      }
+      console.log(`${c.name}: ${c.a} not found; writing it with ${command}`);
+      const made = spawnSync(PYTHON, c.make.args, { cwd: root, stdio: 'inherit' });
+      if (made.status !== 0) {
+        console.log(`${c.name}: ${command} failed (skipped)`);
+        continue;
+      }
     }
     const [a, b] = await Promise.all([loadCheckpoint(fa), loadCheckpoint(fb)]);
     const spec = await inferSpec(b);
@@ -121,6 +154,7 @@ export async function main(args: string[]): Promise<void> {
     const theirLast = theirs.objective[theirs.objective.length - 1]!;
     const rel = Math.abs(last - theirLast) / Math.abs(theirLast);
     const agree = rel <= 1e-6 && theirs.sweeps === ours!.sweeps;
+    const samePerms = theirs.permutations.filter((p, g) => p.every((v, i) => v === ours!.permutations[g]![i])).length;
     rows.push([
       c.name,
       `${(a.arena.length / 1e6).toFixed(2)}M`,
@@ -130,6 +164,7 @@ export async function main(args: string[]): Promise<void> {
       fmt(best),
       agree ? `${(theirBest / best).toFixed(1)}×` : 'n/a (objectives differ)',
       rel.toExponential(1),
+      `${samePerms} of ${spec.groups.length} groups`,
     ]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
