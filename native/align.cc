@@ -120,17 +120,28 @@ void extract_units(const float* src, float* out, const size_t* dims, size_t rank
   const size_t after = strides[axis];
   std::vector<size_t> after_offsets;
   if (!after_identity) after_offsets = offsets(dims, strides.data(), maps, axis + 1, rank);
-  float* o = out;
-  for (size_t c = 0; c < count; ++c) {
-    for (size_t base : outer) {
-      for (size_t r = 0; r < inner; ++r) {
-        const float* s = src + base + (offset + c * inner + r) * strides[axis];
-        if (after_identity) {
-          std::memcpy(o, s, after * sizeof(float));
-        } else {
-          for (size_t t = 0; t < after; ++t) o[t] = s[after_offsets[t]];
+  // Unit c at outer position k goes to out[(c * outer.size() + k) * inner * after]. When the axis
+  // is an inner one (a [in, out] weight's output units), the units of one outer position are a
+  // short row of the source: the outer positions are visited in chunks whose rows stay in cache
+  // while every unit reads from them, instead of one pass over the whole tensor per unit.
+  const size_t per = inner * after;
+  const size_t chunk = std::max<size_t>(1, (size_t{1} << 15) / (count * per));
+  for (size_t k0 = 0; k0 < outer.size(); k0 += chunk) {
+    const size_t k1 = std::min(outer.size(), k0 + chunk);
+    for (size_t c = 0; c < count; ++c) {
+      float* o = out + (c * outer.size() + k0) * per;
+      for (size_t k = k0; k < k1; ++k) {
+        for (size_t r = 0; r < inner; ++r) {
+          const float* s = src + outer[k] + (offset + c * inner + r) * strides[axis];
+          if (!after_identity) {
+            for (size_t t = 0; t < after; ++t) o[t] = s[after_offsets[t]];
+          } else if (after == 1) {
+            *o = *s;
+          } else {
+            std::memcpy(o, s, after * sizeof(float));
+          }
+          o += after;
         }
-        o += after;
       }
     }
   }

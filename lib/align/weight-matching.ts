@@ -9,14 +9,17 @@
  * product is kept and reused until a group acting on the tensor's other axes changes), and the
  * linear assignment maximising ⟨P, C⟩ (native/lap.cc) replaces P. The sweep's gain is the sum of
  * ⟨P_new, C⟩ − ⟨P_old, C⟩ over its groups; the search stops after the first sweep gaining
- * ≤ 1e-12. The objective is recomputed exactly (float64) after every sweep.
+ * ≤ 1e-12. The objective is recomputed exactly (float64) after every sweep. A group none of
+ * whose dependencies (the groups on its tensors' other axes) changed since it was last solved
+ * keeps its permutation without a new cost (it is that cost's optimum already).
  *
  * Groups of blocks (attention heads, experts: groups that carry other groups) are one step with
  * the groups they carry (SCIENCE.md §7): for every pair (u of A, j of B) each carried group's
  * assignment between A's member u and B's member j is solved, the pair's score is the sum of the
  * best values (plus, for experts, the gate rows and the expert's tensors no carried group acts
  * on), the assignment of the blocks maximises the total score, and the carried groups of B take
- * the within-block assignments of the chosen pairs. Tensors of exchanged experts are compared
+ * the within-block assignments of the chosen pairs. The costs of all pairs of one kind come from
+ * one GEMM between all of A's blocks and all of B's. Tensors of exchanged experts are compared
  * with the B expert now in their place.
  *
  * scripts/fixtures/weight_matching_reference.py is the same algorithm in numpy + scipy.
@@ -174,6 +177,38 @@ export class WeightCost {
     return cost;
   }
 
+  /**
+   * The cost between every unit of A's members and every unit of B's members of one kind inside
+   * a group of blocks (members: one group per block, the same actions on their own block, all of
+   * size d): an (h·d)×(h·d) matrix whose d×d block (u, j) is between(members[u], members[j]).
+   * One extraction of each block and one GEMM per action, instead of one per pair of blocks.
+   */
+  blocks(members: readonly number[], maps: AxisMaps): Float64Array {
+    const d = this.bound.spec.groups[members[0]!]!.size;
+    const rows = members.length * d;
+    const cost = new Float64Array(rows * rows);
+    const product = new Float32Array(rows * rows);
+    this.terms[members[0]!]!.forEach((first, k) => {
+      const a = new Float32Array(rows * first.rest);
+      const b = new Float32Array(rows * first.rest);
+      members.forEach((m, u) => {
+        const t = this.terms[m]![k]!;
+        t.a ??= this.units(this.a, t.action, d, null, new Float32Array(d * t.rest));
+        a.set(t.a, u * d * t.rest);
+        this.units(this.b, t.action, d, othersOf(maps, t.action.parameter, t.action.axis), b.subarray(u * d * t.rest, (u + 1) * d * t.rest));
+      });
+      this.addon.gemmAbt(a, b, rows, rows, first.rest, product, this.threads);
+      this.addon.addToFloat64(cost, product);
+    });
+    return cost;
+  }
+
+  /** The groups whose permutations the cost of `group` depends on (for a group of blocks, those of its members). */
+  dependencies(group: number): number[] {
+    const members = (this.bound.spec.groups[group]!.carries ?? []).flat().filter((m): m is number => m !== null);
+    return [...new Set([group, ...members].flatMap((g) => this.terms[g]!.flatMap((t) => t.deps)))].sort((x, y) => x - y);
+  }
+
   /** The n units of a parameter use along the action's axis as rows (its other axes gathered by `maps`). */
   private units(c: Checkpoint, action: ParameterAction, n: number, maps: (Int32Array | null)[] | null, out: Float32Array): Float32Array {
     const p = c.parameters[action.parameter]!;
@@ -246,12 +281,14 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
     const perm = perms[gi]!;
     let old = 0;
     const inside = (g.carries ?? []).filter((members) => members.every((m) => m !== null)) as number[][];
-    const within = inside.map((members) =>
-      Array.from({ length: h * h }, (_, pair) => {
+    const within = inside.map((members) => {
+      const all = costs.blocks(members, maps);
+      const n = groups[members[0]!]!.size;
+      const cost = new Float64Array(n * n);
+      return Array.from({ length: h * h }, (_, pair) => {
         const u = Math.floor(pair / h);
         const j = pair % h;
-        const cost = costs.between(members[u]!, members[j]!, maps);
-        const n = groups[members[u]!]!.size;
+        for (let i = 0; i < n; i++) cost.set(all.subarray((u * n + i) * h * n + j * n, (u * n + i) * h * n + (j + 1) * n), i * n);
         if (j === perm[u]) {
           const current = perms[members[j]!]!;
           for (let i = 0; i < n; i++) old += cost[i * n + current[i]!]!;
@@ -259,8 +296,8 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
         const solved = linearSumAssignment(cost, n, n, { maximize: true });
         score[pair] = score[pair]! + solved.total;
         return solved.colInd;
-      }),
-    );
+      });
+    });
     if (g.experts) {
       const sources = expertSources(bound.spec, perms);
       const direct = costs.of(gi, maps, sources);
@@ -286,6 +323,20 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
   };
 
   const warm: (Float64Array | undefined)[] = groups.map(() => undefined);
+  // A group's cost depends only on the permutations of its dependencies: while none of them has
+  // changed since the group was last solved, its cost is the same and its permutation is already
+  // that cost's optimum (gain 0), so the step is skipped (the last sweep of a converged search is
+  // then one objective evaluation). Not with experts, whose exchanged tensors depend on the expert
+  // permutations in ways the dependencies do not list.
+  const dependencies = groups.map((_, gi) => costs.dependencies(gi));
+  const solvedAt: (string | undefined)[] = groups.map(() => undefined);
+  const unchanged = (gi: number): boolean => {
+    if (hasExperts) return false;
+    const key = dependencies[gi]!.map((d) => maps.version(d)).join();
+    const same = solvedAt[gi] === key;
+    solvedAt[gi] = key;
+    return same;
+  };
   const initialObjective = objectiveNow();
   const objective: number[] = [];
   const gains: number[] = [];
@@ -299,7 +350,7 @@ export async function weightMatching(a: Checkpoint, b: Checkpoint, spec: Permuta
       // Lets a Ctrl-C (or any abort) reach the signal between groups.
       await yieldToEventLoop();
       throwIfAborted(signal);
-      if (carried.has(gi)) continue;
+      if (carried.has(gi) || unchanged(gi)) continue;
       if (groups[gi]!.carries) {
         gain += blockStep(gi);
         continue;
