@@ -141,6 +141,8 @@ export interface NativeAddon {
   weakAdditivityStats(options: NativeWeakAdditivityStats): void;
   /** Per channel of an outer × channels × inner feature map: sums += [Σx per channel, Σx² per channel] in float64. */
   channelMoments(options: { x: Float32Array; outer: number; channels: number; inner: number; sums: Float64Array }): void;
+  /** out += [Σ cross-entropy, top-1 hits, labelled rows] of n rows of `classes` logits against n labels, rows labelled ignoreIndex left out (native/loss.h). */
+  crossEntropySums(options: { logits: Float32Array; labels: Int32Array; classes: number; ignoreIndex?: number; out: Float64Array }): void;
   /** out += [‖x − y‖², ‖x‖², ‖y‖²] in float64. */
   sumSquares(x: Float32Array, y: Float32Array, out: Float64Array): void;
   // linear assignment (lib/lap.ts); failures carry `code` LAP_NAN | LAP_BAD_INFINITY |

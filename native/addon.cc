@@ -17,6 +17,7 @@
 #include "feature_stats.h"
 #include "gemm.h"
 #include "interpolate.h"
+#include "loss.h"
 #include "procrustes.h"
 
 // ---- CUDA variant: llfc_cuda.node is this file compiled with LLFC_WITH_CUDA ----------------
@@ -229,6 +230,33 @@ Napi::Value ChannelMoments(const Napi::CallbackInfo& info) {
   expect_length(env, x.length, product(env, {outer, channels, inner}, "outer·channels·inner"), o.name("x"));
   expect_length(env, sums.length, product(env, {channels, 2}, "2·channels"), o.name("sums"));
   guarded(env, [&] { llfc::channel_moments(x.data, outer, channels, inner, sums.data); });
+  return env.Undefined();
+}
+
+// crossEntropySums({ logits: Float32Array(n·classes), labels: Int32Array(n), classes,
+//                    ignoreIndex?: integer, out: Float64Array(3) }): out += [Σ cross-entropy,
+// top-1 hits, labelled rows] over the rows whose label is not ignoreIndex.
+Napi::Value CrossEntropySums(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Options o(env, info[0], "crossEntropySums options");
+  const Napi::Value logits_js = o.get("logits"), labels_js = o.get("labels"), classes_js = o.get("classes"),
+                    ignore_js = o.get("ignoreIndex"), out_js = o.get("out");
+  const auto logits = view<float>(env, logits_js, o.name("logits"));
+  const auto labels = view<int32_t>(env, labels_js, o.name("labels"));
+  const auto out = view<double>(env, out_js, o.name("out"));
+  const size_t classes = integer(env, classes_js, o.name("classes"), 1);
+  const bool has_ignore = !absent(ignore_js);
+  const int32_t ignore = has_ignore ? int32(env, ignore_js, o.name("ignoreIndex")) : 0;
+  expect_length(env, logits.length, product(env, {labels.length, classes}, "labels·classes"), o.name("logits"));
+  expect_length(env, out.length, 3, o.name("out"));
+  for (size_t s = 0; s < labels.length; ++s) {
+    const int32_t label = labels.data[s];
+    if ((!has_ignore || label != ignore) && (label < 0 || static_cast<size_t>(label) >= classes)) {
+      throw_range(env, o.name("labels") + "[" + std::to_string(s) + "] = " + std::to_string(label) + " is outside [0, " +
+                           std::to_string(classes) + ")");
+    }
+  }
+  guarded(env, [&] { llfc::cross_entropy_sums(logits.data, labels.data, labels.length, classes, has_ignore, ignore, out.data); });
   return env.Undefined();
 }
 
@@ -582,6 +610,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cosineStats", Napi::Function::New(env, CosineStats, "cosineStats"));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
   exports.Set("channelMoments", Napi::Function::New(env, ChannelMoments, "channelMoments"));
+  exports.Set("crossEntropySums", Napi::Function::New(env, CrossEntropySums, "crossEntropySums"));
   exports.Set("weakAdditivityStats", Napi::Function::New(env, WeakAdditivityStats, "weakAdditivityStats"));
   // linear assignment
   exports.Set("lap", Napi::Function::New(env, Lap, "lap"));

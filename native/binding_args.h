@@ -159,6 +159,15 @@ inline size_t integer(Napi::Env env, const Napi::Value& v, const std::string& na
   return static_cast<size_t>(x);
 }
 
+// A signed 32-bit integer (a label value such as an ignore index, which may be negative).
+inline int32_t int32(Napi::Env env, const Napi::Value& v, const std::string& name) {
+  const double x = number(env, v, name);
+  if (!(x >= -2147483648.0 && x <= 2147483647.0) || std::floor(x) != x) {
+    throw_range(env, name + " must be a 32-bit integer, got " + shown(x));
+  }
+  return static_cast<int32_t>(x);
+}
+
 inline bool boolean(Napi::Env env, const Napi::Value& v, const std::string& name) {
   if (!v.IsBoolean()) throw_type(env, name + " must be a boolean");
   return v.As<Napi::Boolean>().Value();

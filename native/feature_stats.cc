@@ -2,6 +2,10 @@
 
 #include <omp.h>
 
+// GCC 12 reports Eigen's AVX-512 packet math as maybe-uninitialized (a known false positive).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <Eigen/Core>
+#include <unsupported/Eigen/SpecialFunctions>
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -140,6 +144,33 @@ double activate(const ActivationSpec& s, double x) {
   throw std::invalid_argument("unknown activation");
 }
 
+namespace {
+
+// The activations with a vectorized float32 form (Eigen's erf, tanh, logistic: a few ulp),
+// applied to a whole row in place: an order of magnitude faster than std::erf per element on
+// a GELU MLP's hidden layer, and as precise as the float32 features they are compared with.
+// With row == nullptr, only says whether `kind` has such a form.
+bool activate_row_float32(Activation kind, Eigen::ArrayXf* row) {
+  switch (kind) {
+    case Activation::kGelu:
+      if (row) *row = 0.5f * *row * (1.0f + (*row * 0.70710678118654752f).erf());
+      return true;
+    case Activation::kGeluTanh:
+      if (row) *row = 0.5f * *row * (1.0f + (0.79788456080286536f * (*row + 0.044715f * row->cube())).tanh());
+      return true;
+    case Activation::kTanh:
+      if (row) *row = row->tanh();
+      return true;
+    case Activation::kSigmoid:
+      if (row) *row = row->logistic();
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
 void weak_additivity_accumulate(const float* ha, const float* hb, const float* fa, const float* fb,
                                 size_t n, size_t d, const double* alphas, size_t num_alphas,
                                 const ActivationSpec& spec, double* acc) {
@@ -154,6 +185,16 @@ void weak_additivity_accumulate(const float* ha, const float* hb, const float* f
       return lane_dots(d, [&](size_t j, double& a, double& m) {
         const double mix = wa * xa[j] + wb * xb[j];
         a = mix > 0 ? mix : 0.0;
+        m = wa * ya[j] + wb * yb[j];
+      });
+    }
+    if (activate_row_float32(spec.kind, nullptr)) {
+      thread_local Eigen::ArrayXf row;
+      row.resize(static_cast<Eigen::Index>(d));
+      for (size_t j = 0; j < d; ++j) row[static_cast<Eigen::Index>(j)] = static_cast<float>(wa * xa[j] + wb * xb[j]);
+      activate_row_float32(spec.kind, &row);
+      return lane_dots(d, [&](size_t j, double& a, double& m) {
+        a = row[static_cast<Eigen::Index>(j)];
         m = wa * ya[j] + wb * yb[j];
       });
     }

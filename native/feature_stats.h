@@ -64,7 +64,8 @@ double activate(const ActivationSpec& spec, double x);
 
 // Weak additivity (SCIENCE.md §3) for n samples of d pre-activations ha, hb and activations
 // fa = σ(ha), fb = σ(hb): per α, the cosine statistics (as cosine_accumulate) of
-// a = σ((1−α)·ha + α·hb) against m = (1−α)·fa + α·fb, σ evaluated in float64.
+// a = σ((1−α)·ha + α·hb) against m = (1−α)·fa + α·fb; σ evaluated in float32 for
+// Gelu (both forms), Tanh and Sigmoid (vectorized), in float64 for the others.
 void weak_additivity_accumulate(const float* ha, const float* hb, const float* fa, const float* fb,
                                 size_t n, size_t d, const double* alphas, size_t num_alphas,
                                 const ActivationSpec& spec, double* acc);

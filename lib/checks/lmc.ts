@@ -6,6 +6,7 @@ import { pairCheckpoints } from '../checkpoint.js';
 import { checkLabels, type Dataset } from '../dataset/index.js';
 import { InvalidArgumentError, LabelError, ShapeMismatchError } from '../errors.js';
 import { interpolateArenas } from '../interpolate.js';
+import { native } from '../native.js';
 import { alphaGrid, CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { CalibrationResult, LmcResult, RepairResult } from '../results.js';
@@ -86,34 +87,14 @@ export const lossSums = (): Sums => new Sums(3);
 
 /**
  * Sums over the labelled positions of cross-entropy (float64, log-sum-exp stabilised) and of
- * top-1 hits (ties go to the lowest index, as argmax does). `logits` hold one row of `classes`
- * per label: N×C for class labels, N×T×V for token labels; labels equal to `ignoreIndex` are
- * left out of both and of the count.
+ * top-1 hits (ties go to the lowest index, as argmax does), by the native kernel. `logits` hold
+ * one row of `classes` per label: N×C for class labels, N×T×V for token labels; labels equal to
+ * `ignoreIndex` are left out of both and of the count.
  */
 export function crossEntropyAndHits(logits: Float32Array, labels: Int32Array, classes: number, ignoreIndex?: number): LossSums {
-  let loss = 0;
-  let hits = 0;
-  let count = 0;
-  for (let s = 0; s < labels.length; s++) {
-    const label = labels[s]!;
-    if (label === ignoreIndex) continue;
-    const row = s * classes;
-    let max = -Infinity;
-    let arg = 0;
-    for (let c = 0; c < classes; c++) {
-      const v = logits[row + c]!;
-      if (v > max) {
-        max = v;
-        arg = c;
-      }
-    }
-    let sum = 0;
-    for (let c = 0; c < classes; c++) sum += Math.exp(logits[row + c]! - max);
-    loss += max + Math.log(sum) - logits[row + label]!;
-    if (arg === label) hits++;
-    count++;
-  }
-  return { loss, hits, count };
+  const out = new Float64Array(3);
+  native().crossEntropySums({ logits, labels, classes, ...(ignoreIndex !== undefined ? { ignoreIndex } : {}), out });
+  return { loss: out[0]!, hits: out[1]!, count: out[2]! };
 }
 
 /** What the loss of a checkpoint on labelled data reads; the labels are checked against the logits. */

@@ -6,8 +6,7 @@
  * it in a browser shows them; the same text is its aria-label.
  */
 import { existsSync } from 'node:fs';
-import { compile, type TopLevelSpec } from 'vega-lite';
-import * as vega from 'vega';
+import type { TopLevelSpec } from 'vega-lite';
 import { CHECKS } from '../checks/registry.js';
 import { COLORS, exact, spec, type Chart } from '../present/charts.js';
 import { reportSections, type ReportSections } from '../present/sections.js';
@@ -85,7 +84,7 @@ interface TextItem {
 }
 
 /** Vega's hook for text measurement (`textMetrics.width`), as vl-convert uses it. */
-function installTextMetrics(): void {
+function installTextMetrics(vega: typeof import('vega')): void {
   const metrics = (vega as unknown as { textMetrics: { width: (item: TextItem, text?: unknown) => number } }).textMetrics;
   metrics.width = (item, text) => {
     const value = text ?? item.text;
@@ -102,10 +101,13 @@ function installTextMetrics(): void {
  * Vega and Vega-Lite warnings go to `warnings` (when given) instead of the console.
  */
 export async function renderSvg(chart: TopLevelSpec, idPrefix = '', warnings?: string[]): Promise<string> {
+  // Loaded on the first chart only: Vega and Vega-Lite take about a second to import, which
+  // every command without a report would otherwise pay at start-up.
+  const [vega, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const logger = vega.logger(vega.Warn, undefined, (_method, level, args) => {
     warnings?.push(`${level} ${args.map(String).join(' ')}`);
   });
-  installTextMetrics();
+  installTextMetrics(vega);
   const view = new vega.View(vega.parse(compile(chart, { logger }).spec), { renderer: 'none', logger });
   try {
     return finishSvg(await view.toSVG(), idPrefix);
