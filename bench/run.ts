@@ -11,7 +11,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   layerwise: () => import('./layerwise.js'),
   merge: () => import('./merge.js'),
   memory: () => import('./memory.js'),
-  lm: () => import('./lm-analyze.js'),
+  process: () => import('./analyze-process.js'),
 };
 
 const args = process.argv.slice(2);

@@ -18,7 +18,7 @@ warm-up), "cpuMs": its CPU time, ...} and, with
 θ(α) models, the batches (normalization included), the reductions; not imports, not the ONNX
 parsing. Threads: --threads (default: every core, as onnxruntime's default intra-op pool).
 
-    /usr/bin/python3 bench/torch_analyze.py --model mlp|resnet [--samples N] [--batch-size 256]
+    /usr/bin/python3 bench/torch_analyze.py --model mlp|resnet [--samples N] [--batch-size 256] [--no-warm-up]
 """
 import argparse
 import copy
@@ -185,6 +185,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--results", action="store_true", help="also print every number, by ONNX name")
+    ap.add_argument("--no-warm-up", dest="warm_up", action="store_false",
+                    help="no untimed first batch (bench/analyze-process.ts times the whole process)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(False)
@@ -197,8 +199,8 @@ def main():
     x = np.load(os.path.join(mf.DATA_DIR, "fashion_test_x.npy"))[:args.samples]
     y = np.load(os.path.join(mf.DATA_DIR, "fashion_test_y.npy"))[:args.samples]
 
-    # warm-up on one batch (first-call initialization of the kernels), not timed
-    analyze(template, sa, sb, x[:args.batch_size], y[:args.batch_size], args.batch_size)
+    if args.warm_up:  # one batch (first-call initialization of the kernels), not timed
+        analyze(template, sa, sb, x[:args.batch_size], y[:args.batch_size], args.batch_size)
     best, cpu = float("inf"), float("inf")
     for _ in range(args.repeat):
         t0, c0 = time.perf_counter(), time.process_time()

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Baseline of bench/lm-analyze.ts: the analyze pass on the byte-level GPT fixtures in PyTorch eager
-with forward hooks, as a whole process (bench/lm-analyze.ts times it from outside, imports and
+"""Baseline of bench/analyze-process.ts: the analyze pass on the byte-level GPT fixtures in PyTorch eager
+with forward hooks, as a whole process (bench/analyze-process.ts times it from outside, imports and
 reading the ONNX files included, as it times `llfc analyze`).
 
 The same statistics as `llfc analyze` on the same data (SCIENCE.md §1–4, §7; samples are tokens),

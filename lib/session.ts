@@ -250,13 +250,14 @@ export class GraphSession {
     }
   }
 
-  async run(inputs: Record<string, FloatTensor>): Promise<RunOutputs> {
+  /** Runs the graph on `inputs`; `where` names the caller in errors (default: where it was created), for a session shared by several. */
+  async run(inputs: Record<string, FloatTensor>, where = this.where): Promise<RunOutputs> {
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor('float32', t.data, [...t.dims]);
     try {
       return await this.session.run(feeds);
     } catch (error) {
-      throw runError(this.where, `a helper graph fed ${Object.entries(inputs).map(([name, t]) => `${name} [${t.dims.join(', ')}]`).join(', ')}`, error);
+      throw runError(where, `a helper graph fed ${Object.entries(inputs).map(([name, t]) => `${name} [${t.dims.join(', ')}]`).join(', ')}`, error);
     }
   }
 

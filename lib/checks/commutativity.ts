@@ -8,6 +8,8 @@
 import type { Checkpoint } from '../checkpoint.js';
 import { native } from '../native.js';
 import { helperModel, renode } from '../onnx/build.js';
+import { encodeModel } from '../onnx/model.js';
+import type { ModelProto } from '../onnx/proto.js';
 import { COLORS, exact, groupedBars, type BarRow, type Chart } from '../present/charts.js';
 import { both, esc, figure, numCell, opCell, table } from '../present/html.js';
 import { layerLabels, type ReportSections } from '../present/sections.js';
@@ -45,9 +47,10 @@ export class Commutativity {
     private readonly wa: FloatTensor,
     private readonly wb: FloatTensor,
     private readonly session: GraphSession,
+    private readonly where: string,
   ) {}
 
-  static async create(a: Checkpoint, b: Checkpoint, layer: LinearLayerSpec): Promise<Commutativity> {
+  static async create(a: Checkpoint, b: Checkpoint, layer: LinearLayerSpec, helpers: HelperSessions): Promise<Commutativity> {
     const node = a.model.graph!.node![layer.nodeIndex]!;
     const weight = a.parameters[layer.weight]!;
     const weightSlot = layer.weightSlot;
@@ -74,14 +77,14 @@ export class Commutativity {
       ['HA', 'HB', 'WA', 'WB'],
       ['X', 'D'],
     );
-    const c = new Commutativity(layer, weight.tensor, { data: wa, dims }, { data: wb, dims }, await GraphSession.create(model, `${a.file} (${layer.node})`));
+    const c = new Commutativity(layer, weight.tensor, { data: wa, dims }, { data: wb, dims }, await helpers.get(model, `${a.file} (${layer.node})`), `${a.file} (${layer.node})`);
     native().sumSquares(wa, wb, c.w);
     return c;
   }
 
   /** One batch of the layer's inputs in A and in B. */
   async add(hA: FloatTensor, hB: FloatTensor): Promise<void> {
-    const out = await this.session.run({ HA: hA, HB: hB, WA: this.wa, WB: this.wb });
+    const out = await this.session.run({ HA: hA, HB: hB, WA: this.wa, WB: this.wb }, this.where);
     // sumSquares(X, D) gives [‖X − D‖², ‖X‖², ‖D‖²] = [‖Y‖², ‖X‖², ‖X − Y‖²].
     this.addSquares(this.xd, floatOutput(out, 'X', this.layer.node).data, floatOutput(out, 'D', this.layer.node).data);
     this.addSquares(this.h, hA.data, hB.data);
@@ -106,8 +109,29 @@ export class Commutativity {
     };
   }
 
+}
+
+/**
+ * The helper sessions of the layers' products, one per distinct helper graph: layers with the
+ * same op, attributes and weight slot (a transformer's q, k, v and out projections, a ResNet
+ * stage's convolutions) share one session, fed their own weights per run.
+ */
+class HelperSessions {
+  private readonly byGraph = new Map<string, Promise<GraphSession>>();
+
+  get(model: ModelProto, where: string): Promise<GraphSession> {
+    const key = Buffer.from(encodeModel(model)).toString('base64');
+    let session = this.byGraph.get(key);
+    if (!session) {
+      session = GraphSession.create(model, where);
+      this.byGraph.set(key, session);
+    }
+    return session;
+  }
+
   async release(): Promise<void> {
-    await this.session.release();
+    const settled = await Promise.allSettled(this.byGraph.values());
+    await Promise.all(settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : [])));
   }
 }
 
@@ -115,19 +139,23 @@ export class Commutativity {
 class CommutativityCheck implements PairCheck {
   readonly needs;
 
-  private constructor(private readonly layers: readonly Commutativity[]) {
+  private constructor(
+    private readonly layers: readonly Commutativity[],
+    private readonly helpers: HelperSessions,
+  ) {
     this.needs = { endpointValues: layers.map((c) => c.layer.input), alphas: [], interpolatedValues: [] };
   }
 
   static async create(setup: PairSetup): Promise<CommutativityCheck> {
     const layers: Commutativity[] = [];
+    const helpers = new HelperSessions();
     try {
-      for (const l of linearLayers(setup.a)) layers.push(await Commutativity.create(setup.a, setup.b, l));
+      for (const l of linearLayers(setup.a)) layers.push(await Commutativity.create(setup.a, setup.b, l, helpers));
     } catch (e) {
-      await Promise.all(layers.map((c) => c.release()));
+      await helpers.release();
       throw e;
     }
-    return new CommutativityCheck(layers);
+    return new CommutativityCheck(layers, helpers);
   }
 
   async add(batch: PairBatch): Promise<void> {
@@ -146,7 +174,7 @@ class CommutativityCheck implements PairCheck {
   }
 
   async release(): Promise<void> {
-    await Promise.all(this.layers.map((c) => c.release()));
+    await this.helpers.release();
   }
 }
 
