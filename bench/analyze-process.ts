@@ -27,6 +27,9 @@ import { fixture, readNpy } from '../test/helpers.js';
 import { compareTorch, type TorchResults } from './analyze.js';
 import { isMain, row } from './timing.js';
 import type { PairAnalysis } from '../lib/results.js';
+import { loadPair } from '../lib/load-checkpoints.js';
+import { openDataset, type OpenDatasetOptions } from '../lib/dataset/index.js';
+import { analyzePair } from '../lib/checks/analyze.js';
 
 const PYTHON = process.env.LLFC_PYTHON ?? '/usr/bin/python3';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -82,6 +85,8 @@ interface Run {
   readonly llfc: string[];
   readonly torch: string[];
   readonly target: number;
+  /** llfc's analysis in this process, timed as the torch script times its own (see passTime). */
+  readonly pass: { readonly a: string; readonly b: string; readonly data: OpenDatasetOptions; readonly loadTimed: boolean };
 }
 
 const IMAGE_MODELS = new Set(['mlp', 'resnet']);
@@ -100,6 +105,7 @@ function runs(models: readonly string[], samples: number, copiesList: readonly n
       llfc: ['analyze', a, b, ...data, ...common],
       torch: [TORCH_IMAGES, '--model', model, '--samples', String(samples), '--batch-size', batchSize, '--no-warm-up', '--results'],
       target: TARGETS[model]!,
+      pass: { a, b, data: { data: fixture('data', 'fashion_test_x.npy'), labels: fixture('data', 'fashion_test_y.npy'), normalize: { mean: [0.286], std: [0.353] }, limit: samples }, loadTimed: false },
     });
   }
   for (const copies of copiesList) {
@@ -114,10 +120,26 @@ function runs(models: readonly string[], samples: number, copiesList: readonly n
         llfc: ['analyze', a, b, '--data', data.data, '--labels', data.labels, ...common],
         torch: [TORCH_TOKENS, '--model', model, '--data', data.data, '--labels', data.labels, '--batch-size', batchSize],
         target: TARGETS[model] ?? 2,
+        pass: { a, b, data: { data: data.data, labels: data.labels }, loadTimed: true },
       });
     }
   }
   return list;
+}
+
+/**
+ * llfc's analysis in this process (no start-up, no worker), timed as each torch script times its
+ * own: torch_analyze.py from the data on (the ONNX files already read), torch_lm_analyze.py
+ * from reading both models on; neither counts imports or interpreter start-up.
+ */
+async function passTime(pass: Run['pass'], batchSize: number): Promise<{ ms: number; cpuMs: number }> {
+  const loaded = pass.loadTimed ? undefined : await loadPair(pass.a, pass.b);
+  const t0 = performance.now();
+  const c0 = process.cpuUsage();
+  const [a, b] = loaded ?? (await loadPair(pass.a, pass.b));
+  await analyzePair(a, b, await openDataset(pass.data), { batchSize });
+  const cpu = process.cpuUsage(c0);
+  return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000 };
 }
 
 export async function main(args: string[]): Promise<void> {
@@ -134,8 +156,9 @@ export async function main(args: string[]): Promise<void> {
   }
   console.log('analyze pass, whole process against whole process (llfc CLI vs PyTorch eager + hooks, OMP_WAIT_POLICY=PASSIVE)');
   console.log(`11-point LMC + LLFC/baseline/weak additivity/commutativity at α ∈ {0.25, 0.5, 0.75}; batch ${batchSize}; best of ${repeat}, interleaved; ${cpus().length} cores; load ${loadavg()[0]!.toFixed(2)}`);
-  const widths = [10, 22, 8, 8, 11, 10, 10, 10, 7];
-  console.log(row(['model', 'samples', 'llfc s', 'torch s', 'torch/llfc', 'llfc CPU', 'torch CPU', 'CPU ratio', 'target'], widths));
+  console.log('whole process: wall and CPU (user + system) of each process; pass: the analysis in-process, without start-up and imports (llfc analyzePair, the torch script\'s own timing)');
+  const widths = [10, 22, 8, 8, 11, 10, 10, 10, 7, 8, 8, 8];
+  console.log(row(['model', 'samples', 'llfc s', 'torch s', 'torch/llfc', 'llfc CPU', 'torch CPU', 'CPU ratio', 'target', 'pass s', 'torch', 'ratio'], widths));
   const notes: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), 'llfc-bench-process-'));
   const torchEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
@@ -143,7 +166,7 @@ export async function main(args: string[]): Promise<void> {
   const cpuFile = join(dir, 'cpu.txt');
   try {
     for (const run of runs(models, samples, copiesList, batchSize, dir, out)) {
-      const best = { llfc: Infinity, torch: Infinity, llfcCpu: Infinity, torchCpu: Infinity };
+      const best = { llfc: Infinity, torch: Infinity, llfcCpu: Infinity, torchCpu: Infinity, llfcPass: Infinity, torchPass: Infinity };
       let agree: string | undefined;
       for (let k = 0; k < repeat; k++) {
         const llfc = timed(process.execPath, [LLFC, ...run.llfc], process.env, cpuFile);
@@ -152,6 +175,8 @@ export async function main(args: string[]): Promise<void> {
         best.torch = Math.min(best.torch, torch.ms);
         best.llfcCpu = Math.min(best.llfcCpu, llfc.cpuMs);
         best.torchCpu = Math.min(best.torchCpu, torch.cpuMs);
+        best.llfcPass = Math.min(best.llfcPass, (await passTime(run.pass, Number(batchSize))).ms);
+        best.torchPass = Math.min(best.torchPass, (JSON.parse(torch.stdout.trim().split('\n').at(-1)!) as { ms: number }).ms);
         if (k === 0) {
           const theirs = JSON.parse(torch.stdout.trim().split('\n').at(-1)!) as { results: TorchResults };
           const ours = JSON.parse(readFileSync(out, 'utf8')) as PairAnalysis;
@@ -161,7 +186,7 @@ export async function main(args: string[]): Promise<void> {
         }
       }
       const ratio = (x: number, y: number): string => (agree === 'yes' ? `${(x / y).toFixed(2)}×` : 'disagree');
-      console.log(row([run.model, run.size, seconds(best.llfc), seconds(best.torch), ratio(best.torch, best.llfc), seconds(best.llfcCpu), seconds(best.torchCpu), ratio(best.torchCpu, best.llfcCpu), `≥ ${run.target}×`], widths));
+      console.log(row([run.model, run.size, seconds(best.llfc), seconds(best.torch), ratio(best.torch, best.llfc), seconds(best.llfcCpu), seconds(best.torchCpu), ratio(best.torchCpu, best.llfcCpu), `≥ ${run.target}×`, seconds(best.llfcPass), seconds(best.torchPass), ratio(best.torchPass, best.llfcPass)], widths));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

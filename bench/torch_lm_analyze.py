@@ -17,7 +17,8 @@ weights read from the ONNX initializers.
     /usr/bin/python3 bench/torch_lm_analyze.py --model lm_untied --data ids.npy --labels labels.npy \
         [--batch-size 256] [--threads N]
 
-Prints one JSON line: {"model", "tokens", "threads", "results": {lmc, layers (by ONNX tensor),
+Prints one JSON line: {"model", "tokens", "ms" and "cpuMs" (wall and CPU time of the analysis:
+reading both models, building θ(α), the pass; not the imports), "threads", "results": {lmc, layers (by ONNX tensor),
 commutativity (by ONNX node)}}.
 """
 import argparse
@@ -25,6 +26,7 @@ import copy
 import json
 import os
 import sys
+import time
 
 # torch first: the fixture scripts set OMP/OPENBLAS_NUM_THREADS=1 at import, which must not reach
 # the OpenMP runtime loaded here (threads are set in main).
@@ -179,8 +181,10 @@ def main():
     torch.use_deterministic_algorithms(False)
     ids = torch.from_numpy(np.load(args.data).astype(np.int64))
     labels = torch.from_numpy(np.load(args.labels).astype(np.int64))
+    t0, c0 = time.perf_counter(), time.process_time()
     results = analyze(args.model, args.model == "lm_tied", ids, labels, args.batch_size)
-    print(json.dumps({"model": args.model, "tokens": int(ids.numel()), "threads": torch.get_num_threads(), "torch": torch.__version__, "results": results}))
+    ms, cpu_ms = (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+    print(json.dumps({"model": args.model, "tokens": int(ids.numel()), "ms": ms, "cpuMs": cpu_ms, "threads": torch.get_num_threads(), "torch": torch.__version__, "results": results}))
 
 
 if __name__ == "__main__":
