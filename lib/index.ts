@@ -13,12 +13,10 @@ export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunPar
 export {
   linearModeConnectivity,
   alphaGrid,
-  lossBarrier,
-  midpointLossBarrier,
-  accuracyBarrier,
   type LmcOptions,
   type CalibratedLmcResult,
 } from './checks/lmc.js';
+export { lossBarrier, midpointLossBarrier, accuracyBarrier } from './checks/loss.js';
 export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks/analyze.js';
 export { analyzeNaiveAndAligned, type NaiveAndAligned } from './studies/aligned.js';
 export { Repair, repairCheckpoints, repairLayers, repairedModel, keepsBatchNorm, REPAIR_EPSILON, type RepairedModel, type RepairOptions, type FoldTarget, type BatchNormTarget, type RepairPair, type RepairLayer, type RepairStatistics, type StatisticsSet } from './studies/repair.js';

@@ -13,7 +13,7 @@ import type { CalibrationResult, PairAnalysis } from '../results.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
 import { InvalidArgumentError } from '../errors.js';
 import type { NamedSums } from '../sums.js';
-import { addBatchLoss, lossBarrier, lossSetup, lossSums, midpointLossBarrier, type LossSetup } from './lmc.js';
+import { addBatchLoss, lossBarrier, lossSetup, lossSums, midpointLossBarrier, type LossSetup } from './loss.js';
 import { calibratedLossSum, calibratedRowLoss, fitTemperature, LogitRows, type Temperature } from './temperature.js';
 
 /** The calibration of one α: T once fitted, and the calibrated loss sums on the evaluation data. */

@@ -9,7 +9,7 @@ import type { ReportSections } from '../present/sections.js';
 import { fixed, formatTable, percent } from '../present/text.js';
 import type { LmcResult, PairAnalysis } from '../results.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { addBatchLoss, lmcResult, lossCount, lossMeans, lossSetup, lossSums, type LossSetup } from './lmc.js';
+import { addBatchLoss, lmcResult, lossCount, lossMeans, lossSetup, lossSums, type LossSetup } from './loss.js';
 import type { Sums } from '../sums.js';
 
 /** Loss and hit sums per α of the LMC grid. */

@@ -16,7 +16,7 @@ import type { LmcResult, PairAnalysis, RepairResult } from '../results.js';
 import { Repair, REPAIR_EPSILON, repairCheckpoints, type RepairOptions } from '../studies/repair.js';
 import type { NamedSums } from '../sums.js';
 import type { CheckDefinition, PairCheck, PairSetup } from './check.js';
-import { lmcResult, lossSetup, modelLoss } from './lmc.js';
+import { lmcResult, lossSetup, modelLoss } from './loss.js';
 
 /**
  * Loss and accuracy of the repaired θ(α) for every α on `data`. Progress (phase 'repair')

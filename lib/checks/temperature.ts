@@ -7,7 +7,7 @@
  * finite T does better than T = ∞ (uniform predictions); when every label is its row's argmax,
  * f' < 0 for every β and the loss only falls as T → 0.
  */
-import type { LossSetup } from './lmc.js';
+import type { LossSetup } from './loss.js';
 
 /** T as reports hold it: a number, or 'infinity' when no finite T minimizes the loss (JSON has no ∞). */
 export type Temperature = number | 'infinity';

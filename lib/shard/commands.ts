@@ -5,7 +5,8 @@
  */
 import type { Checkpoint } from '../checkpoint.js';
 import { ANALYZE_OPTIONS, analysisOfSums, analyzeSums, type AnalyzeOptions } from '../checks/analyze.js';
-import { LMC_OPTIONS, lmcOfSums, lmcSums, lossSums, type LmcOptions } from '../checks/lmc.js';
+import { LMC_OPTIONS, lmcOfSums, lmcSums, type LmcOptions } from '../checks/lmc.js';
+import { lossSums } from '../checks/loss.js';
 import type { Dataset } from '../dataset/index.js';
 import { checkpointNotes } from '../folded-batchnorm.js';
 import { resolveOptions, type OptionSchema } from '../options.js';

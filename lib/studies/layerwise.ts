@@ -11,7 +11,7 @@ import { pairCheckpoints, type Checkpoint, type Parameter } from '../checkpoint.
 import type { Dataset } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
 import { interpolateArenas } from '../interpolate.js';
-import { addBatchLoss, lossMeans, lossSetup, lossSums, type LossSetup } from '../checks/lmc.js';
+import { addBatchLoss, lossMeans, lossSetup, lossSums, type LossSetup } from '../checks/loss.js';
 import { sharedConstants } from '../align/spec/constants.js';
 import { modulePath } from '../onnx/names.js';
 import { nodeName } from '../onnx/graph.js';

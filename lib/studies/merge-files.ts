@@ -3,7 +3,7 @@
  * evaluates every model and the merge when the data has labels, and renders the merged model's
  * ONNX and safetensors files (written by the caller through the output gate, together).
  */
-import { modelLoss } from '../checks/lmc.js';
+import { modelLoss } from '../checks/loss.js';
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { parameterFiles, type WrittenAlignment } from '../align/output.js';
 import { modelOutputs } from '../onnx/external-output.js';

@@ -10,7 +10,9 @@
 import { basename, dirname, resolve } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { pairCheckpoints, type Checkpoint } from '../checkpoint.js';
-import { lmcResult, linearModeConnectivity, modelLoss } from '../checks/lmc.js';
+import { linearModeConnectivity } from '../checks/lmc.js';
+import { modelLoss } from '../checks/loss.js';
+import { lmcResult } from '../checks/loss.js';
 import { openDataset, type Dataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { DatasetError, InvalidArgumentError } from '../errors.js';
 import { loadCheckpoints } from '../load-checkpoints.js';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
 import { analyzePair } from '../../lib/checks/analyze.js';
-import type { LossSetup } from '../../lib/checks/lmc.js';
+import type { LossSetup } from '../../lib/checks/loss.js';
 import { linearModeConnectivity } from '../../lib/checks/lmc.js';
 import { fitTemperature, LogitRows, scaledCrossEntropy } from '../../lib/checks/temperature.js';
 import { openDataset } from '../../lib/dataset/index.js';

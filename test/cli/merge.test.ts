@@ -4,7 +4,7 @@ import addFormats from 'ajv-formats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors } from '../../lib/align/safetensors.js';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
-import { modelLoss } from '../../lib/checks/lmc.js';
+import { modelLoss } from '../../lib/checks/loss.js';
 import { openDataset } from '../../lib/dataset/index.js';
 import type { StudyReport } from '../../lib/report/study.js';
 import { fixture, llfc, runCliInProcess, tempDir } from '../helpers.js';

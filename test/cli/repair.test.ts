@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
-import { linearModeConnectivity, modelLoss } from '../../lib/checks/lmc.js';
+import { linearModeConnectivity } from '../../lib/checks/lmc.js';
+import { modelLoss } from '../../lib/checks/loss.js';
 import { openDataset } from '../../lib/dataset/index.js';
 import { fixture, llfc, runCliInProcess, tempDir } from '../helpers.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint, type Checkpoint } from '../../lib/checkpoint.js';
-import { modelLoss } from '../../lib/checks/lmc.js';
+import { modelLoss } from '../../lib/checks/loss.js';
 import { openDataset, type Dataset } from '../../lib/dataset/index.js';
 import { CancelledError, CheckpointMismatchError, InvalidArgumentError } from '../../lib/errors.js';
 import { inferSpec, type PermutationSpec } from '../../lib/align/spec/index.js';

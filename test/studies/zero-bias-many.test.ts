@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { merge, series } from '../../lib/api.js';
 import { loadCheckpoint, pairCheckpoints } from '../../lib/checkpoint.js';
-import { modelLoss } from '../../lib/checks/lmc.js';
+import { modelLoss } from '../../lib/checks/loss.js';
 import { openDataset } from '../../lib/dataset/index.js';
 import { loadCheckpoints } from '../../lib/load-checkpoints.js';
 import type { StudyReport } from '../../lib/report/study.js';
