@@ -28,7 +28,10 @@ import { isMain, row } from './timing.js';
 interface LargeModel {
   /** Data of n samples written as .npy files into `dir`: the paths. */
   data(dir: string, n: number): { data: string; labels: string };
-  /** The two N of the analyze runs, and its batch size. */
+  /**
+   * The two N of the analyze runs, and its batch size: both several batches, since the peak
+   * settles only after the first batches have run (one batch against three looked like growth).
+   */
   readonly samples: readonly [number, number];
   readonly batchSize: number;
 }
@@ -64,8 +67,8 @@ function floatData(sample: number[], classes: number) {
 }
 
 const MODELS: Record<string, LargeModel> = {
-  gpt124m: { data: tokenData(25088), samples: [4, 12], batchSize: 4 },
-  resnet50x: { data: floatData([3, 64, 64], 1000), samples: [8, 24], batchSize: 8 },
+  gpt124m: { data: tokenData(25088), samples: [12, 36], batchSize: 4 },
+  resnet50x: { data: floatData([3, 64, 64], 1000), samples: [40, 72], batchSize: 8 },
   huge: { data: floatData([4096], 10), samples: [8, 32], batchSize: 8 },
 };
 
