@@ -1,4 +1,6 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli/main.js';
+import { prestartFor } from '../dist/cli/prestart.js';
 
+prestartFor(process.argv.slice(2));
+const { main } = await import('../dist/cli/main.js');
 process.exitCode = await main(process.argv.slice(2));

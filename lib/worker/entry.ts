@@ -25,24 +25,35 @@ function transferables(result: unknown): ArrayBuffer[] {
 
 const TRANSFER_FROM = 1 << 20;
 
-const { task, request } = workerData as { task: TaskName; request: never };
-const controller = new AbortController();
-parentPort!.on('message', (message: { type: 'abort'; reason?: string }) => {
-  if (message.type === 'abort') controller.abort(message.reason ?? 'cancelled');
-});
-
-try {
-  const result = await tasks[task](request, {
-    signal: controller.signal,
-    onProgress: (event) => parentPort!.postMessage({ type: 'progress', event }),
-  });
-  parentPort!.postMessage({ type: 'result', result, inputsRead: inputsReadSoFar() }, transferables(result));
-} catch (error) {
-  const e = error as Error;
-  parentPort!.postMessage({
-    type: 'error',
-    // The typed error's own fields (code, file, sample, option, …) travel too, so the caller can read them.
-    error: { name: e.name, message: e.message, stack: e.stack, fields: error instanceof LlfcError ? { ...error } : undefined },
-    inputsRead: inputsReadSoFar(),
-  });
+interface Start {
+  task: TaskName;
+  request: never;
 }
+
+const controller = new AbortController();
+
+async function run({ task, request }: Start): Promise<void> {
+  try {
+    const result = await tasks[task](request, {
+      signal: controller.signal,
+      onProgress: (event) => parentPort!.postMessage({ type: 'progress', event }),
+    });
+    parentPort!.postMessage({ type: 'result', result, inputsRead: inputsReadSoFar() }, transferables(result));
+  } catch (error) {
+    const e = error as Error;
+    parentPort!.postMessage({
+      type: 'error',
+      // The typed error's own fields (code, file, sample, option, …) travel too, so the caller can read them.
+      error: { name: e.name, message: e.message, stack: e.stack, fields: error instanceof LlfcError ? { ...error } : undefined },
+      inputsRead: inputsReadSoFar(),
+    });
+  }
+}
+
+// The task comes with the worker (workerData) or, for a worker started ahead of its task
+// (prestartWorker), in a 'start' message.
+parentPort!.on('message', (message: { type: 'abort'; reason?: string } | ({ type: 'start' } & Start)) => {
+  if (message.type === 'abort') controller.abort(message.reason ?? 'cancelled');
+  else if (message.type === 'start') void run(message);
+});
+if (workerData) await run(workerData as Start);

@@ -45,10 +45,39 @@ function startWorker(workerData: unknown): Worker {
   return new Worker(bootstrap, { eval: true, workerData });
 }
 
+/** A worker started ahead of its task (prestartWorker), until a task takes it or it exits. */
+let standby: Worker | undefined;
+
+/**
+ * Starts the worker of the process's first task now, without its task: it loads its modules
+ * (onnxruntime, the ONNX schema, the checks) while the caller still loads and parses, and the
+ * first runTask hands it the task. Unreferenced until then, so a process that never runs a
+ * task exits as before.
+ */
+export function prestartWorker(): void {
+  if (standby) return;
+  const worker = startWorker(undefined);
+  worker.unref();
+  worker.once('exit', () => {
+    if (standby === worker) standby = undefined;
+  });
+  standby = worker;
+}
+
+/** The standby worker with the task posted to it, or a new worker started with the task. */
+function workerFor(task: TaskName, request: unknown): Worker {
+  const worker = standby;
+  if (!worker) return startWorker({ task, request });
+  standby = undefined;
+  worker.ref();
+  worker.postMessage({ type: 'start', task, request });
+  return worker;
+}
+
 /** Runs a task off the main thread; resolves with its result. */
 export function runTask<K extends TaskName>(task: K, request: TaskMap[K]['request'], control: RunControl = {}): Promise<TaskMap[K]['result']> {
   if (control.signal?.aborted) return Promise.reject(new CancelledError());
-  const worker = startWorker({ task, request });
+  const worker = workerFor(task, request);
   return new Promise((resolve, reject) => {
     let settled = false;
     const onAbort = (): void => worker.postMessage({ type: 'abort', reason: typeof control.signal?.reason === 'string' ? control.signal.reason : 'cancelled' });
