@@ -9,7 +9,7 @@ import { openDataset } from '../../lib/dataset/index.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../../lib/errors.js';
 import type { CalibrationResult } from '../../lib/results.js';
 import { fashionSlice, writeNpy } from '../dataset/helpers.js';
-import { fixture, tempDir } from '../helpers.js';
+import { fixture, readNpy, tempDir } from '../helpers.js';
 
 interface RefFit {
   temperature: (number | 'infinity')[];
@@ -23,6 +23,11 @@ interface RefPair {
   loss: number[];
   evaluation: RefFit;
   calibration: RefFit;
+  /** A pair on other data (the byte-level GPT's token windows) names it, and its sample ranges, over the top-level ones. */
+  data?: string;
+  labels?: string;
+  evaluationRange?: { start: number; end: number };
+  calibrationRange?: { start: number; end: number };
 }
 interface Reference {
   data: string;
@@ -44,6 +49,25 @@ const calibration = fashionSlice(fixture(reference.data), fixture(reference.labe
 const evaluationData = () => openDataset({ data: fixture(reference.data), labels: fixture(reference.labels), normalize: reference.normalize, limit: reference.evaluation.end });
 const calibrationData = () => openDataset({ ...calibration, normalize: reference.normalize });
 
+/** Rows [start, end) of an int64 .npy file (token windows, next-token labels) as a file of their own. */
+function int64Rows(file: string, start: number, end: number): string {
+  const { shape, data } = readNpy(fixture(file));
+  const row = shape.slice(1).reduce((n, d) => n * d, 1);
+  return writeNpy(tmp.path(`rows_${start}_${end}_${file.replace(/\W/g, '_')}`), '<i8', [end - start, ...shape.slice(1)], (data as BigInt64Array).slice(start * row, end * row));
+}
+
+/** The pair's evaluation and calibration sets: the fashion images of the top level, or the pair's own token windows. */
+async function pairData(ref: RefPair) {
+  if (!ref.data || !ref.labels || !ref.evaluationRange || !ref.calibrationRange) {
+    return { data: await evaluationData(), cal: await calibrationData(), source: calibration.data, samples: { evaluation: reference.evaluation.end, calibration: reference.calibration.end - reference.calibration.start } };
+  }
+  const [e, c] = [ref.evaluationRange, ref.calibrationRange];
+  const data = await openDataset({ data: fixture(ref.data), labels: fixture(ref.labels), limit: e.end });
+  const source = int64Rows(ref.data, c.start, c.end);
+  const cal = await openDataset({ data: source, labels: int64Rows(ref.labels, c.start, c.end) });
+  return { data, cal, source, samples: { evaluation: e.end, calibration: c.end - c.start } };
+}
+
 /** T within 1e-6 relative (∞ as ∞), the calibrated loss within 1e-4 relative, the barriers likewise. */
 function expectFit(got: CalibrationResult, want: RefFit, where: string): void {
   got.temperature.forEach((t, i) => {
@@ -56,17 +80,19 @@ function expectFit(got: CalibrationResult, want: RefFit, where: string): void {
   expect(Math.abs(got.barriers!.lossMidpoint - want.barriers.lossMidpoint)).toBeLessThanOrEqual(1e-4 * Math.max(...want.loss));
 }
 
-describe('temperature calibration against PyTorch + SciPy', () => {
+describe('temperature calibration against PyTorch + SciPy (MLP, CNNs, ResNet, a LayerNorm ViT, a byte-level GPT with every next-token position a row)', () => {
+  it('covers the transformer pairs', () => expect(pairs.map(([n]) => n)).toEqual(expect.arrayContaining(['vit_hand', 'lm_untied'])));
+
   it.each(pairs)('%s: T(α) to 1e-6 and the calibrated curve and barriers, fitted on the evaluation data and on a separate set', async (_name, ref) => {
-    const [a, b, data, cal] = await Promise.all([loadCheckpoint(fixture(ref.a)), loadCheckpoint(fixture(ref.b)), evaluationData(), calibrationData()]);
+    const [a, b, { data, cal, source, samples }] = await Promise.all([loadCheckpoint(fixture(ref.a)), loadCheckpoint(fixture(ref.b)), pairData(ref)]);
     const own = await linearModeConnectivity(a, b, data, { alphas: ref.alphas, calibrate: true, batchSize: 500 });
     own.loss.forEach((l, i) => expect(Math.abs(l - ref.loss[i]!)).toBeLessThanOrEqual(1e-4 * ref.loss[i]!));
-    expect(own.calibration).toMatchObject({ fittedOn: 'evaluation', samples: 500 });
+    expect(own.calibration).toMatchObject({ fittedOn: 'evaluation', samples: samples.evaluation });
     expectFit(own.calibration!, ref.evaluation, 'evaluation');
     const separate = await linearModeConnectivity(a, b, data, { alphas: ref.alphas, calibrate: true, calibrationData: cal, batchSize: 500 });
-    expect(separate.calibration).toMatchObject({ fittedOn: 'calibration', samples: 1000, source: calibration.data });
+    expect(separate.calibration).toMatchObject({ fittedOn: 'calibration', samples: samples.calibration, source });
     expectFit(separate.calibration!, ref.calibration, 'calibration set');
-  });
+  }, 120_000);
 
   it('gives the same calibration in analyze (a check of the shared pass) as in lmc, with and without a separate set', async () => {
     const ref = pairs.find(([n]) => n === 'cnn_bn')![1];

@@ -24,8 +24,11 @@ interface RefPair {
   b: string;
   data: string;
   labels: string;
-  normalize: { mean: number[]; std: number[] };
+  /** Image data only. */
+  normalize?: { mean: number[]; std: number[] };
   samples: number;
+  /** Rows of logits the loss and accuracy average over: the samples, or every next-token position of an LM's sequences. */
+  positions: number;
   seed: number;
   draws: number;
   endpoints: { a: { loss: number; accuracy: number }; b: { loss: number; accuracy: number } };
@@ -41,12 +44,12 @@ async function openPair(ref: RefPair, limit = ref.samples) {
   const [a, b, data] = await Promise.all([
     loadCheckpoint(fixture(ref.a)),
     loadCheckpoint(fixture(ref.b)),
-    openDataset({ data: fixture(ref.data), labels: fixture(ref.labels), normalize: ref.normalize, limit }),
+    openDataset({ data: fixture(ref.data), labels: fixture(ref.labels), ...(ref.normalize ? { normalize: ref.normalize } : {}), limit }),
   ]);
   return { a, b, data };
 }
 
-/** Loss within 1e-4 relative; the error barrier within one sample (a near-tie may fall the other way in another float32 runtime). */
+/** Loss within 1e-4 relative; the error barrier within one sample or token (a near-tie may fall the other way in another float32 runtime). */
 function expectPoint(got: LayerwisePoint, want: RefPoint, samples: number, where: string): void {
   expect(Math.abs(got.loss - want.loss), `${where} loss`).toBeLessThanOrEqual(1e-4 * Math.abs(want.loss));
   expect(Math.abs(got.lossBarrier - want.lossBarrier), `${where} loss barrier`).toBeLessThanOrEqual(1e-4 * Math.abs(want.loss));
@@ -66,19 +69,26 @@ function expectGrouping(got: LayerwiseResult, ref: RefGrouping, samples: number)
   });
 }
 
-describe('layer-wise barriers against PyTorch', () => {
+describe('layer-wise barriers against PyTorch (MLP, CNNs with BatchNorm kept and folded, ResNet, a LayerNorm ViT, a byte-level GPT on token data)', () => {
   it.each(pairs)('%s: per-layer and cumulative barriers (fixed and seeded random orders, both bases) equal the reference', async (_name, ref) => {
     const { a, b, data } = await openPair(ref);
     const result = await layerwiseBarriers(a, b, data, { draws: ref.draws, seed: ref.seed, batchSize: 500 });
-    expectPoint(result.midpoint, ref.midpoint, ref.samples, 'midpoint');
+    expectPoint(result.midpoint, ref.midpoint, ref.positions, 'midpoint');
     expect(result.endpoints.a.loss).toBeCloseTo(ref.endpoints.a.loss, 5);
     expect(result.endpoints.b.loss).toBeCloseTo(ref.endpoints.b.loss, 5);
-    expectGrouping(result, ref.layer, ref.samples);
+    expectGrouping(result, ref.layer, ref.positions);
+  }, 120_000);
+
+  it.each(pairs.filter(([n]) => ['resnet', 'vit_hand', 'lm_untied'].includes(n)))('%s: grouping by module prefix equals the reference', async (_name, ref) => {
+    const { a, b, data } = await openPair(ref);
+    expectGrouping(await layerwiseBarriers(a, b, data, { groupBy: 'module', draws: ref.draws, seed: ref.seed, batchSize: 500 }), ref.module, ref.positions);
   });
 
-  it.each(pairs.filter(([n]) => n === 'resnet'))('%s: grouping by module prefix equals the reference', async (_name, ref) => {
-    const { a, b, data } = await openPair(ref);
-    expectGrouping(await layerwiseBarriers(a, b, data, { groupBy: 'module', draws: ref.draws, seed: ref.seed, batchSize: 500 }), ref.module, ref.samples);
+  it('covers the transformer pairs: a ViT whose root-level pos is a layer of its own, and an LM scored over every next-token position', () => {
+    expect(pairs.map(([n]) => n)).toEqual(expect.arrayContaining(['vit_hand', 'lm_untied']));
+    expect(reference.vit_hand && (reference.vit_hand as RefPair).layer.groups.map((g) => g.name).slice(0, 3)).toEqual(['patch', 'pos', 'blocks.0.ln1']);
+    const lm = reference.lm_untied as RefPair;
+    expect(lm.positions).toBe(lm.samples * 32);
   });
 });
 
