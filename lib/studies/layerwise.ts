@@ -2,13 +2,15 @@
  * Layer-wise and cumulative barriers (Adilova et al., ICLR 2024; SCIENCE.md §6): θ_{S,k} holds
  * the tensors of the groups S at α = ½ and every other tensor from base k ∈ {A, B}; its barrier
  * is L(θ_{S,k}) − ½(L_A + L_B). Every distinct θ_{S,k} is one pass over the data, written by the masked native
- * interpolation into one arena, reused for every pass; the checkpoints and data are read once.
+ * interpolation into one arena, reused for every pass; the checkpoints are read once, and the data
+ * once too when its batches fit in memory (lib/dataset/resident.ts; larger data is streamed per pass).
  * The arena reaches onnxruntime as a session's initializers (a session per pass; onnxruntime
  * then pre-packs the weights, which bench/layerwise.ts measured faster) or as the inputs of one
  * session reused for every pass (`feed: 'inputs'`).
  */
 import { pairCheckpoints, type Checkpoint, type Parameter } from '../checkpoint.js';
 import type { Dataset } from '../dataset/index.js';
+import { ResidentBatches } from '../dataset/resident.js';
 import { InvalidArgumentError } from '../errors.js';
 import { interpolateArenas } from '../interpolate.js';
 import { addBatchLoss, lossMeans, lossSetup, lossSums, type LossSetup } from '../checks/loss.js';
@@ -128,10 +130,10 @@ export function cumulativeOrders(groups: number, draws: number, seed: number): {
   ];
 }
 
-/** Mean loss and accuracy of the model `parameters` on the data: one pass through the shared session. */
-async function evaluate(session: ModelSession, parameters: Float32Array, data: Dataset, setup: LossSetup, batchSize: number, control: RunControl, tick: () => void) {
+/** Mean loss and accuracy of the model `parameters` on the data: one pass through the session. */
+async function evaluate(session: ModelSession, parameters: Float32Array, data: Dataset, batches: ResidentBatches, setup: LossSetup, control: RunControl, tick: () => void) {
   const sums = lossSums();
-  for await (const batch of data.batches(batchSize, control.signal ? { signal: control.signal } : {})) {
+  for await (const batch of batches.pass(control.signal)) {
     throwIfAborted(control.signal);
     const out = await session.runBatch(batch, data, parameters);
     addBatchLoss(sums, setup, out[session.outputNames[0]!]!.data as Float32Array, batch.labels!);
@@ -174,6 +176,7 @@ export async function layerwiseBarriers(a: Checkpoint, b: Checkpoint, data: Data
   const tick = (): void => onProgress?.({ phase: 'layerwise', done: ++done, total });
   const measured = new Map<string, { loss: number; accuracy: number }>();
   const shared = feed === 'inputs' ? await ModelSession.create(a) : undefined;
+  const batchesOf = new ResidentBatches(data, batchSize);
   try {
     const theta = new Float32Array(a.arena.length);
     for (const p of plans.values()) {
@@ -188,7 +191,7 @@ export async function layerwiseBarriers(a: Checkpoint, b: Checkpoint, data: Data
       const session = shared ?? (await ModelSession.create(a, { parameters }));
       try {
         session.checkData(data);
-        measured.set(p.key, await evaluate(session, parameters, data, setup, batchSize, { ...(signal ? { signal } : {}) }, tick));
+        measured.set(p.key, await evaluate(session, parameters, data, batchesOf, setup, { ...(signal ? { signal } : {}) }, tick));
       } finally {
         if (!shared) await session.release();
       }

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
 import { linearModeConnectivity } from '../../lib/checks/lmc.js';
-import { openDataset } from '../../lib/dataset/index.js';
+import { openDataset, type Dataset } from '../../lib/dataset/index.js';
+import { ResidentBatches } from '../../lib/dataset/resident.js';
 import { CancelledError, InvalidArgumentError, UnknownOptionError } from '../../lib/errors.js';
 import type { LayerwisePoint, LayerwiseResult } from '../../lib/results.js';
 import { cumulativeOrders, layerwiseBarriers, layerwiseGroups } from '../../lib/studies/layerwise.js';
@@ -112,6 +113,32 @@ describe('layer-wise barriers', () => {
     // L = 3: A, B, 3 × 2 single layers, θ(½); the two-layer prefixes of shallow→deep and deep→shallow add 2 × 2.
     const result = await layerwiseBarriers(a, b, data, { draws: 0 });
     expect(result.passes).toBe(2 + 2 * 3 + 1 + 4);
+  });
+
+  it('reads the data files once for all its passes when the batches fit in memory (the other passes replay them); over the budget every pass reads them again, giving the same batches', async () => {
+    const { a, b, data } = await openPair(mlp, 64);
+    let reads = 0;
+    const counted = Object.create(data) as Dataset;
+    counted.batches = (...args: Parameters<Dataset['batches']>) => (reads++, data.batches(...args));
+    const result = await layerwiseBarriers(a, b, counted, { draws: 0, batchSize: 16 });
+    expect([reads, result.passes]).toEqual([1, 13]);
+    const resident = new ResidentBatches(data, 16);
+    const streamed = new ResidentBatches(data, 16, 1000);
+    const collect = async (r: ResidentBatches) => {
+      const out = [];
+      for await (const batch of r.pass()) out.push(batch);
+      return out;
+    };
+    const [first, again] = [await collect(resident), await collect(resident)];
+    expect(resident.resident).toBe(true);
+    expect(again).toEqual(first);
+    expect(again.every((batch, i) => batch === first[i])).toBe(true);
+    // Over the budget (1000 bytes < 64 samples of 784 floats): every pass reads the files again.
+    const [s1, s2] = [await collect(streamed), await collect(streamed)];
+    expect(streamed.resident).toBe(false);
+    expect(s2).toEqual(s1);
+    expect(s2[0]).not.toBe(s1[0]);
+    expect(s1).toEqual(first);
   });
 
   it('keeps a BatchNorm kept in the graph as a layer of its own, and folds it into the conv when the export folded it', async () => {
