@@ -53,7 +53,7 @@ describe('activation matching over heads, within-head dims and experts', () => {
     r.score.forEach((s, g) => expect(s).toBeGreaterThanOrEqual(r.identityScore[g]! - 1e-9 * Math.abs(s)));
   });
 
-  it.each(['vit_hand', 'vit_mha', 'lm_untied', 'moe', 'moe_topk'])(
+  it.each(['vit_hand', 'vit_mha', 'lm_untied', 'lm_tied', 'moe', 'moe_topk'])(
     '%s: the activation-aligned B computes what B computes (1e-4) and its loss barrier with A is below the naive one',
     async (name) => {
       const a = await loadCheckpoint(model(`${name}_a`));
