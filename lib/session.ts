@@ -242,9 +242,10 @@ export class GraphSession {
     private readonly where: string,
   ) {}
 
-  static async create(model: ModelProto, where: string): Promise<GraphSession> {
+  /** A session of `model`, given as a ModelProto or already encoded. */
+  static async create(model: ModelProto | Uint8Array, where: string): Promise<GraphSession> {
     try {
-      return new GraphSession(await ort.InferenceSession.create(encodeModel(model), sessionOptions()), where);
+      return new GraphSession(await ort.InferenceSession.create(model instanceof Uint8Array ? model : encodeModel(model), sessionOptions()), where);
     } catch (error) {
       throw new OnnxFormatError(where, `onnxruntime cannot build a helper graph: ${(error as Error).message}`, { cause: error });
     }

@@ -120,10 +120,11 @@ class HelperSessions {
   private readonly byGraph = new Map<string, Promise<GraphSession>>();
 
   get(model: ModelProto, where: string): Promise<GraphSession> {
-    const key = Buffer.from(encodeModel(model)).toString('base64');
+    const bytes = encodeModel(model);
+    const key = Buffer.from(bytes).toString('base64');
     let session = this.byGraph.get(key);
     if (!session) {
-      session = GraphSession.create(model, where);
+      session = GraphSession.create(bytes, where);
       this.byGraph.set(key, session);
     }
     return session;

@@ -4,7 +4,7 @@
  * REPAIR, layer-wise barriers, merging and series all measure.
  */
 import type { Checkpoint } from '../checkpoint.js';
-import { checkLabels, type Dataset } from '../dataset/index.js';
+import { checkLabels, type Batch, type Dataset } from '../dataset/index.js';
 import { InvalidArgumentError, LabelError, ShapeMismatchError } from '../errors.js';
 import { native } from '../native.js';
 import type { LmcResult } from '../results.js';
@@ -126,17 +126,21 @@ export function logitClasses(checkpoint: Checkpoint, labelShape: readonly number
   return classes;
 }
 
-/** One pass of a session over the data: the mean loss and accuracy of the parameters it runs with (`theta`, fed when the session takes them as inputs). */
-async function passLoss(
+/**
+ * One pass of a session over `batches` of the data: the mean loss and accuracy of the parameters
+ * it runs with (`theta`, fed when the session takes them as inputs).
+ */
+export async function passLoss(
   session: ModelSession,
   data: Dataset,
+  batches: AsyncIterable<Batch>,
   setup: LossSetup,
   theta: Float32Array,
-  control: { batchSize: number; signal?: AbortSignal | undefined; onBatch?: () => void },
+  control: { signal?: AbortSignal | undefined; onBatch?: () => void },
 ): Promise<{ loss: number; accuracy: number }> {
   session.checkData(data);
   const sums = lossSums();
-  for await (const batch of data.batches(control.batchSize, control.signal ? { signal: control.signal } : {})) {
+  for await (const batch of batches) {
     throwIfAborted(control.signal);
     const out = await session.runBatch(batch, data, theta);
     addBatchLoss(sums, setup, out[session.outputNames[0]!]!.data as Float32Array, batch.labels!);
@@ -155,7 +159,7 @@ export async function modelLoss(
   const setup = lossSetup(checkpoint, data);
   const session = await ModelSession.create(checkpoint, { parameters: arena });
   try {
-    return await passLoss(session, data, setup, arena, control);
+    return await passLoss(session, data, data.batches(control.batchSize, control.signal ? { signal: control.signal } : {}), setup, arena, control);
   } finally {
     await session.release();
   }

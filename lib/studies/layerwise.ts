@@ -13,7 +13,7 @@ import type { Dataset } from '../dataset/index.js';
 import { ResidentBatches } from '../dataset/resident.js';
 import { InvalidArgumentError } from '../errors.js';
 import { interpolateArenas } from '../interpolate.js';
-import { addBatchLoss, lossMeans, lossSetup, lossSums, type LossSetup } from '../checks/loss.js';
+import { lossSetup, passLoss } from '../checks/loss.js';
 import { sharedConstants } from '../align/spec/constants.js';
 import { modulePath } from '../onnx/names.js';
 import { nodeName } from '../onnx/graph.js';
@@ -130,18 +130,6 @@ export function cumulativeOrders(groups: number, draws: number, seed: number): {
   ];
 }
 
-/** Mean loss and accuracy of the model `parameters` on the data: one pass through the session. */
-async function evaluate(session: ModelSession, parameters: Float32Array, data: Dataset, batches: ResidentBatches, setup: LossSetup, control: RunControl, tick: () => void) {
-  const sums = lossSums();
-  for await (const batch of batches.pass(control.signal)) {
-    throwIfAborted(control.signal);
-    const out = await session.runBatch(batch, data, parameters);
-    addBatchLoss(sums, setup, out[session.outputNames[0]!]!.data as Float32Array, batch.labels!);
-    tick();
-  }
-  return lossMeans(setup, sums);
-}
-
 /** Layer-wise barriers per group for both bases, and the cumulative barriers in every order. */
 export async function layerwiseBarriers(a: Checkpoint, b: Checkpoint, data: Dataset, options: LayerwiseOptions = {}): Promise<LayerwiseResult> {
   const { groupBy, modules, draws, seed, batchSize, feed, signal, onProgress } = resolveOptions('layerwiseBarriers()', LAYERWISE_OPTIONS, options);
@@ -190,8 +178,7 @@ export async function layerwiseBarriers(a: Checkpoint, b: Checkpoint, data: Data
       }
       const session = shared ?? (await ModelSession.create(a, { parameters }));
       try {
-        session.checkData(data);
-        measured.set(p.key, await evaluate(session, parameters, data, batchesOf, setup, { ...(signal ? { signal } : {}) }, tick));
+        measured.set(p.key, await passLoss(session, data, batchesOf.pass(signal), setup, parameters, { signal, onBatch: tick }));
       } finally {
         if (!shared) await session.release();
       }
