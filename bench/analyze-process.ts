@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeNpy } from '../test/dataset/helpers.js';
 import { fixture, readNpy } from '../test/helpers.js';
-import { compareTorch, type TorchResults } from './analyze.js';
+import { compareTorch, NORMALIZE, type TorchResults } from './analyze.js';
 import { isMain, row } from './timing.js';
 import type { PairAnalysis } from '../lib/results.js';
 import { loadPair } from '../lib/load-checkpoints.js';
@@ -35,8 +35,6 @@ const PYTHON = process.env.LLFC_PYTHON ?? '/usr/bin/python3';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const TORCH_IMAGES = join(root, 'bench', 'torch_analyze.py');
 const TORCH_TOKENS = join(root, 'bench', 'torch_lm_analyze.py');
-/** The image fixtures' normalization (scripts/fixtures/make_fixtures.py: MEAN, STD). */
-const NORMALIZE = ['--mean', '0.286', '--std', '0.353'];
 const LLFC = join(root, 'bin', 'llfc.js');
 
 function flag(args: string[], name: string, fallback: string): string {
@@ -98,14 +96,14 @@ function runs(models: readonly string[], samples: number, copiesList: readonly n
   const common = ['--batch-size', batchSize, '--out', out, '--quiet'];
   for (const model of models.filter((m) => IMAGE_MODELS.has(m))) {
     const [a, b] = [fixture('models', `${model}_a.onnx`), fixture('models', `${model}_b.onnx`)];
-    const data = ['--data', fixture('data', 'fashion_test_x.npy'), '--labels', fixture('data', 'fashion_test_y.npy'), ...NORMALIZE, '--limit', String(samples)];
+    const data = ['--data', fixture('data', 'fashion_test_x.npy'), '--labels', fixture('data', 'fashion_test_y.npy'), '--mean', NORMALIZE.mean.join(','), '--std', NORMALIZE.std.join(','), '--limit', String(samples)];
     list.push({
       model,
       size: String(samples),
       llfc: ['analyze', a, b, ...data, ...common],
       torch: [TORCH_IMAGES, '--model', model, '--samples', String(samples), '--batch-size', batchSize, '--no-warm-up', '--results'],
       target: TARGETS[model]!,
-      pass: { a, b, data: { data: fixture('data', 'fashion_test_x.npy'), labels: fixture('data', 'fashion_test_y.npy'), normalize: { mean: [0.286], std: [0.353] }, limit: samples }, loadTimed: false },
+      pass: { a, b, data: { data: fixture('data', 'fashion_test_x.npy'), labels: fixture('data', 'fashion_test_y.npy'), normalize: NORMALIZE, limit: samples }, loadTimed: false },
     });
   }
   for (const copies of copiesList) {

@@ -43,7 +43,8 @@ import { isMain, row } from './timing.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const PYTHON = '/usr/bin/python3';
 const FASHION = '/usr/share/datasets/fashion-mnist';
-const NORMALIZE = { mean: [0.286], std: [0.353] };
+/** The image fixtures' normalization (scripts/fixtures/make_fixtures.py: MEAN, STD). */
+export const NORMALIZE = { mean: [0.286], std: [0.353] };
 
 interface Settings {
   models: string[];
