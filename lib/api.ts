@@ -32,8 +32,8 @@ import {
   type CalibratedPairRequest,
   type PairRequest,
 } from './worker/tasks.js';
-import { checkMergeInputs, PLAIN_MERGE_OPTIONS, type MergeOptions } from './studies/merge.js';
-import { mergeOutputs, type MergeFilesResult, type MergeRequest } from './studies/merge-files.js';
+import { checkMergeInputs } from './studies/merge.js';
+import { checkMergeRepair, MERGE_FILES_OPTIONS, mergeOutputs, type MergeFilesOptions, type MergeFilesResult, type MergeRequest } from './studies/merge-files.js';
 import { SERIES_OPTIONS, type SeriesOptions, type SeriesRequest, type SeriesResult } from './studies/series.js';
 import { buildReport, reportJson, type Report } from './report/json.js';
 import { renderReportOutputs, reportOutputs, type ReportOutputFlags, type WrittenOutputs } from './report/write.js';
@@ -109,16 +109,19 @@ export async function alignFiles(request: Omit<AlignFilesRequest, 'options'>, op
 
 /**
  * Merges N ONNX checkpoints of one architecture into one (SCIENCE.md §6: the mean, MergeMany or
- * the binary tree; weight or activation matching), evaluates every model and the merge when the
- * data has labels, and writes the merged ONNX and safetensors the outputs name, together. The
- * outputs are checked before any work (never an input).
+ * the binary tree; weight or activation matching), with `repair` repairs the merge (its
+ * statistics from `request.repairSet` when given, else from `request.data`), evaluates every
+ * model and the merge (before and after REPAIR) when the data has labels, and writes the merged
+ * (repaired) ONNX and safetensors the outputs name, together. The outputs are checked before any
+ * work (never an input).
  */
-export async function merge(request: MergeRequest, options: Omit<MergeOptions, 'data' | 'spec'>): Promise<MergeFilesResult> {
+export async function merge(request: MergeRequest, options: MergeFilesOptions): Promise<MergeFilesResult> {
   checkKnownKeys('merge() request', request, MERGE_REQUEST_KEYS);
-  const { signal, onProgress, ...plain } = resolveOptions('merge()', PLAIN_MERGE_OPTIONS, options);
+  const { signal, onProgress, ...plain } = resolveOptions('merge()', MERGE_FILES_OPTIONS, options);
   checkMergeInputs(request.models, plain.method, plain.pad);
+  checkMergeRepair(request, plain.repair);
   const external = await Promise.all(request.models.map((m) => externalDataFiles(m)));
-  const inputs = [...request.models, ...external.flat(), ...(request.data ? datasetFiles(request.data) : [])];
+  const inputs = [...request.models, ...external.flat(), ...(request.data ? datasetFiles(request.data) : []), ...(request.repairSet ? datasetFiles(request.repairSet) : [])];
   const outputs = await checkOutputs(mergeOutputs(request.outputs, external[0]!.length > 0), inputs);
   const { files, ...result } = await runTask('merge', { ...request, options: plain }, control(signal, onProgress));
   await commitOutputs(outputs, files, signal ? { signal } : {});

@@ -19,12 +19,13 @@ export {
 export { lossBarrier, midpointLossBarrier, accuracyBarrier } from './checks/loss.js';
 export { analyzePair, DEFAULT_LAYER_ALPHAS, type AnalyzeOptions } from './checks/analyze.js';
 export { analyzeNaiveAndAligned, type NaiveAndAligned } from './studies/aligned.js';
-export { Repair, repairCheckpoints, repairLayers, repairedModel, keepsBatchNorm, REPAIR_EPSILON, type RepairedModel, type RepairOptions, type FoldTarget, type BatchNormTarget, type RepairPair, type RepairLayer, type RepairStatistics, type StatisticsSet } from './studies/repair.js';
+export { Repair, repairCheckpoints, repairEndpoints, repairLayers, repairedModel, keepsBatchNorm, REPAIR_EPSILON, type RepairedModel, type RepairOptions, type FoldTarget, type BatchNormTarget, type RepairPair, type RepairEndpoints, type RepairLayer, type RepairStatistics, type StatisticsSet } from './studies/repair.js';
 export { repairedCurve } from './checks/repair.js';
 export { layerwiseBarriers, layerwiseGroups, cumulativeOrders, type LayerwiseOptions, type LayerwiseParameterGroup } from './studies/layerwise.js';
 export { merge, series } from './api.js';
 export { mergeModels, type MergeOptions, type MergeResult, type MergeMethod, type MergeMatch, type MergeRound } from './studies/merge.js';
-export type { MergeRequest, MergeOutputs, MergeReport, MergeFilesResult, Evaluation } from './studies/merge-files.js';
+export type { MergeRequest, MergeOutputs, MergeReport, MergeRepairReport, MergeFilesOptions, MergeFilesResult, Evaluation } from './studies/merge-files.js';
+export { repairedMerge, type RepairedMerge } from './studies/merge-repair.js';
 export { checkpointSeries, splitStepFromName, splitStepsFromManifest, type SeriesOptions, type SeriesRequest, type SeriesResult, type InstabilityPoint } from './studies/series.js';
 export { CHECKS, CHECK_OPTIONS, type CheckSwitches, type CheckSwitchName } from './checks/registry.js';
 export type { CheckDefinition, PairCheck, PairSetup, PairBatch, CheckNeeds, CheckResult, LayerColumns, HtmlPart } from './checks/check.js';

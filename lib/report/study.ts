@@ -43,14 +43,17 @@ export function modelLabels(models: readonly string[]): string[] {
 
 // ---- charts
 
-/** Accuracy (or loss) of each model and of the merge. */
+/** Accuracy (or loss) of each model and of the merge (and of the repaired merge, with --repair). */
 function mergeBars(report: StudyReport, metric: 'accuracy' | 'loss'): Chart | null {
   const evaluation = report.merge?.evaluation;
   if (!evaluation) return null;
-  const labels = [...modelLabels(report.models), 'merged'];
-  const values = [...evaluation.models, evaluation.merged].map((e) => e[metric]);
+  const repaired = report.merge!.repair?.merged;
+  const models = modelLabels(report.models);
+  const labels = [...models, 'merged', ...(repaired ? ['merged, repaired'] : [])];
+  const values = [...evaluation.models, evaluation.merged, ...(repaired ? [repaired] : [])].map((e) => e[metric]);
   const name = metric === 'accuracy' ? 'accuracy (top-1)' : 'loss (mean cross-entropy)';
-  const rows = labels.map((label, i) => ({ label, series: i === labels.length - 1 ? 'merged' : 'model', value: values[i]!, tip: `${label} · ${metric} ${exact(values[i]!)}${metric === 'accuracy' ? ` (${pct(values[i]!)})` : ''}` }));
+  const series = (i: number): string => (i < models.length ? 'model' : i === models.length ? 'merged' : 'repaired');
+  const rows = labels.map((label, i) => ({ label, series: series(i), value: values[i]!, tip: `${label} · ${metric} ${exact(values[i]!)}${metric === 'accuracy' ? ` (${pct(values[i]!)})` : ''}` }));
   return groupedBars(
     `merge-${metric}`,
     metric === 'accuracy' ? 'Accuracy of each model and the merge' : 'Loss of each model and the merge',
@@ -59,6 +62,7 @@ function mergeBars(report: StudyReport, metric: 'accuracy' | 'loss'): Chart | nu
     [
       { name: 'model', color: COLORS.naive },
       { name: 'merged', color: COLORS.aligned },
+      ...(repaired ? [{ name: 'repaired', color: COLORS.distH }] : []),
     ],
     rows,
     name,
@@ -135,6 +139,13 @@ function mergeSection(report: StudyReport, svgs: Map<string, string>): string {
     ...(evaluation ? [numCell(evaluation.models[i]!.loss), pctCell(evaluation.models[i]!.accuracy)] : []),
   ]);
   if (evaluation) rows.push(['<td><b>merged</b></td>', '<td class="num">1</td>', ...m.groups.map(() => '<td></td>'), numCell(evaluation.merged.loss), pctCell(evaluation.merged.accuracy)]);
+  const r = m.repair;
+  if (r?.merged) rows.push(['<td><b>merged, repaired</b></td>', '<td class="num">1</td>', ...m.groups.map(() => '<td></td>'), numCell(r.merged.loss), pctCell(r.merged.accuracy)]);
+  const repair = r
+    ? `<p class="note">REPAIR of the merge (Jordan et al. 2023, for N models): ${
+        r.form === 'batchnorm' ? `the running statistics of ${r.layers.length} BatchNorm layers recomputed on the merge` : `${r.layers.length} hidden layers corrected to Σ<sub>i</sub> w<sub>i</sub>μ<sub>i</sub>, Σ<sub>i</sub> w<sub>i</sub>σ̃<sub>i</sub> of the permuted models (ε = ${r.epsilon})`
+      }; statistics on ${r.statistics === 'repair' ? `the separate set <span class="mono">${esc(r.source)}</span>` : `the first samples of the evaluation data <span class="mono">${esc(r.source)}</span>`} (${r.samples} samples). The files written are the repaired merge.</p>`
+    : '';
   const head = ['model', 'weight', ...m.groups.map((g) => `units moved, ${esc(g.label)} (${g.size})`), ...(evaluation ? ['loss', 'accuracy'] : [])];
   const method = m.method === 'mergemany' ? 'MergeMany (Ainsworth et al. 2023, Alg. 3)' : m.method === 'tree' ? 'hierarchical binary tree (Franke et al. 2025)' : 'plain mean, no alignment';
   const course = m.rounds
@@ -147,6 +158,7 @@ function mergeSection(report: StudyReport, svgs: Map<string, string>): string {
 <h2>Merge</h2>
 <p class="explain">${esc(method)}, ${m.match} matching, seed ${m.seed}. Objective Σ<sub>i&lt;j</sub> ⟨π<sub>i</sub>(θ<sub>i</sub>), π<sub>j</sub>(θ<sub>j</sub>)⟩: <span title="${esc(String(m.objective))}">${formatNumber(m.objective)}</span> (at the identities: <span title="${esc(String(m.initialObjective))}">${formatNumber(m.initialObjective)}</span>). The full permutations are in the JSON report.</p>
 ${course}
+${repair}
 ${table(head, rows, { caption: `${report.models.length} models${evaluation ? `, ${evaluation.samples} samples` : ', not evaluated (no labelled data)'}` })}
 ${charts ? `<div class="charts">${charts}</div>` : ''}
 <p class="note">Written: <span class="mono">${esc(m.outputs.onnx)}</span> and <span class="mono">${esc(m.outputs.safetensors)}</span>.</p>

@@ -10,6 +10,10 @@
  * running mean and variance recomputed on θ(α), nothing else changed (not an identity at the
  * endpoints: the population statistics replace the trained running ones).
  *
+ * The same correction repairs a merge of N models (lib/studies/merge-repair.ts): the endpoints are
+ * the permuted models π_i(θ_i), the target μ = Σ_i w_i μ_i, σ = Σ_i w_i σ̃_i with the merge's
+ * weights; a pair's θ(α) is the case N = 2, w = (1−α, α).
+ *
  * Layers whose statistics do not depend on each other (every repaired layer above them already
  * corrected) are measured in one pass: a level is one pass over the statistics set, so an MLP
  * takes one pass per hidden layer and a ResNet's parallel branches share theirs. The endpoints
@@ -17,7 +21,7 @@
  * θ(0) and θ(1) give exactly A's and B's numbers. Statistics are per-channel float64 sums from
  * the native kernel (channelMoments).
  */
-import { checkpointFromModel, pairCheckpoints, type Checkpoint, type Parameter } from '../checkpoint.js';
+import { checkpointFromModel, pairCheckpoints, withArena, type Checkpoint, type Parameter } from '../checkpoint.js';
 import type { Dataset } from '../dataset/index.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { interpolateArenas, modelOfArena } from '../interpolate.js';
@@ -243,26 +247,67 @@ export function repairLayers(checkpoint: Checkpoint): RepairLayer[] {
   return layers;
 }
 
-/** A pair ready for REPAIR: both models with a bias wherever REPAIR folds one (the same graph), and the layers it corrects. */
-export interface RepairPair {
-  readonly a: Checkpoint;
-  readonly b: Checkpoint;
+/**
+ * Models ready for REPAIR: one graph with a bias wherever REPAIR folds one, the endpoints whose
+ * statistics make the target as arenas of its layout (a pair's A and B; a merge's permuted
+ * models), and the layers it corrects.
+ */
+export interface RepairEndpoints {
+  readonly graph: Checkpoint;
+  readonly endpoints: readonly Float32Array[];
   readonly form: 'fold' | 'batchnorm';
   readonly layers: readonly RepairLayer[];
+}
+
+/** A pair ready for REPAIR: its endpoints are A and B, both in the graph's layout. */
+export interface RepairPair extends RepairEndpoints {
+  readonly a: Checkpoint;
+  readonly b: Checkpoint;
+}
+
+/**
+ * An arena of `from`'s layout in `to`'s, where `to` is `from`'s model with REPAIR's zero biases
+ * added (withBiases): each use of a stored tensor keeps its values (uses keep their order, nodes
+ * are only added), the new biases are zero.
+ */
+export function carriedArena(from: Checkpoint, to: Checkpoint, arena: Float32Array): Float32Array {
+  if (to === from) return arena;
+  const uses = new Map<string, Parameter[]>();
+  for (const p of from.parameters) uses.set(p.tensor, [...(uses.get(p.tensor) ?? []), p]);
+  const out = new Float32Array(to.arena.length);
+  const seen = new Map<string, number>();
+  for (const p of to.parameters) {
+    const k = seen.get(p.tensor) ?? 0;
+    seen.set(p.tensor, k + 1);
+    const source = uses.get(p.tensor)?.[k];
+    if (source) out.set(arena.subarray(source.offset, source.offset + source.length), p.offset);
+  }
+  return out;
+}
+
+/**
+ * Prepares REPAIR of models in `graph`'s layout (the arenas): the graph with the biases REPAIR
+ * needs added (a no-op for most exports, which have them), the arenas carried into its layout,
+ * and the layers.
+ */
+export function repairEndpoints(graph: Checkpoint, arenas: readonly Float32Array[]): RepairEndpoints {
+  const form = keepsBatchNorm(graph) ? 'batchnorm' : 'fold';
+  let prepared = graph;
+  if (form === 'fold') {
+    const model = withBiases(graph);
+    if (model !== graph.model) prepared = checkpointFromModel({ file: graph.file, proto: model, externalData: graph.externalData });
+  }
+  const layers = repairLayers(prepared);
+  if (layers.length === 0) throw new InvalidArgumentError(`${graph.file}: REPAIR found no hidden layer to correct (no Conv, Gemm or MatMul with a weight besides the output layer, and no BatchNormalization)`);
+  return { graph: prepared, endpoints: arenas.map((arena) => carriedArena(graph, prepared, arena)), form, layers };
 }
 
 /** The pair with the biases REPAIR needs added (a no-op for most exports, which have them) and its layers. */
 export function repairCheckpoints(a: Checkpoint, b: Checkpoint): RepairPair {
   pairCheckpoints(a, b);
-  const form = keepsBatchNorm(a) ? 'batchnorm' : 'fold';
-  const [ra, rb] = form === 'fold' ? [a, b].map((c) => {
-    const model = withBiases(c);
-    return model === c.model ? c : checkpointFromModel({ file: c.file, proto: model, externalData: c.externalData });
-  }) as [Checkpoint, Checkpoint] : [a, b];
-  pairCheckpoints(ra, rb);
-  const layers = repairLayers(ra);
-  if (layers.length === 0) throw new InvalidArgumentError(`${a.file}: REPAIR found no hidden layer to correct (no Conv, Gemm or MatMul with a weight besides the output layer, and no BatchNormalization)`);
-  return { a: ra, b: rb, form, layers };
+  const prepared = repairEndpoints(a, [a.arena, b.arena]);
+  const [, rb] = prepared.endpoints as [Float32Array, Float32Array];
+  return { ...prepared, a: prepared.graph, b: prepared.graph === a ? b : { ...withArena(prepared.graph, rb), file: b.file } };
 }
 
 /** Per-channel mean and population variance of a layer's value. */
@@ -361,13 +406,13 @@ export interface RepairStatistics {
   readonly samples: number;
 }
 
-/** The layers of one level (one pass), with their places in the pair's list. */
+/** The layers of one level (one pass), with their places in the models' list. */
 type Level = readonly { readonly layer: RepairLayer; readonly i: number }[];
 
-/** The pair's layers by level, shallowest first. */
-function levelsOf(pair: RepairPair): Level[] {
-  const deepest = Math.max(...pair.layers.map((l) => l.level));
-  return Array.from({ length: deepest }, (_, k) => pair.layers.flatMap((layer, i) => (layer.level === k + 1 ? [{ layer, i }] : [])));
+/** The layers by level, shallowest first. */
+function levelsOf(models: RepairEndpoints): Level[] {
+  const deepest = Math.max(...models.layers.map((l) => l.level));
+  return Array.from({ length: deepest }, (_, k) => models.layers.flatMap((layer, i) => (layer.level === k + 1 ? [{ layer, i }] : [])));
 }
 
 /** An endpoint's statistics of one layer: μ and σ̃ = √(σ² + ε) per channel. */
@@ -377,23 +422,39 @@ interface EndpointStats {
 }
 
 /**
- * REPAIR of one pair: the endpoints' statistics, measured once, and the repaired θ(α) for any
- * α. `evaluation` is the data losses are reported on: the statistics come from `repairData`
- * when given, else from its first `repairSamples`.
+ * Σ_i w_i x_i per channel, in float64, in endpoint order. Where every endpoint has the same value
+ * the weighted mean is that value (the weights sum to 1), taken as is: rounding the sum would
+ * move it by an ulp, and REPAIR of a merge of copies of one model would not be the identity.
+ */
+function weightedMean(values: readonly Float64Array[], weights: readonly number[]): Float64Array {
+  const first = values[0]!;
+  return Float64Array.from(first, (v, c) => {
+    if (values.every((x) => x[c] === v)) return v;
+    let sum = weights[0]! * v;
+    for (let i = 1; i < values.length; i++) sum += weights[i]! * values[i]![c]!;
+    return sum;
+  });
+}
+
+/**
+ * REPAIR of a model between endpoints: their statistics, measured once, and the repaired model
+ * for any weights (a pair's θ(α): 1 − α and α; a merge's: the merge's weights). `evaluation` is
+ * the data losses are reported on: the statistics come from `repairData` when given, else from
+ * its first `repairSamples`.
  */
 export class Repair {
   private constructor(
-    readonly pair: RepairPair,
+    readonly models: RepairEndpoints,
     private readonly set: StatisticsSet,
     readonly statistics: RepairStatistics,
-    private readonly endpoints: { a: EndpointStats[]; b: EndpointStats[] } | undefined,
+    private readonly endpoints: EndpointStats[][] | undefined,
     private readonly batchSize: number,
     private readonly control: RunControl,
   ) {}
 
-  /** Passes over the statistics set one repaired θ(α) takes (the BN form needs no endpoint statistics). */
-  static passesPerAlpha(pair: RepairPair): number {
-    return levelsOf(pair).length;
+  /** Passes over the statistics set one repaired model takes (the BN form needs no endpoint statistics). */
+  static passesPerAlpha(models: RepairEndpoints): number {
+    return levelsOf(models).length;
   }
 
   /** The statistics set of a run: `repairData`'s, else the evaluation data's, first `repairSamples`. */
@@ -404,54 +465,62 @@ export class Repair {
   }
 
   /**
-   * Prepares REPAIR of a pair (repairCheckpoints): in the fold form, the endpoints' statistics,
-   * one pass per level each, the passes θ(α) takes (see the file comment). `tick` counts batches.
+   * Prepares REPAIR (repairCheckpoints, repairEndpoints): in the fold form, the endpoints'
+   * statistics, each measured in the graph one pass per level, the passes a repaired model takes
+   * (see the file comment). `tick` counts batches.
    */
-  static async create(pair: RepairPair, evaluation: Dataset, options: RepairOptions = {}, tick: () => void = () => {}): Promise<Repair> {
+  static async create(models: RepairEndpoints, evaluation: Dataset, options: RepairOptions = {}, tick: () => void = () => {}): Promise<Repair> {
     const { repairData, batchSize, signal, onProgress } = resolveOptions('repair()', REPAIR_OPTIONS, options);
     const control = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
     const set = Repair.statisticsSet(evaluation, options);
     const statistics: RepairStatistics = { statistics: repairData ? 'repair' : 'evaluation', source: set.data.source, samples: set.samples };
-    let endpoints: { a: EndpointStats[]; b: EndpointStats[] } | undefined;
-    if (pair.form === 'fold') {
-      const measure = async (arena: Float32Array): Promise<EndpointStats[]> => {
+    let endpoints: EndpointStats[][] | undefined;
+    if (models.form === 'fold') {
+      endpoints = [];
+      for (const arena of models.endpoints) {
         const stats: EndpointStats[] = [];
-        for (const level of levelsOf(pair)) {
-          const measured = await channelStatistics(pair.a, arena, level.map((h) => h.layer), set, batchSize, control, tick);
+        for (const level of levelsOf(models)) {
+          const measured = await channelStatistics(models.graph, arena, level.map((h) => h.layer), set, batchSize, control, tick);
           level.forEach(({ i }, k) => (stats[i] = { mean: measured[k]!.mean, sigma: smoothedSigma(measured[k]!) }));
         }
-        return stats;
-      };
-      endpoints = { a: await measure(pair.a.arena), b: await measure(pair.b.arena) };
+        endpoints.push(stats);
+      }
     }
-    return new Repair(pair, set, statistics, endpoints, batchSize, control);
+    return new Repair(models, set, statistics, endpoints, batchSize, control);
   }
 
   /** Passes over the statistics set create() takes. */
-  static endpointPasses(pair: RepairPair): number {
-    return pair.form === 'fold' ? 2 * Repair.passesPerAlpha(pair) : 0;
+  static endpointPasses(models: RepairEndpoints): number {
+    return models.form === 'fold' ? models.endpoints.length * Repair.passesPerAlpha(models) : 0;
   }
 
   /** The layers corrected, in graph order. */
   layerNames(): string[] {
-    return this.pair.layers.map((l) => l.name);
+    return this.models.layers.map((l) => l.name);
   }
 
-  /** The repaired θ(α), written into `theta` (an arena of the prepared pair's layout): one pass per level. */
+  /** A pair's repaired θ(α), written into `theta` (an arena of the prepared pair's layout): one pass per level. */
   async repairedArena(alpha: number, theta: Float32Array, tick: () => void = () => {}): Promise<Float32Array> {
-    const { a, b } = this.pair;
-    interpolateArenas(a.arena, b.arena, [alpha], [theta]);
-    for (const level of levelsOf(this.pair)) {
+    const [a, b] = this.models.endpoints;
+    if (this.models.endpoints.length !== 2) throw new InvalidArgumentError(`REPAIR of θ(α) needs a pair of endpoints, these models have ${this.models.endpoints.length}`);
+    interpolateArenas(a!, b!, [alpha], [theta]);
+    return this.repaired(theta, [1 - alpha, alpha], tick);
+  }
+
+  /**
+   * Repairs the model `theta` (an arena of the graph's layout) in place, one pass per level: each
+   * layer's target is Σ_i w_i μ_i and Σ_i w_i σ̃_i over the endpoints (the BN form resets the
+   * statistics to θ's own).
+   */
+  async repaired(theta: Float32Array, weights: readonly number[], tick: () => void = () => {}): Promise<Float32Array> {
+    if (weights.length !== this.models.endpoints.length) throw new InvalidArgumentError(`REPAIR: ${weights.length} weights for ${this.models.endpoints.length} endpoints`);
+    for (const level of levelsOf(this.models)) {
       throwIfAborted(this.control.signal);
-      const measured = await channelStatistics(a, theta, level.map((h) => h.layer), this.set, this.batchSize, this.control, tick);
+      const measured = await channelStatistics(this.models.graph, theta, level.map((h) => h.layer), this.set, this.batchSize, this.control, tick);
       level.forEach(({ layer, i }, k) => {
         if (layer.fold.kind === 'batchnorm') return resetBatchNorm(theta, layer.fold, measured[k]!);
-        const sa = this.endpoints!.a[i]!;
-        const sb = this.endpoints!.b[i]!;
-        const target = {
-          mean: Float64Array.from(sa.mean, (m, c) => (1 - alpha) * m + alpha * sb.mean[c]!),
-          sigma: Float64Array.from(sa.sigma, (s, c) => (1 - alpha) * s + alpha * sb.sigma[c]!),
-        };
+        const stats = this.endpoints!.map((e) => e[i]!);
+        const target = { mean: weightedMean(stats.map((s) => s.mean), weights), sigma: weightedMean(stats.map((s) => s.sigma), weights) };
         foldCorrection(theta, layer.fold, target, measured[k]!);
       });
     }

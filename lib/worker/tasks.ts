@@ -19,8 +19,7 @@ import { analyzeNaiveAndAligned, type AlignRequest } from '../studies/aligned.js
 import { layerwiseBarriers, type LayerwiseOptions } from '../studies/layerwise.js';
 import { repairedModel, type RepairedModel, type RepairOptions } from '../studies/repair.js';
 import { modelFiles } from '../onnx/external-output.js';
-import { mergeFiles, type MergeFilesResult, type MergeRequest } from '../studies/merge-files.js';
-import type { MergeOptions } from '../studies/merge.js';
+import { mergeFiles, type MergeFilesOptions, type MergeFilesResult, type MergeRequest } from '../studies/merge-files.js';
 import { seriesOfFiles, type SeriesOptions, type SeriesRequest, type SeriesResult } from '../studies/series.js';
 import type { ShardedResult } from '../shard/commands.js';
 import { reducePartials } from '../shard/reduce.js';
@@ -87,7 +86,7 @@ export interface RepairedInterpolationRequest {
 }
 
 /** The keys of a `merge` request (its options come as their own argument). */
-export const MERGE_REQUEST_KEYS = keysOf<MergeRequest>({ models: true, data: true, outputs: true });
+export const MERGE_REQUEST_KEYS = keysOf<MergeRequest>({ models: true, data: true, repairSet: true, outputs: true });
 
 /** The keys of a `series` request. */
 export const SERIES_REQUEST_KEYS = keysOf<SeriesRequest>({ models: true, data: true, manifest: true });
@@ -99,7 +98,7 @@ export interface TaskMap {
   analyze: { request: CalibratedPairRequest & { options?: Plain<Omit<AnalyzeOptions, 'calibrationData' | 'repairData'>>; align?: AlignRequest }; result: AnalyzeResult };
   layerwise: { request: PairRequest & { options?: Plain<LayerwiseOptions> }; result: LayerwiseResult & CheckpointNotes };
   /** As `align`: the merged model's files come back to be committed by the caller. */
-  merge: { request: MergeRequest & { options: Omit<Plain<MergeOptions>, 'data' | 'spec'> }; result: MergeFilesResult & { readonly files: readonly OutputFile[] } };
+  merge: { request: MergeRequest & { options: Plain<MergeFilesOptions> }; result: MergeFilesResult & { readonly files: readonly OutputFile[] } };
   series: { request: SeriesRequest & { options?: Plain<SeriesOptions> }; result: SeriesResult };
   /** As `align`: the repaired model's files come back to be committed by the caller. */
   repairedInterpolation: { request: RepairedInterpolationRequest; result: Omit<RepairedModel, 'model'> & CheckpointNotes & { readonly files: readonly OutputFile[] } };

@@ -84,6 +84,54 @@ describe('llfc merge', () => {
   });
 });
 
+describe('llfc merge --repair', () => {
+  it('writes the repaired merge: the report has the merge’s loss and accuracy before and after REPAIR (after = the written model’s, better), the layers and the statistics set, schema-valid, with the repaired row in the text and the HTML', async () => {
+    const out = tmp.path('repaired.onnx');
+    const r = llfc('merge', ...seeds, '-o', out, '--method', 'tree', ...data, '--repair', '--repair-samples', '500', '--out', tmp.path('repaired.json'), '--html', tmp.path('repaired.html'));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const report = JSON.parse(readFileSync(tmp.path('repaired.json'), 'utf8')) as StudyReport;
+    expectValid(report);
+    const repair = report.merge!.repair!;
+    expect(repair).toMatchObject({ form: 'fold', statistics: 'evaluation', samples: 500, layers: ['fc1', 'fc2'] });
+    expect(repair.merged!.loss).toBeLessThan(report.merge!.evaluation!.merged.loss);
+    const written = await loadCheckpoint(out);
+    const dataset = await openDataset({ data: fixture('data', 'fashion_test_x.npy'), labels: fixture('data', 'fashion_test_y.npy'), normalize: { mean: [0.286], std: [0.353] } });
+    expect(await modelLoss(written, written.arena, dataset, { batchSize: 500 })).toEqual(repair.merged);
+    expect(r.stdout).toMatch(/merged, repaired/);
+    expect(r.stdout).toMatch(/REPAIR of the merge: 2 hidden layers corrected.*the first 500 samples of/);
+    const html = readFileSync(tmp.path('repaired.html'), 'utf8');
+    expect(html).toContain('merged, repaired');
+    expect(html).toContain('REPAIR of the merge');
+  });
+
+  it('--repair-data takes the statistics from a separate set, and the report says so', () => {
+    const r = llfc('merge', ...seeds.slice(0, 2), '-o', tmp.path('separate.onnx'), '--method', 'mean', ...data, '--limit', '300', '--repair', '--repair-data', fixture('data', 'fashion_test_x.npy'), '--repair-samples', '200', '--json');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const report = JSON.parse(r.stdout) as StudyReport;
+    expectValid(report);
+    expect(report.merge!.repair).toMatchObject({ statistics: 'repair', samples: 200, source: fixture('data', 'fashion_test_x.npy') });
+  });
+
+  it('refuses --repair without data, and --repair-samples or --repair-data without --repair (exit 2), writing nothing', async () => {
+    const out = tmp.path('no-data.onnx');
+    const none = await runCliInProcess('merge', ...seeds.slice(0, 2), '-o', out, '--method', 'mean', '--repair');
+    expect(none.status).toBe(2);
+    expect(none.stderr).toMatch(/--repair measures the merged model’s statistics on data: give --data/);
+    const samples = await runCliInProcess('merge', ...seeds.slice(0, 2), '-o', out, '--method', 'mean', ...data, '--repair-samples', '10');
+    expect(samples.status).toBe(2);
+    expect(samples.stderr).toMatch(/--repair-samples sets up REPAIR; give --repair too/);
+    const set = await runCliInProcess('merge', ...seeds.slice(0, 2), '-o', out, '--method', 'mean', ...data, '--repair-data', fixture('data', 'fashion_test_x.npy'));
+    expect(set.status).toBe(2);
+    expect(set.stderr).toMatch(/--repair-data sets up REPAIR; give --repair too/);
+    const bad = await runCliInProcess('merge', ...seeds.slice(0, 2), '-o', out, '--method', 'mean', ...data, '--repair', '--repair-samples', '0');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/repairSamples must be a positive integer/);
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
 describe('llfc series', () => {
   it('writes the barrier matrix and the instability curve (steps from a manifest), schema-valid, with the heatmap and the curve in the HTML', () => {
     const manifest = tmp.path('manifest.json');
