@@ -86,8 +86,6 @@ interface Term {
   readonly action: ParameterAction;
   /** Columns of the unit matrices. */
   readonly rest: number;
-  /** A's unit matrix, size × rest (extracted on first use). */
-  a: Float32Array | null;
   /** The groups acting on the tensor's other axes: the product changes only when one of them does. */
   readonly deps: readonly number[];
   /** Whether the last product A·Bᵀ is kept (within CACHE_FLOATS), then the product and the versions of `deps` it was computed at. */
@@ -106,6 +104,12 @@ const CACHE_FLOATS = 2 ** 25;
 export class WeightCost {
   private readonly terms: Term[][];
   private readonly addon = native();
+  /**
+   * A's and B's unit matrices of the term at hand. A's are extracted again for each product
+   * rather than kept: kept, they were a copy of every tensor per axis a group acts on (twice
+   * the model for a CNN), while an extraction costs 1/size of the product's GEMM.
+   */
+  private readonly scratchA: Float32Array;
   private readonly scratchB: Float32Array;
   private readonly scratchC: Float32Array;
 
@@ -128,10 +132,12 @@ export class WeightCost {
         if (cached) cacheLeft -= g.size * g.size;
         const deps = bound.groupsOnOtherAxes(action.parameter, action.axis);
         const expert = owner.get(action.parameter);
-        return { action, rest, a: null, deps: expert === undefined ? deps : [...deps, expert], cached, cache: null, key: null };
+        return { action, rest, deps: expert === undefined ? deps : [...deps, expert], cached, cache: null, key: null };
       }),
     );
-    this.scratchB = new Float32Array(Math.max(0, ...groups.flatMap((g, gi) => this.terms[gi]!.map((t) => g.size * t.rest))));
+    const units = Math.max(0, ...groups.flatMap((g, gi) => this.terms[gi]!.map((t) => g.size * t.rest)));
+    this.scratchA = new Float32Array(units);
+    this.scratchB = new Float32Array(units);
     const maxSize = Math.max(0, ...groups.map((g) => g.size));
     this.scratchC = new Float32Array(maxSize * maxSize);
   }
@@ -148,10 +154,10 @@ export class WeightCost {
       if (t.cached) t.cache ??= new Float32Array(n * n);
       const product = t.cache ?? this.scratchC.subarray(0, n * n);
       if (!t.cache || t.key !== key) {
-        t.a ??= this.units(this.a, t.action, n, null, new Float32Array(n * t.rest));
+        const am = this.units(this.a, t.action, n, null, this.scratchA.subarray(0, n * t.rest));
         const source = sources.get(t.action.parameter) ?? t.action.parameter;
         const bm = this.units(this.b, { ...t.action, parameter: source }, n, othersOf(maps, source, t.action.axis), this.scratchB.subarray(0, n * t.rest));
-        this.addon.gemmAbt(t.a, bm, n, n, t.rest, product, this.threads);
+        this.addon.gemmAbt(am, bm, n, n, t.rest, product, this.threads);
         t.key = key;
       }
       this.addon.addToFloat64(cost, product);
@@ -169,9 +175,9 @@ export class WeightCost {
     const product = new Float32Array(n * n);
     this.terms[ga]!.forEach((t, k) => {
       const other = this.terms[gb]![k]!.action;
-      t.a ??= this.units(this.a, t.action, n, null, new Float32Array(n * t.rest));
-      const bm = this.units(this.b, other, n, othersOf(maps, other.parameter, other.axis), new Float32Array(n * t.rest));
-      this.addon.gemmAbt(t.a, bm, n, n, t.rest, product, this.threads);
+      const am = this.units(this.a, t.action, n, null, this.scratchA.subarray(0, n * t.rest));
+      const bm = this.units(this.b, other, n, othersOf(maps, other.parameter, other.axis), this.scratchB.subarray(0, n * t.rest));
+      this.addon.gemmAbt(am, bm, n, n, t.rest, product, this.threads);
       this.addon.addToFloat64(cost, product);
     });
     return cost;
@@ -193,8 +199,7 @@ export class WeightCost {
       const b = new Float32Array(rows * first.rest);
       members.forEach((m, u) => {
         const t = this.terms[m]![k]!;
-        t.a ??= this.units(this.a, t.action, d, null, new Float32Array(d * t.rest));
-        a.set(t.a, u * d * t.rest);
+        this.units(this.a, t.action, d, null, a.subarray(u * d * t.rest, (u + 1) * d * t.rest));
         this.units(this.b, t.action, d, othersOf(maps, t.action.parameter, t.action.axis), b.subarray(u * d * t.rest, (u + 1) * d * t.rest));
       });
       this.addon.gemmAbt(a, b, rows, rows, first.rest, product, this.threads);

@@ -15,6 +15,7 @@ import type { LayerReport, PairAnalysis } from '../results.js';
 import { floatOutput, ModelSession, type FloatTensor, type ModelSessionOptions, type RunOutputs } from '../session.js';
 import type { PairBatch, PairCheck, PairSetup } from './check.js';
 import { selectLayers } from './layers.js';
+import { Reclaimer } from '../reclaim.js';
 import { CHECK_OPTIONS, CHECKS, type CheckSwitches } from './registry.js';
 
 export interface AnalyzeOptions extends RunControl, CheckSwitches {
@@ -195,6 +196,7 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
     const total = passes.reduce((n, p) => n + Math.ceil(p.set.length / batchSize) * runners.size, 0);
     let done = 0;
     const tick = (): void => onProgress?.({ phase: 'analyze', done: ++done, total });
+    const reclaimer = new Reclaimer();
     for (const { set, readers, read } of passes) {
       for await (const batch of set.batches(batchSize, signal ? { signal: signal } : {})) {
         const dims = [batch.size, ...set.sampleShape];
@@ -215,6 +217,10 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
           },
         };
         for (const check of readers) await read(check, pairBatch);
+        let spent = 0;
+        for (const outputs of outputsAt.values()) for (const t of Object.values(outputs)) spent += (t.data as ArrayBufferView).byteLength;
+        outputsAt.clear();
+        reclaimer.release(spent);
       }
     }
   } finally {
