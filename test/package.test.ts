@@ -56,7 +56,7 @@ describe('the npm package', () => {
     expect(r.status, output(r)).toBe(0);
     const [packed] = JSON.parse(r.stdout.slice(r.stdout.search(/^\[/m))) as { filename: string; files: { path: string }[] }[];
     const files = packed!.files.map((f) => f.path);
-    for (const needed of ['scripts/build-native.js', 'CMakeLists.txt', 'native/addon.cc', 'bin/llfc.js', 'dist/index.js', 'dist/cli/main.js', 'docs/definitions.md', ...demoFixtures]) {
+    for (const needed of ['scripts/build-native.js', 'CMakeLists.txt', 'native/addon.cc', 'bin/llfc.js', 'dist/index.js', 'dist/llfc-cli.js', 'dist/llfc-worker.js', 'docs/definitions.md', ...demoFixtures]) {
       expect(files, needed).toContain(needed);
     }
     // No prebuilt addon: the install must compile one. No other test data: the tarball stays small.

@@ -32,16 +32,20 @@ function reviveError(data: SerializedError): Error {
   return error;
 }
 
+/** Set in the CLI's bundle (scripts/build.js) to the worker's bundle beside it. */
+declare const LLFC_WORKER_BUNDLE: string | undefined;
+
 /**
- * The worker runs entry.js; from source (tests under tsx) it runs entry.ts after registering
- * tsx's loader inside the worker, which does not inherit the parent's loader hooks.
+ * The worker runs entry.js (in the CLI's bundle, the worker's bundle); from source (tests
+ * under tsx) it runs entry.ts after registering tsx's loader inside the worker, which does not
+ * inherit the parent's loader hooks.
  */
 function startWorker(workerData: unknown): Worker {
   // The worker's native addon loads OpenMP, which reads the process environment, set only from here.
   passiveOpenMp();
   // Passes in the worker collect their spent batches' buffers (lib/reclaim.ts).
   exposeCollector();
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./entry.js', import.meta.url), { workerData });
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(typeof LLFC_WORKER_BUNDLE === 'string' ? LLFC_WORKER_BUNDLE : './entry.js', import.meta.url), { workerData });
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/index\.cjs$/, 'index.mjs');
   const entry = new URL('./entry.ts', import.meta.url).href;
   const bootstrap = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); });`;

@@ -21,11 +21,11 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** bin/llfc.js runs dist/: build it when it is missing or older than lib/, so the CLI under test is the code under test. */
+/** bin/llfc.js runs dist/'s bundle: build it when it is missing or older than lib/, so the CLI under test is the code under test. */
 export function ensureBuiltCli(): void {
-  const main = join(repoRoot, 'dist', 'cli', 'main.js');
-  if (existsSync(main) && statSync(main).mtimeMs >= newestMtime(join(repoRoot, 'lib'))) return;
-  const r = spawnSync(process.execPath, [join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(repoRoot, 'tsconfig.build.json')], { encoding: 'utf8' });
+  const bundle = join(repoRoot, 'dist', 'llfc-cli.js');
+  if (existsSync(bundle) && statSync(bundle).mtimeMs >= newestMtime(join(repoRoot, 'lib'))) return;
+  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build.js')], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`building dist/ for the CLI failed:\n${r.stdout}${r.stderr}`);
 }
 
