@@ -33,6 +33,9 @@ export function relativeSquaredDistance(sums: Float64Array): number {
   return denominator > 0 ? sums[0]! / denominator : 0;
 }
 
+/** Ops whose products run with their weights baked in (see Commutativity.create). */
+const BAKED_WEIGHT_OPS = new Set(['Conv', 'ConvTranspose']);
+
 export class Commutativity {
   /** Over the data: [‖Y‖², ‖X‖², ‖X − Y‖²] and [‖H_A − H_B‖², ‖H_A‖², ‖H_B‖²]. */
   readonly xd = new Sums(3);
@@ -44,8 +47,8 @@ export class Commutativity {
   private constructor(
     readonly layer: LinearLayerSpec,
     private readonly weightName: string,
-    private readonly wa: FloatTensor,
-    private readonly wb: FloatTensor,
+    /** The weights fed per run (none where they are baked into the session). */
+    private readonly weights: Record<string, FloatTensor>,
     private readonly session: GraphSession,
     private readonly where: string,
   ) {}
@@ -60,31 +63,39 @@ export class Commutativity {
       return layer.transposed ? transpose2d(w, weight.shape) : w;
     }) as [Float32Array, Float32Array];
     const dims = layer.transposed ? [...weight.shape].reverse() : weight.shape;
+    // ΣW = W_A + W_B and ΔW = W_A − W_B, each rounded once from float64.
+    const sumW = Float32Array.from(wa, (x, i) => x + wb[i]!);
+    const diffW = Float32Array.from(wa, (x, i) => x - wb[i]!);
     // Only the data and weight inputs: the bias is excluded by definition.
     const product = (h: string, w: string, out: string) => renode(node, weightSlot === 0 ? [w, h] : [h, w], [out], out);
-    // X = W_A·H_A + W_B·H_B, and X − Y = (W_A − W_B)(H_A − H_B) as one product (no cancellation).
-    // The weights are fed per run from the arenas: the helper session holds no copy of them.
-    const model = helperModel(
-      a.model,
-      [
-        product('HA', 'WA', 'p1'),
-        product('HB', 'WB', 'p2'),
-        renode({ opType: 'Add' }, ['p1', 'p2'], ['X'], 'X'),
-        renode({ opType: 'Sub' }, ['HA', 'HB'], ['dH'], 'dH'),
-        renode({ opType: 'Sub' }, ['WA', 'WB'], ['dW'], 'dW'),
-        product('dH', 'dW', 'D'),
-      ],
-      ['HA', 'HB', 'WA', 'WB'],
-      ['X', 'D'],
-    );
-    const c = new Commutativity(layer, weight.tensor, { data: wa, dims }, { data: wb, dims }, await helpers.get(model, `${a.file} (${layer.node})`), `${a.file} (${layer.node})`);
+    // Two products instead of three, by bilinearity: ΣW·ΣH + ΔW·ΔH = 2(W_A·H_A + W_B·H_B), so
+    // X = ½(ΣW·ΣH + ΔW·ΔH), and X − Y = ΔW·ΔH (D) is one product, free of cancellation.
+    const nodes = [
+      renode({ opType: 'Add' }, ['HA', 'HB'], ['sH'], 'sH'),
+      renode({ opType: 'Sub' }, ['HA', 'HB'], ['dH'], 'dH'),
+      product('sH', 'sW', 'S'),
+      product('dH', 'dW', 'D'),
+      renode({ opType: 'Add' }, ['S', 'D'], ['SD'], 'SD'),
+      renode({ opType: 'Mul' }, ['SD', 'half'], ['X'], 'X'),
+    ];
+    const half = { name: 'half', dims: [], values: Float32Array.of(0.5) };
+    const weights = { sW: { data: sumW, dims }, dW: { data: diffW, dims } };
+    // A convolution's weights are baked into a session of its own: onnxruntime pre-packs
+    // constant conv weights and runs them in its blocked layout, over twice as fast here. Other
+    // products share one session per graph, fed their weights per run, holding no copy of them.
+    const baked = BAKED_WEIGHT_OPS.has(layer.op);
+    const model = baked
+      ? helperModel(a.model, nodes, ['HA', 'HB'], ['X', 'D'], [half, { name: 'sW', dims, values: sumW }, { name: 'dW', dims, values: diffW }])
+      : helperModel(a.model, nodes, ['HA', 'HB', 'sW', 'dW'], ['X', 'D'], [half]);
+    const where = `${a.file} (${layer.node})`;
+    const c = new Commutativity(layer, weight.tensor, baked ? {} : weights, await helpers.get(model, where), where);
     native().sumSquares(wa, wb, c.w);
     return c;
   }
 
   /** One batch of the layer's inputs in A and in B. */
   async add(hA: FloatTensor, hB: FloatTensor): Promise<void> {
-    const out = await this.session.run({ HA: hA, HB: hB, WA: this.wa, WB: this.wb }, this.where);
+    const out = await this.session.run({ HA: hA, HB: hB, ...this.weights }, this.where);
     // sumSquares(X, D) gives [‖X − D‖², ‖X‖², ‖D‖²] = [‖Y‖², ‖X‖², ‖X − Y‖²].
     this.addSquares(this.xd, floatOutput(out, 'X', this.layer.node).data, floatOutput(out, 'D', this.layer.node).data);
     this.addSquares(this.h, hA.data, hB.data);
@@ -113,8 +124,8 @@ export class Commutativity {
 
 /**
  * The helper sessions of the layers' products, one per distinct helper graph: layers with the
- * same op, attributes and weight slot (a transformer's q, k, v and out projections, a ResNet
- * stage's convolutions) share one session, fed their own weights per run.
+ * same op, attributes and weight slot whose weights are fed per run (a transformer's q, k, v and
+ * out projections) share one session.
  */
 class HelperSessions {
   private readonly byGraph = new Map<string, Promise<GraphSession>>();
