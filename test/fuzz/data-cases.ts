@@ -94,7 +94,7 @@ function hostileData(rng: Rng): DataCase[] {
     cases.push({
       name,
       build: async (dir, ws) => ['--data', ws.file(dir, 'x.npy', npyBytes('<f4', [N, ...FASHION], f32(pixels(N)))), '--labels', ws.file(dir, file, await bytes())],
-      commands: ['lmc', 'analyze'],
+      commands: ['lmc', 'analyze', 'layerwise', 'merge', 'series'],
       ...extra,
     });
   };
