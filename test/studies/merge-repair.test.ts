@@ -1,15 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { merge } from '../../lib/api.js';
-import { checkpointFromModel, loadCheckpoint, type Checkpoint } from '../../lib/checkpoint.js';
+import { loadCheckpoint } from '../../lib/checkpoint.js';
 import { modelLoss } from '../../lib/checks/loss.js';
 import { openDataset } from '../../lib/dataset/index.js';
 import { CancelledError, InvalidArgumentError } from '../../lib/errors.js';
-import { cloneModel } from '../../lib/onnx/model.js';
 import { mergeModels, type MergeMethod } from '../../lib/studies/merge.js';
 import { repairedMerge } from '../../lib/studies/merge-repair.js';
 import { fixture, tempDir } from '../helpers.js';
 import { agrees, groupMap, load, reference as mergeReference } from './merge-reference.js';
+import { withoutFc1Bias } from './unbiased.js';
 
 interface Evaluation {
   loss: number;
@@ -58,15 +58,6 @@ describe('REPAIR of a merge against the PyTorch reference (merge_repair_referenc
 });
 
 describe('REPAIR of a merge', () => {
-  /** merge_mlp_0 with fc1's bias taken out: REPAIR must add one (llfc_repair_bias_0) and carry every arena into that layout. */
-  const unbiased = (c: Checkpoint): Checkpoint => {
-    const proto = cloneModel(c.model);
-    const gemm = proto.graph!.node.find((n) => n.opType === 'Gemm' && n.input[1] === 'fc1.weight')!;
-    gemm.input = gemm.input.slice(0, 2);
-    proto.graph!.initializer = proto.graph!.initializer.filter((t) => t.name !== 'fc1.bias');
-    return checkpointFromModel({ file: c.file, proto });
-  };
-
   for (const [name, copies, method, strip] of [
     ['three copies, mean', 3, 'mean', false],
     ['four copies, MergeMany', 4, 'mergemany', false],
@@ -75,7 +66,7 @@ describe('REPAIR of a merge', () => {
     it(`REPAIR of a merge of copies of one model is the identity: the repaired arena is the model’s bit for bit (${name})`, async () => {
       const { data, spec } = await load();
       const one = await loadCheckpoint(fixture(mergeReference.models[0]!));
-      const models = await Promise.all(Array.from({ length: copies }, async () => (strip ? unbiased(await loadCheckpoint(fixture(mergeReference.models[0]!))) : loadCheckpoint(fixture(mergeReference.models[0]!)))));
+      const models = await Promise.all(Array.from({ length: copies }, async () => (strip ? withoutFc1Bias(await loadCheckpoint(fixture(mergeReference.models[0]!))) : loadCheckpoint(fixture(mergeReference.models[0]!)))));
       const result = await mergeModels(models, { method, ...(strip ? {} : { spec }) });
       const repaired = await repairedMerge(models, result, data, { repairSamples: 300 });
       if (!strip) {

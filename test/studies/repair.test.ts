@@ -1,13 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { checkpointFromModel, loadCheckpoint, type Checkpoint } from '../../lib/checkpoint.js';
+import { loadCheckpoint, type Checkpoint } from '../../lib/checkpoint.js';
 import { analyzePair } from '../../lib/checks/analyze.js';
 import { linearModeConnectivity } from '../../lib/checks/lmc.js';
 import { modelLoss } from '../../lib/checks/loss.js';
 import { openDataset, type Dataset } from '../../lib/dataset/index.js';
 import { CancelledError, InvalidArgumentError } from '../../lib/errors.js';
 import { interpolateArenas } from '../../lib/interpolate.js';
-import { cloneModel } from '../../lib/onnx/model.js';
 import type { ProgressEvent } from '../../lib/progress.js';
 import type { RepairResult } from '../../lib/results.js';
 import { ModelSession } from '../../lib/session.js';
@@ -15,6 +14,7 @@ import { analyzeNaiveAndAligned } from '../../lib/studies/aligned.js';
 import { Repair, repairCheckpoints } from '../../lib/studies/repair.js';
 import { fashionSlice } from '../dataset/helpers.js';
 import { fixture, tempDir } from '../helpers.js';
+import { withoutFc1Bias } from './unbiased.js';
 
 interface RefCurve {
   loss: number[];
@@ -194,14 +194,7 @@ describe('REPAIR', () => {
   it('a hidden layer without a bias gets a new one (llfc_repair_bias_0), and REPAIR still keeps the endpoint', async () => {
     const [a0, b0] = await pairOf('mlp');
     const data = await evaluationData();
-    const unbiased = (c: Checkpoint): Checkpoint => {
-      const proto = cloneModel(c.model);
-      const gemm = proto.graph!.node.find((n) => n.opType === 'Gemm' && n.input[1] === 'fc1.weight')!;
-      gemm.input = gemm.input.slice(0, 2);
-      proto.graph!.initializer = proto.graph!.initializer.filter((t) => t.name !== 'fc1.bias');
-      return checkpointFromModel({ file: c.file, proto });
-    };
-    const [a, b] = [unbiased(a0), unbiased(b0)];
+    const [a, b] = [withoutFc1Bias(a0), withoutFc1Bias(b0)];
     const pair = repairCheckpoints(a, b);
     expect(pair.a.parameters.filter((p) => p.tensor === 'llfc_repair_bias_0').map((p) => p.length)).toEqual([256]);
     expect(pair.layers.map((l) => l.name)).toEqual(['fc1', 'fc2']);
