@@ -30,6 +30,30 @@ function sessionOptions(threads?: number, optimize = true): ort.InferenceSession
   };
 }
 
+/**
+ * Models of at least this many floats (64 MiB) never get weights derived from theirs baked into
+ * sessions: analyze feeds A's and B's arenas to weightless sessions that compute θ(α) in the
+ * graph layer by layer (rewireInterpolated), so memory stays near A and B however many α the
+ * checks need (a session per α would hold a copy of the weights each, 13 of them for the
+ * default grids); θ(α) is then computed in float32 by onnxruntime, equal to the native kernel's
+ * float64 blend up to float32 rounding.
+ */
+export const BAKE_WEIGHTS_BELOW = 16 * 1024 * 1024;
+
+/** Ops whose constant weights onnxruntime transforms once per session (pre-packed, blocked layouts). */
+export const TRANSFORMED_WEIGHT_OPS: ReadonlySet<string> = new Set(['Conv', 'ConvTranspose']);
+
+/**
+ * Whether a pass over this model bakes the weights it derives (θ(α), commutativity's ΣW and ΔW)
+ * into sessions of their own: smaller models with convolutions, whose once-per-session weight
+ * transforms outweigh building a session per weight set (a small ResNet's pass takes 1.5× as long
+ * fed). Models of Gemm and MatMul layers (MLPs, transformers) gain nothing from baking that pays
+ * for 14 session builds, and run weightless sessions at any size.
+ */
+export function bakesWeights(checkpoint: Checkpoint): boolean {
+  return checkpoint.arena.length < BAKE_WEIGHTS_BELOW && checkpoint.model.graph!.node.some((n) => TRANSFORMED_WEIGHT_OPS.has(n.opType));
+}
+
 /** A session over a checkpoint's (rewritten) model; a model onnxruntime refuses is the checkpoint's format error. */
 async function loadSession(model: ModelProto, options: ort.InferenceSession.SessionOptions, file: string): Promise<ort.InferenceSession> {
   try {

@@ -12,7 +12,7 @@ import { CONTROL_OPTIONS, optionDefault, resolveOptions, type OptionSchema, type
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { NamedSums } from '../sums.js';
 import type { LayerReport, PairAnalysis } from '../results.js';
-import { floatOutput, ModelSession, type FloatTensor, type ModelSessionOptions, type RunOutputs } from '../session.js';
+import { bakesWeights, floatOutput, ModelSession, type FloatTensor, type ModelSessionOptions, type RunOutputs } from '../session.js';
 import type { PairBatch, PairCheck, PairSetup } from './check.js';
 import { selectLayers } from './layers.js';
 import { Reclaimer } from '../reclaim.js';
@@ -76,29 +76,6 @@ function assemble(setup: PairSetup, checks: readonly PairCheck[]): PairAnalysis 
   };
 }
 
-/**
- * Arenas of at least this many floats (64 MiB) are fed to sessions on every run rather than
- * baked into a session per α: such sessions hold no weights, and interior α run a graph that
- * computes θ(α) from A's and B's arenas layer by layer (rewireInterpolated), so memory stays
- * near A and B however many α the checks need (a session per α would hold a copy of the
- * weights each, 13 of them for the default grids). θ(α) is then computed in float32 by
- * onnxruntime, equal to the native kernel's float64 blend up to float32 rounding.
- */
-export const FEED_PARAMETERS_FROM = 16 * 1024 * 1024;
-
-/** Ops whose constant weights onnxruntime transforms once per session (pre-packed, NCHWc layouts). */
-const TRANSFORMED_WEIGHT_OPS = new Set(['Conv', 'ConvTranspose']);
-
-/**
- * Whether each α gets a session with θ(α) baked in: smaller models with convolutions, whose
- * once-per-session weight transforms outweigh building a session per α (a small ResNet's pass
- * takes 1.5× as long fed). Models of Gemm and MatMul layers (MLPs, transformers) gain nothing
- * from baking that pays for 14 session builds, and run weightless sessions at any size.
- */
-export function bakesParameters(a: Checkpoint): boolean {
-  return a.arena.length < FEED_PARAMETERS_FROM && a.model.graph!.node.some((n) => TRANSFORMED_WEIGHT_OPS.has(n.opType));
-}
-
 /** How one α's model runs a batch. */
 interface AlphaRunner {
   readonly session: ModelSession;
@@ -108,7 +85,7 @@ interface AlphaRunner {
 /**
  * A runner per α, endpoints first (0: A, 1: B), then the interior α in order; each session
  * created is pushed to `sessions` (released by the caller). Baked-in parameters where
- * bakesParameters says so; else weightless sessions (one per distinct set of taps) fed A's or
+ * bakesWeights says so; else weightless sessions (one per distinct set of taps) fed A's or
  * B's arena, or both and α, per run.
  */
 async function alphaRunners(
@@ -126,7 +103,7 @@ async function alphaRunners(
     sessions.push(session);
     return session;
   };
-  if (bakesParameters(a)) {
+  if (bakesWeights(a)) {
     const baked = (session: ModelSession): AlphaRunner => ({ session, run: (batch, data) => session.runBatch(batch, data) });
     runners.set(0, baked(await created(a, { parameters: a.arena, taps: endpointTaps })));
     runners.set(1, baked(await created(b, { parameters: b.arena, taps: endpointTaps })));

@@ -15,7 +15,7 @@ import { both, esc, figure, numCell, opCell, table } from '../present/html.js';
 import { layerLabels, type ReportSections } from '../present/sections.js';
 import { fixed, formatTable } from '../present/text.js';
 import type { CommutativityReport, PairAnalysis } from '../results.js';
-import { floatOutput, GraphSession, type FloatTensor } from '../session.js';
+import { bakesWeights, floatOutput, GraphSession, TRANSFORMED_WEIGHT_OPS, type FloatTensor } from '../session.js';
 import { Sums } from '../sums.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
 import { linearLayers, type LinearLayerSpec } from './layers.js';
@@ -32,9 +32,6 @@ export function relativeSquaredDistance(sums: Float64Array): number {
   const denominator = Math.sqrt(sums[1]!) * Math.sqrt(sums[2]!);
   return denominator > 0 ? sums[0]! / denominator : 0;
 }
-
-/** Ops whose products run with their weights baked in (see Commutativity.create). */
-const BAKED_WEIGHT_OPS = new Set(['Conv', 'ConvTranspose']);
 
 export class Commutativity {
   /** Over the data: [‖Y‖², ‖X‖², ‖X − Y‖²] and [‖H_A − H_B‖², ‖H_A‖², ‖H_B‖²]. */
@@ -80,10 +77,11 @@ export class Commutativity {
     ];
     const half = { name: 'half', dims: [], values: Float32Array.of(0.5) };
     const weights = { sW: { data: sumW, dims }, dW: { data: diffW, dims } };
-    // A convolution's weights are baked into a session of its own: onnxruntime pre-packs
-    // constant conv weights and runs them in its blocked layout, over twice as fast here. Other
-    // products share one session per graph, fed their weights per run, holding no copy of them.
-    const baked = BAKED_WEIGHT_OPS.has(layer.op);
+    // A convolution's weights are baked into a session of its own where the model's are
+    // (bakesWeights): onnxruntime pre-packs constant conv weights and runs them in its blocked
+    // layout, over twice as fast here. Other products share one session per graph, fed their
+    // weights per run, holding no copy of them.
+    const baked = bakesWeights(a) && TRANSFORMED_WEIGHT_OPS.has(layer.op);
     const model = baked
       ? helperModel(a.model, nodes, ['HA', 'HB'], ['X', 'D'], [half, { name: 'sW', dims, values: sumW }, { name: 'dW', dims, values: diffW }])
       : helperModel(a.model, nodes, ['HA', 'HB', 'sW', 'dW'], ['X', 'D'], [half]);
