@@ -10,7 +10,10 @@
  *   resnet50x  torchvision ResNet-50, 1000 classes, data N × 3 × 64 × 64, batch 8
  *   huge       (--huge only, not in `npm run bench`) a 2.4 GB MLP, over protobuf's 2 GB limit
  *
- * Options: --models=gpt124m,resnet50x  --ops=analyze,interpolate,align  --huge
+ * Op `load` only loads the pair, in the process itself (no worker): the floor every op stands
+ * on, the node and onnxruntime runtime plus A's and B's arenas.
+ *
+ * Options: --models=gpt124m,resnet50x  --ops=load,analyze,interpolate,align  --huge
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { alignFiles, analyze, interpolate } from '../lib/api.js';
+import { loadPair } from '../lib/load-checkpoints.js';
 import { readModel } from '../lib/onnx/model.js';
 import { DataType } from '../lib/onnx/proto.js';
 import { elementCount, tensorShape } from '../lib/onnx/tensor.js';
@@ -91,7 +95,8 @@ async function child(spec: string): Promise<void> {
   const [a, b] = files(model);
   const m = MODELS[model]!;
   const t0 = performance.now();
-  if (op === 'analyze') await analyze({ a, b, data: m.data(dir, Number(n)) }, { batchSize: m.batchSize });
+  if (op === 'load') await loadPair(a, b);
+  else if (op === 'analyze') await analyze({ a, b, data: m.data(dir, Number(n)) }, { batchSize: m.batchSize });
   else if (op === 'interpolate') await interpolate(a, b, 0.5, join(dir, 'mid.onnx'));
   else await alignFiles({ a, b, outputs: { onnx: join(dir, 'aligned.onnx') } }, { method: 'weight' });
   const result: ChildResult = { ms: performance.now() - t0, maxRssMb: process.resourceUsage().maxRSS / 1024 };
@@ -103,7 +108,7 @@ export async function main(args: string[]): Promise<void> {
   if (childSpec) return child(childSpec.slice('--memory-child='.length));
   const value = (key: string) => args.find((x) => x.startsWith(`--${key}=`))?.slice(key.length + 3);
   const models = (value('models') ?? 'gpt124m,resnet50x').split(',').concat(args.includes('--huge') ? ['huge'] : []);
-  const ops = (value('ops') ?? 'analyze,interpolate,align').split(',');
+  const ops = (value('ops') ?? 'load,analyze,interpolate,align').split(',');
   console.log('peak RSS of one pass in a fresh process (library API as the CLI runs it), against the model’s float32 size');
   const widths = [10, 12, 5, 9, 12, 10, 8];
   console.log(row(['model', 'op', 'N', 'time s', 'peak RSS MB', 'model MB', 'RSS/size'], widths));

@@ -12,7 +12,7 @@ import { LMC_OPTIONS, type CalibratedLmcResult, type LmcOptions } from './checks
 import type { LayerwiseResult, LmcResult, PairAnalysis } from './results.js';
 import { LAYERWISE_OPTIONS, type LayerwiseOptions } from './studies/layerwise.js';
 import { checkpointNotes, type CheckpointNotes } from './folded-batchnorm.js';
-import { interpolatedModel } from './interpolate.js';
+import { interpolatedModelOverB } from './interpolate.js';
 import { externalDataFiles, modelFiles, modelOutputs } from './onnx/external-output.js';
 import { checkKnownKeys, checkOption, resolveOptions } from './options.js';
 import { checkOutputs, commitOutputs, type OutputFile, type OutputPlan } from './outputs.js';
@@ -204,7 +204,7 @@ export async function interpolate(a: string, b: string, alpha: number, output: s
   const [dataA, dataB] = await Promise.all([externalDataFiles(a), externalDataFiles(b)]);
   const outputs = await checkOutputs(modelOutputs(output, undefined, dataA.length > 0), [a, b, ...dataA, ...dataB]);
   const [ca, cb] = await loadPair(a, b);
-  const { model, perUse } = interpolatedModel(ca, cb, alpha);
+  const { model, perUse } = interpolatedModelOverB(ca, cb, alpha);
   await commitOutputs(outputs, modelFiles(model, output, ca.externalData));
   return { perUse, ...checkpointNotes(ca) };
 }

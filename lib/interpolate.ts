@@ -58,6 +58,28 @@ export function interpolatedModel(a: Checkpoint, b: Checkpoint, alpha: number): 
   return modelOfArena(a, theta!);
 }
 
+/** Floats per piece of interpolatedModelOverB: small next to a large model's arena. */
+const PIECE = 1 << 22;
+
+/**
+ * interpolatedModel for a caller done with B: θ(α) is written over B's arena, piece by piece
+ * through one small buffer (the kernel's output may not alias its inputs), so that writing the
+ * model holds A and B and no third arena (`interpolate` on a large model). B's checkpoint holds
+ * θ(α) afterwards, its model's tensors included.
+ */
+export function interpolatedModelOverB(a: Checkpoint, b: Checkpoint, alpha: number): { model: ModelProto; perUse: boolean } {
+  pairCheckpoints(a, b);
+  const theta = b.arena;
+  const piece = new Float32Array(Math.min(PIECE, theta.length));
+  for (let at = 0; at < theta.length; at += PIECE) {
+    const end = Math.min(at + PIECE, theta.length);
+    const out = piece.subarray(0, end - at);
+    interpolateArenas(a.arena.subarray(at, end), theta.subarray(at, end), [alpha], [out]);
+    theta.set(out, at);
+  }
+  return modelOfArena(a, theta);
+}
+
 /** The model `theta` (an arena of the checkpoint's layout) in its graph, named as interpolatedModel names them. */
 export function modelOfArena(checkpoint: Checkpoint, theta: Float32Array): { model: ModelProto; perUse: boolean } {
   if (sharedTensorsAgree(checkpoint, theta)) return { model: withParameters(checkpoint, theta), perUse: false };

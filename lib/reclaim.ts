@@ -18,6 +18,11 @@ export function exposeCollector(): void {
   v8.setFlagsFromString('--expose-gc');
 }
 
+/** Collects the garbage now, where the collector is exposed (a phase that let go of large buffers, before the next allocates its own). */
+export function collectGarbage(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 /** Counts the bytes a pass lets go and collects them once they reach GARBAGE_BYTES. */
 export class Reclaimer {
   private spent = 0;
@@ -27,6 +32,6 @@ export class Reclaimer {
     this.spent += bytes;
     if (this.spent < GARBAGE_BYTES) return;
     this.spent = 0;
-    (globalThis as { gc?: () => void }).gc?.();
+    collectGarbage();
   }
 }

@@ -5,6 +5,7 @@
 import type { Checkpoint } from '../checkpoint.js';
 import { pairCheckpoints, withArena } from '../checkpoint.js';
 import type { Dataset } from '../dataset/index.js';
+import { collectGarbage } from '../reclaim.js';
 import { InvalidArgumentError } from '../errors.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import type { RunControl } from '../progress.js';
@@ -107,6 +108,8 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
   let permuted: AlignResult;
   if (method === 'weight') {
     const wm = await weightMatching(a, b, bound, { ...control, seed, maxSweeps, tolerance, threads, ...(orders ? { orders } : {}) });
+    // Weight matching's unit matrices and cached products are garbage now: gone before B's permuted arena is made.
+    collectGarbage();
     permuted = {
       method: 'weight',
       spec,
