@@ -60,14 +60,11 @@ export class Commutativity {
       return layer.transposed ? transpose2d(w, weight.shape) : w;
     }) as [Float32Array, Float32Array];
     const dims = layer.transposed ? [...weight.shape].reverse() : weight.shape;
-    // ΣW = W_A + W_B and ΔW = W_A − W_B, each rounded once from float64.
-    const sumW = Float32Array.from(wa, (x, i) => x + wb[i]!);
-    const diffW = Float32Array.from(wa, (x, i) => x - wb[i]!);
     // Only the data and weight inputs: the bias is excluded by definition.
     const product = (h: string, w: string, out: string) => renode(node, weightSlot === 0 ? [w, h] : [h, w], [out], out);
     // Two products instead of three, by bilinearity: ΣW·ΣH + ΔW·ΔH = 2(W_A·H_A + W_B·H_B), so
     // X = ½(ΣW·ΣH + ΔW·ΔH), and X − Y = ΔW·ΔH (D) is one product, free of cancellation.
-    const nodes = [
+    const products = [
       renode({ opType: 'Add' }, ['HA', 'HB'], ['sH'], 'sH'),
       renode({ opType: 'Sub' }, ['HA', 'HB'], ['dH'], 'dH'),
       product('sH', 'sW', 'S'),
@@ -76,17 +73,21 @@ export class Commutativity {
       renode({ opType: 'Mul' }, ['SD', 'half'], ['X'], 'X'),
     ];
     const half = { name: 'half', dims: [], values: Float32Array.of(0.5) };
-    const weights = { sW: { data: sumW, dims }, dW: { data: diffW, dims } };
-    // A convolution's weights are baked into a session of its own where the model's are
-    // (bakesWeights): onnxruntime pre-packs constant conv weights and runs them in its blocked
-    // layout, over twice as fast here. Other products share one session per graph, fed their
-    // weights per run, holding no copy of them.
+    // A convolution's ΣW and ΔW are baked into a session of its own where the model's weights
+    // are (bakesWeights): onnxruntime pre-packs constant conv weights and runs them in its
+    // blocked layout, over twice as fast here. Other products share one session per graph, fed
+    // W_A and W_B per run (views of the arenas) and forming ΣW and ΔW in the graph, so that no
+    // copy of the weights is held.
     const baked = bakesWeights(a) && TRANSFORMED_WEIGHT_OPS.has(layer.op);
     const model = baked
-      ? helperModel(a.model, nodes, ['HA', 'HB'], ['X', 'D'], [half, { name: 'sW', dims, values: sumW }, { name: 'dW', dims, values: diffW }])
-      : helperModel(a.model, nodes, ['HA', 'HB', 'sW', 'dW'], ['X', 'D'], [half]);
+      ? helperModel(a.model, products, ['HA', 'HB'], ['X', 'D'], [
+          half,
+          { name: 'sW', dims, values: Float32Array.from(wa, (x, i) => x + wb[i]!) },
+          { name: 'dW', dims, values: Float32Array.from(wa, (x, i) => x - wb[i]!) },
+        ])
+      : helperModel(a.model, [renode({ opType: 'Add' }, ['WA', 'WB'], ['sW'], 'sW'), renode({ opType: 'Sub' }, ['WA', 'WB'], ['dW'], 'dW'), ...products], ['HA', 'HB', 'WA', 'WB'], ['X', 'D'], [half]);
     const where = `${a.file} (${layer.node})`;
-    const c = new Commutativity(layer, weight.tensor, baked ? {} : weights, await helpers.get(model, where), where);
+    const c = new Commutativity(layer, weight.tensor, baked ? {} : { WA: { data: wa, dims }, WB: { data: wb, dims } }, await helpers.get(model, where), where);
     native().sumSquares(wa, wb, c.w);
     return c;
   }
