@@ -78,7 +78,7 @@ export class Commutativity {
     // blocked layout, over twice as fast here. Other products share one session per graph, fed
     // W_A and W_B per run (views of the arenas) and forming ΣW and ΔW in the graph, so that no
     // copy of the weights is held.
-    const baked = bakesWeights(a) && TRANSFORMED_WEIGHT_OPS.has(layer.op);
+    const baked = helpers.bakesConvWeights && TRANSFORMED_WEIGHT_OPS.has(layer.op);
     const model = baked
       ? helperModel(a.model, products, ['HA', 'HB'], ['X', 'D'], [
           half,
@@ -87,7 +87,7 @@ export class Commutativity {
         ])
       : helperModel(a.model, [renode({ opType: 'Add' }, ['WA', 'WB'], ['sW'], 'sW'), renode({ opType: 'Sub' }, ['WA', 'WB'], ['dW'], 'dW'), ...products], ['HA', 'HB', 'WA', 'WB'], ['X', 'D'], [half]);
     const where = `${a.file} (${layer.node})`;
-    const c = new Commutativity(layer, weight.tensor, baked ? {} : { WA: { data: wa, dims }, WB: { data: wb, dims } }, await helpers.get(model, where), where);
+    const c = new Commutativity(layer, weight.tensor, baked ? {} : { WA: { data: wa, dims }, WB: { data: wb, dims } }, await (baked ? helpers.own(model, where) : helpers.shared(model, where)), where);
     native().sumSquares(wa, wb, c.w);
     return c;
   }
@@ -122,14 +122,19 @@ export class Commutativity {
 }
 
 /**
- * The helper sessions of the layers' products, one per distinct helper graph: layers with the
- * same op, attributes and weight slot whose weights are fed per run (a transformer's q, k, v and
- * out projections) share one session.
+ * The helper sessions of the layers' products: layers with the same op, attributes and weight
+ * slot whose weights are fed per run (a transformer's q, k, v and out projections) share one
+ * session; a layer whose weights are baked in has its own.
  */
 class HelperSessions {
   private readonly byGraph = new Map<string, Promise<GraphSession>>();
+  private readonly owned: Promise<GraphSession>[] = [];
 
-  get(model: ModelProto, where: string): Promise<GraphSession> {
+  /** `bakesConvWeights`: whether conv layers bake ΣW and ΔW into sessions of their own (bakesWeights of the pair's model). */
+  constructor(readonly bakesConvWeights: boolean) {}
+
+  /** A session of a graph fed its weights per run, shared by every layer with the same graph (keyed by its bytes). */
+  shared(model: ModelProto, where: string): Promise<GraphSession> {
     const bytes = encodeModel(model);
     const key = Buffer.from(bytes).toString('base64');
     let session = this.byGraph.get(key);
@@ -140,8 +145,15 @@ class HelperSessions {
     return session;
   }
 
+  /** A session of a graph that holds one layer's weights: never shared, so never keyed. */
+  own(model: ModelProto, where: string): Promise<GraphSession> {
+    const session = GraphSession.create(model, where);
+    this.owned.push(session);
+    return session;
+  }
+
   async release(): Promise<void> {
-    const settled = await Promise.allSettled(this.byGraph.values());
+    const settled = await Promise.allSettled([...this.byGraph.values(), ...this.owned]);
     await Promise.all(settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value.release()] : [])));
   }
 }
@@ -159,7 +171,7 @@ class CommutativityCheck implements PairCheck {
 
   static async create(setup: PairSetup): Promise<CommutativityCheck> {
     const layers: Commutativity[] = [];
-    const helpers = new HelperSessions();
+    const helpers = new HelperSessions(bakesWeights(setup.a));
     try {
       for (const l of linearLayers(setup.a)) layers.push(await Commutativity.create(setup.a, setup.b, l, helpers));
     } catch (e) {
