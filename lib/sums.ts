@@ -30,7 +30,13 @@ export class Sums {
   /** Adds `terms[i]` to slot `i` for every slot (one batch's float64 sums). */
   addAll(terms: ArrayLike<number>): void {
     if (terms.length !== this.length) throw new InvalidArgumentError(`${terms.length} terms for ${this.length} sums`);
-    for (let i = 0; i < this.length; i++) this.add(i, terms[i]!);
+    this.addFrom(0, terms);
+  }
+
+  /** Adds `terms[j]` to slot `first + j` (one batch's float64 sums of a run of the slots). */
+  addFrom(first: number, terms: ArrayLike<number>): void {
+    if (first < 0 || first + terms.length > this.length) throw new InvalidArgumentError(`${terms.length} terms from slot ${first} for ${this.length} sums`);
+    for (let j = 0; j < terms.length; j++) this.add(first + j, terms[j]!);
   }
 
   /** Adds other sums of the same layout (a shard's) into these. */

@@ -160,7 +160,25 @@ async function createChecks(a: Checkpoint, b: Checkpoint, data: Dataset, resolve
   return { setup, checks };
 }
 
-/** The shared pass: every check's add() on every batch of `data`. */
+/** The bytes of a run's outputs: garbage for the Reclaimer once the pass lets go of them. */
+function outputBytes(outputs: RunOutputs): number {
+  return Object.values(outputs).reduce((n, t) => n + (t.data as ArrayBufferView).byteLength, 0);
+}
+
+/** One set the pass reads: its batches go to `readers`, once with the endpoints (`read`) and then at each α they need (`readAt`). */
+interface PassSet {
+  readonly set: Dataset;
+  readonly readers: readonly PairCheck[];
+  read(check: PairCheck, batch: PairBatch): void | Promise<void>;
+  readAt(check: PairCheck, batch: PairBatch, alpha: number): void;
+}
+
+/**
+ * The shared pass: per batch, A and B run and every check's add() reads them; then each α the
+ * checks need, in order: θ(α) runs, the checks' addAt() read it, and its values are let go
+ * before the next α runs. Only A's, B's and one θ(α)'s values of a batch are held at once
+ * (on ResNet-50 each model's tapped features are about half its weights at batch 8).
+ */
 async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: number, control: RunControl): Promise<void> {
   const { a, b, data, calibrationData } = setup;
   const { signal, onProgress } = control;
@@ -178,37 +196,52 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
     // The checks that fit something on a separate set see it first, through the same sessions.
     const calibrating = calibrationData ? checks.filter((c) => c.calibrate) : [];
     if (calibrating.length > 0) runners.get(0)!.session.checkData(calibrationData!);
-    const passes: { set: Dataset; readers: readonly PairCheck[]; read: (check: PairCheck, batch: PairBatch) => void | Promise<void> }[] = [];
-    if (calibrating.length > 0) passes.push({ set: calibrationData!, readers: calibrating, read: (c, batch) => c.calibrate!(batch) });
-    passes.push({ set: data, readers: checks, read: (c, batch) => c.add(batch) });
-    const total = passes.reduce((n, p) => n + Math.ceil(p.set.length / batchSize) * runners.size, 0);
+    const sets: PassSet[] = [];
+    if (calibrating.length > 0) sets.push({ set: calibrationData!, readers: calibrating, read: () => {}, readAt: (c, batch, alpha) => c.calibrate!(batch, alpha) });
+    sets.push({ set: data, readers: checks, read: (c, batch) => c.add?.(batch), readAt: (c, batch, alpha) => c.addAt?.(batch, alpha) });
+    // The α each set's readers need, in order; its interior ones run one model each per batch, besides A and B.
+    const alphasOf = (readers: readonly PairCheck[]) => [...new Set(readers.flatMap((c) => c.needs.alphas))].sort((x, y) => x - y);
+    const total = sets.reduce((n, s) => n + Math.ceil(s.set.length / batchSize) * (2 + alphasOf(s.readers).filter((x) => x !== 0 && x !== 1).length), 0);
     let done = 0;
     const tick = (): void => onProgress?.({ phase: 'analyze', done: ++done, total });
     const reclaimer = new Reclaimer();
-    for (const { set, readers, read } of passes) {
+    for (const { set, readers, read, readAt } of sets) {
+      const alphas = alphasOf(readers);
       for await (const batch of set.batches(batchSize, signal ? { signal: signal } : {})) {
         const dims = [batch.size, ...set.sampleShape];
         const input: FloatTensor | undefined = batch.inputs instanceof Float32Array ? { data: batch.inputs, dims } : undefined;
+        // A's and B's outputs, and those of the one θ(α) at work.
         const outputsAt = new Map<number, RunOutputs>();
-        for (const [alpha, runner] of runners) {
+        const run = async (alpha: number): Promise<void> => {
           throwIfAborted(signal);
-          outputsAt.set(alpha, await runner.run(batch, set));
+          outputsAt.set(alpha, await runners.get(alpha)!.run(batch, set));
           tick();
-        }
+        };
         const pairBatch: PairBatch = {
           size: batch.size,
           labels: batch.labels,
           value: (name, alpha, where) => {
-            if (name !== inputName) return floatOutput(outputsAt.get(alpha)!, name, where);
-            if (!input) throw new InvalidArgumentError(`${where}: the input '${inputName}' holds token ids, not features`);
-            return input;
+            if (name === inputName) {
+              if (!input) throw new InvalidArgumentError(`${where}: the input '${inputName}' holds token ids, not features`);
+              return input;
+            }
+            const outputs = outputsAt.get(alpha);
+            if (!outputs) throw new Error(`${where}: θ(${alpha})'s values were read while it was not the α at work`);
+            return floatOutput(outputs, name, where);
           },
         };
+        await run(0);
+        await run(1);
         for (const check of readers) await read(check, pairBatch);
-        let spent = 0;
-        for (const outputs of outputsAt.values()) for (const t of Object.values(outputs)) spent += (t.data as ArrayBufferView).byteLength;
-        outputsAt.clear();
-        reclaimer.release(spent);
+        for (const alpha of alphas) {
+          const interpolated = alpha !== 0 && alpha !== 1;
+          if (interpolated) await run(alpha);
+          for (const check of readers) if (check.needs.alphas.includes(alpha)) readAt(check, pairBatch, alpha);
+          if (!interpolated) continue;
+          reclaimer.release(outputBytes(outputsAt.get(alpha)!));
+          outputsAt.delete(alpha);
+        }
+        reclaimer.release(outputBytes(outputsAt.get(0)!) + outputBytes(outputsAt.get(1)!));
       }
     }
   } finally {

@@ -121,12 +121,12 @@ class Calibration implements PairCheck {
     this.needs = { endpointValues: [], alphas: setup.lmcAlphas, interpolatedValues: [] };
   }
 
-  calibrate(batch: PairBatch): void {
-    for (const x of this.setup.lmcAlphas) this.path.alpha(x).addCalibration(batch.value(this.logits, x, this.setup.calibrationData!.source).data, batch.labels!);
+  calibrate(batch: PairBatch, alpha: number): void {
+    this.path.alpha(alpha).addCalibration(batch.value(this.logits, alpha, this.setup.calibrationData!.source).data, batch.labels!);
   }
 
-  add(batch: PairBatch): void {
-    for (const x of this.setup.lmcAlphas) this.path.alpha(x).addEvaluation(batch.value(this.logits, x, this.setup.a.file).data, batch.labels!);
+  addAt(batch: PairBatch, alpha: number): void {
+    this.path.alpha(alpha).addEvaluation(batch.value(this.logits, alpha, this.setup.a.file).data, batch.labels!);
   }
 
   result() {

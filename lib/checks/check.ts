@@ -41,11 +41,18 @@ export interface CheckNeeds {
   readonly interpolatedValues: readonly string[];
 }
 
-/** One batch of the shared pass: every value any check asked for. */
+/**
+ * One batch of the shared pass: A's and B's values for the whole batch, and those of one
+ * interpolated model at a time (PairCheck.addAt), so the pass never holds the features of
+ * several θ(α) at once.
+ */
 export interface PairBatch {
   readonly size: number;
   readonly labels: Int32Array | undefined;
-  /** A graph value or the model input of θ(α): α = 0 is A, α = 1 is B; `where` names it in errors. */
+  /**
+   * A graph value or the model input of θ(α): α = 0 is A, α = 1 is B, any other α only while
+   * it is the α of the addAt (or calibrate) call at work; `where` names it in errors.
+   */
   value(name: string, alpha: number, where: string): FloatTensor;
 }
 
@@ -60,9 +67,12 @@ export interface CheckResult extends Partial<Omit<PairAnalysis, 'alphas' | 'samp
 /** A check at work on one pair. */
 export interface PairCheck {
   readonly needs: CheckNeeds;
-  add(batch: PairBatch): void | Promise<void>;
-  /** A batch of the calibration set (PairSetup.calibrationData), before any batch of the data. */
-  calibrate?(batch: PairBatch): void;
+  /** One batch, reading A's and B's values (α = 0 and 1). */
+  add?(batch: PairBatch): void | Promise<void>;
+  /** One batch at one α of needs.alphas (the endpoints included), after add(); θ(α)'s values are readable only during this call. */
+  addAt?(batch: PairBatch, alpha: number): void;
+  /** A batch of the calibration set (PairSetup.calibrationData) at one α of needs.alphas, before any batch of the data. */
+  calibrate?(batch: PairBatch, alpha: number): void;
   /** Work of its own after the shared pass (REPAIR measures and evaluates models of its own), with the run's progress and cancellation. */
   run?(control: RunControl, batchSize: number): Promise<void>;
   /** Its part of the result; `earlier`: the layers' fields the checks before it in the registry filled. */

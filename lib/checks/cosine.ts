@@ -50,6 +50,14 @@ export class CosineAccumulator {
     this.sums.addAll(this.batch);
   }
 
+  /** The statistics at alphas[k] alone: `a` the features compared there (the sums of each α are kept apart, so α may come one at a time). */
+  addAt(k: number, a: Float32Array, fa: Float32Array, fb: Float32Array, n: number): void {
+    const slots = this.batch.subarray(k * SLOTS, (k + 1) * SLOTS);
+    slots.fill(0);
+    native().cosineStats({ compared: [a], alphas: this.alphas.subarray(k, k + 1), fa, fb, samples: n, acc: slots });
+    this.sums.addFrom(k * SLOTS, slots);
+  }
+
   /**
    * One batch of weak additivity by the native kernel: σ((1−α)h_A + αh_B) against
    * (1−α)f_A + αf_B, σ one of the addon's activations.
@@ -75,17 +83,16 @@ export class CosineAccumulator {
   }
 }
 
-/** One batch of a reported layer into `accumulator`: its features in θ(α) at each α against those of A and B. */
-export function addLayerBatch(accumulator: Pick<CosineAccumulator, 'add'>, batch: PairBatch, layer: LayerSpec, alphas: readonly number[]): void {
-  const where = `layer '${layer.module ?? layer.name}' (${layer.node})`;
-  const at = (alpha: number) => batch.value(layer.name, alpha, where);
-  const fa = at(0);
-  accumulator.add(
-    alphas.map((alpha) => at(alpha).data),
-    fa.data,
-    at(1).data,
-    sampleCount(fa, layer.tokens),
-  );
+/** A reported layer as errors about its values name it. */
+export function layerWhere(layer: LayerSpec): string {
+  return `layer '${layer.module ?? layer.name}' (${layer.node})`;
+}
+
+/** One batch of a reported layer at alphas[k] = `alpha` into `accumulator`: its features in θ(α) against those of A and B. */
+export function addLayerAt(accumulator: Pick<CosineAccumulator, 'addAt'>, batch: PairBatch, layer: LayerSpec, k: number, alpha: number): void {
+  const where = layerWhere(layer);
+  const fa = batch.value(layer.name, 0, where);
+  accumulator.addAt(k, batch.value(layer.name, alpha, where).data, fa.data, batch.value(layer.name, 1, where).data, sampleCount(fa, layer.tokens));
 }
 
 /** Accumulates d(f_A, f_B) per sample: the A-vs-B baseline (m = f_B at α = 1). */

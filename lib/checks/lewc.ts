@@ -16,7 +16,7 @@ import { layerLabels, type ReportSections } from '../present/sections.js';
 import { fixed, formatTable } from '../present/text.js';
 import type { LayerReport, LewcReport, PairAnalysis } from '../results.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { addLayerBatch, CosineAccumulator } from './cosine.js';
+import { addLayerAt, CosineAccumulator } from './cosine.js';
 import { linearLayers, type LayerSpec } from './layers.js';
 
 /** Depth of every graph value in linear layers (Gemm, MatMul with a weight, Conv) on the longest path from the input. */
@@ -61,8 +61,9 @@ class Lewc implements PairCheck {
     this.needs = { endpointValues: names, alphas: setup.alphas, interpolatedValues: names };
   }
 
-  add(batch: PairBatch): void {
-    for (const { spec, accumulator } of this.layers) addLayerBatch(accumulator, batch, spec, this.setup.alphas);
+  addAt(batch: PairBatch, alpha: number): void {
+    const k = this.setup.alphas.indexOf(alpha);
+    for (const { spec, accumulator } of this.layers) addLayerAt(accumulator, batch, spec, k, alpha);
   }
 
   result() {

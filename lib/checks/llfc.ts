@@ -10,7 +10,7 @@ import { fixed } from '../present/text.js';
 import type { LayerReport, LlfcPoint, PairAnalysis } from '../results.js';
 import type { Sums } from '../sums.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { addLayerBatch, BaselineAccumulator, CosineAccumulator } from './cosine.js';
+import { addLayerAt, BaselineAccumulator, CosineAccumulator, layerWhere, sampleCount } from './cosine.js';
 
 export class LlfcAccumulator {
   private readonly interpolated: CosineAccumulator;
@@ -20,10 +20,14 @@ export class LlfcAccumulator {
     this.interpolated = new CosineAccumulator(alphas);
   }
 
-  /** One batch: features of θ(α) per α, and of A and B, for n samples. */
-  add(atAlpha: Float32Array[], fa: Float32Array, fb: Float32Array, n: number): void {
-    this.interpolated.add(atAlpha, fa, fb, n);
+  /** One batch of the baseline: features of A and B, for n samples. */
+  addEndpoints(fa: Float32Array, fb: Float32Array, n: number): void {
     this.baseline.add(fa, fb, n);
+  }
+
+  /** One batch at alphas[k]: features of θ(α) there, and of A and B. */
+  addAt(k: number, atAlpha: Float32Array, fa: Float32Array, fb: Float32Array, n: number): void {
+    this.interpolated.addAt(k, atAlpha, fa, fb, n);
   }
 
   points(): LlfcPoint[] {
@@ -61,7 +65,16 @@ class Llfc implements PairCheck {
   }
 
   add(batch: PairBatch): void {
-    this.setup.layers.forEach((layer, i) => addLayerBatch(this.perLayer[i]!, batch, layer, this.setup.alphas));
+    this.setup.layers.forEach((layer, i) => {
+      const where = layerWhere(layer);
+      const fa = batch.value(layer.name, 0, where);
+      this.perLayer[i]!.addEndpoints(fa.data, batch.value(layer.name, 1, where).data, sampleCount(fa, layer.tokens));
+    });
+  }
+
+  addAt(batch: PairBatch, alpha: number): void {
+    const k = this.setup.alphas.indexOf(alpha);
+    this.setup.layers.forEach((layer, i) => addLayerAt(this.perLayer[i]!, batch, layer, k, alpha));
   }
 
   result() {

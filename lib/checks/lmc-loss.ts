@@ -26,10 +26,8 @@ class LmcLoss implements PairCheck {
     this.needs = { endpointValues: [], alphas: setup.lmcAlphas, interpolatedValues: [] };
   }
 
-  add(batch: PairBatch): void {
-    for (const [alpha, sums] of this.sums) {
-      addBatchLoss(sums, this.loss, batch.value(this.logits, alpha, this.setup.a.file).data, batch.labels!);
-    }
+  addAt(batch: PairBatch, alpha: number): void {
+    addBatchLoss(this.sums.get(alpha)!, this.loss, batch.value(this.logits, alpha, this.setup.a.file).data, batch.labels!);
   }
 
   result() {
