@@ -18,7 +18,7 @@ import { checkKnownKeys, checkOption, resolveOptions } from './options.js';
 import { checkOutputs, commitOutputs, type OutputFile, type OutputPlan } from './outputs.js';
 import type { RunControl } from './progress.js';
 import { runTask } from './worker/host.js';
-import { PLAIN_ALIGN_OPTIONS, type AlignOptions } from './align/index.js';
+import { PLAIN_ALIGN_OPTIONS, type PlainAlignOptions } from './align/index.js';
 import { alignmentOutputs, type AlignFilesResult, type AlignmentOutputs } from './align/output.js';
 import { ALIGN_REQUEST_OPTIONS, type AlignRequest } from './studies/aligned.js';
 import {
@@ -93,7 +93,7 @@ export async function analyzeAligned(request: CalibratedPairRequest, alignment: 
  * Activation matching reads `request.data`. The outputs are checked before any work (never
  * A, B or the data; see lib/outputs.ts) and written together at the end.
  */
-export async function alignFiles(request: Omit<AlignFilesRequest, 'options'>, options: Omit<AlignOptions, 'data' | 'spec'>): Promise<AlignFilesResult> {
+export async function alignFiles(request: Omit<AlignFilesRequest, 'options'>, options: PlainAlignOptions): Promise<AlignFilesResult> {
   checkKnownKeys('alignFiles() request', request, ALIGN_FILES_REQUEST_KEYS);
   const { signal, onProgress, ...plain } = resolveOptions('alignFiles()', PLAIN_ALIGN_OPTIONS, options);
   if (plain.symmetry !== 'orthogonal' && (request.outputs.orthogonal !== undefined || request.outputs.orthogonalNpy !== undefined)) {

@@ -71,6 +71,7 @@ export {
   streamNorms,
   streamGroups,
   type AlignOptions,
+  type PlainAlignOptions,
   type AlignResult,
   type ActivationMatchingOptions,
   type ActivationMatchingResult,

@@ -162,6 +162,8 @@ export interface NativeAddon {
   accumulateCross(options: NativeAccumulateCross): number;
   /** dst += src elementwise (float32 into float64); the lengths must match. */
   addToFloat64(dst: Float64Array, src: Float32Array): void;
+  /** Hands the C allocator's free pages back to the system (glibc's malloc_trim); whether any went. */
+  releaseFreeMemory(): boolean;
   /**
    * out (d × d) = the orthogonal O maximizing tr(O·cᵀ) for c = Σ a·bᵀ (so O·b ≈ a); with
    * `fixOnes`, among the O with O·1 = 1. Returns tr(O·cᵀ).

@@ -137,6 +137,8 @@ export const OPTIONS = {
   constants: rule('a list of tensor names', (v) => Array.isArray(v) && v.every((s) => typeof s === 'string')),
   /** Permute symmetry-breaking constants as if they were parameters. */
   permuteConstants: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
+  /** `align()`: permute B's arena in place, making it the aligned B's (the caller is done with B). */
+  consumeB: withDefault(rule('a boolean', (v) => typeof v === 'boolean'), false),
   /** A permutation spec already inferred (checked against the checkpoint where it is used). */
   spec: rule('a permutation spec', (v) => typeof v === 'object' && v !== null && Array.isArray((v as { groups?: unknown }).groups)),
   /** An opened dataset. */

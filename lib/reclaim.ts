@@ -9,6 +9,7 @@
  * it starts); elsewhere, as in a caller that runs a pass in its own thread, V8 keeps its own pace.
  */
 import v8 from 'node:v8';
+import { native } from './native.js';
 
 /** Spent bytes that make a collection worth its few milliseconds (the JS heap of a pass is small). */
 export const GARBAGE_BYTES = 64 * 1024 * 1024;
@@ -21,6 +22,16 @@ export function exposeCollector(): void {
 /** Collects the garbage now, where the collector is exposed (a phase that let go of large buffers, before the next allocates its own). */
 export function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
+}
+
+/**
+ * Collects the garbage, then hands the C allocator's free pages back to the system: after a
+ * phase whose onnxruntime sessions are released (their buffers freed into malloc's arenas, which
+ * keep them resident otherwise) and before a long phase that does not run onnxruntime.
+ */
+export function releaseMemory(): void {
+  collectGarbage();
+  native().releaseFreeMemory();
 }
 
 /** Counts the bytes a pass lets go and collects them once they reach GARBAGE_BYTES. */

@@ -5,13 +5,13 @@
 import type { Checkpoint } from '../checkpoint.js';
 import { pairCheckpoints, withArena } from '../checkpoint.js';
 import type { Dataset } from '../dataset/index.js';
-import { collectGarbage } from '../reclaim.js';
+import { collectGarbage, releaseMemory } from '../reclaim.js';
 import { InvalidArgumentError } from '../errors.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import type { RunControl } from '../progress.js';
 import { activationMatching, type ActivationMatchingResult, type CorrelationForm } from './activation-matching.js';
 import { orthogonalAlignment, streamCrossOfActivations, type StreamMap } from './orthogonal.js';
-import { permuteArena } from './permute.js';
+import { permuteArena, permuteArenaInPlace } from './permute.js';
 import { BoundSpec, checkSameSpec, inferSpec, sharedConstants, type PermutationSpec } from './spec/index.js';
 import { weightMatching, type WeightMatchingResult } from './weight-matching.js';
 
@@ -51,7 +51,15 @@ export interface AlignOptions extends RunControl {
    * fixing the groups they would change (default false).
    */
   readonly permuteConstants?: boolean;
+  /**
+   * B's arena is permuted in place and becomes the aligned B's (default false): for a caller
+   * done with B, alignment then holds no third arena. B itself must not be used after.
+   */
+  readonly consumeB?: boolean;
 }
+
+/** The options alignment takes as plain values, from callers that hand over files (alignFiles). */
+export type PlainAlignOptions = Omit<AlignOptions, 'data' | 'spec' | 'consumeB'>;
 
 /** The option kinds alignment takes as plain values (what `alignFiles` passes on; defaults and validation: lib/options.ts). */
 export const PLAIN_ALIGN_OPTIONS = {
@@ -67,10 +75,10 @@ export const PLAIN_ALIGN_OPTIONS = {
   correlation: 'correlation',
   permuteConstants: 'permuteConstants',
   ...CONTROL_OPTIONS,
-} as const satisfies OptionSchema<Omit<AlignOptions, 'data' | 'spec'>>;
+} as const satisfies OptionSchema<PlainAlignOptions>;
 
 /** The option kinds `align` takes. */
-export const ALIGN_OPTIONS = { ...PLAIN_ALIGN_OPTIONS, spec: 'spec', data: 'dataset' } as const satisfies OptionSchema<AlignOptions>;
+export const ALIGN_OPTIONS = { ...PLAIN_ALIGN_OPTIONS, spec: 'spec', data: 'dataset', consumeB: 'consumeB' } as const satisfies OptionSchema<AlignOptions>;
 
 export interface AlignResult {
   readonly method: AlignMethod;
@@ -99,11 +107,14 @@ export interface AlignResult {
  * finds the permutations, and returns B with its parameters permuted (same layout as B).
  */
 export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions): Promise<AlignResult> {
-  const { method, symmetry, spec: given, inputShape, data, seed, orders, maxSweeps, tolerance, threads, batchSize, correlation, permuteConstants, signal, onProgress } = resolveOptions('align()', ALIGN_OPTIONS, options);
+  const { method, symmetry, spec: given, inputShape, data, seed, orders, maxSweeps, tolerance, threads, batchSize, correlation, permuteConstants, consumeB, signal, onProgress } = resolveOptions('align()', ALIGN_OPTIONS, options);
   if (method === 'activation' && !data) {
     throw new InvalidArgumentError('activation matching needs data: give the inputs both models run on (--data)');
   }
   const { spec, bound } = await pairSpec(a, b, given, inputShape, permuteConstants);
+  // The shape probe's outputs (every value of the graph) and its session's buffers are garbage now.
+  releaseMemory();
+  const permute = (perms: readonly Int32Array[]): Checkpoint => withArena(b, consumeB ? permuteArenaInPlace(b, bound, perms, b.arena) : permuteArena(b, bound, perms));
   const control = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
   let permuted: AlignResult;
   if (method === 'weight') {
@@ -114,13 +125,13 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
       method: 'weight',
       spec,
       permutations: wm.permutations,
-      aligned: withArena(b, permuteArena(b, bound, wm.permutations)),
+      aligned: permute(wm.permutations),
       objective: wm.objective,
       initialObjective: wm.initialObjective,
       weightMatching: wm,
     };
   } else {
-    permuted = activationAlignment(b, spec, bound, await activationMatching(a, b, bound, { ...control, data: data!, batchSize, correlation, threads }));
+    permuted = activationAlignment(b, spec, bound, await activationMatching(a, b, bound, { ...control, data: data!, batchSize, correlation, threads }), permute);
   }
   if (symmetry === 'permutation') return permuted;
   const cross = method === 'activation' ? await streamCrossOfActivations(a, permuted.aligned, bound, data!, batchSize, threads, control) : undefined;
@@ -153,13 +164,19 @@ export async function pairSpec(
 }
 
 /** The alignment activation matching found: B permuted, the matched and the identity scores. */
-export function activationAlignment(b: Checkpoint, spec: PermutationSpec, bound: BoundSpec, am: ActivationMatchingResult): AlignResult {
+export function activationAlignment(
+  b: Checkpoint,
+  spec: PermutationSpec,
+  bound: BoundSpec,
+  am: ActivationMatchingResult,
+  permute = (perms: readonly Int32Array[]): Checkpoint => withArena(b, permuteArena(b, bound, perms)),
+): AlignResult {
   const sum = (x: number[]): number => x.reduce((s, v) => s + v, 0);
   return {
     method: 'activation',
     spec,
     permutations: am.permutations,
-    aligned: withArena(b, permuteArena(b, bound, am.permutations)),
+    aligned: permute(am.permutations),
     objective: [sum(am.score)],
     initialObjective: sum(am.identityScore),
     activationMatching: am,
@@ -190,6 +207,7 @@ export {
 } from './spec/index.js';
 export {
   permuteArena,
+  permuteArenaInPlace,
   permutedModel,
   randomPermutations,
   identityPermutations,

@@ -160,19 +160,36 @@ export class AxisMaps {
  * are copied). `spec` may be bound already (to this checkpoint's parameter layout).
  */
 export function permuteArena(checkpoint: Checkpoint, spec: PermutationSpec | BoundSpec, perms: readonly Int32Array[], arena: Float32Array = checkpoint.arena): Float32Array {
+  checkArenaLength(checkpoint, arena);
+  return permuteArenaInPlace(checkpoint, spec, perms, new Float32Array(arena));
+}
+
+/**
+ * Applies every group's permutation to `arena` itself (this checkpoint's layout) and returns it:
+ * no second arena, only a copy of the largest permuted parameter at a time.
+ */
+export function permuteArenaInPlace(checkpoint: Checkpoint, spec: PermutationSpec | BoundSpec, perms: readonly Int32Array[], arena: Float32Array): Float32Array {
   checkPermutations(spec instanceof BoundSpec ? spec.spec : spec, perms);
   const bound = BoundSpec.of(checkpoint, spec);
-  if (arena.length !== checkpoint.arena.length) throw new PermutationError(`an arena of ${arena.length} floats for ${checkpoint.file}, whose arena has ${checkpoint.arena.length}`);
-  const out = new Float32Array(arena);
+  checkArenaLength(checkpoint, arena);
   const addon = native();
-  for (const [index, maps] of new AxisMaps(bound, perms).entries()) {
+  const permuted = [...new AxisMaps(bound, perms).entries()];
+  const before = new Float32Array(Math.max(0, ...permuted.map(([index]) => checkpoint.parameters[index]!.length)));
+  for (const [index, maps] of permuted) {
     const p = checkpoint.parameters[index]!;
-    addon.gatherAxes(arena.subarray(p.offset, p.offset + p.length), p.shape, maps, out.subarray(p.offset, p.offset + p.length));
+    const slot = arena.subarray(p.offset, p.offset + p.length);
+    const source = before.subarray(0, p.length);
+    source.set(slot);
+    addon.gatherAxes(source, p.shape, maps, slot);
   }
   bound.spec.groups.forEach((g, k) => {
-    if (g.experts) exchangeExperts(checkpoint, out, g.experts, perms[k]!);
+    if (g.experts) exchangeExperts(checkpoint, arena, g.experts, perms[k]!);
   });
-  return out;
+  return arena;
+}
+
+function checkArenaLength(checkpoint: Checkpoint, arena: Float32Array): void {
+  if (arena.length !== checkpoint.arena.length) throw new PermutationError(`an arena of ${arena.length} floats for ${checkpoint.file}, whose arena has ${checkpoint.arena.length}`);
 }
 
 /**
@@ -214,7 +231,7 @@ export interface PermutedModel {
  * keeping initializer names; uses of a shared tensor whose values now differ are untied.
  */
 export function permutedModel(checkpoint: Checkpoint, arena: Float32Array): PermutedModel {
-  if (arena.length !== checkpoint.arena.length) throw new PermutationError(`an arena of ${arena.length} floats for ${checkpoint.file}, whose arena has ${checkpoint.arena.length}`);
+  checkArenaLength(checkpoint, arena);
   const model = cloneModel(checkpoint.model);
   const graph = model.graph!;
   const initializers = initializerMap(graph);

@@ -88,14 +88,20 @@ interface Term {
   readonly rest: number;
   /** The groups acting on the tensor's other axes: the product changes only when one of them does. */
   readonly deps: readonly number[];
-  /** Whether the last product A·Bᵀ is kept (within CACHE_FLOATS), then the product and the versions of `deps` it was computed at. */
-  readonly cached: boolean;
+  /** Whether the last product A·Bᵀ is kept (within the cache's budget, cacheFloats), then the product and the versions of `deps` it was computed at. */
+  cached: boolean;
   cache: Float32Array | null;
   key: string | null;
 }
 
-/** Floats kept for cached products (128 MB); products beyond it are recomputed every time. */
-const CACHE_FLOATS = 2 ** 25;
+/**
+ * Floats kept for cached products: a quarter of the model's floats, at most 128 MB; products
+ * beyond it are recomputed every time. Bounded by the model so that matching stays within a
+ * small multiple of it (bench/memory.ts): ResNet-50's products would take 128 MB, 1.3× its size.
+ */
+function cacheFloats(arena: Float32Array): number {
+  return Math.min(2 ** 25, Math.floor(arena.length / 4));
+}
 
 /**
  * The cost C of a group (above) with every other group at the permutations of `maps`, for
@@ -112,6 +118,8 @@ export class WeightCost {
   private readonly scratchA: Float32Array;
   private readonly scratchB: Float32Array;
   private readonly scratchC: Float32Array;
+  /** The cost matrix `of` returns, one for every group (its largest), so a sweep leaves no n × n float64 garbage per step. */
+  private readonly scratchCost: Float64Array;
 
   constructor(
     private readonly a: Checkpoint,
@@ -119,7 +127,6 @@ export class WeightCost {
     private readonly bound: BoundSpec,
     private readonly threads: number,
   ) {
-    let cacheLeft = CACHE_FLOATS;
     const groups = bound.spec.groups;
     // The expert group that owns a parameter use: its tensors are compared with whichever B expert is in its place.
     const owner = new Map<number, number>();
@@ -128,27 +135,39 @@ export class WeightCost {
       g.parameters.map((action) => {
         const p = a.parameters[action.parameter]!;
         const rest = (p.length / p.shape[action.axis]!) * action.inner;
-        const cached = g.size * g.size <= cacheLeft;
-        if (cached) cacheLeft -= g.size * g.size;
         const deps = bound.groupsOnOtherAxes(action.parameter, action.axis);
         const expert = owner.get(action.parameter);
-        return { action, rest, deps: expert === undefined ? deps : [...deps, expert], cached, cache: null, key: null };
+        return { action, rest, deps: expert === undefined ? deps : [...deps, expert], cached: false, cache: null, key: null };
       }),
     );
+    // The budget goes to the products that cost most to compute per float kept (the longest
+    // rows; a bias's product, rest 1, is no cheaper to keep than to recompute): on ResNet-50, 24 MB
+    // kept this way cost 4% more GEMM work than 128 MB kept in group order.
+    let cacheLeft = cacheFloats(a.arena);
+    const candidates = groups.flatMap((g, gi) => this.terms[gi]!.map((term) => ({ term, floats: g.size * g.size })));
+    candidates.sort((x, y) => y.term.rest - x.term.rest);
+    for (const { term, floats } of candidates) {
+      if (floats > cacheLeft) continue;
+      term.cached = true;
+      cacheLeft -= floats;
+    }
     const units = Math.max(0, ...groups.flatMap((g, gi) => this.terms[gi]!.map((t) => g.size * t.rest)));
     this.scratchA = new Float32Array(units);
     this.scratchB = new Float32Array(units);
     const maxSize = Math.max(0, ...groups.map((g) => g.size));
     this.scratchC = new Float32Array(maxSize * maxSize);
+    this.scratchCost = new Float64Array(maxSize * maxSize);
   }
 
   /**
    * C of one group, the other groups at the permutations of `maps`; `sources` (expertSources)
-   * names the B parameter use each exchanged expert's tensor is compared with.
+   * names the B parameter use each exchanged expert's tensor is compared with. The matrix is
+   * this WeightCost's own: valid until its next call of `of`.
    */
   of(group: number, maps: AxisMaps, sources: ReadonlyMap<number, number> = new Map()): Float64Array {
     const n = this.bound.spec.groups[group]!.size;
-    const cost = new Float64Array(n * n);
+    const cost = this.scratchCost.subarray(0, n * n);
+    cost.fill(0);
     for (const t of this.terms[group]!) {
       const key = t.deps.map((d) => maps.version(d)).join();
       if (t.cached) t.cache ??= new Float32Array(n * n);

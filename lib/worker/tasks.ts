@@ -10,7 +10,7 @@ import type { AlignedAnalysis, LayerwiseResult, LmcResult, PairAnalysis } from '
 import { openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { checkpointNotes, type CheckpointNotes } from '../folded-batchnorm.js';
 import type { RunControl } from '../progress.js';
-import { align, type AlignOptions, type AlignResult } from '../align/index.js';
+import { align, type AlignResult, type PlainAlignOptions } from '../align/index.js';
 import { alignFilesResult, type AlignFilesResult, type AlignmentOutputs } from '../align/output.js';
 
 export type { AlignFilesResult };
@@ -67,7 +67,7 @@ export interface AlignFilesRequest {
   readonly b: string;
   /** The inputs both models run on (activation matching only). */
   readonly data?: OpenDatasetOptions;
-  readonly options: Omit<AlignOptions, keyof RunControl | 'data' | 'spec'>;
+  readonly options: Omit<PlainAlignOptions, keyof RunControl>;
   readonly outputs: AlignmentOutputs;
 }
 
@@ -116,7 +116,8 @@ export type TaskName = keyof TaskMap;
  */
 async function alignPair(request: AlignFilesRequest, control: RunControl): Promise<{ result: AlignResult; reference: { file: string }; notes: CheckpointNotes }> {
   const [[a, b], data] = await Promise.all([loadPair(request.a, request.b), request.data ? openDataset(request.data) : undefined]);
-  const result = await align(a, b, { ...request.options, ...(data ? { data } : {}), ...control });
+  // B is not used after: its arena becomes the aligned B's (no third arena).
+  const result = await align(a, b, { ...request.options, ...(data ? { data } : {}), ...control, consumeB: true });
   return { result, reference: { file: a.file }, notes: checkpointNotes(a) };
 }
 

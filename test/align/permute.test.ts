@@ -8,12 +8,14 @@ import {
   identityPermutations,
   inversePermutation,
   permuteArena,
+  permuteArenaInPlace,
   permutedModel,
   permutationsFromJson,
   permutationsToJson,
   randomPermutations,
 } from '../../lib/align/permute.js';
 import { inferSpec } from '../../lib/align/spec/index.js';
+import { align } from '../../lib/align/index.js';
 import { PermutationError } from '../../lib/errors.js';
 import { decodeModel, encodeModel, readModel, writeModel } from '../../lib/onnx/model.js';
 import { newNode } from '../../lib/onnx/proto.js';
@@ -252,5 +254,30 @@ describe('writing permuted models', () => {
     expect(sameFloats(back, cp.arena)).toBe(true);
     expect(sameFloats(there, cp.arena)).toBe(false);
     expect(readFileSync(fixture('models', 'resnet_a.onnx')).length).toBeGreaterThan(0);
+  });
+
+  it.each(['resnet_a', 'moe_a'])('%s: permuting in place gives the permuted copy bit for bit, in the array given', async (name) => {
+    const cp = await loadCheckpoint(fixture('models', `${name}.onnx`));
+    const spec = await inferSpec(cp);
+    const perms = randomPermutations(spec, 3);
+    const copy = permuteArena(cp, spec, perms);
+    const arena = cp.arena.slice();
+    expect(permuteArenaInPlace(cp, spec, perms, arena)).toBe(arena);
+    expect(sameFloats(arena, copy)).toBe(true);
+    expect(sameFloats(arena, cp.arena)).toBe(false);
+    expect(() => permuteArenaInPlace(cp, spec, perms, arena.subarray(1))).toThrow(PermutationError);
+  });
+
+  it('align with consumeB: the aligned B is B\'s arena permuted in place, equal to the copy align makes otherwise', async () => {
+    const pair = () => Promise.all([loadCheckpoint(fixture('models', 'mlp_a.onnx')), loadCheckpoint(fixture('models', 'mlp_b.onnx'))]);
+    const [a, b] = await pair();
+    const copied = await align(a, b, { method: 'weight' });
+    expect(copied.aligned.arena).not.toBe(b.arena);
+    const [a2, b2] = await pair();
+    const consumed = await align(a2, b2, { method: 'weight', consumeB: true });
+    expect(consumed.aligned.arena).toBe(b2.arena);
+    expect(consumed.permutations).toEqual(copied.permutations);
+    expect(sameFloats(consumed.aligned.arena, copied.aligned.arena)).toBe(true);
+    expect(sameFloats(consumed.aligned.arena, b.arena)).toBe(false);
   });
 });
