@@ -149,6 +149,28 @@ export class NonFiniteDataError extends DatasetError {
 }
 
 /**
+ * A model output holding NaN or ±Inf on a batch whose inputs are finite: the model overflows
+ * float32 on this data, which would otherwise come out as NaN losses and distances.
+ */
+export class NonFiniteOutputError extends LlfcError {
+  constructor(
+    readonly file: string,
+    /** The graph output that is not finite. */
+    readonly output: string,
+    /** Index of the sample in the data. */
+    readonly sample: number,
+    readonly value: number,
+    source: string,
+  ) {
+    super(
+      'NON_FINITE_OUTPUT',
+      `${file}: its output '${output}' is ${value} on sample ${sample} of ${source}, whose inputs are finite: ` +
+        'the model overflows float32 on this data; is the data scaled as in training (--mean/--std)?',
+    );
+  }
+}
+
+/**
  * An assignment problem whose forbidden pairs (+inf costs, −inf when maximizing) leave no
  * complete assignment. `row` / `col` name the row or column that could not be assigned, when known.
  */

@@ -6,7 +6,7 @@
  * runs a model once on zeros to learn the dims of every value it computes.
  */
 import * as ort from 'onnxruntime-node';
-import { InputTypeError, InvalidArgumentError, ModelRunError, OnnxFormatError, ShapeMismatchError } from './errors.js';
+import { InputTypeError, InvalidArgumentError, ModelRunError, NonFiniteOutputError, OnnxFormatError, ShapeMismatchError } from './errors.js';
 import { interpolationInputs, parameterValueName, rewireInterpolated, rewireParameters, type Checkpoint, type ValueSpec } from './checkpoint.js';
 import type { Batch, Dataset } from './dataset/index.js';
 import { initializerAliases, initializerMap, isAliasNode } from './onnx/graph.js';
@@ -174,10 +174,37 @@ export class ModelSession {
 
   /** Runs one batch of `data` (every named input, when it has several), with `parameters` when fed per run. */
   async runBatch(batch: Batch, data: Dataset, parameters?: RunParameters): Promise<RunOutputs> {
-    if (!batch.named || !data.namedInputs) return this.run(batch.inputs, [batch.size, ...data.sampleShape], parameters);
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const n of data.namedInputs) feeds[n.name] = inputTensor(this.checkpoint, n.name, batch.named[n.name]!, [batch.size, ...n.sampleShape]);
-    return this.runFeeds(feeds, `a batch of ${batch.size} samples of ${data.namedInputs.map((n) => `${n.name} [${n.sampleShape.join(', ')}]`).join(', ')}`, parameters);
+    let outputs: RunOutputs;
+    if (!batch.named || !data.namedInputs) outputs = await this.run(batch.inputs, [batch.size, ...data.sampleShape], parameters);
+    else {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const n of data.namedInputs) feeds[n.name] = inputTensor(this.checkpoint, n.name, batch.named[n.name]!, [batch.size, ...n.sampleShape]);
+      outputs = await this.runFeeds(feeds, `a batch of ${batch.size} samples of ${data.namedInputs.map((n) => `${n.name} [${n.sampleShape.join(', ')}]`).join(', ')}`, parameters);
+    }
+    this.checkFiniteOutputs(outputs, batch, data);
+    return outputs;
+  }
+
+  /**
+   * Throws NonFiniteOutputError at the first NaN or ±Inf among the model's own float outputs
+   * (the logits, not the taps) of a batch whose inputs are all finite. Inputs that hold such
+   * values (let through by allowNonfinite) make such outputs expected. The scan is one
+   * branch-free pass (x·0 is NaN exactly when x is not finite).
+   */
+  private checkFiniteOutputs(outputs: RunOutputs, batch: Batch, data: Dataset): void {
+    for (const { name } of this.checkpoint.outputs) {
+      const values = outputs[name]?.data;
+      if (!(values instanceof Float32Array)) continue;
+      let probe = 0;
+      for (let i = 0; i < values.length; i++) probe += values[i]! * 0;
+      if (probe === 0) continue;
+      const inputs = [batch.inputs, ...Object.values(batch.named ?? {})];
+      if (inputs.some((x) => x instanceof Float32Array && !x.every(Number.isFinite))) return;
+      const at = values.findIndex((x) => !Number.isFinite(x));
+      const perSample = values.length / batch.size;
+      const sample = batch.start + (Number.isInteger(perSample) ? Math.floor(at / perSample) : 0);
+      throw new NonFiniteOutputError(this.checkpoint.file, name, sample, values[at]!, data.source);
+    }
   }
 
   /**

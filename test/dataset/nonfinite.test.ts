@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { lmc } from '../../lib/api.js';
+import { analyze, lmc } from '../../lib/api.js';
 import { openDataset } from '../../lib/dataset/index.js';
-import { DatasetError, NonFiniteDataError } from '../../lib/errors.js';
+import { DatasetError, NonFiniteDataError, NonFiniteOutputError } from '../../lib/errors.js';
 import { fixture } from '../helpers.js';
 import { concatBatches, tempDir, writeNpy } from './helpers.js';
 
@@ -69,3 +69,32 @@ describe('non-finite input values', () => {
     expect((error as Error).message).toContain('sample 2 holds NaN at feature 783 ([0, 27, 27] of its 1×28×28 values)');
   });
 });
+
+describe('non-finite model outputs on finite inputs', () => {
+  const a = fixture('models', 'mlp_a.onnx');
+  const b = fixture('models', 'mlp_b.onnx');
+  /** 8 samples of ones, sample `huge` at 1e38 (finite, but the MLP's first layer overflows float32 on it). */
+  function data(name: string, huge: number, extra?: (values: Float32Array) => void): { data: string; labels: string } {
+    const values = new Float32Array(8 * 784).fill(1);
+    values.fill(1e38, huge * 784, (huge + 1) * 784);
+    extra?.(values);
+    return { data: writeNpy(tmp.path(`${name}.npy`), '<f4', [8, 1, 28, 28], values), labels: writeNpy(tmp.path(`${name}-labels.npy`), '<i8', [8], new BigInt64Array(8)) };
+  }
+
+  it('lmc() and analyze() reject with NonFiniteOutputError naming the model, the output and the sample, instead of NaN losses', async () => {
+    const set = data('overflow', 5);
+    for (const run of [() => lmc({ a, b, data: set }, { batchSize: 3 }), () => analyze({ a, b, data: set }, { batchSize: 3 })]) {
+      const error = await run().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NonFiniteOutputError);
+      expect(error).toMatchObject({ code: 'NON_FINITE_OUTPUT', file: a, output: 'logits', sample: 5 });
+      expect((error as Error).message).toMatch(/its output 'logits' is (NaN|-?Infinity) on sample 5 of .*overflow\.npy, whose inputs are finite: the model overflows float32/);
+    }
+  });
+
+  it('inputs let through by allowNonfinite make non-finite outputs expected: no error', async () => {
+    const set = data('allowed-overflow', 5, (values) => (values[2 * 784] = Number.NaN));
+    const result = await lmc({ a, b, data: { ...set, allowNonfinite: true } }, { batchSize: 8 });
+    expect(result.loss.some((l) => !Number.isFinite(l))).toBe(true);
+  });
+});
+
