@@ -217,6 +217,12 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
           outputsAt.set(alpha, await runners.get(alpha)!.run(batch, set));
           tick();
         };
+        // Dropped before the Reclaimer may collect, so the collection frees them.
+        const letGo = (alpha: number): void => {
+          const spent = outputBytes(outputsAt.get(alpha)!);
+          outputsAt.delete(alpha);
+          reclaimer.release(spent);
+        };
         const pairBatch: PairBatch = {
           size: batch.size,
           labels: batch.labels,
@@ -237,11 +243,10 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
           const interpolated = alpha !== 0 && alpha !== 1;
           if (interpolated) await run(alpha);
           for (const check of readers) if (check.needs.alphas.includes(alpha)) readAt(check, pairBatch, alpha);
-          if (!interpolated) continue;
-          reclaimer.release(outputBytes(outputsAt.get(alpha)!));
-          outputsAt.delete(alpha);
+          if (interpolated) letGo(alpha);
         }
-        reclaimer.release(outputBytes(outputsAt.get(0)!) + outputBytes(outputsAt.get(1)!));
+        letGo(0);
+        letGo(1);
       }
     }
   } finally {
