@@ -4,11 +4,13 @@
  * own heap, not by these buffers: measured by bench/memory.ts, the spent features of the batch
  * before (about 190 MB on ResNet-50 at batch 8, 380 MB on GPT-2 small at batch 4) were still held
  * while the next batch ran, at the pass's peak. A pass tells a Reclaimer the bytes it lets go
- * after each batch, and once they add up to GARBAGE_BYTES the Reclaimer collects them. The
- * collector is there in the worker that runs the library's tasks (exposeCollector, called before
- * it starts); elsewhere, as in a caller that runs a pass in its own thread, V8 keeps its own pace.
+ * after each batch, and once they add up to GARBAGE_BYTES the Reclaimer collects them. It does
+ * so in the worker threads that run the library's tasks; in the caller's own thread (a pass run
+ * there directly) V8 keeps its own pace, so the caller's program never pauses for it.
  */
 import v8 from 'node:v8';
+import vm from 'node:vm';
+import { isMainThread } from 'node:worker_threads';
 import { native } from './native.js';
 
 /**
@@ -18,14 +20,29 @@ import { native } from './native.js';
  */
 export const GARBAGE_BYTES = 32 * 1024 * 1024;
 
-/** Makes the collector a global (`gc`) of the threads started from now on: call before starting the worker. */
-export function exposeCollector(): void {
+/**
+ * The collector of this worker thread, obtained once: V8 gives a context created while
+ * --expose-gc is set a `gc` function, so the flag is set for that moment only and reset, and
+ * the process's flags stay as its owner set them (one started with --expose-gc keeps its own).
+ */
+let collector: (() => void) | null | undefined;
+
+function threadCollector(): (() => void) | null {
+  if (collector !== undefined) return collector;
+  const own = (globalThis as { gc?: () => void }).gc;
+  if (own || isMainThread) return (collector = own ?? null);
   v8.setFlagsFromString('--expose-gc');
+  try {
+    collector = vm.runInNewContext('gc') as () => void;
+  } finally {
+    v8.setFlagsFromString('--no-expose-gc');
+  }
+  return collector;
 }
 
-/** Collects the garbage now, where the collector is exposed (a phase that let go of large buffers, before the next allocates its own). */
+/** Collects the garbage now, in a worker thread (a phase that let go of large buffers, before the next allocates its own). */
 export function collectGarbage(): void {
-  (globalThis as { gc?: () => void }).gc?.();
+  threadCollector()?.();
 }
 
 /**

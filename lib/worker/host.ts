@@ -6,7 +6,6 @@ import * as errors from '../errors.js';
 import { CancelledError, LlfcError } from '../errors.js';
 import { noteInputRead } from '../outputs.js';
 import { passiveOpenMp } from '../native.js';
-import { exposeCollector } from '../reclaim.js';
 import type { RunControl } from '../progress.js';
 import type { TaskMap, TaskName } from './tasks.js';
 
@@ -43,8 +42,6 @@ declare const LLFC_WORKER_BUNDLE: string | undefined;
 function startWorker(workerData: unknown): Worker {
   // The worker's native addon loads OpenMP, which reads the process environment, set only from here.
   passiveOpenMp();
-  // Passes in the worker collect their spent batches' buffers (lib/reclaim.ts).
-  exposeCollector();
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL(typeof LLFC_WORKER_BUNDLE === 'string' ? LLFC_WORKER_BUNDLE : './entry.js', import.meta.url), { workerData });
   const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/index\.cjs$/, 'index.mjs');
   const entry = new URL('./entry.ts', import.meta.url).href;
