@@ -273,7 +273,11 @@ export interface RepairPair extends RepairEndpoints {
 export function carriedArena(from: Checkpoint, to: Checkpoint, arena: Float32Array): Float32Array {
   if (to === from) return arena;
   const uses = new Map<string, Parameter[]>();
-  for (const p of from.parameters) uses.set(p.tensor, [...(uses.get(p.tensor) ?? []), p]);
+  for (const p of from.parameters) {
+    const list = uses.get(p.tensor);
+    if (list) list.push(p);
+    else uses.set(p.tensor, [p]);
+  }
   const out = new Float32Array(to.arena.length);
   const seen = new Map<string, number>();
   for (const p of to.parameters) {
