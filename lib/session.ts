@@ -9,6 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { InputTypeError, InvalidArgumentError, ModelRunError, NonFiniteOutputError, OnnxFormatError, ShapeMismatchError } from './errors.js';
 import { interpolationInputs, parameterValueName, rewireInterpolated, rewireParameters, type Checkpoint, type ValueSpec } from './checkpoint.js';
 import type { Batch, Dataset } from './dataset/index.js';
+import { firstNonFinite } from './dataset/batching.js';
 import { initializerAliases, initializerMap, isAliasNode } from './onnx/graph.js';
 import { encodeModel } from './onnx/model.js';
 import { DataType, dataTypeName, newValueInfo, tensorType, type GraphProto, type ModelProto } from './onnx/proto.js';
@@ -188,19 +189,16 @@ export class ModelSession {
   /**
    * Throws NonFiniteOutputError at the first NaN or ±Inf among the model's own float outputs
    * (the logits, not the taps) of a batch whose inputs are all finite. Inputs that hold such
-   * values (let through by allowNonfinite) make such outputs expected. The scan is one
-   * branch-free pass (x·0 is NaN exactly when x is not finite).
+   * values (let through by allowNonfinite) make such outputs expected.
    */
   private checkFiniteOutputs(outputs: RunOutputs, batch: Batch, data: Dataset): void {
     for (const { name } of this.checkpoint.outputs) {
       const values = outputs[name]?.data;
       if (!(values instanceof Float32Array)) continue;
-      let probe = 0;
-      for (let i = 0; i < values.length; i++) probe += values[i]! * 0;
-      if (probe === 0) continue;
+      const at = firstNonFinite(values);
+      if (at < 0) continue;
       const inputs = [batch.inputs, ...Object.values(batch.named ?? {})];
-      if (inputs.some((x) => x instanceof Float32Array && !x.every(Number.isFinite))) return;
-      const at = values.findIndex((x) => !Number.isFinite(x));
+      if (inputs.some((x) => x instanceof Float32Array && firstNonFinite(x) >= 0)) return;
       const perSample = values.length / batch.size;
       const sample = batch.start + (Number.isInteger(perSample) ? Math.floor(at / perSample) : 0);
       throw new NonFiniteOutputError(this.checkpoint.file, name, sample, values[at]!, data.source);

@@ -176,15 +176,19 @@ class Converter {
 }
 
 /**
- * Throws {@link NonFiniteDataError} naming the first NaN or ±Inf of a batch. The scan is one
- * branch-free pass (x·0 is NaN exactly when x is not finite); only a batch that fails is
- * searched for the position.
+ * The index of the first NaN or ±Inf in `values`, or −1. The scan is one branch-free pass (x·0
+ * is NaN exactly when x is not finite); only values that fail it are searched for the position.
  */
-export function checkFinite(inputs: Float32Array, sampleShape: readonly number[], firstSample: number, source: string): void {
+export function firstNonFinite(values: Float32Array): number {
   let probe = 0;
-  for (let i = 0; i < inputs.length; i++) probe += inputs[i]! * 0;
-  if (probe === 0) return;
-  const at = inputs.findIndex((x) => !Number.isFinite(x));
+  for (let i = 0; i < values.length; i++) probe += values[i]! * 0;
+  return probe === 0 ? -1 : values.findIndex((x) => !Number.isFinite(x));
+}
+
+/** Throws {@link NonFiniteDataError} naming the first NaN or ±Inf of a batch. */
+export function checkFinite(inputs: Float32Array, sampleShape: readonly number[], firstSample: number, source: string): void {
+  const at = firstNonFinite(inputs);
+  if (at < 0) return;
   const sampleSize = sampleShape.reduce((a, b) => a * b, 1);
   throw new NonFiniteDataError(source, firstSample + Math.floor(at / sampleSize), at % sampleSize, sampleShape, inputs[at]!);
 }
