@@ -114,7 +114,7 @@ export async function align(a: Checkpoint, b: Checkpoint, options: AlignOptions)
   const { spec, bound } = await pairSpec(a, b, given, inputShape, permuteConstants);
   // The shape probe's outputs (every value of the graph) and its session's buffers are garbage now.
   releaseMemory();
-  const permute = (perms: readonly Int32Array[]): Checkpoint => withArena(b, consumeB ? permuteArenaInPlace(b, bound, perms, b.arena) : permuteArena(b, bound, perms));
+  const permute = (perms: readonly Int32Array[]): Checkpoint => permutedB(b, bound, perms, consumeB);
   const control = { ...(signal ? { signal } : {}), ...(onProgress ? { onProgress } : {}) };
   let permuted: AlignResult;
   if (method === 'weight') {
@@ -163,13 +163,18 @@ export async function pairSpec(
   return { spec, bound: BoundSpec.of(b, spec) };
 }
 
+/** B with `perms` applied: its own arena permuted in place when `consume` (a caller done with B), else a copy. */
+function permutedB(b: Checkpoint, bound: BoundSpec, perms: readonly Int32Array[], consume = false): Checkpoint {
+  return withArena(b, consume ? permuteArenaInPlace(b, bound, perms, b.arena) : permuteArena(b, bound, perms));
+}
+
 /** The alignment activation matching found: B permuted, the matched and the identity scores. */
 export function activationAlignment(
   b: Checkpoint,
   spec: PermutationSpec,
   bound: BoundSpec,
   am: ActivationMatchingResult,
-  permute = (perms: readonly Int32Array[]): Checkpoint => withArena(b, permuteArena(b, bound, perms)),
+  permute = (perms: readonly Int32Array[]): Checkpoint => permutedB(b, bound, perms),
 ): AlignResult {
   const sum = (x: number[]): number => x.reduce((s, v) => s + v, 0);
   return {

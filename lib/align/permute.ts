@@ -161,7 +161,7 @@ export class AxisMaps {
  */
 export function permuteArena(checkpoint: Checkpoint, spec: PermutationSpec | BoundSpec, perms: readonly Int32Array[], arena: Float32Array = checkpoint.arena): Float32Array {
   checkArenaLength(checkpoint, arena);
-  return permuteArenaInPlace(checkpoint, spec, perms, new Float32Array(arena));
+  return permuteInto(checkpoint, spec, perms, arena, new Float32Array(arena));
 }
 
 /**
@@ -169,23 +169,34 @@ export function permuteArena(checkpoint: Checkpoint, spec: PermutationSpec | Bou
  * no second arena, only a copy of the largest permuted parameter at a time.
  */
 export function permuteArenaInPlace(checkpoint: Checkpoint, spec: PermutationSpec | BoundSpec, perms: readonly Int32Array[], arena: Float32Array): Float32Array {
+  checkArenaLength(checkpoint, arena);
+  return permuteInto(checkpoint, spec, perms, arena, arena);
+}
+
+/**
+ * Every group's permutation applied from `from` to `out` (the same array when in place: each
+ * permuted parameter is then copied aside first), then the experts exchanged in `out`.
+ */
+function permuteInto(checkpoint: Checkpoint, spec: PermutationSpec | BoundSpec, perms: readonly Int32Array[], from: Float32Array, out: Float32Array): Float32Array {
   checkPermutations(spec instanceof BoundSpec ? spec.spec : spec, perms);
   const bound = BoundSpec.of(checkpoint, spec);
-  checkArenaLength(checkpoint, arena);
   const addon = native();
   const permuted = [...new AxisMaps(bound, perms).entries()];
-  const before = new Float32Array(Math.max(0, ...permuted.map(([index]) => checkpoint.parameters[index]!.length)));
+  const before = from === out ? new Float32Array(Math.max(0, ...permuted.map(([index]) => checkpoint.parameters[index]!.length))) : undefined;
   for (const [index, maps] of permuted) {
     const p = checkpoint.parameters[index]!;
-    const slot = arena.subarray(p.offset, p.offset + p.length);
-    const source = before.subarray(0, p.length);
-    source.set(slot);
+    const slot = out.subarray(p.offset, p.offset + p.length);
+    let source = from.subarray(p.offset, p.offset + p.length);
+    if (before) {
+      source = before.subarray(0, p.length);
+      source.set(slot);
+    }
     addon.gatherAxes(source, p.shape, maps, slot);
   }
   bound.spec.groups.forEach((g, k) => {
-    if (g.experts) exchangeExperts(checkpoint, arena, g.experts, perms[k]!);
+    if (g.experts) exchangeExperts(checkpoint, out, g.experts, perms[k]!);
   });
-  return arena;
+  return out;
 }
 
 function checkArenaLength(checkpoint: Checkpoint, arena: Float32Array): void {
