@@ -7,6 +7,7 @@
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PARTIAL_SUFFIX, slurmFiles } from '../../lib/shard/slurm-script.js';
 import { cliPath, ensureBuiltCli } from '../fuzz/harness.js';
@@ -28,9 +29,18 @@ const pair = [fixture('models', 'mlp_a.onnx'), fixture('models', 'mlp_b.onnx')];
 const data = ['--data', fixture('data', 'fashion_test_x.npy'), '--labels', fixture('data', 'fashion_test_y.npy')];
 const SHARDS = 8;
 
-/** `node bin/llfc.js …args` with the cluster in the environment. */
-function llfc(...args: string[]): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...cluster?.env } });
+/** `node bin/llfc.js …args` with the cluster, and `env`, in the environment (the jobs it submits inherit both). */
+function llfc(args: readonly string[], env: NodeJS.ProcessEnv = {}): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [cliPath, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...cluster?.env, ...env } });
+}
+
+/**
+ * The environment in which array task `task`'s pass holds until the task is cancelled, having
+ * written `marker` (hold-shard.cjs, preloaded into every job of the array).
+ */
+function holdingTask(task: number, marker: string): NodeJS.ProcessEnv {
+  const preload = `--require ${JSON.stringify(fileURLToPath(new URL('./hold-shard.cjs', import.meta.url)))}`;
+  return { NODE_OPTIONS: [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' '), LLFC_TEST_HOLD_TASK: String(task), LLFC_TEST_HOLD_MARKER: marker };
 }
 
 /** The job ids `llfc slurm` printed: the shards' array and the reduction. */
@@ -67,7 +77,7 @@ let singleReport: unknown;
 function single(): unknown {
   if (singleReport === undefined) {
     const out = join(tmp.dir, 'single.json');
-    const r = llfc('analyze', ...pair, ...data, '--out', out, '--quiet');
+    const r = llfc(['analyze', ...pair, ...data, '--out', out, '--quiet']);
     if (r.status !== 0) throw new Error(`llfc analyze failed: ${r.stderr}`);
     singleReport = readJson(out);
   }
@@ -84,7 +94,7 @@ describe.skipIf(!cluster)('llfc slurm on a single-node Slurm cluster', () => {
   it(`an ${SHARDS}-shard array of analyze and its reduction give the single-process report: statistics to 1e-12 relative, accuracies exactly`, async () => {
     const { env } = cluster!;
     const out = join(tmp.dir, 'report.json');
-    const run = llfc('slurm', 'analyze', ...pair, ...data, '--shards', String(SHARDS), '--out', out);
+    const run = llfc(['slurm', 'analyze', ...pair, ...data, '--shards', String(SHARDS), '--out', out]);
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     const jobs = submitted(run.stdout);
@@ -101,13 +111,15 @@ describe.skipIf(!cluster)('llfc slurm on a single-node Slurm cluster', () => {
     const out = join(tmp.dir, 'rerun.json');
     const work = join(tmp.dir, 'rerun.slurm');
     const args = ['slurm', 'analyze', ...pair, ...data, '--shards', String(SHARDS), '--out', out];
-    const first = llfc(...args);
+    // Shard 3's pass holds until it is cancelled, so it is cancelled while it runs, its partial not
+    // yet written: a shard of ~250 samples would otherwise often finish before scancel lands.
+    const held = join(tmp.dir, 'held-3');
+    const first = llfc(args, holdingTask(3, held));
     expect(first.status, first.stderr).toBe(0);
     const jobs = submitted(first.stdout);
-    // Shard 3 is cancelled as soon as Slurm runs it: node is still starting or reading then.
     const deadline = Date.now() + 120_000;
-    while (!/^3 RUNNING$/m.test(slurm(env, 'squeue', '-h', '-r', '-j', jobs.shards, '-o', '%K %T'))) {
-      if (Date.now() > deadline) throw new Error(`shard 3 of job ${jobs.shards} did not start in 120 s`);
+    while (!existsSync(held)) {
+      if (Date.now() > deadline) throw new Error(`shard 3 of job ${jobs.shards} did not start its pass in 120 s; logs in ${work}`);
       await sleep(100);
     }
     slurm(env, 'scancel', `${jobs.shards}_3`);
@@ -132,7 +144,7 @@ describe.skipIf(!cluster)('llfc slurm on a single-node Slurm cluster', () => {
 
     // The whole array again with the same settings: every shard finds its partial and reuses it.
     const partials = Array.from({ length: SHARDS }, (_, i) => readFileSync(partial(work, i)));
-    const again = llfc(...args);
+    const again = llfc(args);
     expect(again.status, again.stderr).toBe(0);
     const againJobs = submitted(again.stdout);
     expect([...(await waitFor(env, againJobs.shards, work)).values()]).toEqual(Array(SHARDS).fill('COMPLETED'));
