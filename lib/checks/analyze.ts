@@ -207,6 +207,8 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
     const reclaimer = new Reclaimer();
     for (const { set, readers, read, readAt } of sets) {
       const alphas = alphasOf(readers);
+      // The values checks read at their α: θ(α)'s taps, and A's and B's of the same names (the model outputs always).
+      const readAtAlpha = new Set([...a.outputs.map((o) => o.name), ...readers.filter((c) => c.needs.alphas.length > 0).flatMap((c) => c.needs.interpolatedValues)]);
       for await (const batch of set.batches(batchSize, signal ? { signal: signal } : {})) {
         const dims = [batch.size, ...set.sampleShape];
         const input: FloatTensor | undefined = batch.inputs instanceof Float32Array ? { data: batch.inputs, dims } : undefined;
@@ -223,6 +225,21 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
           outputsAt.delete(alpha);
           reclaimer.release(spent);
         };
+        // After add(), A's and B's values that no check reads at an α (pre-activations, layer inputs) are let go before any θ(α) runs.
+        const dropped = new Set<string>();
+        const dropEndpointValues = (): void => {
+          let spent = 0;
+          for (const alpha of [0, 1]) {
+            const outputs = outputsAt.get(alpha)!;
+            for (const name of Object.keys(outputs)) {
+              if (readAtAlpha.has(name)) continue;
+              spent += (outputs[name]!.data as ArrayBufferView).byteLength;
+              delete outputs[name];
+              dropped.add(name);
+            }
+          }
+          reclaimer.release(spent);
+        };
         const pairBatch: PairBatch = {
           size: batch.size,
           labels: batch.labels,
@@ -232,13 +249,15 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
               return input;
             }
             const outputs = outputsAt.get(alpha);
-            if (!outputs) throw new Error(`${where}: θ(${alpha})'s values were read while it was not the α at work`);
+            if (!outputs) throw new InvalidArgumentError(`${where}: θ(${alpha})'s values were read while it was not the α at work`);
+            if (!(name in outputs) && dropped.has(name)) throw new InvalidArgumentError(`${where}: ${alpha === 0 ? 'A' : 'B'}'s value '${name}' was read after add(); a check reads A's and B's values at an α only among its needs.interpolatedValues`);
             return floatOutput(outputs, name, where);
           },
         };
         await run(0);
         await run(1);
         for (const check of readers) await read(check, pairBatch);
+        dropEndpointValues();
         for (const alpha of alphas) {
           const interpolated = alpha !== 0 && alpha !== 1;
           if (interpolated) await run(alpha);

@@ -37,7 +37,11 @@ export interface CheckNeeds {
   readonly endpointValues: readonly string[];
   /** α whose interpolated model must run (α = 0 and 1 are A and B). */
   readonly alphas: readonly number[];
-  /** Values tapped from the interpolated models at those α (the logits are always there). */
+  /**
+   * Values tapped from the interpolated models at those α (the logits are always there); in
+   * addAt, A's and B's values are readable only under these names (the pass lets go of the
+   * others after add()).
+   */
   readonly interpolatedValues: readonly string[];
 }
 
