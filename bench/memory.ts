@@ -1,27 +1,26 @@
 /**
- * Large models in bounded memory (issue 16): peak RSS and wall time of one `analyze`,
- * `interpolate` and `align --method weight` on random-init checkpoints with external data,
- * each in a fresh process running the library API as the CLI does (workers included), against
- * the model's float32 size (every stored parameter once). Target: peak RSS under 4× that size,
- * and flat in N (analyze at two N).
+ * Large models in bounded memory (issue 16): peak RSS and wall time of one `llfc analyze`,
+ * `llfc interpolate` and `llfc align --method weight` on random-init checkpoints with external
+ * data, each the built CLI (`bin/llfc.js`, as users run it; `npm run build` first) in a fresh
+ * process, workers included, against the model's float32 size (every stored parameter once).
+ * Target: peak RSS under 4× that size, and flat in N (analyze at two N).
  *
  * Models (bench/make_large_models.py writes them to test/fixtures/generated/; skipped when absent):
  *   gpt124m    GPT-2 small's dimensions and 124M parameters (untied head), token data N × 32, batch 4
  *   resnet50x  torchvision ResNet-50, 1000 classes, data N × 3 × 64 × 64, batch 8
  *   huge       (--huge only, not in `npm run bench`) a 2.4 GB MLP, over protobuf's 2 GB limit
  *
- * Op `load` only loads the pair, in the process itself (no worker): the floor every op stands
- * on, the node and onnxruntime runtime plus A's and B's arenas.
+ * Op `load` is a process that only loads the pair through the built library (dist/), no worker:
+ * the floor every op stands on, the node and onnxruntime runtime plus A's and B's arenas. The
+ * peak comes from the process itself (bench/peak-rss.mjs, preloaded).
  *
  * Options: --models=gpt124m,resnet50x  --ops=load,analyze,interpolate,align  --huge
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { alignFiles, analyze, interpolate } from '../lib/api.js';
-import { loadPair } from '../lib/load-checkpoints.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { readModel } from '../lib/onnx/model.js';
 import { DataType } from '../lib/onnx/proto.js';
 import { elementCount, tensorShape } from '../lib/onnx/tensor.js';
@@ -84,32 +83,43 @@ async function float32Bytes(file: string): Promise<number> {
   return proto.graph!.initializer.filter((t) => t.dataType === DataType.FLOAT).reduce((n, t) => n + 4 * elementCount(tensorShape(t)), 0);
 }
 
-interface ChildResult {
-  ms: number;
-  maxRssMb: number;
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const LLFC = join(root, 'bin', 'llfc.js');
+const PEAK_RSS = join(root, 'bench', 'peak-rss.mjs');
+
+/** The command line of one op in a fresh process: the built CLI, or (load) the built library's loadPair. */
+function command(model: string, op: string, n: number, dir: string): string[] {
+  const [a, b] = files(model);
+  if (op === 'load') {
+    const library = pathToFileURL(join(root, 'dist', 'load-checkpoints.js')).href;
+    return ['--input-type=module', '-e', `const { loadPair } = await import(${JSON.stringify(library)}); await loadPair(${JSON.stringify(a)}, ${JSON.stringify(b)});`];
+  }
+  if (op === 'analyze') {
+    const { data, labels } = MODELS[model]!.data(dir, n);
+    return [LLFC, 'analyze', a, b, '--data', data, '--labels', labels, '--batch-size', String(MODELS[model]!.batchSize), '--out', join(dir, 'report.json'), '--quiet'];
+  }
+  if (op === 'interpolate') return [LLFC, 'interpolate', a, b, '--alpha', '0.5', '-o', join(dir, 'mid.onnx'), '--quiet'];
+  return [LLFC, 'align', a, b, '--method', 'weight', '-o', join(dir, 'aligned.onnx'), '--quiet'];
 }
 
-/** In the child: one operation, then its peak resident set size (worker threads included). */
-async function child(spec: string): Promise<void> {
-  const [model, op, n, dir] = spec.split(':') as [string, string, string, string];
-  const [a, b] = files(model);
-  const m = MODELS[model]!;
+/** Wall time and peak RSS (MiB) of one op in a fresh process; a failure is an error with its stderr's tail. */
+function measure(model: string, op: string, n: number, dir: string): { ms: number; maxRssMb: number } {
+  const peakFile = join(dir, 'peak-rss');
+  const argv = [process.execPath, '--import', pathToFileURL(PEAK_RSS).href, ...command(model, op, n, dir)];
   const t0 = performance.now();
-  if (op === 'load') await loadPair(a, b);
-  else if (op === 'analyze') await analyze({ a, b, data: m.data(dir, Number(n)) }, { batchSize: m.batchSize });
-  else if (op === 'interpolate') await interpolate(a, b, 0.5, join(dir, 'mid.onnx'));
-  else await alignFiles({ a, b, outputs: { onnx: join(dir, 'aligned.onnx') } }, { method: 'weight' });
-  const result: ChildResult = { ms: performance.now() - t0, maxRssMb: process.resourceUsage().maxRSS / 1024 };
-  console.log(JSON.stringify(result));
+  // Linux carries a process's peak RSS across fork and exec (ru_maxrss): start the child from a shell, not from this process.
+  const r = spawnSync('/bin/sh', ['-c', '"$@" & wait $!', 'sh', ...argv], { encoding: 'utf8', maxBuffer: 16 << 20, env: { ...process.env, LLFC_PEAK_RSS_FILE: peakFile } });
+  const ms = performance.now() - t0;
+  if (r.status !== 0 || !existsSync(peakFile)) throw new Error(`failed (${r.status ?? r.signal}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+  return { ms, maxRssMb: Number(readFileSync(peakFile, 'utf8')) / 1024 };
 }
 
 export async function main(args: string[]): Promise<void> {
-  const childSpec = args.find((x) => x.startsWith('--memory-child='));
-  if (childSpec) return child(childSpec.slice('--memory-child='.length));
   const value = (key: string) => args.find((x) => x.startsWith(`--${key}=`))?.slice(key.length + 3);
   const models = (value('models') ?? 'gpt124m,resnet50x').split(',').concat(args.includes('--huge') ? ['huge'] : []);
   const ops = (value('ops') ?? 'load,analyze,interpolate,align').split(',');
-  console.log('peak RSS of one pass in a fresh process (library API as the CLI runs it), against the model’s float32 size');
+  if (!existsSync(join(root, 'dist', 'llfc-cli.js'))) throw new Error('bench memory measures the built CLI: run `npm run build` first');
+  console.log('peak RSS of one command in a fresh process (the built CLI, as users run it), against the model’s float32 size');
   const widths = [10, 12, 5, 9, 12, 10, 8];
   console.log(row(['model', 'op', 'N', 'time s', 'peak RSS MB', 'model MB', 'RSS/size'], widths));
   for (const model of models) {
@@ -124,19 +134,11 @@ export async function main(args: string[]): Promise<void> {
       for (const n of op === 'analyze' ? MODELS[model]!.samples : [0]) {
         const dir = mkdtempSync(join(tmpdir(), 'llfc-memory-'));
         try {
-          // Linux carries a process's peak RSS across fork and exec (ru_maxrss): start the child from a shell.
-          const argv = [process.execPath, ...process.execArgv, fileURLToPath(import.meta.url), `--memory-child=${model}:${op}:${n}:${dir}`];
-          const r = spawnSync('/bin/sh', ['-c', '"$@" & wait $!', 'sh', ...argv], { encoding: 'utf8', maxBuffer: 16 << 20 });
-          const line = r.stdout.trim().split('\n').pop() ?? '';
-          let c: ChildResult;
-          try {
-            c = JSON.parse(line) as ChildResult;
-          } catch {
-            console.log(row([model, op, n || '—', `failed (${r.status ?? r.signal})`, '', '', ''], widths), r.stderr.trim().split('\n').slice(-3).join(' | '));
-            continue;
-          }
+          const c = measure(model, op, n, dir);
           if (op === 'analyze') peaks.push(c.maxRssMb);
           console.log(row([model, op, n || '—', (c.ms / 1000).toFixed(1), c.maxRssMb.toFixed(0), size.toFixed(0), (c.maxRssMb / size).toFixed(2)], widths));
+        } catch (e) {
+          console.log(row([model, op, n || '—', (e as Error).message, '', '', ''], widths));
         } finally {
           rmSync(dir, { recursive: true, force: true });
         }
