@@ -104,6 +104,25 @@ function cacheFloats(arena: Float32Array): number {
 }
 
 /**
+ * A product is computed a block of A's units at a time, and each block is added into the
+ * float64 cost at once: no whole n × n float32 product nor A's whole unit matrix is held beside
+ * the cost (ResNet-50's 2048-unit group: 16 MB and 8 MB). The block's product and A's unit
+ * rows take at most about this many floats each. Splitting A's units leaves every float of the
+ * GEMM as it was (Eigen blocks the depth alone by its length; see blockRows); splitting B's
+ * units would not.
+ */
+const BLOCK_FLOATS = 2 ** 18;
+
+/**
+ * The units of A per block of a product of n × n units with `rest` columns: a multiple of 16,
+ * since Eigen computes the last units of a block that is not a multiple of its panel width
+ * (4 or 8) another way, and then their floats would differ from one GEMM's.
+ */
+function blockRows(n: number, rest: number): number {
+  return Math.min(n, Math.max(16, Math.floor(BLOCK_FLOATS / Math.max(n, rest) / 16) * 16));
+}
+
+/**
  * The cost C of a group (above) with every other group at the permutations of `maps`, for
  * weight matching and for anything else that matches units by their weights.
  */
@@ -111,12 +130,14 @@ export class WeightCost {
   private readonly terms: Term[][];
   private readonly addon = native();
   /**
-   * A's and B's unit matrices of the term at hand. A's are extracted again for each product
-   * rather than kept: kept, they were a copy of every tensor per axis a group acts on (twice
-   * the model for a CNN), while an extraction costs 1/size of the product's GEMM.
+   * A block of A's unit rows (blockRows) and B's whole unit matrix of the term at hand. A's are
+   * extracted again for each product rather than kept: kept, they were a copy of every tensor
+   * per axis a group acts on (twice the model for a CNN), while an extraction costs 1/size of
+   * the product's GEMM. Units that are already rows of the arena are not copied at all.
    */
   private readonly scratchA: Float32Array;
   private readonly scratchB: Float32Array;
+  /** One block of a product that is not cached. */
   private readonly scratchC: Float32Array;
   /** The cost matrix `of` returns, one for every group (its largest), so a sweep leaves no n × n float64 garbage per step. */
   private readonly scratchCost: Float64Array;
@@ -151,11 +172,11 @@ export class WeightCost {
       term.cached = true;
       cacheLeft -= floats;
     }
-    const units = Math.max(0, ...groups.flatMap((g, gi) => this.terms[gi]!.map((t) => g.size * t.rest)));
-    this.scratchA = new Float32Array(units);
-    this.scratchB = new Float32Array(units);
+    const largest = (floats: (n: number, rest: number) => number): number => Math.max(0, ...groups.flatMap((g, gi) => this.terms[gi]!.map((t) => floats(g.size, t.rest))));
+    this.scratchA = new Float32Array(largest((n, rest) => blockRows(n, rest) * rest));
+    this.scratchB = new Float32Array(largest((n, rest) => n * rest));
+    this.scratchC = new Float32Array(largest((n, rest) => blockRows(n, rest) * n));
     const maxSize = Math.max(0, ...groups.map((g) => g.size));
-    this.scratchC = new Float32Array(maxSize * maxSize);
     this.scratchCost = new Float64Array(maxSize * maxSize);
   }
 
@@ -170,16 +191,14 @@ export class WeightCost {
     cost.fill(0);
     for (const t of this.terms[group]!) {
       const key = t.deps.map((d) => maps.version(d)).join();
-      if (t.cached) t.cache ??= new Float32Array(n * n);
-      const product = t.cache ?? this.scratchC.subarray(0, n * n);
-      if (!t.cache || t.key !== key) {
-        const am = this.units(this.a, t.action, n, null, this.scratchA.subarray(0, n * t.rest));
-        const source = sources.get(t.action.parameter) ?? t.action.parameter;
-        const bm = this.units(this.b, { ...t.action, parameter: source }, n, othersOf(maps, source, t.action.axis), this.scratchB.subarray(0, n * t.rest));
-        this.addon.gemmAbt(am, bm, n, n, t.rest, product, this.threads);
-        t.key = key;
+      if (t.cache && t.key === key) {
+        this.addon.addToFloat64(cost, t.cache);
+        continue;
       }
-      this.addon.addToFloat64(cost, product);
+      if (t.cached) t.cache ??= new Float32Array(n * n);
+      const source = sources.get(t.action.parameter) ?? t.action.parameter;
+      this.addProduct(cost, n, t.action, { ...t.action, parameter: source }, othersOf(maps, source, t.action.axis), t.rest, t.cache);
+      t.key = key;
     }
     return cost;
   }
@@ -191,13 +210,9 @@ export class WeightCost {
   between(ga: number, gb: number, maps: AxisMaps): Float64Array {
     const n = this.bound.spec.groups[ga]!.size;
     const cost = new Float64Array(n * n);
-    const product = new Float32Array(n * n);
     this.terms[ga]!.forEach((t, k) => {
       const other = this.terms[gb]![k]!.action;
-      const am = this.units(this.a, t.action, n, null, this.scratchA.subarray(0, n * t.rest));
-      const bm = this.units(this.b, other, n, othersOf(maps, other.parameter, other.axis), this.scratchB.subarray(0, n * t.rest));
-      this.addon.gemmAbt(am, bm, n, n, t.rest, product, this.threads);
-      this.addon.addToFloat64(cost, product);
+      this.addProduct(cost, n, t.action, other, othersOf(maps, other.parameter, other.axis), t.rest, null);
     });
     return cost;
   }
@@ -218,8 +233,8 @@ export class WeightCost {
       const b = new Float32Array(rows * first.rest);
       members.forEach((m, u) => {
         const t = this.terms[m]![k]!;
-        this.units(this.a, t.action, d, null, a.subarray(u * d * t.rest, (u + 1) * d * t.rest));
-        this.units(this.b, t.action, d, othersOf(maps, t.action.parameter, t.action.axis), b.subarray(u * d * t.rest, (u + 1) * d * t.rest));
+        this.extract(this.a, t.action, 0, d, null, a.subarray(u * d * t.rest, (u + 1) * d * t.rest));
+        this.extract(this.b, t.action, 0, d, othersOf(maps, t.action.parameter, t.action.axis), b.subarray(u * d * t.rest, (u + 1) * d * t.rest));
       });
       this.addon.gemmAbt(a, b, rows, rows, first.rest, product, this.threads);
       this.addon.addToFloat64(cost, product);
@@ -233,10 +248,42 @@ export class WeightCost {
     return [...new Set([group, ...members].flatMap((g) => this.terms[g]!.flatMap((t) => t.deps)))].sort((x, y) => x - y);
   }
 
-  /** The n units of a parameter use along the action's axis as rows (its other axes gathered by `maps`). */
-  private units(c: Checkpoint, action: ParameterAction, n: number, maps: (Int32Array | null)[] | null, out: Float32Array): Float32Array {
+  /**
+   * cost += (A's units of `actionA`) · (B's units of `actionB`, other axes gathered by `mapsB`)ᵀ,
+   * n × n, a block of A's units at a time (blockRows); each block's float32 product is written
+   * to `keep`'s rows when given (a cached product), else to the scratch.
+   */
+  private addProduct(cost: Float64Array, n: number, actionA: ParameterAction, actionB: ParameterAction, mapsB: (Int32Array | null)[], rest: number, keep: Float32Array | null): void {
+    const bm = this.rows(this.b, actionB, 0, n, mapsB, this.scratchB);
+    const step = blockRows(n, rest);
+    for (let first = 0; first < n; first += step) {
+      const count = Math.min(step, n - first);
+      const am = this.rows(this.a, actionA, first, count, null, this.scratchA);
+      const product = keep ? keep.subarray(first * n, (first + count) * n) : this.scratchC.subarray(0, count * n);
+      this.addon.gemmAbt(am, bm, count, n, rest, product, this.threads);
+      this.addon.addToFloat64(cost.subarray(first * n, (first + count) * n), product);
+    }
+  }
+
+  /**
+   * Units first … first + count − 1 of a parameter use as rows: a view of the arena when they
+   * are rows of it already (the first axis, no other axis gathered), else extracted to `scratch`.
+   */
+  private rows(c: Checkpoint, action: ParameterAction, first: number, count: number, maps: (Int32Array | null)[] | null, scratch: Float32Array): Float32Array {
     const p = c.parameters[action.parameter]!;
-    this.addon.extractUnits({ src: c.arena.subarray(p.offset, p.offset + p.length), dims: p.shape, maps, axis: action.axis, offset: action.offset, count: n, inner: action.inner, out });
+    if (action.axis === 0 && (maps ?? []).every((m) => m === null)) {
+      const after = p.shape.slice(1).reduce((x, d) => x * d, 1);
+      const start = p.offset + (action.offset + first * action.inner) * after;
+      return c.arena.subarray(start, start + count * action.inner * after);
+    }
+    const rest = p.shape.reduce((x, d, k) => (k === action.axis ? x : x * d), action.inner);
+    return this.extract(c, action, first, count, maps, scratch.subarray(0, count * rest));
+  }
+
+  /** Units first … first + count − 1 of a parameter use along the action's axis as the rows of `out` (its other axes gathered by `maps`). */
+  private extract(c: Checkpoint, action: ParameterAction, first: number, count: number, maps: (Int32Array | null)[] | null, out: Float32Array): Float32Array {
+    const p = c.parameters[action.parameter]!;
+    this.addon.extractUnits({ src: c.arena.subarray(p.offset, p.offset + p.length), dims: p.shape, maps, axis: action.axis, offset: action.offset + first * action.inner, count, inner: action.inner, out });
     return out;
   }
 }

@@ -5,9 +5,10 @@ import { linearModeConnectivity } from '../../lib/checks/lmc.js';
 import { openDataset } from '../../lib/dataset/index.js';
 import { align } from '../../lib/align/index.js';
 import { AxisMaps, inversePermutation, permuteArena, randomPermutations } from '../../lib/align/permute.js';
-import { BoundSpec, inferSpec, type PermutationSpec } from '../../lib/align/spec/index.js';
+import { BoundSpec, inferSpec, type ParameterAction, type PermutationSpec } from '../../lib/align/spec/index.js';
 import { WeightCost, weightMatching } from '../../lib/align/weight-matching.js';
 import { CancelledError, CheckpointMismatchError, InvalidArgumentError, PermutationError } from '../../lib/errors.js';
+import { native } from '../../lib/native.js';
 import { fixture } from '../helpers.js';
 import { tinyCheckpoint, tinyModel } from './helpers.js';
 
@@ -228,5 +229,47 @@ describe('the weight-matching cost of a group', () => {
     expect(maps.set(1, pi1)).toBe(true);
     expect(maps.set(1, pi1)).toBe(false);
     close(costs.of(0, maps), direct(pi1));
+  });
+});
+
+describe('the weight-matching cost of a large group', () => {
+  it('is computed a block of units at a time, bit for bit the cost of one float32 GEMM per tensor, cached or not', async () => {
+    // 100 hidden units between a 7000-wide input and a 7000-wide output: the products of w1's
+    // rows (rows of the arena) and of w2's columns (extracted) both run in blocks of 32 units.
+    const wide = (seed: number) =>
+      tinyModel({
+        inputShape: [7000],
+        nodes: [
+          { op: 'Gemm', inputs: ['x', 'w1', 'b1'], outputs: ['h'], attrs: { transB: 1 } },
+          { op: 'Relu', inputs: ['h'], outputs: ['r'] },
+          { op: 'Gemm', inputs: ['r', 'w2', 'b2'], outputs: ['y'], attrs: { transB: 1 } },
+        ],
+        params: { w1: [100, 7000], b1: [100], w2: [7000, 100], b2: [7000] },
+        seed,
+      });
+    const a = tinyCheckpoint(wide(3), 'a.onnx');
+    const b = tinyCheckpoint(wide(70), 'b.onnx');
+    const bound = BoundSpec.of(b, await inferSpec(b));
+    const group = bound.spec.groups[0]!;
+    expect(bound.spec.groups.map((g) => g.size)).toEqual([100]);
+    const addon = native();
+    const units = (c: Checkpoint, action: ParameterAction): Float32Array => {
+      const p = c.parameters[action.parameter]!;
+      const out = new Float32Array(p.length * action.inner);
+      addon.extractUnits({ src: c.arena.subarray(p.offset, p.offset + p.length), dims: p.shape, maps: null, axis: action.axis, offset: action.offset, count: group.size, inner: action.inner, out });
+      return out;
+    };
+    const want = new Float64Array(100 * 100);
+    const product = new Float32Array(100 * 100);
+    for (const action of group.parameters) {
+      const am = units(a, action);
+      addon.gemmAbt(am, units(b, action), 100, 100, am.length / 100, product, 1);
+      addon.addToFloat64(want, product);
+    }
+    const costs = new WeightCost(a, b, bound, 1);
+    const maps = new AxisMaps(bound);
+    expect(costs.of(0, maps)).toEqual(want);
+    expect(costs.of(0, maps)).toEqual(want);
+    expect(costs.between(0, 0, maps)).toEqual(want);
   });
 });
