@@ -95,14 +95,17 @@ interface Term {
 }
 
 /**
- * Floats kept for cached products: a sixteenth of the model's floats, at most 32 MB; products
- * beyond it are recomputed every time. Bounded by the model so that matching stays within a
- * small multiple of it (bench/memory.ts). On ResNet-50 this keeps 6 MB (its six 512 × 512
- * products of 3 × 3 convolutions), which spare 40 GMAC of GEMM work; a quarter of the model
- * (24 MB) spared 63 of 625 GMAC, and its 18 MB more were 5% of the align's peak RSS.
+ * Floats kept for cached products; products beyond them are recomputed every time. The cache
+ * may take what the model leaves above the runtime's share of a process held to a small
+ * multiple of it (bench/memory.ts: node, the worker and onnxruntime take about 128 MiB more
+ * than the two arenas and matching's scratch): the model's size less 128 MiB, at most 128 MiB,
+ * and at least a sixteenth of the model. GPT-2 small keeps 128 MiB (a sixteenth made its
+ * matching take about 10% more CPU time); ResNet-50 keeps a sixteenth, 6 MB (its six 512 × 512
+ * products of 3 × 3 convolutions, which spare 40 GMAC of GEMM work; a quarter, 24 MB, spared 63
+ * of 625 GMAC and its 18 MB more were 5% of the align's peak RSS).
  */
 function cacheFloats(arena: Float32Array): number {
-  return Math.min(2 ** 23, Math.floor(arena.length / 16));
+  return Math.min(2 ** 25, Math.max(Math.floor(arena.length / 16), arena.length - 2 ** 25));
 }
 
 /**
