@@ -209,6 +209,8 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
       const alphas = alphasOf(readers);
       // The values checks read at their α: θ(α)'s taps, and A's and B's of the same names (the model outputs always).
       const readAtAlpha = new Set([...a.outputs.map((o) => o.name), ...readers.filter((c) => c.needs.alphas.length > 0).flatMap((c) => c.needs.interpolatedValues)]);
+      // A's and B's other values (pre-activations, layer inputs) are let go after add(), before any θ(α) runs.
+      const spentAfterAdd = new Set(endpointTaps.filter((t) => !readAtAlpha.has(t)));
       for await (const batch of set.batches(batchSize, signal ? { signal: signal } : {})) {
         const dims = [batch.size, ...set.sampleShape];
         const input: FloatTensor | undefined = batch.inputs instanceof Float32Array ? { data: batch.inputs, dims } : undefined;
@@ -225,17 +227,13 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
           outputsAt.delete(alpha);
           reclaimer.release(spent);
         };
-        // After add(), A's and B's values that no check reads at an α (pre-activations, layer inputs) are let go before any θ(α) runs.
-        const dropped = new Set<string>();
         const dropEndpointValues = (): void => {
           let spent = 0;
           for (const alpha of [0, 1]) {
             const outputs = outputsAt.get(alpha)!;
-            for (const name of Object.keys(outputs)) {
-              if (readAtAlpha.has(name)) continue;
+            for (const name of spentAfterAdd) {
               spent += (outputs[name]!.data as ArrayBufferView).byteLength;
               delete outputs[name];
-              dropped.add(name);
             }
           }
           reclaimer.release(spent);
@@ -250,7 +248,7 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
             }
             const outputs = outputsAt.get(alpha);
             if (!outputs) throw new InvalidArgumentError(`${where}: θ(${alpha})'s values were read while it was not the α at work`);
-            if (!(name in outputs) && dropped.has(name)) throw new InvalidArgumentError(`${where}: ${alpha === 0 ? 'A' : 'B'}'s value '${name}' was read after add(); a check reads A's and B's values at an α only among its needs.interpolatedValues`);
+            if (!(name in outputs) && spentAfterAdd.has(name)) throw new InvalidArgumentError(`${where}: ${alpha === 0 ? 'A' : 'B'}'s value '${name}' was read after add(); a check reads A's and B's values at an α only among its needs.interpolatedValues`);
             return floatOutput(outputs, name, where);
           },
         };
