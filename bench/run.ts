@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   merge: () => import('./merge.js'),
   memory: () => import('./memory.js'),
   process: () => import('./analyze-process.js'),
+  runner: () => import('./runner.js'),
 };
 
 const args = process.argv.slice(2);

@@ -10,6 +10,7 @@ export type { Batch, BatchOptions, Dataset, DataFormat, NamedInput, Normalizatio
 export { interpolateArenas, interpolatedModel, modelOfArena, type InterpolationMask } from './interpolate.js';
 export { checkAlphas, invalidArgument, optionDefault, OPTIONS, type OptionKind, type OptionRule, type DefaultedOptionKind } from './options.js';
 export { ModelSession, type ModelSessionOptions, type ParameterFeed, type RunParameters, type RunOutputs, type FloatTensor } from './session.js';
+export { OutputBuffers } from './runner.js';
 export {
   linearModeConnectivity,
   alphaGrid,

@@ -116,6 +116,14 @@ export interface NativeAccumulateCross {
   threads?: number;
 }
 
+/** A tensor of an onnxruntime run (native/binding_ort.h): its ONNX element type, dims and memory. */
+export interface NativeOrtTensor {
+  readonly name: string;
+  readonly type: number;
+  readonly dims: readonly number[];
+  readonly data: Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array | BigInt64Array | BigUint64Array;
+}
+
 /**
  * The functions the addon exports (native/addon.cc), as {@link native} returns them: every
  * failure is a {@link NativeError}. Exports with more than a few arguments take one object.
@@ -169,6 +177,17 @@ export interface NativeAddon {
    * `fixOnes`, among the O with O·1 = 1. Returns tr(O·cᵀ).
    */
   procrustes(c: Float64Array, d: number, fixOnes: boolean, out: Float64Array): number;
+  /** onnxruntime's version as the addon's runner found it in this process, or why it cannot run sessions. */
+  ortRuntime(): { version?: string; unavailable?: string };
+  /** A session of a serialized model (threads 0: onnxruntime's choice); `session` is an opaque handle. */
+  ortCreateSession(model: Uint8Array, options: { threads: number; optimize: boolean }): Promise<{ session: unknown; inputs: string[]; outputs: string[] }>;
+  /**
+   * One run, on the calling thread: outputs given `data` are written into it, the others come
+   * back in new arrays (with `adopt`, onnxruntime's own memory, for an array kept and run into again).
+   */
+  ortRun(session: unknown, inputs: readonly NativeOrtTensor[], outputs: readonly (NativeOrtTensor | { name: string; adopt?: boolean })[]): NativeOrtTensor[];
+  /** Lets go of a session. */
+  ortRelease(session: unknown): void;
 }
 
 /** An addon failure as a NativeError naming the export; the addon's own `code` (LAP_*) and position are kept. */

@@ -3,7 +3,8 @@
  * parameters are either fed as graph inputs on every run (one session reused for every α) or
  * baked in as initializers (one session per parameter set), and intermediate values are tapped
  * by name as extra outputs. Small helper graphs run in their own sessions, and the shape probe
- * runs a model once on zeros to learn the dims of every value it computes.
+ * runs a model once on zeros to learn the dims of every value it computes. Checkpoints' and
+ * helper graphs' sessions run on lib/runner.ts's runner; the probe's on onnxruntime-node.
  */
 import * as ort from 'onnxruntime-node';
 import { InputTypeError, InvalidArgumentError, ModelRunError, NonFiniteOutputError, OnnxFormatError, ShapeMismatchError } from './errors.js';
@@ -13,27 +14,9 @@ import { firstNonFinite } from './dataset/batching.js';
 import { initializerAliases, initializerMap, isAliasNode } from './onnx/graph.js';
 import { encodeModel } from './onnx/model.js';
 import { DataType, dataTypeName, newValueInfo, tensorType, type GraphProto, type ModelProto } from './onnx/proto.js';
+import { createRunner, sessionOptions, type OutputBuffers, type Runner, type RunOutputs } from './runner.js';
 
-/**
- * Options for every session: full graph optimization, and intra-op threads that sleep rather
- * than spin between runs, since llfc keeps many sessions (one per α, helper graphs) and the
- * native kernels' threads share the same cores.
- */
-function sessionOptions(threads?: number, optimize = true): ort.InferenceSession.SessionOptions {
-  return {
-    graphOptimizationLevel: optimize ? 'all' : 'disabled',
-    // Fatal messages only: a failed run comes back as an error that llfc reports itself (ModelRunError).
-    logSeverityLevel: 4,
-    // One memory arena per session would hold the peak of every α model and helper graph at once.
-    enableCpuMemArena: false,
-    // Without an arena, a memory pattern is one block per run for every intermediate value: large
-    // enough for malloc to map fresh pages each run (a ResNet pass spent a fifth of its CPU time
-    // in page faults). Values allocated one by one reuse freed heap memory instead.
-    enableMemPattern: false,
-    ...(threads ? { intraOpNumThreads: threads } : {}),
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-  };
-}
+export type { RunOutputs } from './runner.js';
 
 /**
  * Models of at least this many floats (64 MiB) never get weights derived from theirs baked into
@@ -98,13 +81,10 @@ export interface ModelSessionOptions {
   readonly threads?: number;
 }
 
-/** Output values of one run, by graph value name. */
-export type RunOutputs = Record<string, ort.Tensor>;
-
 export class ModelSession {
   private constructor(
     readonly checkpoint: Checkpoint,
-    private readonly session: ort.InferenceSession,
+    private readonly session: Runner,
     readonly feed: ParameterFeed,
     /** Names this session returns: the model outputs, then the taps. */
     readonly outputNames: readonly string[],
@@ -119,7 +99,7 @@ export class ModelSession {
     const unknown = taps.find((tap) => !known.has(tap));
     if (unknown !== undefined) throw new InvalidArgumentError(`${checkpoint.file}: no value named '${unknown}' to tap`);
     addOutputs(graph, taps.filter((tap) => tap !== checkpoint.input.name));
-    const session = await loadSession(model, sessionOptions(options.threads), checkpoint.file);
+    const session = await createRunner(encodeModel(model), { ...(options.threads ? { threads: options.threads } : {}) }, checkpoint.file);
     const names = [...checkpoint.outputs.map((o) => o.name), ...taps.filter((t) => !checkpoint.outputs.some((o) => o.name === t))];
     return new ModelSession(checkpoint, session, options.interpolated ? 'interpolated' : options.parameters ? 'initializers' : 'inputs', names);
   }
@@ -173,14 +153,17 @@ export class ModelSession {
     }
   }
 
-  /** Runs one batch of `data` (every named input, when it has several), with `parameters` when fed per run. */
-  async runBatch(batch: Batch, data: Dataset, parameters?: RunParameters): Promise<RunOutputs> {
+  /**
+   * Runs one batch of `data` (every named input, when it has several), with `parameters` when fed
+   * per run; `into` keeps the outputs' arrays for the next runs (valid until the next run into it).
+   */
+  async runBatch(batch: Batch, data: Dataset, parameters?: RunParameters, into?: OutputBuffers): Promise<RunOutputs> {
     let outputs: RunOutputs;
-    if (!batch.named || !data.namedInputs) outputs = await this.run(batch.inputs, [batch.size, ...data.sampleShape], parameters);
+    if (!batch.named || !data.namedInputs) outputs = await this.run(batch.inputs, [batch.size, ...data.sampleShape], parameters, into);
     else {
       const feeds: Record<string, ort.Tensor> = {};
       for (const n of data.namedInputs) feeds[n.name] = inputTensor(this.checkpoint, n.name, batch.named[n.name]!, [batch.size, ...n.sampleShape]);
-      outputs = await this.runFeeds(feeds, `a batch of ${batch.size} samples of ${data.namedInputs.map((n) => `${n.name} [${n.sampleShape.join(', ')}]`).join(', ')}`, parameters);
+      outputs = await this.runFeeds(feeds, `a batch of ${batch.size} samples of ${data.namedInputs.map((n) => `${n.name} [${n.sampleShape.join(', ')}]`).join(', ')}`, parameters, into);
     }
     this.checkFiniteOutputs(outputs, batch, data);
     return outputs;
@@ -209,11 +192,13 @@ export class ModelSession {
    * Runs a batch: `inputs` holds samples of shape `dims` ([batch, ...sample]); `parameters`
    * (an arena of the checkpoint's layout) is required when the session takes them per run.
    */
-  async run(inputs: Float32Array | BigInt64Array, dims: readonly number[], parameters?: RunParameters): Promise<RunOutputs> {
-    return this.runFeeds({ [this.checkpoint.input.name]: inputTensor(this.checkpoint, this.checkpoint.input.name, inputs, dims) }, `a batch of shape [${dims.join(', ')}]`, parameters);
+  async run(inputs: Float32Array | BigInt64Array, dims: readonly number[], parameters?: RunParameters, into?: OutputBuffers): Promise<RunOutputs> {
+    return this.runFeeds({ [this.checkpoint.input.name]: inputTensor(this.checkpoint, this.checkpoint.input.name, inputs, dims) }, `a batch of shape [${dims.join(', ')}]`, parameters, into);
   }
 
-  private async runFeeds(feeds: Record<string, ort.Tensor>, what: string, parameters?: RunParameters): Promise<RunOutputs> {
+  private async runFeeds(feeds: Record<string, ort.Tensor>, what: string, parameters?: RunParameters, into?: OutputBuffers): Promise<RunOutputs> {
+    // Outputs kept in `into` fit the next runs whose data has the same dims.
+    const key = Object.values(feeds).map((t) => t.dims.join('x')).join(',');
     if (this.feed === 'inputs') {
       if (!(parameters instanceof Float32Array)) throw new InvalidArgumentError('this session takes an arena of parameters per run');
       addParameterFeeds(feeds, this.checkpoint, parameters);
@@ -222,7 +207,7 @@ export class ModelSession {
       addInterpolationFeeds(feeds, this.checkpoint, parameters);
     }
     try {
-      return await this.session.run(feeds, [...this.outputNames]);
+      return await this.session.run(feeds, this.outputNames, into, key);
     } catch (error) {
       throw runError(this.checkpoint.file, what, error);
     }
@@ -291,17 +276,14 @@ function runError(file: string, what: string, error: unknown): ModelRunError {
 /** A session over a small helper graph (one activation, a linear layer's products, …). */
 export class GraphSession {
   private constructor(
-    private readonly session: ort.InferenceSession,
+    private readonly session: Runner,
     private readonly where: string,
   ) {}
 
   /** A session of `model`, given as a ModelProto or already encoded. */
   static async create(model: ModelProto | Uint8Array, where: string): Promise<GraphSession> {
-    try {
-      return new GraphSession(await ort.InferenceSession.create(model instanceof Uint8Array ? model : encodeModel(model), sessionOptions()), where);
-    } catch (error) {
-      throw new OnnxFormatError(where, `onnxruntime cannot build a helper graph: ${(error as Error).message}`, { cause: error });
-    }
+    const bytes = model instanceof Uint8Array ? model : encodeModel(model);
+    return new GraphSession(await createRunner(bytes, {}, where, 'onnxruntime cannot build a helper graph'), where);
   }
 
   /** Runs the graph on `inputs`; `where` names the caller in errors (default: where it was created), for a session shared by several. */
@@ -309,7 +291,7 @@ export class GraphSession {
     const feeds: Record<string, ort.Tensor> = {};
     for (const [name, t] of Object.entries(inputs)) feeds[name] = new ort.Tensor('float32', t.data, [...t.dims]);
     try {
-      return await this.session.run(feeds);
+      return await this.session.run(feeds, this.session.outputNames);
     } catch (error) {
       throw runError(where, `a helper graph fed ${Object.entries(inputs).map(([name, t]) => `${name} [${t.dims.join(', ')}]`).join(', ')}`, error);
     }
@@ -363,7 +345,7 @@ export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly n
   const graph = model.graph!;
   const aliases = initializerAliases(graph, initializerMap(graph));
   addOutputs(graph, graph.node.filter((node) => !isAliasNode(node, aliases)).flatMap((node) => node.output.filter((o) => o !== '')));
-  const session = await loadSession(model, sessionOptions(undefined, false), checkpoint.file);
+  const session = await loadSession(model, sessionOptions({ optimize: false }), checkpoint.file);
   const shapes = new Map<string, ValueShape>();
   try {
     const input = zeroInput(checkpoint, inputShape);

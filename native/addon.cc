@@ -1,7 +1,7 @@
 // The one binding file: turns JS values into kernel calls. Every export reads its arguments,
 // then views and checks them, then calls its kernel (native/binding_args.h says why in that
-// order), so no input from JavaScript can take the process down. binding_args.h and
-// binding_lap.h are its helpers, included nowhere else; kernels see raw pointers and sizes
+// order), so no input from JavaScript can take the process down. binding_args.h,
+// binding_lap.h and binding_ort.h are its helpers, included nowhere else; kernels see raw pointers and sizes
 // only. Exports with more than a few arguments take one options object.
 #include <napi.h>
 
@@ -16,6 +16,7 @@
 #include "align.h"
 #include "binding_args.h"
 #include "binding_lap.h"
+#include "binding_ort.h"
 #include "copy.h"
 #include "feature_stats.h"
 #include "gemm.h"
@@ -647,6 +648,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("addToFloat64", Napi::Function::New(env, AddToFloat64, "addToFloat64"));
   exports.Set("releaseFreeMemory", Napi::Function::New(env, ReleaseFreeMemory, "releaseFreeMemory"));
   exports.Set("procrustes", Napi::Function::New(env, Procrustes, "procrustes"));
+  // onnxruntime runs (binding_ort.h)
+  exports.Set("ortRuntime", Napi::Function::New(env, OrtRuntime, "ortRuntime"));
+  exports.Set("ortCreateSession", Napi::Function::New(env, OrtCreateSession, "ortCreateSession"));
+  exports.Set("ortRun", Napi::Function::New(env, OrtRun, "ortRun"));
+  exports.Set("ortRelease", Napi::Function::New(env, OrtRelease, "ortRelease"));
   return exports;
 }
 

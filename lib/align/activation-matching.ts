@@ -32,6 +32,7 @@ import { native } from '../native.js';
 import { CONTROL_OPTIONS, resolveOptions, type OptionSchema } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import { floatOutput, ModelSession, type FloatTensor } from '../session.js';
+import { OutputBuffers } from '../runner.js';
 import { Sums, type NamedSums } from '../sums.js';
 import { AxisMaps, expertSources, identityPermutation } from './permute.js';
 import { BoundSpec, type PermutationGroup, type PermutationSpec, type ValueAction } from './spec/index.js';
@@ -281,10 +282,12 @@ export async function correlate(a: Checkpoint, b: Checkpoint, feeds: readonly Fe
     sa.checkInputShape(data.sampleShape, data.source, data.inputType);
     const total = Math.ceil(data.length / batchSize);
     let done = 0;
+    // A's and B's features are written into the same arrays batch after batch (each batch is added before the next runs).
+    const [ia, ib] = [new OutputBuffers(), new OutputBuffers()];
     for await (const batch of data.batches(batchSize, signal ? { signal } : {})) {
       throwIfAborted(signal);
       const dims = [batch.size, ...data.sampleShape];
-      const [oa, ob] = [await sa.run(batch.inputs, dims), await sb.run(batch.inputs, dims)];
+      const [oa, ob] = [await sa.run(batch.inputs, dims, undefined, ia), await sb.run(batch.inputs, dims, undefined, ib)];
       for (const feed of feeds) feed.acc.add(floatOutput(oa, feed.a, a.file), floatOutput(ob, feed.b, b.file), threads);
       onProgress?.({ phase: 'activation matching', done: ++done, total });
     }

@@ -13,6 +13,7 @@ import { throwIfAborted, type RunControl } from '../progress.js';
 import type { NamedSums } from '../sums.js';
 import type { LayerReport, PairAnalysis } from '../results.js';
 import { bakesWeights, floatOutput, ModelSession, type FloatTensor, type ModelSessionOptions, type RunOutputs } from '../session.js';
+import { OutputBuffers } from '../runner.js';
 import type { PairBatch, PairCheck, PairSetup } from './check.js';
 import { selectLayers } from './layers.js';
 import { Reclaimer } from '../reclaim.js';
@@ -76,10 +77,10 @@ function assemble(setup: PairSetup, checks: readonly PairCheck[]): PairAnalysis 
   };
 }
 
-/** How one α's model runs a batch. */
+/** How one α's model runs a batch (its outputs into `into`'s arrays where the runner can). */
 interface AlphaRunner {
   readonly session: ModelSession;
-  run(batch: Batch, data: Dataset): Promise<RunOutputs>;
+  run(batch: Batch, data: Dataset, into: OutputBuffers): Promise<RunOutputs>;
 }
 
 /**
@@ -104,7 +105,7 @@ async function alphaRunners(
     return session;
   };
   if (bakesWeights(a)) {
-    const baked = (session: ModelSession): AlphaRunner => ({ session, run: (batch, data) => session.runBatch(batch, data) });
+    const baked = (session: ModelSession): AlphaRunner => ({ session, run: (batch, data, into) => session.runBatch(batch, data, undefined, into) });
     runners.set(0, baked(await created(a, { parameters: a.arena, taps: endpointTaps })));
     runners.set(1, baked(await created(b, { parameters: b.arena, taps: endpointTaps })));
     const theta = new Float32Array(a.arena.length);
@@ -125,11 +126,11 @@ async function alphaRunners(
     return session;
   };
   const endpoints = await sessionFor(endpointTaps, false);
-  runners.set(0, { session: endpoints, run: (batch, data) => endpoints.runBatch(batch, data, a.arena) });
-  runners.set(1, { session: endpoints, run: (batch, data) => endpoints.runBatch(batch, data, b.arena) });
+  runners.set(0, { session: endpoints, run: (batch, data, into) => endpoints.runBatch(batch, data, a.arena, into) });
+  runners.set(1, { session: endpoints, run: (batch, data, into) => endpoints.runBatch(batch, data, b.arena, into) });
   for (const alpha of interior) {
     const session = await sessionFor(tapsAt(alpha), true);
-    runners.set(alpha, { session, run: (batch, data) => session.runBatch(batch, data, { a: a.arena, b: b.arena, alpha }) });
+    runners.set(alpha, { session, run: (batch, data, into) => session.runBatch(batch, data, { a: a.arena, b: b.arena, alpha }, into) });
   }
   return runners;
 }
@@ -160,9 +161,14 @@ async function createChecks(a: Checkpoint, b: Checkpoint, data: Dataset, resolve
   return { setup, checks };
 }
 
-/** The bytes of a run's outputs: garbage for the Reclaimer once the pass lets go of them. */
-function outputBytes(outputs: RunOutputs): number {
-  return Object.values(outputs).reduce((n, t) => n + (t.data as ArrayBufferView).byteLength, 0);
+/** The bytes of a run's outputs that are garbage for the Reclaimer once the pass lets go of them (not kept in `buffers`). */
+function spentBytes(outputs: RunOutputs, buffers: OutputBuffers, names: Iterable<string> = Object.keys(outputs)): number {
+  let n = 0;
+  for (const name of names) {
+    const tensor = outputs[name]!;
+    if (!buffers.holds(tensor)) n += (tensor.data as ArrayBufferView).byteLength;
+  }
+  return n;
 }
 
 /** One set the pass reads: its batches go to `readers`, once with the endpoints (`read`) and then at each α they need (`readAt`). */
@@ -211,6 +217,13 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
       const readAtAlpha = new Set([...a.outputs.map((o) => o.name), ...readers.filter((c) => c.needs.alphas.length > 0).flatMap((c) => c.needs.interpolatedValues)]);
       // A's and B's other values (pre-activations, layer inputs) are let go after add(), before any θ(α) runs.
       const spentAfterAdd = new Set(endpointTaps.filter((t) => !readAtAlpha.has(t)));
+      // The arrays A's, B's and the θ(α) at work's outputs are written into, batch after batch.
+      const buffers = new Map<number, OutputBuffers>([
+        [0, new OutputBuffers(spentAfterAdd)],
+        [1, new OutputBuffers(spentAfterAdd)],
+      ]);
+      const interpolatedBuffers = new OutputBuffers();
+      const buffersOf = (alpha: number): OutputBuffers => buffers.get(alpha) ?? interpolatedBuffers;
       for await (const batch of set.batches(batchSize, signal ? { signal: signal } : {})) {
         const dims = [batch.size, ...set.sampleShape];
         const input: FloatTensor | undefined = batch.inputs instanceof Float32Array ? { data: batch.inputs, dims } : undefined;
@@ -218,12 +231,12 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
         const outputsAt = new Map<number, RunOutputs>();
         const run = async (alpha: number): Promise<void> => {
           throwIfAborted(signal);
-          outputsAt.set(alpha, await runners.get(alpha)!.run(batch, set));
+          outputsAt.set(alpha, await runners.get(alpha)!.run(batch, set, buffersOf(alpha)));
           tick();
         };
         // Dropped before the Reclaimer may collect, so the collection frees them.
         const letGo = (alpha: number): void => {
-          const spent = outputBytes(outputsAt.get(alpha)!);
+          const spent = spentBytes(outputsAt.get(alpha)!, buffersOf(alpha));
           outputsAt.delete(alpha);
           reclaimer.release(spent);
         };
@@ -231,10 +244,8 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
           let spent = 0;
           for (const alpha of [0, 1]) {
             const outputs = outputsAt.get(alpha)!;
-            for (const name of spentAfterAdd) {
-              spent += (outputs[name]!.data as ArrayBufferView).byteLength;
-              delete outputs[name];
-            }
+            spent += spentBytes(outputs, buffersOf(alpha), spentAfterAdd);
+            for (const name of spentAfterAdd) delete outputs[name];
           }
           reclaimer.release(spent);
         };
