@@ -9,7 +9,14 @@
 import fc from 'fast-check';
 import { NativeError } from '../../lib/errors.js';
 import { native, type NativeAddon, type NativeLapResult } from '../../lib/native.js';
-import { cases, lapProblem, type Call } from './cases.js';
+import { readFileSync } from 'node:fs';
+// Loads onnxruntime's library, which the addon's runner finds in the process (ortRun's property).
+import 'onnxruntime-node';
+import { helperModel, renode } from '../../lib/onnx/build.js';
+import { encodeModel } from '../../lib/onnx/model.js';
+import { decodeModelProto } from '../../lib/onnx/proto.js';
+import { fixture } from '../helpers.js';
+import { cases, lapProblem, ORT_RUN_WEIGHT, ortRunCase, type Call } from './cases.js';
 
 const addon = native();
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
@@ -129,10 +136,14 @@ function mutate(args: unknown[], m: Mutation): RegExp | undefined {
 
 const LAP_CODES = new Set(['LAP_NAN', 'LAP_BAD_INFINITY', 'LAP_INFEASIBLE', 'LAP_INVALID_ARGUMENT']);
 
-/** A thrown value the boundary may produce: a NativeError refusing an argument (or the solver's LAP_* failure). */
+/**
+ * A thrown value the boundary may produce: a NativeError refusing an argument (or the solver's
+ * LAP_* failure, or onnxruntime's refusal of a run: an input or output name it does not know).
+ */
 function expectTyped(error: unknown, mustMention?: RegExp): void {
   if (!(error instanceof NativeError)) throw new Error(`not a NativeError: ${String(error)}`);
-  if (error.code !== 'NATIVE_ARGUMENT' && !LAP_CODES.has(error.code)) throw new Error(`unexpected code ${error.code}: ${error.message}`);
+  const refusedRun = error.code === 'NATIVE' && /: onnxruntime: /.test(error.message);
+  if (error.code !== 'NATIVE_ARGUMENT' && !LAP_CODES.has(error.code) && !refusedRun) throw new Error(`unexpected code ${error.code}: ${error.message}`);
   if (mustMention && !mustMention.test(error.message)) throw new Error(`expected ${mustMention}, got: ${error.message}`);
 }
 
@@ -252,6 +263,13 @@ function throwsDetached(call: () => unknown): void {
   throw new Error('a buffer detached by a getter was accepted');
 }
 
+/** A session of Y = X·W (ortRunCase), in the opset of a fixture. */
+async function ortSession(): Promise<unknown> {
+  const like = decodeModelProto(readFileSync(fixture('models', 'mlp_a.onnx')));
+  const model = helperModel(like, [renode({ opType: 'MatMul' }, ['X', 'W'], ['Y'], 'Y')], ['X'], ['Y'], [{ name: 'W', dims: [3, 2], values: ORT_RUN_WEIGHT }]);
+  return (await addon.ortCreateSession(encodeModel(model), { threads: 1, optimize: true })).session;
+}
+
 /**
  * `properties`: every export's property in turn; `regression NAME`: one scenario. Each prints
  * `start NAME` first (so a crash names what it was running), then its counts as JSON.
@@ -259,7 +277,7 @@ function throwsDetached(call: () => unknown): void {
 async function main(what: string): Promise<void> {
   const runs: [string, () => Promise<void> | void][] =
     what === 'properties'
-      ? [...cases(addon).map((c): [string, () => Promise<void>] => [c.name, () => property(c.name, c.call)]), ['lapAsync', lapAsyncProperty]]
+      ? [...[...cases(addon), ortRunCase(await ortSession())].map((c): [string, () => Promise<void>] => [c.name, () => property(c.name, c.call)]), ['lapAsync', lapAsyncProperty]]
       : what === 'regression'
         ? Object.entries(regressions).filter(([name]) => name === process.argv[3])
         : [];

@@ -376,3 +376,34 @@ const procrustes: Case = {
 export function cases(addon: NativeAddon): Case[] {
   return [interpolate, copy, cosineStats, weakAdditivityStats(addon), sumSquares, lap, gemmAbt, gatherAxes, gatheredDot, extractUnits, accumulateCross, addToFloat64, channelMoments, crossEntropySums, procrustes];
 }
+
+/** The graph of ortRunCase: Y = X·W, X of n rows of 3, W below. */
+export const ORT_RUN_WEIGHT = Float32Array.of(0.1, 0.2, 0.3, 0.4, 0.5, 0.6);
+
+/**
+ * ortRun on a session of Y = X·W (created by the probe from {@link ORT_RUN_WEIGHT}): Y written
+ * into a given array or returned in a new one, against the product computed here.
+ */
+export function ortRunCase(session: unknown): Case {
+  return {
+    name: 'ortRun',
+    call: fc.record({ n: fc.integer({ min: 0, max: 6 }), seed: fc.nat(), given: fc.boolean() }).map(({ n, seed, given }) => () => {
+      const x = floats(n * 3, seed);
+      const out = given ? new Float32Array(n * 2) : undefined;
+      const want = Float64Array.from({ length: n * 2 }, (_, i) => sum3((k) => x[Math.floor(i / 2) * 3 + k]! * ORT_RUN_WEIGHT[k * 2 + (i % 2)]!));
+      return {
+        args: [session, [{ name: 'X', type: 1, dims: [n, 3], data: x }], [out ? { name: 'Y', type: 1, dims: [n, 2], data: out } : { name: 'Y' }]],
+        check: (result) => {
+          const [y] = result as { name: string; dims: number[]; data: Float32Array }[];
+          if (!y || y.name !== 'Y' || y.dims.join() !== `${n},2`) throw new Error(`ortRun returned ${JSON.stringify(y && { name: y.name, dims: y.dims })}`);
+          if (out && y.data !== out) throw new Error('ortRun did not return the given array');
+          close(y.data, want, 1e-6, 'Y');
+        },
+      };
+    }),
+  };
+}
+
+function sum3(term: (k: number) => number): number {
+  return term(0) + term(1) + term(2);
+}
