@@ -161,23 +161,29 @@ class NativeRunner implements Runner {
   }
 }
 
-/** Whether sessions run on the addon's runner: it found onnxruntime, and LLFC_ORT_RUNNER does not say 'node'. */
+/**
+ * Whether sessions run on the addon's runner: LLFC_ORT_RUNNER=node says no, =native requires it
+ * (an error that says why where it cannot run), unset uses it where it finds onnxruntime.
+ */
 export function usesNativeRunner(): boolean {
   const forced = process.env.LLFC_ORT_RUNNER?.toLowerCase();
   if (forced !== undefined && forced !== 'native' && forced !== 'node') {
     throw new InvalidArgumentError(`LLFC_ORT_RUNNER is '${process.env.LLFC_ORT_RUNNER}'; it is 'native' or 'node'`);
   }
-  return forced !== 'node' && native().ortRuntime().version !== undefined;
+  if (forced === 'node') return false;
+  const { version, unavailable } = native().ortRuntime();
+  if (forced === 'native' && version === undefined) throw new InvalidArgumentError(`LLFC_ORT_RUNNER=native, but the addon cannot run onnxruntime here: ${unavailable}`);
+  return version !== undefined;
 }
 
 /** A runner of the serialized model; a model onnxruntime refuses is `file`'s format error, saying `refused` and why. */
 export async function createRunner(model: Uint8Array, settings: RunnerSettings, file: string, refused = 'onnxruntime cannot load it'): Promise<Runner> {
+  const onAddon = usesNativeRunner();
   try {
-    if (!usesNativeRunner()) return new NodeRunner(await ort.InferenceSession.create(model, sessionOptions(settings)));
+    if (!onAddon) return new NodeRunner(await ort.InferenceSession.create(model, sessionOptions(settings)));
     const created = await native().ortCreateSession(model, { threads: settings.threads ?? 0, optimize: settings.optimize ?? true });
     return new NativeRunner(created.session, created.outputs);
   } catch (error) {
-    if (error instanceof InvalidArgumentError) throw error;
     throw new OnnxFormatError(file, `${refused}: ${(error as Error).message}`, { cause: error });
   }
 }
