@@ -10,6 +10,7 @@
 import * as ort from 'onnxruntime-node';
 import { InvalidArgumentError, OnnxFormatError } from './errors.js';
 import { native, type NativeOrtTensor } from './native.js';
+import { DataType } from './onnx/proto.js';
 
 /** Output values of one run, by graph value name. */
 export type RunOutputs = Record<string, ort.Tensor>;
@@ -27,7 +28,7 @@ export interface RunnerSettings {
  * graphs) and the native kernels' threads share the same cores. The addon's runner sets the same
  * (native/ort_runtime.cc).
  */
-export function sessionOptions({ threads, optimize = true }: RunnerSettings = {}): ort.InferenceSession.SessionOptions {
+function sessionOptions({ threads, optimize = true }: RunnerSettings): ort.InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: optimize ? 'all' : 'disabled',
     // Fatal messages only: a failed run comes back as an error that llfc reports itself (ModelRunError).
@@ -43,9 +44,10 @@ export function sessionOptions({ threads, optimize = true }: RunnerSettings = {}
   };
 }
 
-/** ONNX element types (TensorProto.DataType) of the tensor types runs carry. */
+/** ONNX element types of the tensor types runs carry. */
 const ELEMENT_TYPES: Readonly<Record<string, number>> = {
-  float32: 1, uint8: 2, int8: 3, uint16: 4, int16: 5, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11, uint32: 12, uint64: 13,
+  float32: DataType.FLOAT, uint8: DataType.UINT8, int8: DataType.INT8, uint16: DataType.UINT16, int16: DataType.INT16, int32: DataType.INT32,
+  int64: DataType.INT64, bool: DataType.BOOL, float16: DataType.FLOAT16, float64: DataType.DOUBLE, uint32: DataType.UINT32, uint64: DataType.UINT64,
 };
 const TENSOR_TYPES: ReadonlyMap<number, ort.Tensor.Type> = new Map(Object.entries(ELEMENT_TYPES).map(([type, code]) => [code, type as ort.Tensor.Type]));
 
@@ -120,15 +122,12 @@ function nativeTensor(name: string, tensor: ort.Tensor): NativeOrtTensor {
 }
 
 class NativeRunner implements Runner {
-  private released = false;
-
   constructor(
     private readonly session: unknown,
     readonly outputNames: readonly string[],
   ) {}
 
   async run(feeds: Record<string, ort.Tensor>, fetch: readonly string[], into?: OutputBuffers, key = ''): Promise<RunOutputs> {
-    if (this.released) throw new InvalidArgumentError('the session was released');
     const inputs = Object.entries(feeds).map(([name, tensor]) => nativeTensor(name, tensor));
     const kept = fetch.map((name) => into?.get(name, key));
     const outputs = fetch.map((name, k) => (kept[k] ? nativeTensor(name, kept[k]!) : { name, adopt: into?.keeps(name) ?? false }));
@@ -155,8 +154,6 @@ class NativeRunner implements Runner {
   }
 
   async release(): Promise<void> {
-    if (this.released) return;
-    this.released = true;
     native().ortRelease(this.session);
   }
 }

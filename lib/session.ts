@@ -3,8 +3,8 @@
  * parameters are either fed as graph inputs on every run (one session reused for every α) or
  * baked in as initializers (one session per parameter set), and intermediate values are tapped
  * by name as extra outputs. Small helper graphs run in their own sessions, and the shape probe
- * runs a model once on zeros to learn the dims of every value it computes. Checkpoints' and
- * helper graphs' sessions run on lib/runner.ts's runner; the probe's on onnxruntime-node.
+ * runs a model once on zeros to learn the dims of every value it computes. Every session is
+ * created by lib/runner.ts (the addon's runner, or onnxruntime-node).
  */
 import * as ort from 'onnxruntime-node';
 import { InputTypeError, InvalidArgumentError, ModelRunError, NonFiniteOutputError, OnnxFormatError, ShapeMismatchError } from './errors.js';
@@ -14,7 +14,7 @@ import { firstNonFinite } from './dataset/batching.js';
 import { initializerAliases, initializerMap, isAliasNode } from './onnx/graph.js';
 import { encodeModel } from './onnx/model.js';
 import { DataType, dataTypeName, newValueInfo, tensorType, type GraphProto, type ModelProto } from './onnx/proto.js';
-import { createRunner, sessionOptions, type OutputBuffers, type Runner, type RunOutputs } from './runner.js';
+import { createRunner, type OutputBuffers, type Runner, type RunOutputs } from './runner.js';
 
 export type { RunOutputs } from './runner.js';
 
@@ -40,15 +40,6 @@ export const TRANSFORMED_WEIGHT_OPS: ReadonlySet<string> = new Set(['Conv', 'Con
  */
 export function bakesWeights(checkpoint: Checkpoint): boolean {
   return checkpoint.arena.length < BAKE_WEIGHTS_BELOW && checkpoint.model.graph!.node.some((n) => TRANSFORMED_WEIGHT_OPS.has(n.opType));
-}
-
-/** A session over a checkpoint's (rewritten) model; a model onnxruntime refuses is the checkpoint's format error. */
-async function loadSession(model: ModelProto, options: ort.InferenceSession.SessionOptions, file: string): Promise<ort.InferenceSession> {
-  try {
-    return await ort.InferenceSession.create(encodeModel(model), options);
-  } catch (error) {
-    throw new OnnxFormatError(file, `onnxruntime cannot load it: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 /** Makes graph values outputs of the model too (those it does not output already), so a run returns them. */
@@ -198,7 +189,7 @@ export class ModelSession {
 
   private async runFeeds(feeds: Record<string, ort.Tensor>, what: string, parameters?: RunParameters, into?: OutputBuffers): Promise<RunOutputs> {
     // Outputs kept in `into` fit the next runs whose data has the same dims.
-    const key = Object.values(feeds).map((t) => t.dims.join('x')).join(',');
+    const key = into ? Object.values(feeds).map((t) => t.dims.join('x')).join(',') : undefined;
     if (this.feed === 'inputs') {
       if (!(parameters instanceof Float32Array)) throw new InvalidArgumentError('this session takes an arena of parameters per run');
       addParameterFeeds(feeds, this.checkpoint, parameters);
@@ -345,15 +336,15 @@ export async function probeShapes(checkpoint: Checkpoint, inputShape: readonly n
   const graph = model.graph!;
   const aliases = initializerAliases(graph, initializerMap(graph));
   addOutputs(graph, graph.node.filter((node) => !isAliasNode(node, aliases)).flatMap((node) => node.output.filter((o) => o !== '')));
-  const session = await loadSession(model, sessionOptions({ optimize: false }), checkpoint.file);
+  const session = await createRunner(encodeModel(model), { optimize: false }, checkpoint.file);
   const shapes = new Map<string, ValueShape>();
   try {
     const input = zeroInput(checkpoint, inputShape);
-    let result: ort.InferenceSession.ReturnType;
+    let result: RunOutputs;
     try {
       const feeds: Record<string, ort.Tensor> = { [checkpoint.input.name]: input };
       addParameterFeeds(feeds, checkpoint, checkpoint.arena);
-      result = await session.run(feeds);
+      result = await session.run(feeds, session.outputNames);
     } catch (error) {
       throw new OnnxFormatError(checkpoint.file, `running it on a zero input of shape [${inputShape.join(', ')}] failed: ${(error as Error).message}`, { cause: error });
     }

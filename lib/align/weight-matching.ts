@@ -259,11 +259,11 @@ export class WeightCost {
    * to `keep`'s rows when given (a cached product), else to the scratch.
    */
   private addProduct(cost: Float64Array, n: number, actionA: ParameterAction, actionB: ParameterAction, mapsB: (Int32Array | null)[], rest: number, keep: Float32Array | null): void {
-    const bm = this.rows(this.b, actionB, 0, n, mapsB, this.scratchB);
+    const bm = this.rows(this.b, actionB, 0, n, rest, mapsB, this.scratchB);
     const step = blockRows(n, rest);
     for (let first = 0; first < n; first += step) {
       const count = Math.min(step, n - first);
-      const am = this.rows(this.a, actionA, first, count, null, this.scratchA);
+      const am = this.rows(this.a, actionA, first, count, rest, null, this.scratchA);
       const product = keep ? keep.subarray(first * n, (first + count) * n) : this.scratchC.subarray(0, count * n);
       this.addon.gemmAbt(am, bm, count, n, rest, product, this.threads);
       this.addon.addToFloat64(cost.subarray(first * n, (first + count) * n), product);
@@ -271,17 +271,15 @@ export class WeightCost {
   }
 
   /**
-   * Units first … first + count − 1 of a parameter use as rows: a view of the arena when they
-   * are rows of it already (the first axis, no other axis gathered), else extracted to `scratch`.
+   * Units first … first + count − 1 of a parameter use as rows of `rest` floats: a view of the
+   * arena when they are rows of it already (the first axis, no other axis gathered), else
+   * extracted to `scratch`.
    */
-  private rows(c: Checkpoint, action: ParameterAction, first: number, count: number, maps: (Int32Array | null)[] | null, scratch: Float32Array): Float32Array {
-    const p = c.parameters[action.parameter]!;
+  private rows(c: Checkpoint, action: ParameterAction, first: number, count: number, rest: number, maps: (Int32Array | null)[] | null, scratch: Float32Array): Float32Array {
     if (action.axis === 0 && (maps ?? []).every((m) => m === null)) {
-      const after = p.shape.slice(1).reduce((x, d) => x * d, 1);
-      const start = p.offset + (action.offset + first * action.inner) * after;
-      return c.arena.subarray(start, start + count * action.inner * after);
+      const start = c.parameters[action.parameter]!.offset + first * rest + action.offset * (rest / action.inner);
+      return c.arena.subarray(start, start + count * rest);
     }
-    const rest = p.shape.reduce((x, d, k) => (k === action.axis ? x : x * d), action.inner);
     return this.extract(c, action, first, count, maps, scratch.subarray(0, count * rest));
   }
 

@@ -218,12 +218,8 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
       // A's and B's other values (pre-activations, layer inputs) are let go after add(), before any θ(α) runs.
       const spentAfterAdd = new Set(endpointTaps.filter((t) => !readAtAlpha.has(t)));
       // The arrays A's, B's and the θ(α) at work's outputs are written into, batch after batch.
-      const buffers = new Map<number, OutputBuffers>([
-        [0, new OutputBuffers(spentAfterAdd)],
-        [1, new OutputBuffers(spentAfterAdd)],
-      ]);
-      const interpolatedBuffers = new OutputBuffers();
-      const buffersOf = (alpha: number): OutputBuffers => buffers.get(alpha) ?? interpolatedBuffers;
+      const [ofA, ofB, ofTheta] = [new OutputBuffers(spentAfterAdd), new OutputBuffers(spentAfterAdd), new OutputBuffers()];
+      const buffersOf = (alpha: number): OutputBuffers => (alpha === 0 ? ofA : alpha === 1 ? ofB : ofTheta);
       for await (const batch of set.batches(batchSize, signal ? { signal: signal } : {})) {
         const dims = [batch.size, ...set.sampleShape];
         const input: FloatTensor | undefined = batch.inputs instanceof Float32Array ? { data: batch.inputs, dims } : undefined;
