@@ -151,6 +151,11 @@ export interface NativeAddon {
   channelMoments(options: { x: Float32Array; outer: number; channels: number; inner: number; sums: Float64Array }): void;
   /** out += [Σ cross-entropy, top-1 hits, labelled rows] of n rows of `classes` logits against n labels, rows labelled ignoreIndex left out (native/loss.h). */
   crossEntropySums(options: { logits: Float32Array; labels: Int32Array; classes: number; ignoreIndex?: number; out: Float64Array }): void;
+  /**
+   * Commutativity from a linear layer's outputs: with X = za + zb − bias (za, zb, d laid out
+   * outer × channels × inner, bias one value per channel or absent), out += [‖X − d‖², ‖X‖², ‖d‖²] in float64.
+   */
+  outputCommutativitySums(options: { za: Float32Array; zb: Float32Array; bias?: Float32Array; d: Float32Array; outer: number; channels: number; inner: number; out: Float64Array }): void;
   /** out += [‖x − y‖², ‖x‖², ‖y‖²] in float64. */
   sumSquares(x: Float32Array, y: Float32Array, out: Float64Array): void;
   // linear assignment (lib/lap.ts); failures carry `code` LAP_NAN | LAP_BAD_INFINITY |

@@ -220,6 +220,36 @@ Napi::Value SumSquares(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// outputCommutativitySums({ za, zb, bias?, d, outer, channels, inner, out: Float64Array(3) }):
+// with X = za + zb − bias (bias: one value per channel of the outer × channels × inner layout),
+// out += [‖X − d‖², ‖X‖², ‖d‖²] in float64 (commutativity from a linear layer's outputs).
+Napi::Value OutputCommutativitySums(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const Options o(env, info[0], "outputCommutativitySums options");
+  const Napi::Value za_js = o.get("za"), zb_js = o.get("zb"), bias_js = o.get("bias"), d_js = o.get("d"),
+                    outer_js = o.get("outer"), channels_js = o.get("channels"), inner_js = o.get("inner"),
+                    out_js = o.get("out");
+  const auto za = view<float>(env, za_js, o.name("za"));
+  const auto zb = view<float>(env, zb_js, o.name("zb"));
+  const auto d = view<float>(env, d_js, o.name("d"));
+  const auto out = view<double>(env, out_js, o.name("out"));
+  const bool has_bias = !bias_js.IsUndefined() && !bias_js.IsNull();
+  const auto bias = has_bias ? view<float>(env, bias_js, o.name("bias")) : View<float>{};
+  const size_t outer = integer(env, outer_js, o.name("outer")), channels = integer(env, channels_js, o.name("channels")),
+               inner = integer(env, inner_js, o.name("inner"));
+  const size_t len = product(env, {outer, channels, inner}, "outer·channels·inner");
+  expect_length(env, za.length, len, o.name("za"));
+  expect_length(env, zb.length, len, o.name("zb"));
+  expect_length(env, d.length, len, o.name("d"));
+  if (has_bias) expect_length(env, bias.length, channels, o.name("bias"));
+  expect_length(env, out.length, 3, o.name("out"));
+  guarded(env, [&] {
+    llfc::output_commutativity_sums(za.data, zb.data, has_bias ? bias.data : nullptr, d.data, outer, channels, inner,
+                                    out.data);
+  });
+  return env.Undefined();
+}
+
 // channelMoments({ x, outer, channels, inner, sums: Float64Array(2·channels) }): per channel of
 // an outer × channels × inner feature map, sums += [Σx…, Σx²…] in float64 (REPAIR's statistics).
 Napi::Value ChannelMoments(const Napi::CallbackInfo& info) {
@@ -625,6 +655,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("copy", Napi::Function::New(env, Copy, "copy"));
   exports.Set("cosineStats", Napi::Function::New(env, CosineStats, "cosineStats"));
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
+  exports.Set("outputCommutativitySums", Napi::Function::New(env, OutputCommutativitySums, "outputCommutativitySums"));
   exports.Set("channelMoments", Napi::Function::New(env, ChannelMoments, "channelMoments"));
   exports.Set("crossEntropySums", Napi::Function::New(env, CrossEntropySums, "crossEntropySums"));
   exports.Set("weakAdditivityStats", Napi::Function::New(env, WeakAdditivityStats, "weakAdditivityStats"));

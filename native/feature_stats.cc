@@ -223,6 +223,55 @@ void channel_moments(const float* x, size_t outer, size_t channels, size_t inner
   }
 }
 
+namespace {
+
+// ‖X − d‖², ‖X‖², ‖d‖² over j < n with X = a + b − bias_at(j), in float64.
+template <typename BiasFn>
+Dots output_row_sums(const float* __restrict a, const float* __restrict b, const float* __restrict d, size_t n,
+                     BiasFn bias_at) {
+  return lane_sums(n, [&](size_t j, double& yy, double& xx, double& dd) {
+    const double x = static_cast<double>(a[j]) + b[j] - bias_at(j);
+    const double dj = d[j];
+    yy = (x - dj) * (x - dj);
+    xx = x * x;
+    dd = dj * dj;
+  });
+}
+
+}  // namespace
+
+void output_commutativity_sums(const float* za, const float* zb, const float* bias, const float* d, size_t outer,
+                               size_t channels, size_t inner, double* out) {
+  // A row is `inner` elements of one channel (one bias value), or, where inner is 1, all the
+  // channels of one outer index (the bias read per element), so rows stay long enough to vectorize.
+  const bool per_element = inner == 1 && bias;
+  const size_t rows = per_element ? outer : outer * channels;
+  const size_t row_length = per_element ? channels : inner;
+  const auto row_sums = [&](size_t r) {
+    const size_t begin = r * row_length;
+    if (per_element) return output_row_sums(za + begin, zb + begin, d + begin, row_length, [&](size_t j) { return static_cast<double>(bias[j]); });
+    const double constant = bias ? bias[r % channels] : 0.0;
+    return output_row_sums(za + begin, zb + begin, d + begin, row_length, [constant](size_t) { return constant; });
+  };
+  // As in sum_squares: per-chunk partial sums, added in chunk order.
+  const int chunks = rows * row_length < (1u << 16) ? 1 : static_cast<int>(std::min<size_t>(rows, omp_get_max_threads()));
+  const size_t chunk = (rows + chunks - 1) / chunks;
+  std::vector<double> partial(static_cast<size_t>(chunks) * 3, 0.0);
+  #pragma omp parallel for num_threads(chunks) schedule(static)
+  for (int c = 0; c < chunks; ++c) {
+    const size_t t = static_cast<size_t>(c);
+    for (size_t r = std::min(rows, t * chunk), end = std::min(rows, (t + 1) * chunk); r < end; ++r) {
+      const Dots s = row_sums(r);
+      partial[t * 3] += s.am;
+      partial[t * 3 + 1] += s.aa;
+      partial[t * 3 + 2] += s.mm;
+    }
+  }
+  for (int c = 0; c < chunks; ++c) {
+    for (size_t k = 0; k < 3; ++k) out[k] += partial[static_cast<size_t>(c) * 3 + k];
+  }
+}
+
 void sum_squares(const float* x, const float* y, size_t len, double* out) {
   // One partial sum per chunk, added in chunk order (deterministic for a given thread count,
   // unlike an OpenMP reduction clause, whose combining order is unspecified).

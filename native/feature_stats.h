@@ -23,6 +23,14 @@ void add_cosine_sample(double am, double aa, double mm, double* slot);
 // out[0] += ‖x − y‖², out[1] += ‖x‖², out[2] += ‖y‖² over len floats, in float64.
 void sum_squares(const float* x, const float* y, size_t len, double* out);
 
+// Commutativity's sums with X taken from the layer's outputs (SCIENCE.md §4): za and zb are A's
+// and B's outputs of a linear layer, laid out outer × channels × inner; bias (channels floats,
+// or null for none) is what the layer adds, summed over A and B, one value per channel; d is
+// ΔW·ΔH. With X = za + zb − bias: out[0] += ‖X − d‖², out[1] += ‖X‖², out[2] += ‖d‖², in
+// float64 (Y = X − d, so these are ‖Y‖², ‖X‖², ‖X − Y‖²).
+void output_commutativity_sums(const float* za, const float* zb, const float* bias, const float* d, size_t outer,
+                               size_t channels, size_t inner, double* out);
+
 // Per-channel moments of a feature map laid out outer × channels × inner (N×C×H×W: outer = N,
 // inner = H·W; N×T×D tokens: outer = N·T, inner = 1): every (outer, inner) index is one sample
 // of each channel. Adds sums[c] += Σ x and sums[channels + c] += Σ x², in float64 (REPAIR's

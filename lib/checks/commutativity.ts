@@ -9,7 +9,8 @@ import type { Checkpoint } from '../checkpoint.js';
 import { native } from '../native.js';
 import { helperModel, renode } from '../onnx/build.js';
 import { encodeModel } from '../onnx/model.js';
-import type { ModelProto } from '../onnx/proto.js';
+import { floatAttr } from '../onnx/attributes.js';
+import type { ModelProto, NodeProto } from '../onnx/proto.js';
 import { COLORS, exact, groupedBars, type BarRow, type Chart } from '../present/charts.js';
 import { both, esc, figure, numCell, opCell, table } from '../present/html.js';
 import { layerLabels, type ReportSections } from '../present/sections.js';
@@ -27,10 +28,46 @@ function transpose2d(w: Float32Array, [rows, cols]: readonly number[]): Float32A
   return out;
 }
 
+/**
+ * What the layer adds to its product, summed over A and B and shaped as its output broadcasts it:
+ * β·(C_A + C_B) for Gemm, b_A + b_B as [M, 1, …] for Conv; null where the layer has no bias
+ * (MatMul, a Conv or Gemm without one); undefined where the bias is not a parameter of the pair.
+ */
+function summedBias(a: Checkpoint, b: Checkpoint, layer: LinearLayerSpec, node: NodeProto): FloatTensor | null | undefined {
+  if (layer.op === 'MatMul' || !node.input[2]) return null;
+  const bias = a.parameters.find((p) => p.nodeIndex === layer.nodeIndex && p.inputIndex === 2);
+  if (!bias) return undefined;
+  const scale = layer.op === 'Gemm' ? floatAttr(node, 'beta', 1) : 1;
+  const [ba, bb] = [a, b].map((c) => c.arena.subarray(bias.offset, bias.offset + bias.length)) as [Float32Array, Float32Array];
+  const data = Float32Array.from(ba, (v, i) => scale * (v + bb[i]!));
+  const weightRank = a.parameters[layer.weight]!.shape.length;
+  return { data, dims: layer.op === 'Conv' ? [bias.length, ...Array<number>(weightRank - 2).fill(1)] : bias.shape };
+}
+
+/**
+ * A layer output's dims as outer × channels × inner around the axes its bias varies along
+ * (ONNX broadcasting aligns dims from the right): a conv's [M, 1, 1] over N×M×H×W is N × M × H·W;
+ * Gemm's [n] over m×n is m × n × 1; no bias (or one value) is N × 1 × the rest.
+ */
+function biasLayout(out: readonly number[], bias: readonly number[] = []): { outer: number; channels: number; inner: number } {
+  const size = (dims: readonly number[]) => dims.reduce((p, x) => p * x, 1);
+  const offset = out.length - bias.length;
+  const varying = bias.flatMap((n, k) => (n === 1 ? [] : [k + offset]));
+  if (varying.length === 0) return { outer: out[0] ?? 1, channels: 1, inner: size(out.slice(1)) };
+  const [first, last] = [varying[0]!, varying.at(-1)!];
+  return { outer: size(out.slice(0, first)), channels: size(out.slice(first, last + 1)), inner: size(out.slice(last + 1)) };
+}
+
 /** ‖x − y‖² / (‖x‖‖y‖) from the three sums of squares. */
 export function relativeSquaredDistance(sums: Float64Array): number {
   const denominator = Math.sqrt(sums[1]!) * Math.sqrt(sums[2]!);
   return denominator > 0 ? sums[0]! / denominator : 0;
+}
+
+/** Where X comes from the layer's outputs: their name, and the bias summed over A and B (null: none). */
+interface OutputsForm {
+  readonly output: string;
+  readonly bias: FloatTensor | null;
 }
 
 export class Commutativity {
@@ -44,6 +81,8 @@ export class Commutativity {
   private constructor(
     readonly layer: LinearLayerSpec,
     private readonly weightName: string,
+    /** X from A's and B's outputs of the layer; null where X is a second product. */
+    readonly fromOutputs: OutputsForm | null,
     /** The weights fed per run (none where they are baked into the session). */
     private readonly weights: Record<string, FloatTensor>,
     private readonly session: GraphSession,
@@ -62,16 +101,21 @@ export class Commutativity {
     const dims = layer.transposed ? [...weight.shape].reverse() : weight.shape;
     // Only the data and weight inputs: the bias is excluded by definition.
     const product = (h: string, w: string, out: string) => renode(node, weightSlot === 0 ? [w, h] : [h, w], [out], out);
-    // Two products instead of three, by bilinearity: ΣW·ΣH + ΔW·ΔH = 2(W_A·H_A + W_B·H_B), so
-    // X = ½(ΣW·ΣH + ΔW·ΔH), and X − Y = ΔW·ΔH (D) is one product, free of cancellation.
-    const products = [
+    // X − Y = ΔW·ΔH (D) is one product, free of cancellation. X = W_A·H_A + W_B·H_B is, where
+    // the layer's bias is a parameter (or it has none), A's and B's own outputs of the layer
+    // less their biases: values the pass computes anyway, so one product per layer. Otherwise
+    // it is a second product, by bilinearity ΣW·ΣH + ΔW·ΔH = 2(W_A·H_A + W_B·H_B).
+    const bias = summedBias(a, b, layer, node);
+    const fromOutputs = bias === undefined ? null : { output: node.output[0]!, bias };
+    const d = [renode({ opType: 'Sub' }, ['HA', 'HB'], ['dH'], 'dH'), product('dH', 'dW', 'D')];
+    const x = [
       renode({ opType: 'Add' }, ['HA', 'HB'], ['sH'], 'sH'),
-      renode({ opType: 'Sub' }, ['HA', 'HB'], ['dH'], 'dH'),
       product('sH', 'sW', 'S'),
-      product('dH', 'dW', 'D'),
       renode({ opType: 'Add' }, ['S', 'D'], ['SD'], 'SD'),
       renode({ opType: 'Mul' }, ['SD', 'half'], ['X'], 'X'),
     ];
+    const nodes = fromOutputs ? d : [...d, ...x];
+    const outputs = fromOutputs ? ['D'] : ['X', 'D'];
     const half = { name: 'half', dims: [], values: Float32Array.of(0.5) };
     // A convolution's ΣW and ΔW are baked into a session of its own where the model's weights
     // are (bakesWeights): onnxruntime pre-packs constant conv weights and runs them in its
@@ -80,23 +124,49 @@ export class Commutativity {
     // copy of the weights is held.
     const baked = helpers.bakesConvWeights && TRANSFORMED_WEIGHT_OPS.has(layer.op);
     const model = baked
-      ? helperModel(a.model, products, ['HA', 'HB'], ['X', 'D'], [
-          half,
-          { name: 'sW', dims, values: Float32Array.from(wa, (x, i) => x + wb[i]!) },
-          { name: 'dW', dims, values: Float32Array.from(wa, (x, i) => x - wb[i]!) },
+      ? helperModel(a.model, nodes, ['HA', 'HB'], outputs, [
+          { name: 'dW', dims, values: Float32Array.from(wa, (v, i) => v - wb[i]!) },
+          ...(fromOutputs ? [] : [half, { name: 'sW', dims, values: Float32Array.from(wa, (v, i) => v + wb[i]!) }]),
         ])
-      : helperModel(a.model, [renode({ opType: 'Add' }, ['WA', 'WB'], ['sW'], 'sW'), renode({ opType: 'Sub' }, ['WA', 'WB'], ['dW'], 'dW'), ...products], ['HA', 'HB', 'WA', 'WB'], ['X', 'D'], [half]);
+      : helperModel(
+          a.model,
+          [
+            renode({ opType: 'Sub' }, ['WA', 'WB'], ['dW'], 'dW'),
+            ...(fromOutputs ? [] : [renode({ opType: 'Add' }, ['WA', 'WB'], ['sW'], 'sW')]),
+            ...nodes,
+          ],
+          ['HA', 'HB', 'WA', 'WB'],
+          outputs,
+          fromOutputs ? [] : [half],
+        );
     const where = `${a.file} (${layer.node})`;
-    const c = new Commutativity(layer, weight.tensor, baked ? {} : { WA: { data: wa, dims }, WB: { data: wb, dims } }, await (baked ? helpers.own(model, where) : helpers.shared(model, where)), where);
+    const fed: Record<string, FloatTensor> = baked ? {} : { WA: { data: wa, dims }, WB: { data: wb, dims } };
+    const c = new Commutativity(layer, weight.tensor, fromOutputs, fed, await (baked ? helpers.own(model, where) : helpers.shared(model, where)), where);
     native().sumSquares(wa, wb, c.w);
     return c;
   }
 
-  /** One batch of the layer's inputs in A and in B. */
-  async add(hA: FloatTensor, hB: FloatTensor): Promise<void> {
+  /** The values a batch reads from A and B: the layer's input, and its output where X comes from it. */
+  get endpointValues(): string[] {
+    return this.fromOutputs ? [this.layer.input, this.fromOutputs.output] : [this.layer.input];
+  }
+
+  /** One batch of the layer's inputs (and outputs, where X comes from them) in A and in B. */
+  async add(batch: PairBatch): Promise<void> {
+    const node = this.layer.node;
+    const [hA, hB] = [batch.value(this.layer.input, 0, node), batch.value(this.layer.input, 1, node)];
     const out = await this.session.run({ HA: hA, HB: hB, ...this.weights }, this.where);
-    // sumSquares(X, D) gives [‖X − D‖², ‖X‖², ‖D‖²] = [‖Y‖², ‖X‖², ‖X − Y‖²].
-    this.addSquares(this.xd, floatOutput(out, 'X', this.layer.node).data, floatOutput(out, 'D', this.layer.node).data);
+    const d = floatOutput(out, 'D', node);
+    this.batch.fill(0);
+    if (this.fromOutputs) {
+      const { output, bias } = this.fromOutputs;
+      const [zA, zB] = [batch.value(output, 0, node), batch.value(output, 1, node)];
+      native().outputCommutativitySums({ za: zA.data, zb: zB.data, ...(bias ? { bias: bias.data } : {}), d: d.data, ...biasLayout(zA.dims, bias?.dims), out: this.batch });
+    } else {
+      // sumSquares(X, D) gives [‖X − D‖², ‖X‖², ‖D‖²] = [‖Y‖², ‖X‖², ‖X − Y‖²].
+      native().sumSquares(floatOutput(out, 'X', node).data, d.data, this.batch);
+    }
+    this.xd.addAll(this.batch);
     this.addSquares(this.h, hA.data, hB.data);
   }
 
@@ -166,7 +236,7 @@ class CommutativityCheck implements PairCheck {
     private readonly layers: readonly Commutativity[],
     private readonly helpers: HelperSessions,
   ) {
-    this.needs = { endpointValues: layers.map((c) => c.layer.input), alphas: [], interpolatedValues: [] };
+    this.needs = { endpointValues: layers.flatMap((c) => c.endpointValues), alphas: [], interpolatedValues: [] };
   }
 
   static async create(setup: PairSetup): Promise<CommutativityCheck> {
@@ -182,7 +252,7 @@ class CommutativityCheck implements PairCheck {
   }
 
   async add(batch: PairBatch): Promise<void> {
-    for (const c of this.layers) await c.add(batch.value(c.layer.input, 0, c.layer.node), batch.value(c.layer.input, 1, c.layer.node));
+    for (const c of this.layers) await c.add(batch);
   }
 
   result() {

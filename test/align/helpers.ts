@@ -23,8 +23,8 @@ export interface TinyNode {
   op: string;
   inputs: string[];
   outputs: string[];
-  /** Ints, int lists, strings, or a float tensor ({ floats, dims }, e.g. a Constant's value). */
-  attrs?: Record<string, number | number[] | string | { floats: number[]; dims: number[] }>;
+  /** Ints, int lists, strings, a float ({ float }), or a float tensor ({ floats, dims }, e.g. a Constant's value). */
+  attrs?: Record<string, number | number[] | string | { float: number } | { floats: number[]; dims: number[] }>;
   name?: string;
 }
 
@@ -32,6 +32,7 @@ function attributeProto(name: string, v: NonNullable<TinyNode['attrs']>[string])
   if (typeof v === 'number') return newAttribute({ name, type: AttributeType.INT, i: BigInt(v) });
   if (typeof v === 'string') return newAttribute({ name, type: AttributeType.STRING, s: new TextEncoder().encode(v) });
   if (Array.isArray(v)) return newAttribute({ name, type: AttributeType.INTS, ints: int64s(v) });
+  if ('float' in v) return newAttribute({ name, type: AttributeType.FLOAT, f: v.float });
   return newAttribute({ name, type: AttributeType.TENSOR, t: newTensor({ dataType: DataType.FLOAT, dims: int64s(v.dims), floatData: v.floats }) });
 }
 

@@ -313,6 +313,25 @@ const channelMoments: Case = {
   }),
 };
 
+/** outputCommutativitySums against X = za + zb − bias per channel, in float64; every layout, with and without a bias. */
+const outputCommutativitySums: Case = {
+  name: 'outputCommutativitySums',
+  call: fc.record({ outer: size(4), channels: size(4), inner: size(4), biased: fc.boolean(), s: seed }).map(({ outer, channels, inner, biased, s }) => () => {
+    const n = outer * channels * inner;
+    const [za, zb, d] = [floats(n, s), floats(n, s + 1), floats(n, s + 2)];
+    const bias = biased ? floats(channels, s + 3) : undefined;
+    const out = Float64Array.of(1, 2, 3);
+    const want = Float64Array.of(1, 2, 3);
+    za.forEach((v, i) => {
+      const x = v + zb[i]! - (bias ? bias[Math.floor(i / inner) % channels]! : 0);
+      want[0]! += (x - d[i]!) ** 2;
+      want[1]! += x * x;
+      want[2]! += d[i]! ** 2;
+    });
+    return { args: [{ za, zb, ...(bias ? { bias } : {}), d, outer, channels, inner, out }], check: () => close(out, want, 1e-12, 'out') };
+  }),
+};
+
 /** crossEntropySums against a float64 log-sum-exp and argmax per row; some rows carry the ignore index. */
 const crossEntropySums: Case = {
   name: 'crossEntropySums',
@@ -374,7 +393,7 @@ const procrustes: Case = {
 
 /** One valid-call generator per export that takes arguments (lapAsync: see boundary-probe.ts). */
 export function cases(addon: NativeAddon): Case[] {
-  return [interpolate, copy, cosineStats, weakAdditivityStats(addon), sumSquares, lap, gemmAbt, gatherAxes, gatheredDot, extractUnits, accumulateCross, addToFloat64, channelMoments, crossEntropySums, procrustes];
+  return [interpolate, copy, cosineStats, weakAdditivityStats(addon), sumSquares, lap, gemmAbt, gatherAxes, gatheredDot, extractUnits, accumulateCross, addToFloat64, channelMoments, outputCommutativitySums, crossEntropySums, procrustes];
 }
 
 /** The graph of ortRunCase: Y = X·W, X of n rows of 3, W below. */
