@@ -5,16 +5,19 @@
  * features), θ(α)'s only at its turn; anything else is a typed error naming the value.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { loadCheckpoint } from '../../lib/checkpoint.js';
+import { loadCheckpoint, type Checkpoint } from '../../lib/checkpoint.js';
 import { analyzePair } from '../../lib/checks/analyze.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from '../../lib/checks/check.js';
 import { selectLayers } from '../../lib/checks/layers.js';
 import { openDataset } from '../../lib/dataset/index.js';
+import { randomDataset, tinyCheckpoint, tinyModel } from '../align/helpers.js';
 import { fixture } from '../helpers.js';
 
-const { seen, probe } = vi.hoisted(() => {
+const { seen, preActivations, probe } = vi.hoisted(() => {
   /** What the probe check saw: each read it tried, and what came of it. */
   const seen: string[] = [];
+  /** A's pre-activation array of each batch, as add() got it. */
+  const preActivations: unknown[] = [];
 
   function attempt(what: string, read: () => unknown): void {
     try {
@@ -36,6 +39,7 @@ const { seen, probe } = vi.hoisted(() => {
       return {
         needs: { endpointValues: [layer.name, pre], alphas: [0.5], interpolatedValues: [layer.name] },
         add(batch: PairBatch) {
+          preActivations.push(batch.value(pre, 0, 'probe').data);
           if (batches++ > 0) return;
           attempt('add: A pre-activation', () => batch.value(pre, 0, 'probe'));
           attempt('add: B pre-activation', () => batch.value(pre, 1, 'probe'));
@@ -53,7 +57,7 @@ const { seen, probe } = vi.hoisted(() => {
       };
     },
   };
-  return { seen, probe };
+  return { seen, preActivations, probe };
 });
 
 vi.mock('../../lib/checks/registry.js', async (importOriginal) => {
@@ -72,5 +76,34 @@ describe('values a check reads in the shared pass', () => {
     expect(seen[4]).toMatch(new RegExp(`^addAt\\(0\\.5\\): A pre-activation: InvalidArgumentError probe: A's value '${pre.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}' was read after add\\(\\)`));
     expect(seen[5]).toMatch(/^addAt\(0\.5\): θ\(0\.25\) layer: InvalidArgumentError probe: θ\(0\.25\)'s values were read while it was not the α at work/);
     expect(seen).toHaveLength(6);
+  });
+
+  it('a small model’s values let go after add() are written into the same arrays batch after batch; a large model’s get new arrays, freed before θ(α) runs', async () => {
+        const preArrays = async (a: Checkpoint, b: Checkpoint, sampleShape: number[]): Promise<unknown[]> => {
+      preActivations.length = 0;
+      await analyzePair(a, b, randomDataset(4, sampleShape), { batchSize: 2, alphas: [0.5], lmcAlphas: [0, 1], commutativity: false, weakAdditivity: false });
+      return [...preActivations];
+    };
+    const small = await preArrays(await loadCheckpoint(fixture('models', 'mlp_a.onnx')), await loadCheckpoint(fixture('models', 'mlp_b.onnx')), [1, 28, 28]);
+    expect(small).toHaveLength(2);
+    expect(small[1]).toBe(small[0]);
+    // 4096² + 4096 + 10·4096 + 10 parameters: just over the 16 Mi below which arrays are kept.
+    const width = 4096;
+    const large = (seed: number) =>
+      tinyCheckpoint(
+        tinyModel({
+          inputShape: [width],
+          nodes: [
+            { op: 'Gemm', inputs: ['x', 'w1', 'c1'], outputs: ['h'], attrs: { transB: 1 }, name: '/fc1/Gemm' },
+            { op: 'Relu', inputs: ['h'], outputs: ['r'], name: '/relu/Relu' },
+            { op: 'Gemm', inputs: ['r', 'w2', 'c2'], outputs: ['y'], attrs: { transB: 1 }, name: '/fc2/Gemm' },
+          ],
+          params: { w1: [width, width], c1: [width], w2: [10, width], c2: [10] },
+          seed,
+        }),
+      );
+    const big = await preArrays(large(1), large(2), [width]);
+    expect(big).toHaveLength(2);
+    expect(big[1]).not.toBe(big[0]);
   });
 });
