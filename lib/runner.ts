@@ -57,6 +57,11 @@ const TENSOR_TYPES: ReadonlyMap<number, ort.Tensor.Type> = new Map(Object.entrie
  * buffers. Values named in `transient` get new arrays each run, so that a pass can let them go
  * (A's and B's values that no check reads at an α). With onnxruntime-node every output is new.
  */
+/** The key of kept outputs: they fit the next runs whose feeds have the same dims. */
+export function feedsKey(feeds: Record<string, ort.Tensor>): string {
+  return Object.values(feeds).map((t) => t.dims.join('x')).join(',');
+}
+
 export class OutputBuffers {
   private readonly kept = new Map<string, { readonly key: string; readonly tensor: ort.Tensor }>();
   private readonly held = new Set<ort.Tensor['data']>();

@@ -11,7 +11,8 @@ import { loadPair } from '../lib/load-checkpoints.js';
 import { native } from '../lib/native.js';
 import { encodeModel } from '../lib/onnx/model.js';
 import { createRunner, OutputBuffers, usesNativeRunner, type RunOutputs } from '../lib/runner.js';
-import { ModelSession } from '../lib/session.js';
+import { helperModel, renode } from '../lib/onnx/build.js';
+import { GraphSession, ModelSession } from '../lib/session.js';
 import { fixture } from './helpers.js';
 
 const forced = process.env.LLFC_ORT_RUNNER;
@@ -82,6 +83,22 @@ describe('the addon’s onnxruntime runner', () => {
     const smaller = await session.run(images(3, 3), [3, 1, 28, 28], undefined, into);
     expect(smaller[kept]!.data).not.toBe(second[kept]!.data);
     expect(smaller[kept]!.dims[0]).toBe(3);
+    await session.release();
+  });
+
+  it('a helper graph’s session writes its outputs into kept arrays as well, new ones without them', async () => {
+    process.env.LLFC_ORT_RUNNER = 'native';
+    const graph = helperModel(a.model, [renode({ opType: 'MatMul' }, ['X', 'W'], ['Y'], 'Y')], ['X', 'W'], ['Y']);
+    const session = await GraphSession.create(graph, 'helper');
+    const [x, w] = [images(1, 6).subarray(0, 12), images(1, 7).subarray(0, 6)];
+    const feeds = (scale: number) => ({ X: { data: x.map((v) => v * scale), dims: [4, 3] }, W: { data: w, dims: [3, 2] } });
+    const into = new OutputBuffers();
+    const first = await session.run(feeds(1), 'helper', into);
+    const second = await session.run(feeds(2), 'helper', into);
+    const fresh = await session.run(feeds(2), 'helper');
+    expect(second['Y']!.data).toBe(first['Y']!.data);
+    expect(fresh['Y']!.data).not.toBe(second['Y']!.data);
+    expect(second['Y']!.data).toEqual(fresh['Y']!.data);
     await session.release();
   });
 

@@ -12,7 +12,7 @@ import { CONTROL_OPTIONS, optionDefault, resolveOptions, type OptionSchema, type
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { NamedSums } from '../sums.js';
 import type { LayerReport, PairAnalysis } from '../results.js';
-import { bakesWeights, floatOutput, ModelSession, type FloatTensor, type ModelSessionOptions, type RunOutputs } from '../session.js';
+import { bakesWeights, floatOutput, keepsEveryArray, ModelSession, type FloatTensor, type ModelSessionOptions, type RunOutputs } from '../session.js';
 import { OutputBuffers } from '../runner.js';
 import type { PairBatch, PairCheck, PairSetup } from './check.js';
 import { selectLayers } from './layers.js';
@@ -76,15 +76,6 @@ function assemble(setup: PairSetup, checks: readonly PairCheck[]): PairAnalysis 
     samples: setup.data.length,
   };
 }
-
-/**
- * Below this many parameters the pass keeps arrays for A's and B's values it lets go after add()
- * too: on a model this small the batch's features, not its weights, set the peak memory, and an
- * array written again in place spares the fresh pages a new one takes every run (the small
- * ResNet's analysis about 10% faster, about 150 MB more at batch 256). Larger models let go of
- * them, so that their peak stays bounded by the model's size.
- */
-const KEEP_SPENT_ARRAYS_BELOW = 16 * 1024 * 1024;
 
 /** How one α's model runs a batch (its outputs into `into`'s arrays where the runner can). */
 interface AlphaRunner {
@@ -228,7 +219,7 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
       const spentAfterAdd = new Set(endpointTaps.filter((t) => !readAtAlpha.has(t)));
       // The arrays A's, B's and the θ(α) at work's outputs are written into, batch after batch;
       // a large model's values let go after add() get new ones each run, freed before θ(α) runs.
-      const transient = a.arena.length < KEEP_SPENT_ARRAYS_BELOW ? new Set<string>() : spentAfterAdd;
+      const transient = keepsEveryArray(a) ? new Set<string>() : spentAfterAdd;
       const [ofA, ofB, ofTheta] = [new OutputBuffers(transient), new OutputBuffers(transient), new OutputBuffers()];
       const buffersOf = (alpha: number): OutputBuffers => (alpha === 0 ? ofA : alpha === 1 ? ofB : ofTheta);
       for await (const batch of set.batches(batchSize, signal ? { signal: signal } : {})) {

@@ -16,7 +16,8 @@ import { both, esc, figure, numCell, opCell, table } from '../present/html.js';
 import { layerLabels, type ReportSections } from '../present/sections.js';
 import { fixed, formatTable } from '../present/text.js';
 import type { CommutativityReport, PairAnalysis } from '../results.js';
-import { bakesWeights, floatOutput, GraphSession, TRANSFORMED_WEIGHT_OPS, type FloatTensor } from '../session.js';
+import { bakesWeights, floatOutput, GraphSession, keepsEveryArray, TRANSFORMED_WEIGHT_OPS, type FloatTensor } from '../session.js';
+import { OutputBuffers } from '../runner.js';
 import { Sums } from '../sums.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
 import { linearLayers, type LinearLayerSpec } from './layers.js';
@@ -77,6 +78,8 @@ export class Commutativity {
   /** Of the weights, once. */
   private readonly w = new Float64Array(3);
   private readonly batch = new Float64Array(3);
+  /** The arrays the helper graph's outputs are written into (keepsEveryArray), else none: new ones per run. */
+  private readonly products: OutputBuffers | undefined;
 
   private constructor(
     readonly layer: LinearLayerSpec,
@@ -87,7 +90,10 @@ export class Commutativity {
     private readonly weights: Record<string, FloatTensor>,
     private readonly session: GraphSession,
     private readonly where: string,
-  ) {}
+    keepsProducts: boolean,
+  ) {
+    this.products = keepsProducts ? new OutputBuffers() : undefined;
+  }
 
   static async create(a: Checkpoint, b: Checkpoint, layer: LinearLayerSpec, helpers: HelperSessions): Promise<Commutativity> {
     const node = a.model.graph!.node![layer.nodeIndex]!;
@@ -141,7 +147,7 @@ export class Commutativity {
         );
     const where = `${a.file} (${layer.node})`;
     const fed: Record<string, FloatTensor> = baked ? {} : { WA: { data: wa, dims }, WB: { data: wb, dims } };
-    const c = new Commutativity(layer, weight.tensor, fromOutputs, fed, await (baked ? helpers.own(model, where) : helpers.shared(model, where)), where);
+    const c = new Commutativity(layer, weight.tensor, fromOutputs, fed, await (baked ? helpers.own(model, where) : helpers.shared(model, where)), where, helpers.keepsProducts);
     native().sumSquares(wa, wb, c.w);
     return c;
   }
@@ -155,7 +161,7 @@ export class Commutativity {
   async add(batch: PairBatch): Promise<void> {
     const node = this.layer.node;
     const [hA, hB] = [batch.value(this.layer.input, 0, node), batch.value(this.layer.input, 1, node)];
-    const out = await this.session.run({ HA: hA, HB: hB, ...this.weights }, this.where);
+    const out = await this.session.run({ HA: hA, HB: hB, ...this.weights }, this.where, this.products);
     const d = floatOutput(out, 'D', node);
     this.batch.fill(0);
     if (this.fromOutputs) {
@@ -200,8 +206,14 @@ class HelperSessions {
   private readonly byGraph = new Map<string, Promise<GraphSession>>();
   private readonly owned: Promise<GraphSession>[] = [];
 
-  /** `bakesConvWeights`: whether conv layers bake ΣW and ΔW into sessions of their own (bakesWeights of the pair's model). */
-  constructor(readonly bakesConvWeights: boolean) {}
+  /**
+   * `bakesConvWeights`: whether conv layers bake ΣW and ΔW into sessions of their own (bakesWeights
+   * of the pair's model); `keepsProducts`: whether each layer keeps arrays for its products (keepsEveryArray).
+   */
+  constructor(
+    readonly bakesConvWeights: boolean,
+    readonly keepsProducts: boolean,
+  ) {}
 
   /** A session of a graph fed its weights per run, shared by every layer with the same graph (keyed by its bytes). */
   shared(model: ModelProto, where: string): Promise<GraphSession> {
@@ -241,7 +253,7 @@ class CommutativityCheck implements PairCheck {
 
   static async create(setup: PairSetup): Promise<CommutativityCheck> {
     const layers: Commutativity[] = [];
-    const helpers = new HelperSessions(bakesWeights(setup.a));
+    const helpers = new HelperSessions(bakesWeights(setup.a), keepsEveryArray(setup.a));
     try {
       for (const l of linearLayers(setup.a)) layers.push(await Commutativity.create(setup.a, setup.b, l, helpers));
     } catch (e) {
