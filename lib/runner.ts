@@ -51,17 +51,17 @@ const ELEMENT_TYPES: Readonly<Record<string, number>> = {
 };
 const TENSOR_TYPES: ReadonlyMap<number, ort.Tensor.Type> = new Map(Object.entries(ELEMENT_TYPES).map(([type, code]) => [code, type as ort.Tensor.Type]));
 
-/**
- * The arrays one model slot of a pass (A, B or θ(α)) gets its outputs in, kept and written again
- * by each run of the same input dims: a run's values are valid until the next run into the same
- * buffers. Values named in `transient` get new arrays each run, so that a pass can let them go
- * (A's and B's values that no check reads at an α). With onnxruntime-node every output is new.
- */
 /** The key of kept outputs: they fit the next runs whose feeds have the same dims. */
 export function feedsKey(feeds: Record<string, ort.Tensor>): string {
   return Object.values(feeds).map((t) => t.dims.join('x')).join(',');
 }
 
+/**
+ * The arrays one slot's runs get their outputs in (A, B or θ(α) of a pass, or one layer's helper
+ * graph), kept and written again by each run of the same input dims: a run's values are valid until the next run into the same
+ * buffers. Values named in `transient` get new arrays each run, so that a pass can let them go
+ * (A's and B's values that no check reads at an α). With onnxruntime-node every output is new.
+ */
 export class OutputBuffers {
   private readonly kept = new Map<string, { readonly key: string; readonly tensor: ort.Tensor }>();
   private readonly held = new Set<ort.Tensor['data']>();

@@ -2,7 +2,8 @@
  * Commutativity of a linear layer (SCIENCE.md §4): with weights W_A, W_B and the layer's
  * inputs H_A, H_B over the data, bias excluded, X = W_A·H_A + W_B·H_B and Y = W_A·H_B + W_B·H_A;
  * dist_com = ‖X − Y‖²_F / (‖X‖_F‖Y‖_F), with baselines dist_W and dist_H of the same form.
- * The products use the layer's own op (Gemm, MatMul, Conv with its attributes) in onnxruntime.
+ * The products use the layer's own op (Gemm, MatMul, Conv with its attributes) in onnxruntime;
+ * X comes from A's and B's outputs of the layer, less their biases, where the biases are parameters.
  * Printed and shown as a table and bars per linear layer.
  */
 import type { Checkpoint } from '../checkpoint.js';
@@ -123,11 +124,11 @@ export class Commutativity {
     const nodes = fromOutputs ? d : [...d, ...x];
     const outputs = fromOutputs ? ['D'] : ['X', 'D'];
     const half = { name: 'half', dims: [], values: Float32Array.of(0.5) };
-    // A convolution's ΣW and ΔW are baked into a session of its own where the model's weights
-    // are (bakesWeights): onnxruntime pre-packs constant conv weights and runs them in its
-    // blocked layout, over twice as fast here. Other products share one session per graph, fed
-    // W_A and W_B per run (views of the arenas) and forming ΣW and ΔW in the graph, so that no
-    // copy of the weights is held.
+    // A convolution's ΔW (and ΣW, for a second product) is baked into a session of its own where
+    // the model's weights are (bakesWeights): onnxruntime pre-packs constant conv weights and runs
+    // them in its blocked layout, over twice as fast here. Other products share one session per
+    // graph, fed W_A and W_B per run (views of the arenas) and forming ΔW (and ΣW) in the graph,
+    // so that no copy of the weights is held.
     const baked = helpers.bakesConvWeights && TRANSFORMED_WEIGHT_OPS.has(layer.op);
     const model = baked
       ? helperModel(a.model, nodes, ['HA', 'HB'], outputs, [
