@@ -3,10 +3,11 @@
  * keep (lib/runner.ts OutputBuffers) in new ArrayBuffers, which V8 frees only at its next
  * collection, and it schedules those by its own heap, not by these buffers: measured by
  * bench/memory.ts, the spent features of the batch before (about 190 MB on ResNet-50 at batch 8,
- * 380 MB on GPT-2 small at batch 4) were still held while the next batch ran, at the pass's peak. A pass tells a Reclaimer the bytes it lets go
- * after each batch, and once they add up to GARBAGE_BYTES the Reclaimer collects them. It does
- * so in the worker threads that run the library's tasks; in the caller's own thread (a pass run
- * there directly) V8 keeps its own pace, so the caller's program never pauses for it.
+ * 380 MB on GPT-2 small at batch 4) were still held while the next batch ran, at the pass's peak.
+ * A pass tells a Reclaimer the bytes it lets go after each batch, and once they add up to
+ * GARBAGE_BYTES the Reclaimer collects them. It does so in the worker threads that run the
+ * library's tasks; in the caller's own thread (a pass run there directly) V8 keeps its own pace,
+ * so the caller's program never pauses for it.
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';

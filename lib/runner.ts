@@ -58,9 +58,10 @@ export function feedsKey(feeds: Record<string, ort.Tensor>): string {
 
 /**
  * The arrays one slot's runs get their outputs in (A, B or θ(α) of a pass, or one layer's helper
- * graph), kept and written again by each run of the same input dims: a run's values are valid until the next run into the same
- * buffers. Values named in `transient` get new arrays each run, so that a pass can let them go
- * (A's and B's values that no check reads at an α). With onnxruntime-node every output is new.
+ * graph), kept and written again by each run of the same input dims: a run's values are valid
+ * until the next run into the same buffers. Values named in `transient` get new arrays each run,
+ * so that a pass can let them go (A's and B's values that no check reads at an α). With
+ * onnxruntime-node every output is new.
  */
 export class OutputBuffers {
   private readonly kept = new Map<string, { readonly key: string; readonly tensor: ort.Tensor }>();

@@ -238,6 +238,25 @@ Dots output_row_sums(const float* __restrict a, const float* __restrict b, const
   });
 }
 
+// Three float64 sums over `parts` items split into at most `chunks` contiguous ranges (one per
+// thread), each range's sums (range_sums(begin, end)) added to out in range order: deterministic
+// for a given thread count, unlike an OpenMP reduction clause, whose combining order is unspecified.
+template <typename RangeFn>
+void add_in_range_order(size_t parts, int chunks, double* out, RangeFn range_sums) {
+  const size_t chunk = (parts + chunks - 1) / chunks;
+  std::vector<Dots> partial(static_cast<size_t>(chunks));
+  #pragma omp parallel for num_threads(chunks) schedule(static)
+  for (int c = 0; c < chunks; ++c) {
+    const size_t begin = std::min(parts, static_cast<size_t>(c) * chunk);
+    partial[static_cast<size_t>(c)] = range_sums(begin, std::min(parts, begin + chunk));
+  }
+  for (const Dots& p : partial) {
+    out[0] += p.am;
+    out[1] += p.aa;
+    out[2] += p.mm;
+  }
+}
+
 }  // namespace
 
 void output_commutativity_sums(const float* za, const float* zb, const float* bias, const float* d, size_t outer,
@@ -253,50 +272,31 @@ void output_commutativity_sums(const float* za, const float* zb, const float* bi
     const double constant = bias ? bias[r % channels] : 0.0;
     return output_row_sums(za + begin, zb + begin, d + begin, row_length, [constant](size_t) { return constant; });
   };
-  // As in sum_squares: per-chunk partial sums, added in chunk order.
   const int chunks = rows * row_length < (1u << 16) ? 1 : static_cast<int>(std::min<size_t>(rows, omp_get_max_threads()));
-  const size_t chunk = (rows + chunks - 1) / chunks;
-  std::vector<double> partial(static_cast<size_t>(chunks) * 3, 0.0);
-  #pragma omp parallel for num_threads(chunks) schedule(static)
-  for (int c = 0; c < chunks; ++c) {
-    const size_t t = static_cast<size_t>(c);
-    for (size_t r = std::min(rows, t * chunk), end = std::min(rows, (t + 1) * chunk); r < end; ++r) {
+  add_in_range_order(rows, chunks, out, [&](size_t begin, size_t end) {
+    Dots total;
+    for (size_t r = begin; r < end; ++r) {
       const Dots s = row_sums(r);
-      partial[t * 3] += s.am;
-      partial[t * 3 + 1] += s.aa;
-      partial[t * 3 + 2] += s.mm;
+      total.am += s.am;
+      total.aa += s.aa;
+      total.mm += s.mm;
     }
-  }
-  for (int c = 0; c < chunks; ++c) {
-    for (size_t k = 0; k < 3; ++k) out[k] += partial[static_cast<size_t>(c) * 3 + k];
-  }
+    return total;
+  });
 }
 
 void sum_squares(const float* x, const float* y, size_t len, double* out) {
-  // One partial sum per chunk, added in chunk order (deterministic for a given thread count,
-  // unlike an OpenMP reduction clause, whose combining order is unspecified).
   const int chunks = len < (1u << 16) ? 1 : omp_get_max_threads();
-  const size_t chunk = (len + chunks - 1) / chunks;
-  std::vector<double> partial(static_cast<size_t>(chunks) * 3, 0.0);
-  #pragma omp parallel for num_threads(chunks) schedule(static)
-  for (int c = 0; c < chunks; ++c) {
-    const size_t t = static_cast<size_t>(c);
-    const size_t begin = std::min(len, t * chunk), end = std::min(len, begin + chunk);
+  add_in_range_order(len, chunks, out, [&](size_t begin, size_t end) {
     const float* xs = x + begin;
     const float* ys = y + begin;
-    const Dots s = lane_sums(end - begin, [&](size_t j, double& diff, double& xx, double& yy) {
+    return lane_sums(end - begin, [&](size_t j, double& diff, double& xx, double& yy) {
       const double a = xs[j], b = ys[j];
       diff = (a - b) * (a - b);
       xx = a * a;
       yy = b * b;
     });
-    partial[t * 3] = s.am;
-    partial[t * 3 + 1] = s.aa;
-    partial[t * 3 + 2] = s.mm;
-  }
-  for (int c = 0; c < chunks; ++c) {
-    for (size_t k = 0; k < 3; ++k) out[k] += partial[static_cast<size_t>(c) * 3 + k];
-  }
+  });
 }
 
 }  // namespace llfc

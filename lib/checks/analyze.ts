@@ -215,7 +215,7 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
       const alphas = alphasOf(readers);
       // The values checks read at their α: θ(α)'s taps, and A's and B's of the same names (the model outputs always).
       const readAtAlpha = new Set([...a.outputs.map((o) => o.name), ...readers.filter((c) => c.needs.alphas.length > 0).flatMap((c) => c.needs.interpolatedValues)]);
-      // A's and B's other values (pre-activations, layer inputs) are let go after add(), before any θ(α) runs.
+      // A's and B's other values (pre-activations, linear layers' inputs and outputs) are let go after add(), before any θ(α) runs.
       const spentAfterAdd = new Set(endpointTaps.filter((t) => !readAtAlpha.has(t)));
       // The arrays A's, B's and the θ(α) at work's outputs are written into, batch after batch;
       // a large model's values let go after add() get new ones each run, freed before θ(α) runs.

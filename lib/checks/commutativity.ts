@@ -21,7 +21,7 @@ import { bakesWeights, floatOutput, GraphSession, keepsEveryArray, TRANSFORMED_W
 import { OutputBuffers } from '../runner.js';
 import { Sums } from '../sums.js';
 import type { CheckDefinition, PairBatch, PairCheck, PairSetup } from './check.js';
-import { linearLayers, type LinearLayerSpec } from './layers.js';
+import { linearLayers, parameterAt, type LinearLayerSpec } from './layers.js';
 
 /** A rows×cols matrix transposed. */
 function transpose2d(w: Float32Array, [rows, cols]: readonly number[]): Float32Array {
@@ -37,7 +37,7 @@ function transpose2d(w: Float32Array, [rows, cols]: readonly number[]): Float32A
  */
 function summedBias(a: Checkpoint, b: Checkpoint, layer: LinearLayerSpec, node: NodeProto): FloatTensor | null | undefined {
   if (layer.op === 'MatMul' || !node.input[2]) return null;
-  const bias = a.parameters.find((p) => p.nodeIndex === layer.nodeIndex && p.inputIndex === 2);
+  const bias = parameterAt(a, layer.nodeIndex, 2);
   if (!bias) return undefined;
   const scale = layer.op === 'Gemm' ? floatAttr(node, 'beta', 1) : 1;
   const [ba, bb] = [a, b].map((c) => c.arena.subarray(bias.offset, bias.offset + bias.length)) as [Float32Array, Float32Array];

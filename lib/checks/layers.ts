@@ -4,7 +4,7 @@
  * (the module's output: its out-projection's, reshaped back, before the residual Add) and the
  * logits; the linear layers for commutativity; and whether a layer's samples are tokens.
  */
-import type { Checkpoint } from '../checkpoint.js';
+import type { Checkpoint, Parameter } from '../checkpoint.js';
 import { InvalidArgumentError } from '../errors.js';
 import { constantNodes, nodeName, producerMap, storedTensors } from '../onnx/graph.js';
 import { modulePath } from '../onnx/names.js';
@@ -251,18 +251,23 @@ export function selectLayers(checkpoint: Checkpoint, selection?: readonly string
   return all.filter((l) => chosen.has(l.i)).map((l) => layerOf(facts, l.node, l.i, l.kind));
 }
 
+/** The parameter node `index` reads at input `slot`, if it reads one there. */
+export function parameterAt(checkpoint: Checkpoint, index: number, slot: number): Parameter | undefined {
+  return checkpoint.parameters.find((p) => p.nodeIndex === index && p.inputIndex === slot);
+}
+
 /**
  * The parameter a node input reads: directly, or (for a MatMul) through a 2-D Transpose of a
  * parameter, as a tied head reads the embedding table.
  */
 function weightAt(checkpoint: Checkpoint, producers: Map<string, { node: number; slot: number }>, index: number, slot: number): { weight: number; transposed: boolean } | undefined {
-  const direct = checkpoint.parameters.find((p) => p.nodeIndex === index && p.inputIndex === slot);
+  const direct = parameterAt(checkpoint, index, slot);
   if (direct) return { weight: direct.index, transposed: false };
   const node = checkpoint.model.graph!.node[index]!;
   const at = producers.get(node.input[slot] ?? '');
   if (node.opType !== 'MatMul' || !at) return undefined;
   const transpose = checkpoint.model.graph!.node[at.node]!;
-  const table = checkpoint.parameters.find((p) => p.nodeIndex === at.node && p.inputIndex === 0);
+  const table = parameterAt(checkpoint, at.node, 0);
   const perm = transpose.attribute.find((a) => a.name === 'perm')?.ints.map(Number) ?? [1, 0];
   if (transpose.opType !== 'Transpose' || !table || table.shape.length !== 2 || perm.join() !== '1,0') return undefined;
   return { weight: table.index, transposed: true };
