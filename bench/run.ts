@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<{ main(args: string[]): Promise<void
   memory: () => import('./memory.js'),
   process: () => import('./analyze-process.js'),
   runner: () => import('./runner.js'),
+  stats: () => import('./stats.js'),
 };
 
 const args = process.argv.slice(2);

@@ -8,6 +8,8 @@
 #include <unsupported/Eigen/SpecialFunctions>
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <stdexcept>
 #include <vector>
 
@@ -64,6 +66,17 @@ Dots lane_dots(size_t d, PairFn pair) {
     xx = x * x;
     mm = m * m;
   });
+}
+
+// max(x, 0) as `x > 0 ? x : 0.0` gives it (NaN and −0 included), with no branch: GCC keeps a
+// branch for a float comparison under trapping math, and on activations, whose signs are as
+// good as random, a mispredicted branch per element made weak additivity's ReLU 12× slower.
+inline double relu(double x) {
+  uint64_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  bits &= -static_cast<uint64_t>(x > 0);
+  std::memcpy(&x, &bits, sizeof bits);
+  return x;
 }
 
 Dots sample_dots(const float* __restrict a, const float* __restrict fa,
@@ -183,8 +196,7 @@ void weak_additivity_accumulate(const float* ha, const float* hb, const float* f
     const double wb = alphas[k], wa = 1.0 - wb;
     if (spec.kind == Activation::kRelu) {
       return lane_dots(d, [&](size_t j, double& a, double& m) {
-        const double mix = wa * xa[j] + wb * xb[j];
-        a = mix > 0 ? mix : 0.0;
+        a = relu(wa * xa[j] + wb * xb[j]);
         m = wa * ya[j] + wb * yb[j];
       });
     }
