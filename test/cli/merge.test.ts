@@ -6,6 +6,7 @@ import { decodeSafetensors } from '../../lib/align/safetensors.js';
 import { loadCheckpoint } from '../../lib/checkpoint.js';
 import { modelLoss } from '../../lib/checks/loss.js';
 import { openDataset } from '../../lib/dataset/index.js';
+import { optionDefault } from '../../lib/options.js';
 import type { StudyReport } from '../../lib/report/study.js';
 import { fixture, llfc, runCliInProcess, tempDir } from '../helpers.js';
 
@@ -18,6 +19,9 @@ const validate = ajv.compile(schemaFile('study-report-v1.schema.json') as object
 const seeds = [0, 1, 2, 3].map((k) => fixture('models', `merge_mlp_${k}.onnx`));
 const children = ['k0_c0', 'k0_c1', 'k50_c0', 'k50_c1', 'k300_c0', 'k300_c1'].map((k) => fixture('models', `spawn_${k}.onnx`));
 const normalize = ['--mean', '0.286', '--std', '0.353'];
+// The batch the CLI evaluates in: onnxruntime's float results may depend on the batch's size on
+// some CPUs, so the written model is evaluated as the CLI evaluated it, and must equal it exactly.
+const CLI_BATCH = optionDefault('batchSize');
 const data = ['--data', fixture('data', 'fashion_test_x.npy'), '--labels', fixture('data', 'fashion_test_y.npy'), ...normalize];
 const tmp = tempDir();
 afterAll(() => tmp.cleanup());
@@ -42,7 +46,7 @@ describe('llfc merge', () => {
     expect(report.merge!.evaluation!.models).toHaveLength(4);
     const merged = await loadCheckpoint(out);
     const dataset = await openDataset({ data: fixture('data', 'fashion_test_x.npy'), labels: fixture('data', 'fashion_test_y.npy'), normalize: { mean: [0.286], std: [0.353] } });
-    const evaluated = await modelLoss(merged, merged.arena, dataset, { batchSize: 500 });
+    const evaluated = await modelLoss(merged, merged.arena, dataset, { batchSize: CLI_BATCH });
     expect(evaluated).toEqual(report.merge!.evaluation!.merged);
     const state = decodeSafetensors(readFileSync(tmp.path('merged.safetensors')), 'merged.safetensors');
     const fc1 = state.tensors.find((t) => t.name === 'fc1.weight')!;
@@ -97,7 +101,7 @@ describe('llfc merge --repair', () => {
     expect(repair.merged!.loss).toBeLessThan(report.merge!.evaluation!.merged.loss);
     const written = await loadCheckpoint(out);
     const dataset = await openDataset({ data: fixture('data', 'fashion_test_x.npy'), labels: fixture('data', 'fashion_test_y.npy'), normalize: { mean: [0.286], std: [0.353] } });
-    expect(await modelLoss(written, written.arena, dataset, { batchSize: 500 })).toEqual(repair.merged);
+    expect(await modelLoss(written, written.arena, dataset, { batchSize: CLI_BATCH })).toEqual(repair.merged);
     expect(r.stdout).toMatch(/merged, repaired/);
     expect(r.stdout).toMatch(/REPAIR of the merge: 2 hidden layers corrected.*the first 500 samples of/);
     const html = readFileSync(tmp.path('repaired.html'), 'utf8');

@@ -8,9 +8,11 @@ const cases = Object.entries(CASES as Record<string, string[]>);
 const cli = ['--import', 'tsx', fixture('..', 'run-cli.ts')];
 
 // onnxruntime picks its float32 kernels by CPU (AVX2, AVX-512, …), so features, and every
-// statistic of them, may move in the 7th digit from the machine that wrote the goldens. A change
-// of llfc's own arithmetic moves them far more; text, structure and integers stay exact.
-const RELATIVE = 1e-6;
+// statistic of them, may move in the 7th digit from the machine that wrote the goldens, and a
+// standard deviation (a difference of moments) or a barrier (of losses) by more: up to 1.05e-6 on
+// an AMD EPYC (AVX2) against the goldens' machine. A change of llfc's own arithmetic moves them
+// far more; text, structure and integers stay exact.
+const RELATIVE = 1e-5;
 
 /** Where `actual` differs from `golden`: a JSON path and both values, or null when they agree. */
 function difference(actual: unknown, golden: unknown, path = '$'): string | null {
@@ -40,7 +42,7 @@ function difference(actual: unknown, golden: unknown, path = '$'): string | null
   return actual === golden ? null : `${path}: ${JSON.stringify(actual)} ≠ ${JSON.stringify(golden)}`;
 }
 
-describe('reports equal the golden ones (scripts/fixtures/golden_reports.mjs; all but createdAt and tool): same keys, text and integers, other numbers to 1e-6 relative', () => {
+describe('reports equal the golden ones (scripts/fixtures/golden_reports.mjs; all but createdAt and tool): same keys, text and integers, other numbers to 1e-5 relative', () => {
   it.each(cases)('%s', (name, args) => {
     const actual = JSON.parse(goldenReport(cli, args) as string);
     const golden = JSON.parse(readFileSync(fixture('golden', `${name}.json`), 'utf8'));
