@@ -4,7 +4,7 @@
  * copy: 1 read and 1 write. Target: ratio ≥ 0.8.
  */
 import { native } from '../lib/native.js';
-import { bestOf, isMain, row } from './timing.js';
+import { bestOf, isMain, memcpyGBs, row } from './timing.js';
 
 export async function main(): Promise<void> {
   const addon = native();
@@ -17,16 +17,11 @@ export async function main(): Promise<void> {
     for (const k of [1, 11]) {
       const alphas = Float64Array.from({ length: k }, (_, i) => (k === 1 ? 0.5 : i / (k - 1)));
       const outs = Array.from({ length: k }, () => new Float32Array(n).fill(1));
-      // The copy moves as many bytes as the interpolation: (3k·n floats) over (2 per copied float).
-      const copyFloats = Math.round((3 * k * n) / 2);
-      const src = new Float32Array(copyFloats).fill(1);
-      const dst = new Float32Array(copyFloats).fill(2);
       const reps = n > 1e7 ? 5 : 30;
       const tInterp = await bestOf(reps, () => addon.interpolate(a, b, alphas, outs));
-      const tCopy = await bestOf(reps, () => addon.copy(dst, src));
       const bytes = 3 * k * n * 4;
       const gbInterp = bytes / tInterp / 1e6;
-      const gbCopy = (2 * copyFloats * 4) / tCopy / 1e6;
+      const gbCopy = await memcpyGBs(3 * k * n, reps);
       console.log(row([n, k, gbInterp.toFixed(2), gbCopy.toFixed(2), (gbInterp / gbCopy).toFixed(2)], widths));
     }
   }

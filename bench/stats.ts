@@ -7,7 +7,7 @@
  * pass over it (weak additivity and LLFC read their inputs once per α).
  */
 import { native } from '../lib/native.js';
-import { bestOf, isMain, row } from './timing.js';
+import { bestOf, isMain, memcpyGBs, row } from './timing.js';
 
 const SAMPLES = 256;
 const WIDTH = 16 * 28 * 28;
@@ -34,13 +34,9 @@ export async function main(): Promise<void> {
   const widths = [24, 10, 10, 12, 8];
   console.log(row(['kernel', 'ms', 'GB/s', 'memcpy GB/s', 'ratio'], widths));
   for (const kernel of kernels) {
-    // The copy moves the kernel's bytes: half of them read, half written.
-    const copyFloats = Math.round(kernel.floats / 2);
-    const [src, dst] = [new Float32Array(copyFloats).fill(1), new Float32Array(copyFloats).fill(2)];
     const ms = await bestOf(10, kernel.run);
-    const copyMs = await bestOf(10, () => addon.copy(dst, src));
     const gb = (kernel.floats * 4) / ms / 1e6;
-    const copyGb = (2 * copyFloats * 4) / copyMs / 1e6;
+    const copyGb = await memcpyGBs(kernel.floats, 10);
     console.log(row([kernel.name, ms.toFixed(2), gb.toFixed(2), copyGb.toFixed(2), (gb / copyGb).toFixed(2)], widths));
   }
 }

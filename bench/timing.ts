@@ -1,3 +1,5 @@
+import { native } from '../lib/native.js';
+
 /** Timing helpers for benchmarks: best-of-n wall time in milliseconds. */
 export async function bestOf(n: number, f: () => unknown | Promise<unknown>): Promise<number> {
   let best = Infinity;
@@ -7,6 +9,17 @@ export async function bestOf(n: number, f: () => unknown | Promise<unknown>): Pr
     best = Math.min(best, performance.now() - t0);
   }
   return best;
+}
+
+/**
+ * The bandwidth baseline of a kernel that moves `floats` floats' worth of bytes: the addon's
+ * multithreaded memcpy of half as many floats (each read once and written once), in GB/s, best of `reps`.
+ */
+export async function memcpyGBs(floats: number, reps: number): Promise<number> {
+  const copyFloats = Math.round(floats / 2);
+  const [src, dst] = [new Float32Array(copyFloats).fill(1), new Float32Array(copyFloats).fill(2)];
+  const ms = await bestOf(reps, () => native().copy(dst, src));
+  return (2 * copyFloats * 4) / ms / 1e6;
 }
 
 export function row(cells: readonly (string | number)[], widths: readonly number[]): string {

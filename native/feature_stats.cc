@@ -134,7 +134,7 @@ void cosine_accumulate(const float* const* as, const double* alphas, size_t num_
 
 double activate(const ActivationSpec& s, double x) {
   switch (s.kind) {
-    case Activation::kRelu: return x > 0 ? x : 0.0;
+    case Activation::kRelu: return relu(x);
     case Activation::kLeakyRelu: return x >= 0 ? x : s.alpha * x;
     case Activation::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
     case Activation::kTanh: return std::tanh(x);
