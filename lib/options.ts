@@ -79,6 +79,8 @@ const LMC_STEPS = 11;
 /** The table: every option kind, its validation and its default. */
 export const OPTIONS = {
   batchSize: withDefault(rule('a positive integer', isPositiveInteger), 256),
+  /** Segments of a pass run part by part (no default: large models are parted by their size). */
+  segments: rule('a positive integer', isPositiveInteger),
   /** α values of an LMC curve. */
   lmcAlphas: withDefault(alphaList, alphaGrid(LMC_STEPS)),
   /** α values of the per-layer checks (LLFC, weak additivity). */

@@ -109,53 +109,14 @@ export class ModelSession {
     return new ModelSession(checkpoint, session, options.interpolated ? 'interpolated' : options.parameters ? 'initializers' : 'inputs', names);
   }
 
-  /**
-   * Throws ShapeMismatchError unless samples of `sampleShape` fit the model's input, and
-   * InputTypeError unless the input takes the data's type: float data a FLOAT input, token ids
-   * (int64 data) an INT64 or INT32 input.
-   */
+  /** See checkInputShape (the function). */
   checkInputShape(sampleShape: readonly number[], source: string, inputType: 'float32' | 'int64' = 'float32', input: ValueSpec = this.checkpoint.input): void {
-    const { file } = this.checkpoint;
-    const type = inputElementType(this.checkpoint, input.name);
-    const takes = inputType === 'int64' ? [DataType.INT64, DataType.INT32] : [DataType.FLOAT];
-    if (!takes.includes(type)) {
-      const data = inputType === 'int64' ? 'token ids (integers, fed as int64)' : 'FLOAT (float32)';
-      const hint = inputType === 'int64' ? 'give float data for this model' : 'a token model takes integer data (.npy/.npz int64, int32, uint16, or --tokens)';
-      throw new InputTypeError(`${source}: the data is ${data} but the input '${input.name}' of ${file} takes ${dataTypeName(type)}; ${hint}`);
-    }
-    const dims = input.shape;
-    const fits = dims.length === sampleShape.length + 1 && dims.slice(1).every((d, i) => d < 0 || d === sampleShape[i]);
-    if (!fits) {
-      throw new ShapeMismatchError(
-        `${source}: samples of shape [${sampleShape.join(', ')}] do not fit the input '${input.name}' of ${this.checkpoint.file}, ` +
-          `which takes [${dims.map((d) => (d < 0 ? 'N' : d)).join(', ')}]`,
-      );
-    }
+    checkInputShape(this.checkpoint, sampleShape, source, inputType, input);
   }
 
-  /**
-   * Throws unless the data feeds every input of the model, each with samples of its shape and
-   * type: one unnamed input feeds a one-input model; named inputs must be exactly the model's.
-   */
+  /** See checkData (the function). */
   checkData(data: Dataset): void {
-    const { inputs, file } = this.checkpoint;
-    const names = inputs.map((v) => `'${v.name}'`).join(', ');
-    if (!data.namedInputs) {
-      if (inputs.length > 1) {
-        throw new InvalidArgumentError(`${file} takes ${inputs.length} inputs (${names}); give each by name (--input name=file; API: inputs)`);
-      }
-      this.checkInputShape(data.sampleShape, data.source, data.inputType);
-      return;
-    }
-    const given = new Map(data.namedInputs.map((n) => [n.name, n]));
-    const unknown = data.namedInputs.find((n) => !inputs.some((v) => v.name === n.name));
-    if (unknown) throw new InvalidArgumentError(`${unknown.source}: ${file} has no input '${unknown.name}'; its inputs are ${names}`);
-    const missing = inputs.find((v) => !given.has(v.name));
-    if (missing) throw new InvalidArgumentError(`no data for the input '${missing.name}' of ${file}; its inputs are ${names}, given ${data.namedInputs.map((n) => `'${n.name}'`).join(', ')}`);
-    for (const v of inputs) {
-      const n = given.get(v.name)!;
-      this.checkInputShape(n.sampleShape, n.source, n.inputType, v);
-    }
+    checkData(this.checkpoint, data);
   }
 
   /**
@@ -163,34 +124,10 @@ export class ModelSession {
    * per run; `into` keeps the outputs' arrays for the next runs (valid until the next run into it).
    */
   async runBatch(batch: Batch, data: Dataset, parameters?: RunParameters, into?: OutputBuffers): Promise<RunOutputs> {
-    let outputs: RunOutputs;
-    if (!batch.named || !data.namedInputs) outputs = await this.run(batch.inputs, [batch.size, ...data.sampleShape], parameters, into);
-    else {
-      const feeds: Record<string, ort.Tensor> = {};
-      for (const n of data.namedInputs) feeds[n.name] = inputTensor(this.checkpoint, n.name, batch.named[n.name]!, [batch.size, ...n.sampleShape]);
-      outputs = await this.runFeeds(feeds, `a batch of ${batch.size} samples of ${data.namedInputs.map((n) => `${n.name} [${n.sampleShape.join(', ')}]`).join(', ')}`, parameters, into);
-    }
-    this.checkFiniteOutputs(outputs, batch, data);
+    const feeds = batchFeeds(this.checkpoint, batch, data);
+    const outputs = await this.runFeeds(feeds, batchWhat(batch, data), parameters, into);
+    checkFiniteOutputs(this.checkpoint, outputs, batch, data);
     return outputs;
-  }
-
-  /**
-   * Throws NonFiniteOutputError at the first NaN or ±Inf among the model's own float outputs
-   * (the logits, not the taps) of a batch whose inputs are all finite. Inputs that hold such
-   * values (let through by allowNonfinite) make such outputs expected.
-   */
-  private checkFiniteOutputs(outputs: RunOutputs, batch: Batch, data: Dataset): void {
-    for (const { name } of this.checkpoint.outputs) {
-      const values = outputs[name]?.data;
-      if (!(values instanceof Float32Array)) continue;
-      const at = firstNonFinite(values);
-      if (at < 0) continue;
-      const inputs = [batch.inputs, ...Object.values(batch.named ?? {})];
-      if (inputs.some((x) => x instanceof Float32Array && firstNonFinite(x) >= 0)) return;
-      const perSample = values.length / batch.size;
-      const sample = batch.start + (Number.isInteger(perSample) ? Math.floor(at / perSample) : 0);
-      throw new NonFiniteOutputError(this.checkpoint.file, name, sample, values[at]!, data.source);
-    }
   }
 
   /**
@@ -220,6 +157,88 @@ export class ModelSession {
   async release(): Promise<void> {
     await this.session.release();
   }
+}
+
+/**
+ * Throws ShapeMismatchError unless samples of `sampleShape` fit the model's input, and
+ * InputTypeError unless the input takes the data's type: float data a FLOAT input, token ids
+ * (int64 data) an INT64 or INT32 input.
+ */
+export function checkInputShape(checkpoint: Checkpoint, sampleShape: readonly number[], source: string, inputType: 'float32' | 'int64' = 'float32', input: ValueSpec = checkpoint.input): void {
+  const { file } = checkpoint;
+  const type = inputElementType(checkpoint, input.name);
+  const takes = inputType === 'int64' ? [DataType.INT64, DataType.INT32] : [DataType.FLOAT];
+  if (!takes.includes(type)) {
+    const data = inputType === 'int64' ? 'token ids (integers, fed as int64)' : 'FLOAT (float32)';
+    const hint = inputType === 'int64' ? 'give float data for this model' : 'a token model takes integer data (.npy/.npz int64, int32, uint16, or --tokens)';
+    throw new InputTypeError(`${source}: the data is ${data} but the input '${input.name}' of ${file} takes ${dataTypeName(type)}; ${hint}`);
+  }
+  const dims = input.shape;
+  const fits = dims.length === sampleShape.length + 1 && dims.slice(1).every((d, i) => d < 0 || d === sampleShape[i]);
+  if (!fits) {
+    throw new ShapeMismatchError(
+      `${source}: samples of shape [${sampleShape.join(', ')}] do not fit the input '${input.name}' of ${checkpoint.file}, ` +
+        `which takes [${dims.map((d) => (d < 0 ? 'N' : d)).join(', ')}]`,
+    );
+  }
+}
+
+/**
+ * Throws unless the data feeds every input of the model, each with samples of its shape and
+ * type: one unnamed input feeds a one-input model; named inputs must be exactly the model's.
+ */
+export function checkData(checkpoint: Checkpoint, data: Dataset): void {
+  const { inputs, file } = checkpoint;
+  const names = inputs.map((v) => `'${v.name}'`).join(', ');
+  if (!data.namedInputs) {
+    if (inputs.length > 1) {
+      throw new InvalidArgumentError(`${file} takes ${inputs.length} inputs (${names}); give each by name (--input name=file; API: inputs)`);
+    }
+    checkInputShape(checkpoint, data.sampleShape, data.source, data.inputType);
+    return;
+  }
+  const given = new Map(data.namedInputs.map((n) => [n.name, n]));
+  const unknown = data.namedInputs.find((n) => !inputs.some((v) => v.name === n.name));
+  if (unknown) throw new InvalidArgumentError(`${unknown.source}: ${file} has no input '${unknown.name}'; its inputs are ${names}`);
+  const missing = inputs.find((v) => !given.has(v.name));
+  if (missing) throw new InvalidArgumentError(`no data for the input '${missing.name}' of ${file}; its inputs are ${names}, given ${data.namedInputs.map((n) => `'${n.name}'`).join(', ')}`);
+  for (const v of inputs) {
+    const n = given.get(v.name)!;
+    checkInputShape(checkpoint, n.sampleShape, n.source, n.inputType, v);
+  }
+}
+
+/**
+ * Throws NonFiniteOutputError at the first NaN or ±Inf among the model's own float outputs
+ * (the logits, not the taps) of a batch whose inputs are all finite. Inputs that hold such
+ * values (let through by allowNonfinite) make such outputs expected.
+ */
+export function checkFiniteOutputs(checkpoint: Checkpoint, outputs: RunOutputs, batch: Batch, data: Dataset): void {
+  for (const { name } of checkpoint.outputs) {
+    const values = outputs[name]?.data;
+    if (!(values instanceof Float32Array)) continue;
+    const at = firstNonFinite(values);
+    if (at < 0) continue;
+    const inputs = [batch.inputs, ...Object.values(batch.named ?? {})];
+    if (inputs.some((x) => x instanceof Float32Array && firstNonFinite(x) >= 0)) return;
+    const perSample = values.length / batch.size;
+    const sample = batch.start + (Number.isInteger(perSample) ? Math.floor(at / perSample) : 0);
+    throw new NonFiniteOutputError(checkpoint.file, name, sample, values[at]!, data.source);
+  }
+}
+
+/** The data inputs of one batch of `data` as the checkpoint's feeds (every named input, when it has several). */
+export function batchFeeds(checkpoint: Checkpoint, batch: Batch, data: Dataset): Record<string, ort.Tensor> {
+  if (!batch.named || !data.namedInputs) return { [checkpoint.input.name]: inputTensor(checkpoint, checkpoint.input.name, batch.inputs, [batch.size, ...data.sampleShape]) };
+  const feeds: Record<string, ort.Tensor> = {};
+  for (const n of data.namedInputs) feeds[n.name] = inputTensor(checkpoint, n.name, batch.named[n.name]!, [batch.size, ...n.sampleShape]);
+  return feeds;
+}
+
+/** A batch as run errors name it. */
+export function batchWhat(batch: Batch, data: Dataset): string {
+  if (!batch.named || !data.namedInputs) return `a batch of shape [${[batch.size, ...data.sampleShape].join(', ')}]`;
+  return `a batch of ${batch.size} samples of ${data.namedInputs.map((n) => `${n.name} [${n.sampleShape.join(', ')}]`).join(', ')}`;
 }
 
 /** Feeds the parameters of a rewired model (rewireParameters without values) from an arena, without copying it. */
@@ -273,7 +292,7 @@ export function floatOutput(outputs: RunOutputs, name: string, where: string): F
 }
 
 /** A failed onnxruntime run of `file`'s model on `what`, as a typed error. */
-function runError(file: string, what: string, error: unknown): ModelRunError {
+export function runError(file: string, what: string, error: unknown): ModelRunError {
   return new ModelRunError(file, `${file}: onnxruntime could not run it on ${what}: ${(error as Error).message}`, { cause: error });
 }
 

@@ -5,18 +5,18 @@
  * the data.
  */
 import { pairCheckpoints, type Checkpoint } from '../checkpoint.js';
-import type { Batch, Dataset } from '../dataset/index.js';
+import type { Dataset } from '../dataset/index.js';
 import { InvalidArgumentError } from '../errors.js';
-import { interpolateArenas } from '../interpolate.js';
 import { CONTROL_OPTIONS, optionDefault, resolveOptions, type OptionSchema, type Resolved } from '../options.js';
 import { throwIfAborted, type RunControl } from '../progress.js';
 import type { NamedSums } from '../sums.js';
 import type { LayerReport, PairAnalysis } from '../results.js';
-import { bakesWeights, floatOutput, keepsEveryArray, ModelSession, type FloatTensor, type ModelSessionOptions, type RunOutputs } from '../session.js';
+import { checkData, floatOutput, keepsEveryArray, type FloatTensor, type RunOutputs } from '../session.js';
 import { OutputBuffers } from '../runner.js';
 import type { PairBatch, PairCheck, PairSetup } from './check.js';
 import { selectLayers } from './layers.js';
-import { Reclaimer } from '../reclaim.js';
+import { passModels, type PassModels } from './pass-models.js';
+import { Reclaimer, SEGMENTED_GARBAGE_BYTES } from '../reclaim.js';
 import { CHECK_OPTIONS, CHECKS, type CheckSwitches } from './registry.js';
 
 export interface AnalyzeOptions extends RunControl, CheckSwitches {
@@ -28,6 +28,12 @@ export interface AnalyzeOptions extends RunControl, CheckSwitches {
   readonly layers?: readonly string[];
   /** Samples per onnxruntime run (default 256). */
   readonly batchSize?: number;
+  /**
+   * Run the models in about this many segments, each with a share of the parameters and of the
+   * tapped features (lib/segments.ts); without, models of 16M parameters or more run in 16
+   * segments, smaller ones whole.
+   */
+  readonly segments?: number;
   /** A separate labelled set to fit the calibration's temperatures on (default: the data itself). */
   readonly calibrationData?: Dataset;
   /** REPAIR: samples of the statistics set (default 2000). */
@@ -42,6 +48,7 @@ export const ANALYZE_OPTIONS = {
   lmcAlphas: 'lmcAlphas',
   layers: 'layers',
   batchSize: 'batchSize',
+  segments: 'segments',
   calibrationData: 'dataset',
   repairSamples: 'repairSamples',
   repairData: 'dataset',
@@ -77,64 +84,6 @@ function assemble(setup: PairSetup, checks: readonly PairCheck[]): PairAnalysis 
   };
 }
 
-/** How one α's model runs a batch (its outputs into `into`'s arrays where the runner can). */
-interface AlphaRunner {
-  readonly session: ModelSession;
-  run(batch: Batch, data: Dataset, into: OutputBuffers): Promise<RunOutputs>;
-}
-
-/**
- * A runner per α, endpoints first (0: A, 1: B), then the interior α in order; each session
- * created is pushed to `sessions` (released by the caller). Baked-in parameters where
- * bakesWeights says so; else weightless sessions (one per distinct set of taps) fed A's or
- * B's arena, or both and α, per run.
- */
-async function alphaRunners(
-  a: Checkpoint,
-  b: Checkpoint,
-  endpointTaps: readonly string[],
-  interior: readonly number[],
-  tapsAt: (alpha: number) => string[],
-  sessions: ModelSession[],
-  signal: AbortSignal | undefined,
-): Promise<Map<number, AlphaRunner>> {
-  const runners = new Map<number, AlphaRunner>();
-  const created = async (checkpoint: Checkpoint, options: ModelSessionOptions): Promise<ModelSession> => {
-    const session = await ModelSession.create(checkpoint, options);
-    sessions.push(session);
-    return session;
-  };
-  if (bakesWeights(a)) {
-    const baked = (session: ModelSession): AlphaRunner => ({ session, run: (batch, data, into) => session.runBatch(batch, data, undefined, into) });
-    runners.set(0, baked(await created(a, { parameters: a.arena, taps: endpointTaps })));
-    runners.set(1, baked(await created(b, { parameters: b.arena, taps: endpointTaps })));
-    const theta = new Float32Array(a.arena.length);
-    for (const alpha of interior) {
-      throwIfAborted(signal);
-      interpolateArenas(a.arena, b.arena, [alpha], [theta]);
-      runners.set(alpha, baked(await created(a, { parameters: theta, taps: tapsAt(alpha) })));
-    }
-    return runners;
-  }
-  const byTaps = new Map<string, ModelSession>();
-  const sessionFor = async (taps: readonly string[], interpolated: boolean): Promise<ModelSession> => {
-    const key = JSON.stringify([interpolated, taps]);
-    const known = byTaps.get(key);
-    if (known) return known;
-    const session = await created(a, { taps, interpolated });
-    byTaps.set(key, session);
-    return session;
-  };
-  const endpoints = await sessionFor(endpointTaps, false);
-  runners.set(0, { session: endpoints, run: (batch, data, into) => endpoints.runBatch(batch, data, a.arena, into) });
-  runners.set(1, { session: endpoints, run: (batch, data, into) => endpoints.runBatch(batch, data, b.arena, into) });
-  for (const alpha of interior) {
-    const session = await sessionFor(tapsAt(alpha), true);
-    runners.set(alpha, { session, run: (batch, data, into) => session.runBatch(batch, data, { a: a.arena, b: b.arena, alpha }, into) });
-  }
-  return runners;
-}
-
 /** The checks of a pair on the data, created (released by the caller), with their setup. */
 async function createChecks(a: Checkpoint, b: Checkpoint, data: Dataset, resolved: Resolved<AnalyzeOptions, typeof ANALYZE_OPTIONS>): Promise<{ setup: PairSetup; checks: [string, PairCheck][] }> {
   const { calibrationData, repairData, repairSamples } = resolved;
@@ -165,8 +114,8 @@ async function createChecks(a: Checkpoint, b: Checkpoint, data: Dataset, resolve
 function spentBytes(outputs: RunOutputs, buffers: OutputBuffers, names: Iterable<string> = Object.keys(outputs)): number {
   let n = 0;
   for (const name of names) {
-    const tensor = outputs[name]!;
-    if (!buffers.holds(tensor)) n += (tensor.data as ArrayBufferView).byteLength;
+    const tensor = outputs[name];
+    if (tensor && !buffers.holds(tensor)) n += (tensor.data as ArrayBufferView).byteLength;
   }
   return n;
 }
@@ -185,10 +134,10 @@ interface PassSet {
  * before the next α runs. Only A's, B's and one θ(α)'s values of a batch are held at once
  * (on ResNet-50 each model's tapped features are about half its weights at batch 8).
  */
-async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: number, control: RunControl): Promise<void> {
+async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: number, segments: number | undefined, control: RunControl): Promise<void> {
   const { a, b, data, calibrationData } = setup;
   const { signal, onProgress } = control;
-  const sessions: ModelSession[] = [];
+  let models: PassModels | undefined;
   try {
     const inputName = a.input.name;
     const endpointTaps = [...new Set(checks.flatMap((c) => c.needs.endpointValues))].filter((t) => t !== inputName);
@@ -196,21 +145,26 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
     const interior = [...new Set(checks.flatMap((c) => c.needs.alphas))].filter((x) => x !== 0 && x !== 1).sort((x, y) => x - y);
     const tapsAt = (alpha: number) => [...new Set(checks.filter((c) => c.needs.alphas.includes(alpha)).flatMap((c) => c.needs.interpolatedValues))].filter((t) => t !== inputName);
 
-    const runners = await alphaRunners(a, b, endpointTaps, interior, tapsAt, sessions, signal);
-    runners.get(0)!.session.checkData(data);
-
+    checkData(a, data);
     // The checks that fit something on a separate set see it first, through the same sessions.
     const calibrating = calibrationData ? checks.filter((c) => c.calibrate) : [];
-    if (calibrating.length > 0) runners.get(0)!.session.checkData(calibrationData!);
+    if (calibrating.length > 0) checkData(a, calibrationData!);
+    models = await passModels({ a, b, data, endpointTaps, interior, tapsAt, groups: checks.flatMap((c) => c.needs.groups ?? []), segments, signal });
+    const parts = models.parts;
+    // θ(α) that only the model outputs are read from run in a row at the part that computes them,
+    // each segment's values passed on for one α at a time, not beside those of every α.
+    const untapped = new Set(parts > 1 ? interior.filter((x) => tapsAt(x).length === 0) : []);
+    const outputsPart = models.home(a.outputs.map((o) => o.name));
     const sets: PassSet[] = [];
     if (calibrating.length > 0) sets.push({ set: calibrationData!, readers: calibrating, read: () => {}, readAt: (c, batch, alpha) => c.calibrate!(batch, alpha) });
     sets.push({ set: data, readers: checks, read: (c, batch) => c.add?.(batch), readAt: (c, batch, alpha) => c.addAt?.(batch, alpha) });
     // The α each set's readers need, in order; its interior ones run one model each per batch, besides A and B.
     const alphasOf = (readers: readonly PairCheck[]) => [...new Set(readers.flatMap((c) => c.needs.alphas))].sort((x, y) => x - y);
-    const total = sets.reduce((n, s) => n + Math.ceil(s.set.length / batchSize) * (2 + alphasOf(s.readers).filter((x) => x !== 0 && x !== 1).length), 0);
+    const runsPerBatch = (alphas: readonly number[]) => parts * (2 + alphas.filter((x) => x !== 0 && x !== 1 && !untapped.has(x)).length) + alphas.filter((x) => untapped.has(x)).length;
+    const total = sets.reduce((n, s) => n + Math.ceil(s.set.length / batchSize) * runsPerBatch(alphasOf(s.readers)), 0);
     let done = 0;
     const tick = (): void => onProgress?.({ phase: 'analyze', done: ++done, total });
-    const reclaimer = new Reclaimer();
+    const reclaimer = parts > 1 ? new Reclaimer(SEGMENTED_GARBAGE_BYTES, true) : new Reclaimer();
     for (const { set, readers, read, readAt } of sets) {
       const alphas = alphasOf(readers);
       // The values checks read at their α: θ(α)'s taps, and A's and B's of the same names (the model outputs always).
@@ -225,58 +179,70 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
       for await (const batch of set.batches(batchSize, signal ? { signal: signal } : {})) {
         const dims = [batch.size, ...set.sampleShape];
         const input: FloatTensor | undefined = batch.inputs instanceof Float32Array ? { data: batch.inputs, dims } : undefined;
-        // A's and B's outputs, and those of the one θ(α) at work.
-        const outputsAt = new Map<number, RunOutputs>();
-        const run = async (alpha: number): Promise<void> => {
-          throwIfAborted(signal);
-          outputsAt.set(alpha, await runners.get(alpha)!.run(batch, set, buffersOf(alpha)));
-          tick();
-        };
-        // Dropped before the Reclaimer may collect, so the collection frees them.
-        const letGo = (alpha: number): void => {
-          const spent = spentBytes(outputsAt.get(alpha)!, buffersOf(alpha));
-          outputsAt.delete(alpha);
-          reclaimer.release(spent);
-        };
-        const dropEndpointValues = (): void => {
-          let spent = 0;
-          for (const alpha of [0, 1]) {
-            const outputs = outputsAt.get(alpha)!;
-            spent += spentBytes(outputs, buffersOf(alpha), spentAfterAdd);
-            for (const name of spentAfterAdd) delete outputs[name];
-          }
-          reclaimer.release(spent);
-        };
-        const pairBatch: PairBatch = {
-          size: batch.size,
-          labels: batch.labels,
-          value: (name, alpha, where) => {
-            if (name === inputName) {
-              if (!input) throw new InvalidArgumentError(`${where}: the input '${inputName}' holds token ids, not features`);
-              return input;
+        // Part by part (one part: whole runs): each part of A, B and every θ(α), read before the next part runs.
+        for (let part = 0; part < parts; part++) {
+          // A's and B's outputs, and those of the one θ(α) at work.
+          const outputsAt = new Map<number, RunOutputs>();
+          // `through`: θ(α)'s parts up to this one in a row (an untapped α).
+          const run = async (alpha: number, through = false): Promise<void> => {
+            throwIfAborted(signal);
+            for (let p = through ? 0 : part; p < part; p++) reclaimer.release(spentBytes(await models!.run(alpha, p, batch, set, buffersOf(alpha)), buffersOf(alpha)));
+            outputsAt.set(alpha, await models!.run(alpha, part, batch, set, buffersOf(alpha)));
+            tick();
+          };
+          // Dropped before the Reclaimer may collect, so the collection frees them.
+          const letGo = (alpha: number): void => {
+            const spent = spentBytes(outputsAt.get(alpha)!, buffersOf(alpha));
+            outputsAt.delete(alpha);
+            reclaimer.release(spent);
+          };
+          const dropEndpointValues = (): void => {
+            let spent = 0;
+            for (const alpha of [0, 1]) {
+              const outputs = outputsAt.get(alpha)!;
+              spent += spentBytes(outputs, buffersOf(alpha), spentAfterAdd);
+              for (const name of spentAfterAdd) delete outputs[name];
             }
-            const outputs = outputsAt.get(alpha);
-            if (!outputs) throw new InvalidArgumentError(`${where}: θ(${alpha})'s values were read while it was not the α at work`);
+            reclaimer.release(spent);
+          };
+          const pairBatch: PairBatch = {
+            size: batch.size,
+            labels: batch.labels,
+            covers: (names) => models!.home(names) === part,
+            value: (name, alpha, where) => {
+              if (name === inputName) {
+                if (!input) throw new InvalidArgumentError(`${where}: the input '${inputName}' holds token ids, not features`);
+                return input;
+              }
+              const outputs = outputsAt.get(alpha);
+              if (!outputs) throw new InvalidArgumentError(`${where}: θ(${alpha})'s values were read while it was not the α at work`);
+              if (!(name in outputs) && models!.home([name]) !== part) {
+              throw new InvalidArgumentError(`${where}: '${name}' is not readable in part ${part + 1} of ${parts} of the pass (a large model runs in segments); a check reads each group of values in the call that covers it (PairBatch.covers)`);
+            }
             if (!(name in outputs) && spentAfterAdd.has(name)) throw new InvalidArgumentError(`${where}: ${alpha === 0 ? 'A' : 'B'}'s value '${name}' was read after add(); a check reads A's and B's values at an α only among its needs.interpolatedValues`);
-            return floatOutput(outputs, name, where);
-          },
-        };
-        await run(0);
-        await run(1);
-        for (const check of readers) await read(check, pairBatch);
-        dropEndpointValues();
-        for (const alpha of alphas) {
-          const interpolated = alpha !== 0 && alpha !== 1;
-          if (interpolated) await run(alpha);
-          for (const check of readers) if (check.needs.alphas.includes(alpha)) readAt(check, pairBatch, alpha);
-          if (interpolated) letGo(alpha);
+              return floatOutput(outputs, name, where);
+            },
+          };
+          await run(0);
+          await run(1);
+          for (const check of readers) await read(check, pairBatch);
+          dropEndpointValues();
+          for (const alpha of alphas) {
+            const interpolated = alpha !== 0 && alpha !== 1;
+            if (interpolated && untapped.has(alpha)) {
+              if (part !== outputsPart) continue;
+              await run(alpha, true);
+            } else if (interpolated) await run(alpha);
+            for (const check of readers) if (check.needs.alphas.includes(alpha)) readAt(check, pairBatch, alpha);
+            if (interpolated) letGo(alpha);
+          }
+          letGo(0);
+          letGo(1);
         }
-        letGo(0);
-        letGo(1);
       }
     }
   } finally {
-    await Promise.all(sessions.map((s) => s.release()));
+    await models?.release();
   }
 }
 
@@ -286,7 +252,7 @@ export async function analyzePair(a: Checkpoint, b: Checkpoint, data: Dataset, o
   const { setup, checks } = await createChecks(a, b, data, resolved);
   const live = checks.map(([, c]) => c);
   try {
-    await pass(setup, live, resolved.batchSize, resolved);
+    await pass(setup, live, resolved.batchSize, resolved.segments, resolved);
     for (const check of live) await check.run?.(resolved, resolved.batchSize);
     return assemble(setup, live);
   } finally {
@@ -302,7 +268,7 @@ export async function analyzeSums(a: Checkpoint, b: Checkpoint, data: Dataset, o
   const resolved = resolveOptions('analyzePair()', ANALYZE_OPTIONS, options);
   const { setup, checks } = await createChecks(a, b, data, resolved);
   try {
-    await pass(setup, checks.map(([, c]) => c), resolved.batchSize, resolved);
+    await pass(setup, checks.map(([, c]) => c), resolved.batchSize, resolved.segments, resolved);
     return new Map(checks.map(([id, c]) => [id, c.accumulators()]));
   } finally {
     await Promise.all(checks.map(([, c]) => c.release()));

@@ -122,10 +122,12 @@ class Calibration implements PairCheck {
   }
 
   calibrate(batch: PairBatch, alpha: number): void {
+    if (!batch.covers([this.logits])) return;
     this.path.alpha(alpha).addCalibration(batch.value(this.logits, alpha, this.setup.calibrationData!.source).data, batch.labels!);
   }
 
   addAt(batch: PairBatch, alpha: number): void {
+    if (!batch.covers([this.logits])) return;
     this.path.alpha(alpha).addEvaluation(batch.value(this.logits, alpha, this.setup.a.file).data, batch.labels!);
   }
 

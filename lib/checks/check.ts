@@ -43,6 +43,12 @@ export interface CheckNeeds {
    * others after add()).
    */
   readonly interpolatedValues: readonly string[];
+  /**
+   * Values read together in one call (an activation's input and output), where one of them is
+   * not an input of the node computing another: a pass in segments keeps each group readable
+   * until the segment that computes the last of it (PairBatch.covers).
+   */
+  readonly groups?: readonly (readonly string[])[];
 }
 
 /**
@@ -53,6 +59,14 @@ export interface CheckNeeds {
 export interface PairBatch {
   readonly size: number;
   readonly labels: Int32Array | undefined;
+  /**
+   * Whether this call reads `names` together: a pass over a large model runs it part by part
+   * and calls add() and addAt() once per part (lib/checks/pass-models.ts); each group of values
+   * a check reads together (a layer's output, an activation's input and output) is read in the
+   * one call whose part computes the last of them, where all of them are readable. A check
+   * skips a group this call does not cover; with whole runs, every call covers every group.
+   */
+  covers(names: readonly string[]): boolean;
   /**
    * A graph value or the model input of θ(α): α = 0 is A, α = 1 is B, any other α only while
    * it is the α of the addAt (or calibrate) call at work; `where` names it in errors.

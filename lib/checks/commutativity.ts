@@ -160,6 +160,7 @@ export class Commutativity {
 
   /** One batch of the layer's inputs (and outputs, where X comes from them) in A and in B. */
   async add(batch: PairBatch): Promise<void> {
+    if (!batch.covers(this.endpointValues)) return;
     const node = this.layer.node;
     const [hA, hB] = [batch.value(this.layer.input, 0, node), batch.value(this.layer.input, 1, node)];
     const out = await this.session.run({ HA: hA, HB: hB, ...this.weights }, this.where, this.products);

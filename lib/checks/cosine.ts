@@ -90,6 +90,7 @@ export function layerWhere(layer: LayerSpec): string {
 
 /** One batch of a reported layer at alphas[k] = `alpha` into `accumulator`: its features in θ(α) against those of A and B. */
 export function addLayerAt(accumulator: Pick<CosineAccumulator, 'addAt'>, batch: PairBatch, layer: LayerSpec, k: number, alpha: number): void {
+  if (!batch.covers([layer.name])) return;
   const where = layerWhere(layer);
   const fa = batch.value(layer.name, 0, where);
   accumulator.addAt(k, batch.value(layer.name, alpha, where).data, fa.data, batch.value(layer.name, 1, where).data, sampleCount(fa, layer.tokens));

@@ -66,6 +66,7 @@ class Llfc implements PairCheck {
 
   add(batch: PairBatch): void {
     this.setup.layers.forEach((layer, i) => {
+      if (!batch.covers([layer.name])) return;
       const where = layerWhere(layer);
       const fa = batch.value(layer.name, 0, where);
       this.perLayer[i]!.addEndpoints(fa.data, batch.value(layer.name, 1, where).data, sampleCount(fa, layer.tokens));

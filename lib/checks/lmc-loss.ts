@@ -27,6 +27,7 @@ class LmcLoss implements PairCheck {
   }
 
   addAt(batch: PairBatch, alpha: number): void {
+    if (!batch.covers([this.logits])) return;
     addBatchLoss(this.sums.get(alpha)!, this.loss, batch.value(this.logits, alpha, this.setup.a.file).data, batch.labels!);
   }
 

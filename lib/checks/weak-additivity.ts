@@ -145,7 +145,12 @@ class WeakAdditivityCheck implements PairCheck {
     private readonly setup: PairSetup,
     private readonly activations: readonly WeakAdditivity[],
   ) {
-    this.needs = { endpointValues: activations.flatMap((w) => [w.layer.activationInput!, w.layer.name]), alphas: [], interpolatedValues: [] };
+    this.needs = {
+      endpointValues: activations.flatMap((w) => [w.layer.activationInput!, w.layer.name]),
+      alphas: [],
+      interpolatedValues: [],
+      groups: activations.map((w) => [w.layer.activationInput!, w.layer.name]),
+    };
   }
 
   static async create(setup: PairSetup): Promise<WeakAdditivityCheck> {
@@ -163,6 +168,7 @@ class WeakAdditivityCheck implements PairCheck {
   async add(batch: PairBatch): Promise<void> {
     for (const w of this.activations) {
       const l = w.layer;
+      if (!batch.covers([l.activationInput!, l.name])) continue;
       const fa = batch.value(l.name, 0, l.node);
       const fb = batch.value(l.name, 1, l.node).data;
       await w.add(batch.value(l.activationInput!, 0, l.node), batch.value(l.activationInput!, 1, l.node), fa.data, fb, sampleCount(fa, l.tokens));

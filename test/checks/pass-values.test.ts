@@ -39,13 +39,14 @@ const { seen, preActivations, probe } = vi.hoisted(() => {
       return {
         needs: { endpointValues: [layer.name, pre], alphas: [0.5], interpolatedValues: [layer.name] },
         add(batch: PairBatch) {
+          if (!batch.covers([pre])) return;
           preActivations.push(batch.value(pre, 0, 'probe').data);
           if (batches++ > 0) return;
           attempt('add: A pre-activation', () => batch.value(pre, 0, 'probe'));
           attempt('add: B pre-activation', () => batch.value(pre, 1, 'probe'));
         },
         addAt(batch: PairBatch, alpha: number) {
-          if (batches > 1) return;
+          if (batches > 1 || !batch.covers([layer.name])) return;
           attempt(`addAt(${alpha}): A layer`, () => batch.value(layer.name, 0, 'probe'));
           attempt(`addAt(${alpha}): θ layer`, () => batch.value(layer.name, alpha, 'probe'));
           attempt(`addAt(${alpha}): A pre-activation`, () => batch.value(pre, 0, 'probe'));
