@@ -132,7 +132,9 @@ interface PassSet {
  * The shared pass: per batch, A and B run and every check's add() reads them; then each α the
  * checks need, in order: θ(α) runs, the checks' addAt() read it, and its values are let go
  * before the next α runs. Only A's, B's and one θ(α)'s values of a batch are held at once
- * (on ResNet-50 each model's tapped features are about half its weights at batch 8).
+ * (on ResNet-50 each model's tapped features are about half its weights at batch 8). A large
+ * model runs in segments (lib/checks/pass-models.ts): the same, once per segment, so only one
+ * segment's values are held.
  */
 async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: number, segments: number | undefined, control: RunControl): Promise<void> {
   const { a, b, data, calibrationData } = setup;
@@ -217,9 +219,9 @@ async function pass(setup: PairSetup, checks: readonly PairCheck[], batchSize: n
               const outputs = outputsAt.get(alpha);
               if (!outputs) throw new InvalidArgumentError(`${where}: θ(${alpha})'s values were read while it was not the α at work`);
               if (!(name in outputs) && models!.home([name]) !== part) {
-              throw new InvalidArgumentError(`${where}: '${name}' is not readable in part ${part + 1} of ${parts} of the pass (a large model runs in segments); a check reads each group of values in the call that covers it (PairBatch.covers)`);
-            }
-            if (!(name in outputs) && spentAfterAdd.has(name)) throw new InvalidArgumentError(`${where}: ${alpha === 0 ? 'A' : 'B'}'s value '${name}' was read after add(); a check reads A's and B's values at an α only among its needs.interpolatedValues`);
+                throw new InvalidArgumentError(`${where}: '${name}' is not readable in part ${part + 1} of ${parts} of the pass (a large model runs in segments); a check reads each group of values in the call that covers it (PairBatch.covers)`);
+              }
+              if (!(name in outputs) && spentAfterAdd.has(name)) throw new InvalidArgumentError(`${where}: ${alpha === 0 ? 'A' : 'B'}'s value '${name}' was read after add(); a check reads A's and B's values at an α only among its needs.interpolatedValues`);
               return floatOutput(outputs, name, where);
             },
           };

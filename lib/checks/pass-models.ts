@@ -5,11 +5,10 @@
  * exists one segment's parameters at a time.
  */
 import * as ort from 'onnxruntime-node';
-import type { Checkpoint } from '../checkpoint.js';
+import { parameterValueName, type Checkpoint } from '../checkpoint.js';
 import type { Batch, Dataset } from '../dataset/index.js';
 import { interpolateArenas } from '../interpolate.js';
 import { throwIfAborted } from '../progress.js';
-import { parameterValueName } from '../checkpoint.js';
 import { createRunner, type OutputBuffers, type Runner } from '../runner.js';
 import { encodeModel } from '../onnx/model.js';
 import { releaseMemory } from '../reclaim.js';
@@ -22,8 +21,8 @@ export interface PassModels {
   readonly parts: number;
   /**
    * Runs α's model (0: A, 1: B) on `batch`, part `part` only: parts in order, each after the
-   * same α's part before it on the same batch. The outputs are the part's values and those of
-   * earlier parts it reads; `into` keeps arrays where the models can write into them.
+   * same α's part before it on the same batch. The outputs are the part's values and those that
+   * earlier parts pass on; `into` keeps arrays where the models write into them (whole runs).
    */
   run(alpha: number, part: number, batch: Batch, data: Dataset, into: OutputBuffers): Promise<RunOutputs>;
   /** The part whose run yields all of `names` together: the part that computes the last of them. */
@@ -51,8 +50,9 @@ export interface PassModelsSetup {
 }
 
 /**
- * Segments of a large model's pass: each holds a sixteenth of the features and of θ(α) (on
- * ResNet-50 at batch 8, about 10 MB of A's, B's and θ(α)'s features, and 6 MB of θ(α)'s weights).
+ * Segments a large model's pass aims for: each holds at most a sixteenth of the parameters and of
+ * the tapped features (ResNet-50 comes out at 29: its features lie in the first layers, its
+ * parameters in the last; at batch 8 a segment's features are under 5 MB a model).
  */
 export const AUTOMATIC_SEGMENTS = 16;
 
