@@ -179,9 +179,11 @@ export function planSegments(checkpoint: Checkpoint, count: number, tapped?: Pas
     segments.push({ index: s, start, end, parameters, lo, hi, inputs: [...inputs], carried, live: liveAfter[end - 1] ?? [], computes });
   }
 
-  const typed = (name: string): ValueInfoProto =>
-    graph.output.find((o) => o.name === name) ??
-    newValueInfo({ name, type: { value: { case: 'tensorType', value: { elemType: types.get(name) ?? DataType.FLOAT } } } });
+  // A tap of no known type is returned untyped (onnxruntime infers it); inputs always have one.
+  const typed = (name: string): ValueInfoProto => {
+    const elemType = types.get(name);
+    return graph.output.find((o) => o.name === name) ?? newValueInfo({ name, ...(elemType ? { type: { value: { case: 'tensorType', value: { elemType } } } } : {}) });
+  };
   return {
     segments,
     segmentOf: (name) => segmentOfValue.get(name),
