@@ -8,7 +8,7 @@
  * next runs (lib/checks/analyze.ts).
  */
 import { parameterValueName, rewireParameters, type Checkpoint, type Parameter } from './checkpoint.js';
-import { floatValueInfo, initializerMap } from './onnx/graph.js';
+import { floatValueInfo, initializerMap, producerMap } from './onnx/graph.js';
 import { AttributeType, DataType, newModel, newValueInfo, tensorType, type ModelProto, type NodeProto, type ValueInfoProto } from './onnx/proto.js';
 
 /** One segment: nodes [start, end) of the rewired graph (rewireParameters: parameters as graph inputs). */
@@ -127,10 +127,9 @@ export function planSegments(checkpoint: Checkpoint, count: number, tapped?: Pas
   const lastRead = new Map<string, number>();
   nodes.forEach((node, i) => node.input.forEach((x) => x !== '' && lastRead.set(x, i)));
   for (const o of outputs) lastRead.set(o, nodes.length);
-  const producer = new Map<string, number>();
-  nodes.forEach((node, i) => node.output.forEach((o) => o !== '' && producer.set(o, i)));
+  const producer = producerMap(graph);
   for (const group of tapped?.groups ?? []) {
-    const last = Math.max(-1, ...group.map((v) => producer.get(v) ?? -1));
+    const last = Math.max(-1, ...group.map((v) => producer.get(v)?.node ?? -1));
     for (const v of group) lastRead.set(v, Math.max(lastRead.get(v) ?? -1, last));
   }
   const isValue = (x: string) => x !== '' && !byName.has(x) && !initializers.has(x);
@@ -143,23 +142,24 @@ export function planSegments(checkpoint: Checkpoint, count: number, tapped?: Pas
   // Boundaries: before node i, every value computed before it and read at or after it must have a known type.
   const live = new Set<string>(dataInputs);
   const cuts: number[] = [0];
-  // The values live after each node.
-  const liveAfter: string[][] = [];
+  // The values live at each cut after the first (passed on by the segment that ends there).
+  const liveAt: string[][] = [];
   let [held, heldBytes] = [0, 0];
   nodes.forEach((node, i) => {
     const size = nodeParameters[i]!.reduce((n, p) => n + p.length, 0);
     const full = (held > 0 && held + size > parameterBudget) || (heldBytes > 0 && heldBytes + nodeBytes[i]! > byteBudget);
     if (full && [...live].every((v) => types.has(v))) {
       cuts.push(i);
+      liveAt.push([...live]);
       [held, heldBytes] = [0, 0];
     }
     held += size;
     heldBytes += nodeBytes[i]!;
     for (const o of node.output) if (isValue(o)) live.add(o);
     for (const x of [...live]) if ((lastRead.get(x) ?? -1) <= i) live.delete(x);
-    liveAfter.push([...live]);
   });
   cuts.push(nodes.length);
+  liveAt.push([...live]);
 
   const segmentOfValue = new Map<string, number>([...dataInputs].map((x) => [x, 0]));
   const segments: Segment[] = [];
@@ -176,7 +176,7 @@ export function planSegments(checkpoint: Checkpoint, count: number, tapped?: Pas
     const lo = parameters[0]?.offset ?? 0;
     const hi = parameters.reduce((h, p) => Math.max(h, p.offset + p.length), lo);
     const carried = [...computes].filter((o) => (lastRead.get(o) ?? -1) >= end);
-    segments.push({ index: s, start, end, parameters, lo, hi, inputs: [...inputs], carried, live: liveAfter[end - 1] ?? [], computes });
+    segments.push({ index: s, start, end, parameters, lo, hi, inputs: [...inputs], carried, live: liveAt[s]!, computes });
   }
 
   // A tap of no known type is returned untyped (onnxruntime infers it); inputs always have one.

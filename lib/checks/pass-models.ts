@@ -11,6 +11,7 @@ import { interpolateArenas } from '../interpolate.js';
 import { throwIfAborted } from '../progress.js';
 import { createRunner, type OutputBuffers, type Runner } from '../runner.js';
 import { encodeModel } from '../onnx/model.js';
+import { elementCount } from '../onnx/tensor.js';
 import { releaseMemory } from '../reclaim.js';
 import { planSegments, type Segment, type SegmentPlan, type PassValues } from '../segments.js';
 import { batchFeeds, batchWhat, bakesWeights, checkFiniteOutputs, keepsEveryArray, ModelSession, probeShapes, runError, type ModelSessionOptions, type RunOutputs } from '../session.js';
@@ -79,7 +80,7 @@ async function passValues({ a, data, endpointTaps, interior, tapsAt, groups }: P
   const taps = [...new Set([...endpointTaps, ...interior.flatMap(tapsAt)])];
   if (data.namedInputs) return { taps, groups };
   const shapes = await probeShapes(a, [1, ...data.sampleShape]);
-  return { taps, groups, bytes: new Map(taps.map((t) => [t, 4 * (shapes.get(t)?.dims ?? []).reduce((n, d) => n * d, 1)])) };
+  return { taps, groups, bytes: new Map(taps.map((t) => [t, 4 * elementCount(shapes.get(t)?.dims ?? [])])) };
 }
 
 /** How one α's model runs a batch whole (its outputs into `into`'s arrays where the runner can). */
@@ -164,6 +165,8 @@ class SegmentedModels implements PassModels {
   /** Per α, the next part to run on the batch at work (to catch a run out of order). */
   private readonly next = new Map<number, number>();
   private batch: Batch | undefined;
+  /** The data inputs of the batch at work, as every α's first segment is fed them. */
+  private batchInputs: ReadonlyMap<string, ort.Tensor> = new Map();
 
   private constructor(
     private readonly setup: PassModelsSetup,
@@ -212,6 +215,7 @@ class SegmentedModels implements PassModels {
   async run(alpha: number, part: number, batch: Batch, data: Dataset): Promise<RunOutputs> {
     if (batch !== this.batch) {
       this.batch = batch;
+      this.batchInputs = new Map(Object.entries(batchFeeds(this.setup.a, batch, data)));
       this.carried.clear();
       this.next.clear();
     }
@@ -219,7 +223,7 @@ class SegmentedModels implements PassModels {
     this.next.set(alpha, part + 1);
     const { a, b } = this.setup;
     const segment = this.plan.segments[part]!;
-    const carried = this.carried.get(alpha) ?? new Map(Object.entries(batchFeeds(a, batch, data)));
+    const carried = this.carried.get(alpha) ?? this.batchInputs;
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of segment.inputs) feeds[name] = carried.get(name)!;
     const arena = alpha === 0 ? a.arena : alpha === 1 ? b.arena : this.interpolated(segment, alpha);
