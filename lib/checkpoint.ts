@@ -7,6 +7,7 @@
  * values, e.g. all-zero biases), yet their per-use parameter lists line up one to one.
  */
 import { CheckpointMismatchError, InvalidArgumentError, NonFiniteParameterError, OnnxFormatError } from './errors.js';
+import { fileBackedFloats, releaseFilePages } from './file-backed.js';
 import { readExternalInto, type ExternalBytes } from './onnx/external-data.js';
 import { cloneModel, readModel, type OnnxModel } from './onnx/model.js';
 import { dropUnreadAliases, floatValueInfo, initializerAliases, initializerMap, isAliasNode, nodeName, producerMap, realInputs, valueShape } from './onnx/graph.js';
@@ -72,11 +73,20 @@ export type InputSignature =
   | { kind: 'graph-input'; position: number }
   | { kind: 'none' };
 
+/** How loadCheckpoint holds the arena. */
+export interface LoadOptions {
+  /**
+   * Arenas of at least this many floats are file-backed (lib/file-backed.ts), their pages handed
+   * back once loaded: for a pass that reads them a segment at a time. Without, none is.
+   */
+  readonly fileBackedFrom?: number;
+}
+
 /**
  * Reads a checkpoint. FLOAT initializers in external data files stay there until the arena
  * exists, then stream straight into their slots: a model of several GB is never held twice.
  */
-export async function loadCheckpoint(file: string): Promise<Checkpoint> {
+export async function loadCheckpoint(file: string, options: LoadOptions = {}): Promise<Checkpoint> {
   const model = await readModel(file, (tensor) => tensor.dataType === DataType.FLOAT);
   const deferred = new Map(model.deferred);
   // A tensor of infinities only is a constant, not a parameter, and the layout tells it by its
@@ -89,7 +99,8 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
     await loadDeferred(file, tensor, where);
     deferred.delete(tensor);
   }
-  const checkpoint = layoutCheckpoint({ ...model, deferred });
+  const fileBacked = (floats: number): boolean => options.fileBackedFrom !== undefined && floats >= options.fileBackedFrom;
+  const checkpoint = layoutCheckpoint({ ...model, deferred }, (floats) => (fileBacked(floats) ? fileBackedFloats(floats) : new Float32Array(floats)));
   const firsts = firstUses(checkpoint);
   const initializers = initializerMap(checkpoint.model.graph!);
   for (const p of firsts) {
@@ -105,6 +116,7 @@ export async function loadCheckpoint(file: string): Promise<Checkpoint> {
   const slotted = new Set(firsts.map((p) => p.tensor));
   for (const [tensor, where] of deferred) if (!slotted.has(tensor.name)) await loadDeferred(file, tensor, where);
   completeArena(checkpoint, firsts, initializers);
+  if (fileBacked(checkpoint.arena.length)) releaseFilePages(checkpoint.arena);
   return checkpoint;
 }
 
@@ -186,8 +198,8 @@ export function checkpointFromModel(model: OnnxModel): Checkpoint {
   return checkpoint;
 }
 
-/** The arena layout (zeros) and the structural signature of a model, before any value is read. */
-function layoutCheckpoint({ file, proto, externalData = false, deferred }: OnnxModel): Checkpoint {
+/** The arena layout (zeros, from `allocate`) and the structural signature of a model, before any value is read. */
+function layoutCheckpoint({ file, proto, externalData = false, deferred }: OnnxModel, allocate = (floats: number) => new Float32Array(floats)): Checkpoint {
   const graph = proto.graph!;
   const initializers = initializerMap(graph);
   const aliases = initializerAliases(graph, initializers);
@@ -239,7 +251,7 @@ function layoutCheckpoint({ file, proto, externalData = false, deferred }: OnnxM
     structure.push({ nodeIndex, name, op: `${node.domain}::${node.opType}`, attributes: attributeKey(node.attribute), inputs: signature });
   });
 
-  const arena = new Float32Array(offset);
+  const arena = allocate(offset);
   const input = inputs[0]!;
   return {
     file,

@@ -4,7 +4,7 @@
  * zero has one input fewer than its partners. Loading restores it as a zero initializer where any
  * other checkpoint has one, so every arena lines up per use.
  */
-import { checkpointFromModel, loadCheckpoint, type Checkpoint, type InputSignature } from './checkpoint.js';
+import { checkpointFromModel, loadCheckpoint, type Checkpoint, type InputSignature, type LoadOptions } from './checkpoint.js';
 import { cloneModel } from './onnx/model.js';
 import { DataType, int64s, newTensor } from './onnx/proto.js';
 import { elementCount, writeFloat32 } from './onnx/tensor.js';
@@ -61,15 +61,15 @@ export function restoreDroppedBiases(checkpoints: readonly Checkpoint[]): Checkp
 }
 
 /** Loads checkpoints to be compared, in order, an all-zero bias dropped in some and present in others restored as zeros. */
-export async function loadCheckpoints(files: readonly string[]): Promise<Checkpoint[]> {
+export async function loadCheckpoints(files: readonly string[], options: LoadOptions = {}): Promise<Checkpoint[]> {
   // One after the other: a checkpoint being read holds its arena and its file's bytes at once.
   const checkpoints: Checkpoint[] = [];
-  for (const file of files) checkpoints.push(await loadCheckpoint(file));
+  for (const file of files) checkpoints.push(await loadCheckpoint(file, options));
   return restoreDroppedBiases(checkpoints);
 }
 
 /** Loads two checkpoints to be paired (A, B), as loadCheckpoints does. */
-export async function loadPair(a: string, b: string): Promise<[Checkpoint, Checkpoint]> {
-  const [ca, cb] = await loadCheckpoints([a, b]);
+export async function loadPair(a: string, b: string, options: LoadOptions = {}): Promise<[Checkpoint, Checkpoint]> {
+  const [ca, cb] = await loadCheckpoints([a, b], options);
   return [ca!, cb!];
 }

@@ -177,6 +177,10 @@ export interface NativeAddon {
   addToFloat64(dst: Float64Array, src: Float32Array): void;
   /** Hands the C allocator's free pages back to the system (glibc's malloc_trim); whether any went. */
   releaseFreeMemory(): boolean;
+  /** `count` zeroed floats in a file-backed mapping of an unnamed file in `dir` (native/file_backed.h), or why there can be none. */
+  fileBackedFloats(dir: string, count: number): { floats?: Float32Array<ArrayBuffer>; unavailable?: string };
+  /** Hands back the process's pages of `x` where it lies in a file-backed mapping; the bytes handed back (0 for other memory). */
+  releaseFilePages(x: Float32Array): number;
   /**
    * out (d × d) = the orthogonal O maximizing tr(O·cᵀ) for c = Σ a·bᵀ (so O·b ≈ a); with
    * `fixOnes`, among the O with O·1 = 1. Returns tr(O·cᵀ).

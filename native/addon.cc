@@ -19,6 +19,7 @@
 #include "binding_ort.h"
 #include "copy.h"
 #include "feature_stats.h"
+#include "file_backed.h"
 #include "gemm.h"
 #include "interpolate.h"
 #include "loss.h"
@@ -527,6 +528,44 @@ Napi::Value ReleaseFreeMemory(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// fileBackedFloats(dir: string, count) -> { floats: Float32Array } | { unavailable: string }:
+// `count` zeroed floats in a file-backed mapping of an unnamed file in `dir`
+// (native/file_backed.h), unmapped when the array is collected.
+Napi::Value FileBackedFloats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsString()) throw_type(env, "dir must be a string");
+  const std::string dir = info[0].As<Napi::String>();
+  if (dir.empty() || dir.find('\0') != std::string::npos) throw_range(env, "dir must be a non-empty path without NUL bytes");
+  // Up to 2^50 floats: beyond any memory, and the byte count stays exact in a JS number.
+  const size_t count = integer(env, info[1], "count", 1, 1125899906842624.0);
+  auto result = Napi::Object::New(env);
+  std::string why;
+  float* data = guarded(env, [&] { return llfc::map_file_backed(dir.c_str(), count, &why); });
+  if (!data) {
+    result.Set("unavailable", Napi::String::New(env, why));
+    return result;
+  }
+  Napi::ArrayBuffer buffer;
+  try {
+    buffer = Napi::ArrayBuffer::New(env, data, count * sizeof(float), [count](Napi::Env, void* mapped) {
+      llfc::unmap_file_backed(static_cast<float*>(mapped), count);
+    });
+  } catch (...) {
+    llfc::unmap_file_backed(data, count);
+    throw;
+  }
+  result.Set("floats", Napi::Float32Array::New(env, count, buffer, 0));
+  return result;
+}
+
+// releaseFilePages(x: Float32Array) -> bytes: hands back the process's pages of x where x lies
+// in a file-backed mapping (its values stay in the file); 0, and nothing done, for other memory.
+Napi::Value ReleaseFilePages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const auto x = view<float>(env, info[0], "x");
+  return Napi::Number::New(env, static_cast<double>(llfc::release_file_pages(x.data, x.length)));
+}
+
 // procrustes(c: Float64Array(d·d), d, fixOnes: boolean, out: Float64Array(d·d)) -> tr(O·cᵀ)
 Napi::Value Procrustes(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -678,6 +717,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("accumulateCross", Napi::Function::New(env, AccumulateCross, "accumulateCross"));
   exports.Set("addToFloat64", Napi::Function::New(env, AddToFloat64, "addToFloat64"));
   exports.Set("releaseFreeMemory", Napi::Function::New(env, ReleaseFreeMemory, "releaseFreeMemory"));
+  exports.Set("fileBackedFloats", Napi::Function::New(env, FileBackedFloats, "fileBackedFloats"));
+  exports.Set("releaseFilePages", Napi::Function::New(env, ReleaseFilePages, "releaseFilePages"));
   exports.Set("procrustes", Napi::Function::New(env, Procrustes, "procrustes"));
   // onnxruntime runs (binding_ort.h)
   exports.Set("ortRuntime", Napi::Function::New(env, OrtRuntime, "ortRuntime"));

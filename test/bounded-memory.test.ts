@@ -2,7 +2,8 @@
  * Large models in bounded memory (issue 16): the weights are held once. These check the
  * mechanisms a regression would undo — external data read straight into the arena, the model
  * sharing the arena's bytes, copies of a model sharing their weights, sessions fed from the
- * arenas — on the fixtures, where the effect cannot be seen in the process's memory.
+ * arenas, file-backed arenas handed back once loaded — on the fixtures, where the effect cannot
+ * be seen in the process's memory as a whole.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -16,7 +17,8 @@ import { cloneModel } from '../lib/onnx/model.js';
 import { DataType } from '../lib/onnx/proto.js';
 import { safetensorsPieces } from '../lib/align/safetensors.js';
 import { ModelSession } from '../lib/session.js';
-import { fixture, tempDir } from './helpers.js';
+import { native } from '../lib/native.js';
+import { fileBackedResidentKb, fixture, tempDir } from './helpers.js';
 
 const root = join(import.meta.dirname, '..');
 const tmp = tempDir();
@@ -91,6 +93,21 @@ describe('weights held once', () => {
     expect(pieces).toHaveLength(2);
     expect(pieces[1]!.buffer).toBe(w.buffer);
     expect(pieces[0]!.length % 8).toBe(0);
+  });
+});
+
+describe('file-backed arenas', () => {
+  it('a checkpoint loaded with fileBackedFrom at most its size has a file-backed arena equal to the ordinary one, none of it resident once loaded', async () => {
+    const file = fixture('models', 'mlp_a_external.onnx');
+    const plain = await loadCheckpoint(file);
+    const backed = await loadCheckpoint(file, { fileBackedFrom: plain.arena.length });
+    expect(fileBackedResidentKb(plain.arena.length)).toEqual([0]);
+    expect(backed.arena).toEqual(plain.arena);
+    expect(viewsOfArena(backed)).toBe(true);
+    expect(native().releaseFilePages(backed.arena)).toBeGreaterThan(0);
+    const above = await loadCheckpoint(file, { fileBackedFrom: plain.arena.length + 1 });
+    expect(native().releaseFilePages(above.arena)).toBe(0);
+    expect(above.arena).toEqual(plain.arena);
   });
 });
 

@@ -54,3 +54,15 @@ export async function runCliInProcess(...args: string[]): Promise<{ status: numb
     err.mockRestore();
   }
 }
+
+/**
+ * The resident kB of this process's file-backed mappings (lib/file-backed.ts) of `floats` floats,
+ * from /proc/self/smaps: one entry per mapping of an unlinked file of that size (page-rounded).
+ */
+export function fileBackedResidentKb(floats: number): number[] {
+  const sizeKb = Math.ceil((floats * 4) / 4096) * 4;
+  const entries = readFileSync('/proc/self/smaps', 'utf8').split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/);
+  return entries
+    .filter((e) => e.split('\n')[0]!.endsWith('(deleted)') && new RegExp(`^Size:\\s+${sizeKb} kB$`, 'm').test(e))
+    .map((e) => Number(/^Rss:\s+(\d+) kB$/m.exec(e)![1]));
+}

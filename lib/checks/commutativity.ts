@@ -7,6 +7,7 @@
  * Printed and shown as a table and bars per linear layer.
  */
 import type { Checkpoint } from '../checkpoint.js';
+import { releaseFilePages } from '../file-backed.js';
 import { native } from '../native.js';
 import { helperModel, renode } from '../onnx/build.js';
 import { encodeModel } from '../onnx/model.js';
@@ -150,6 +151,9 @@ export class Commutativity {
     const fed: Record<string, FloatTensor> = baked ? {} : { WA: { data: wa, dims }, WB: { data: wb, dims } };
     const c = new Commutativity(layer, weight.tensor, fromOutputs, fed, await (baked ? helpers.own(model, where) : helpers.shared(model, where)), where, helpers.keepsProducts);
     native().sumSquares(wa, wb, c.w);
+    // A large pair's arenas are read here layer by layer: each layer's pages go back once read
+    // where they are file-backed (the pass reads them again, a segment at a time).
+    for (const checkpoint of [a, b]) releaseFilePages(checkpoint.arena.subarray(weight.offset, weight.offset + weight.length));
     return c;
   }
 

@@ -5,7 +5,8 @@
  * exists one segment's parameters at a time.
  */
 import * as ort from 'onnxruntime-node';
-import { parameterValueName, type Checkpoint } from '../checkpoint.js';
+import { parameterValueName, type Checkpoint, type LoadOptions } from '../checkpoint.js';
+import { releaseFilePages } from '../file-backed.js';
 import type { Batch, Dataset } from '../dataset/index.js';
 import { interpolateArenas } from '../interpolate.js';
 import { throwIfAborted } from '../progress.js';
@@ -14,7 +15,7 @@ import { encodeModel } from '../onnx/model.js';
 import { elementCount } from '../onnx/tensor.js';
 import { releaseMemory } from '../reclaim.js';
 import { planSegments, type Segment, type SegmentPlan, type PassValues } from '../segments.js';
-import { batchFeeds, batchWhat, bakesWeights, checkFiniteOutputs, keepsEveryArray, ModelSession, probeShapes, runError, type ModelSessionOptions, type RunOutputs } from '../session.js';
+import { batchFeeds, batchWhat, bakesWeights, checkFiniteOutputs, keepsEveryArray, KEEP_ARRAYS_BELOW, ModelSession, probeShapes, runError, type ModelSessionOptions, type RunOutputs } from '../session.js';
 
 /** A pass's models over its batches. */
 export interface PassModels {
@@ -57,6 +58,13 @@ export interface PassModelsSetup {
  */
 export const AUTOMATIC_SEGMENTS = 16;
 
+/**
+ * How a pass's pair is loaded (lib/worker/tasks.ts, lib/shard/run.ts): the arenas of models that
+ * run in segments by default file-backed (lib/file-backed.ts), since the pass reads them one
+ * segment at a time and hands back each segment's pages before the next.
+ */
+export const SEGMENTED_PASS_LOAD: LoadOptions = { fileBackedFrom: KEEP_ARRAYS_BELOW };
+
 /** The models of a pass: in segments where the setup or the model's size says so and its graph can be cut, else whole. */
 export async function passModels(setup: PassModelsSetup): Promise<PassModels> {
   const { a, segments } = setup;
@@ -80,6 +88,8 @@ async function passValues({ a, data, endpointTaps, interior, tapsAt, groups }: P
   const taps = [...new Set([...endpointTaps, ...interior.flatMap(tapsAt)])];
   if (data.namedInputs) return { taps, groups };
   const shapes = await probeShapes(a, [1, ...data.sampleShape]);
+  // The probe read all of A's parameters; the pass reads them again a segment at a time.
+  releaseFilePages(a.arena);
   return { taps, groups, bytes: new Map(taps.map((t) => [t, 4 * elementCount(shapes.get(t)?.dims ?? [])])) };
 }
 
@@ -157,13 +167,17 @@ class WholeModels implements PassModels {
  * Each model run segment by segment: one weightless session per segment and set of taps, fed
  * the segment's parameters of A or B (views of their arenas), or θ(α)'s, interpolated by the
  * native kernel into one buffer the size of the largest segment's. The values a segment passes
- * on are held per model until the last segment that reads them has run.
+ * on are held per model until the last segment that reads them has run. Where A's and B's
+ * arenas are file-backed (SEGMENTED_PASS_LOAD), the pages a part read are handed back when the
+ * next begins, so the process holds about one segment of their weights.
  */
 class SegmentedModels implements PassModels {
   /** Per α, the values earlier segments of the batch at work passed on. */
   private readonly carried = new Map<number, Map<string, ort.Tensor>>();
   /** Per α, the next part to run on the batch at work (to catch a run out of order). */
   private readonly next = new Map<number, number>();
+  /** The part whose parameters of A and B the process may hold (their pages are handed back when another begins). */
+  private holding: number | undefined;
   private batch: Batch | undefined;
   /** The data inputs of the batch at work, as every α's first segment is fed them. */
   private batchInputs: ReadonlyMap<string, ort.Tensor> = new Map();
@@ -222,6 +236,13 @@ class SegmentedModels implements PassModels {
     if ((this.next.get(alpha) ?? 0) !== part) throw new Error(`segment ${part} of θ(${alpha}) ran out of order`);
     this.next.set(alpha, part + 1);
     const { a, b } = this.setup;
+    if (part !== this.holding) {
+      // A's and B's pages read by the part before (its runs, θ(α)'s blend, the checks' reads of
+      // weights) go back where their arenas are file-backed: this part reads its own.
+      releaseFilePages(a.arena);
+      releaseFilePages(b.arena);
+      this.holding = part;
+    }
     const segment = this.plan.segments[part]!;
     const carried = this.carried.get(alpha) ?? this.batchInputs;
     const feeds: Record<string, ort.Tensor> = {};

@@ -5,6 +5,7 @@
  * options and input contents) is not run again.
  */
 import { loadPair } from '../load-checkpoints.js';
+import { SEGMENTED_PASS_LOAD } from '../checks/pass-models.js';
 import { datasetFiles, openDataset, type OpenDatasetOptions } from '../dataset/index.js';
 import { externalDataFiles } from '../onnx/external-output.js';
 import { checkOutputs, commitOutputs } from '../outputs.js';
@@ -55,7 +56,7 @@ export interface ShardPassResult {
 
 /** The pass of one shard (in the worker): opens the pair and the data, runs the shard's samples. */
 export async function shardPass(request: ShardPassRequest, control: RunControl): Promise<ShardPassResult> {
-  const [[a, b], data] = await Promise.all([loadPair(request.a, request.b), openDataset(request.data)]);
+  const [[a, b], data] = await Promise.all([loadPair(request.a, request.b, SEGMENTED_PASS_LOAD), openDataset(request.data)]);
   const [from, to] = shardSamples(data.length, request.options.batchSize as number, request.shard);
   const sums = await commandEntry(request.command).sums(a, b, datasetRange(data, from, to), request.options, control);
   return { shard: { ...request.shard, from, to, samples: data.length }, sums };

@@ -4,6 +4,8 @@
  * which cross the thread boundary as plain data.
  */
 import { loadPair } from '../load-checkpoints.js';
+import type { LoadOptions } from '../checkpoint.js';
+import { SEGMENTED_PASS_LOAD } from '../checks/pass-models.js';
 import { analyzePair, type AnalyzeOptions } from '../checks/analyze.js';
 import { linearModeConnectivity, type CalibratedLmcResult, type LmcOptions } from '../checks/lmc.js';
 import type { AlignedAnalysis, LayerwiseResult, LmcResult, PairAnalysis } from '../results.js';
@@ -121,8 +123,8 @@ async function alignPair(request: AlignFilesRequest, control: RunControl): Promi
   return { result, reference: { file: a.file }, notes: checkpointNotes(a) };
 }
 
-async function openPair(request: PairRequest) {
-  return Promise.all([loadPair(request.a, request.b), openDataset(request.data)]).then(([[a, b], data]) => [a, b, data] as const);
+async function openPair(request: PairRequest, load: LoadOptions = {}) {
+  return Promise.all([loadPair(request.a, request.b, load), openDataset(request.data)]).then(([[a, b], data]) => [a, b, data] as const);
 }
 
 /** The calibration set and REPAIR's statistics set of a request as options ({} without them). */
@@ -148,7 +150,7 @@ export const tasks: { [K in TaskName]: (request: TaskMap[K]['request'], control:
     return { ...(await layerwiseBarriers(a, b, data, { ...request.options, ...control })), ...checkpointNotes(a) };
   },
   async analyze(request, control) {
-    const [a, b, data] = await openPair(request);
+    const [a, b, data] = await openPair(request, SEGMENTED_PASS_LOAD);
     const options = { ...request.options, ...(await calibrationOption(request)), ...control };
     if (!request.align) return { naive: await analyzePair(a, b, data, options), ...checkpointNotes(a) };
     return { ...(await analyzeNaiveAndAligned(a, b, data, request.align, options)), ...checkpointNotes(a) };

@@ -47,7 +47,7 @@ describe('native boundary under random arguments (fast-check, in a child process
 
   it.each([
     'interpolate', 'copy', 'cosineStats', 'weakAdditivityStats', 'sumSquares', 'lap', 'lapAsync', 'gemmAbt',
-    'gatherAxes', 'gatheredDot', 'extractUnits', 'accumulateCross', 'addToFloat64', 'outputCommutativitySums', 'crossEntropySums', 'ortRun',
+    'gatherAxes', 'gatheredDot', 'extractUnits', 'accumulateCross', 'addToFloat64', 'outputCommutativitySums', 'crossEntropySums', 'ortRun', 'releaseFilePages',
   ])('%s: wrong types, disagreeing sizes and detached buffers (also by getters that force GC) end in a NativeError, valid calls in the reference result', (name) => {
     const c = outcome.counts.get(name);
     expect(c, outcome.output).toBeDefined();

@@ -3,6 +3,7 @@
  * (boundary-probe.ts): each case builds fresh arguments from small random sizes and checks the
  * addon's answer against a plain TypeScript computation of the same definition.
  */
+import { tmpdir } from 'node:os';
 import fc from 'fast-check';
 import type { NativeAddon, NativeLapResult } from '../../lib/native.js';
 
@@ -391,9 +392,32 @@ const procrustes: Case = {
   }),
 };
 
+/**
+ * releaseFilePages: of file-backed floats (made here by the addon itself), whole pages are handed
+ * back and the values stay; of other memory nothing is, and the values stay too.
+ */
+function releaseFilePages(addon: NativeAddon): Case {
+  return {
+    name: 'releaseFilePages',
+    call: fc.record({ n: fc.integer({ min: 1, max: 3000 }), from: fc.nat(), backed: fc.boolean(), s: seed }).map(({ n, from, backed, s }) => () => {
+      const values = floats(n, s);
+      const whole = backed ? addon.fileBackedFloats(tmpdir(), n).floats! : new Float32Array(n);
+      whole.set(values);
+      const start = from % n;
+      return {
+        args: [whole.subarray(start)],
+        check: (result) => {
+          if (backed ? !(typeof result === 'number' && result > 0 && result % 4096 === 0) : result !== 0) throw new Error(`releaseFilePages returned ${String(result)} for ${backed ? 'file-backed' : 'ordinary'} memory`);
+          close(whole, values, 0, 'x');
+        },
+      };
+    }),
+  };
+}
+
 /** One valid-call generator per export that takes arguments (lapAsync: see boundary-probe.ts). */
 export function cases(addon: NativeAddon): Case[] {
-  return [interpolate, copy, cosineStats, weakAdditivityStats(addon), sumSquares, lap, gemmAbt, gatherAxes, gatheredDot, extractUnits, accumulateCross, addToFloat64, channelMoments, outputCommutativitySums, crossEntropySums, procrustes];
+  return [interpolate, copy, cosineStats, weakAdditivityStats(addon), sumSquares, lap, gemmAbt, gatherAxes, gatheredDot, extractUnits, accumulateCross, addToFloat64, channelMoments, outputCommutativitySums, crossEntropySums, procrustes, releaseFilePages(addon)];
 }
 
 /** The graph of ortRunCase: Y = X·W, X of n rows of 3, W below. */
