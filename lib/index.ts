@@ -4,7 +4,7 @@ export { lmc, analyze, analyzeAligned, alignFiles, interpolate, interpolateRepai
 export type { ProgressEvent, ProgressListener, RunControl } from './progress.js';
 export { foldedBatchNorm, type FoldedBatchNorm, type CheckpointNotes } from './folded-batchnorm.js';
 export { loadCheckpoints, loadPair, restoreDroppedBiases } from './load-checkpoints.js';
-export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type Parameter, type ValueSpec, type NodeSignature, type InputSignature } from './checkpoint.js';
+export { loadCheckpoint, pairCheckpoints, withParameters, type Checkpoint, type LoadOptions, type Parameter, type ValueSpec, type NodeSignature, type InputSignature } from './checkpoint.js';
 export { openDataset, checkLabels } from './dataset/index.js';
 export type { Batch, BatchOptions, Dataset, DataFormat, NamedInput, Normalization, OpenDatasetOptions, TokenDTypeName } from './dataset/index.js';
 export { interpolateArenas, interpolatedModel, modelOfArena, type InterpolationMask } from './interpolate.js';
