@@ -11,7 +11,8 @@
  *   huge       (--huge only, not in `npm run bench`) a 2.4 GB MLP, over protobuf's 2 GB limit
  *
  * Op `load` is a process that only loads the pair through the built library (dist/), no worker:
- * the floor every op stands on, the node and onnxruntime runtime plus A's and B's arenas. The
+ * the node and onnxruntime runtime plus A's and B's arenas, the floor of interpolate and align
+ * (analyze holds a large pair's arenas file-backed, lib/file-backed.ts, and stands below it). The
  * peak comes from the process itself (bench/peak-rss.mjs, preloaded).
  *
  * Options: --models=gpt124m,resnet50x  --ops=load,analyze,interpolate,align  --huge
