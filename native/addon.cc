@@ -547,11 +547,11 @@ Napi::Value FileBackedFloats(const Napi::CallbackInfo& info) {
   }
   Napi::ArrayBuffer buffer;
   try {
-    buffer = Napi::ArrayBuffer::New(env, data, count * sizeof(float), [count](Napi::Env, void* mapped) {
-      llfc::unmap_file_backed(static_cast<float*>(mapped), count);
+    buffer = Napi::ArrayBuffer::New(env, data, count * sizeof(float), [](Napi::Env, void* mapped) {
+      llfc::unmap_file_backed(static_cast<float*>(mapped));
     });
   } catch (...) {
-    llfc::unmap_file_backed(data, count);
+    llfc::unmap_file_backed(data);
     throw;
   }
   result.Set("floats", Napi::Float32Array::New(env, count, buffer, 0));

@@ -84,12 +84,16 @@ float* map_file_backed(const char* dir, size_t count, std::string* why) {
   return static_cast<float*>(data);
 }
 
-void unmap_file_backed(float* data, size_t count) {
+void unmap_file_backed(float* data) {
+  size_t bytes = 0;
   {
     std::lock_guard<std::mutex> lock(mappings_mutex);
-    mappings.erase(reinterpret_cast<uintptr_t>(data));
+    auto it = mappings.find(reinterpret_cast<uintptr_t>(data));
+    if (it == mappings.end()) return;
+    bytes = it->second;
+    mappings.erase(it);
   }
-  munmap(data, rounded_to_pages(count * sizeof(float)));
+  munmap(data, bytes);
 }
 
 size_t release_file_pages(const float* data, size_t count) {
@@ -117,7 +121,7 @@ float* map_file_backed(const char*, size_t, std::string* why) {
   return nullptr;
 }
 
-void unmap_file_backed(float*, size_t) {}
+void unmap_file_backed(float*) {}
 
 size_t release_file_pages(const float*, size_t) { return 0; }
 

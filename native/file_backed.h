@@ -13,8 +13,8 @@ namespace llfc {
 // nullptr and says why in `why` when the file cannot be made, sized or mapped.
 float* map_file_backed(const char* dir, size_t count, std::string* why);
 
-// Unmaps floats map_file_backed returned (the file goes with its last mapping).
-void unmap_file_backed(float* data, size_t count);
+// Unmaps floats map_file_backed returned (the file goes with its last mapping); other pointers are left alone.
+void unmap_file_backed(float* data);
 
 // Hands back the process's pages of [data, data + count) where that range lies inside one
 // mapping from map_file_backed (its values stay in the file); returns the bytes of the pages
